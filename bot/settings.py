@@ -1,0 +1,97 @@
+"""Settings: one pydantic-settings model read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Locale = Literal["vi", "en"]
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the program; `.env.example` documents each one."""
+
+    # Env expansion and JSON decoding of lists are off on purpose: ADMIN_IDS is written the way
+    # operators expect ("1, 2"), not as JSON.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_bot_username: str | None = None
+    database_path: Path = Path("data/baocao.db")
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    coordinator_chat_id: int | None = None
+    default_locale: Locale = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    invite_expiry_days: int = Field(default=14, ge=1, le=365)
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    session_idle_minutes: int = Field(default=720, ge=1)
+    max_message_chars: int = Field(default=4000, ge=100)
+    flood_max_messages: int = Field(default=20, ge=1)
+    flood_window_seconds: int = Field(default=60, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("telegram_bot_token", "webhook_secret", "telegram_bot_username", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("coordinator_chat_id", "webhook_url", mode="before")
+    @classmethod
+    def _blank_optional(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts only 1-256 characters of A-Z, a-z, 0-9, _ and - as a secret token.
+        if value is not None:
+            raw = value.get_secret_value()
+            if not (1 <= len(raw) <= 256) or not all(c.isalnum() or c in "_-" for c in raw):
+                raise ValueError("use 1-256 characters: letters, digits, _ or -")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning a validation error into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        raise SettingsError(f"{name}: {error['msg']}") from None

@@ -1,0 +1,133 @@
+"""The database: one aiosqlite connection per process, numbered migrations, transactions, backup."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from storage.repos import Tx
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class SchemaTooNewError(Exception):
+    """The database was made by a newer Baocao; opening it could damage it."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped, in order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path.stem, path.read_text(encoding="utf-8")))
+    return found
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Database:
+    """Owns the connection; every read and write goes through `transaction()`."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        # One connection is shared by every coroutine, so transactions must not interleave.
+        self._lock = asyncio.Lock()
+
+    async def open(self, migrate_to: int | None = None) -> Database:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000",
+                       "synchronous=NORMAL"):
+            await conn.execute(f"PRAGMA {pragma}")
+        self._conn = conn
+        try:
+            await self.migrate(migrate_to)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> Database:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def schema_version(self) -> int:
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        async with self.conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0] or 0)
+
+    async def migrate(self, target: int | None = None) -> list[str]:
+        """Apply the pending migrations up to `target` (default: all); return their names."""
+        known = migrations()
+        latest = known[-1][0] if known else 0
+        current = await self.schema_version()
+        if current > latest:
+            raise SchemaTooNewError(
+                f"{self.path}: schema version {current} is newer than this program's {latest}")
+        applied = []
+        for version, name, sql in known:
+            if version <= current or (target is not None and version > target):
+                continue
+            script = (f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES "
+                      f"({version}, '{name}', '{now_iso()}');\nCOMMIT;")
+            try:
+                await self.conn.executescript(script)
+            except sqlite3.Error:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise
+            applied.append(name)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One atomic unit of work: committed on success, rolled back on any error."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self.conn)
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def backup(self, target: Path | str) -> None:
+        """A consistent copy of the live database, taken with SQLite's online backup API."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        async with self._lock:
+            # The copy runs on aiosqlite's worker thread, hence check_same_thread=False.
+            destination = sqlite3.connect(target, check_same_thread=False)
+            try:
+                await self.conn.backup(destination)
+            finally:
+                destination.close()

@@ -1,0 +1,72 @@
+"""Pydantic models at the storage boundary: what repositories take and return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    COORDINATOR = "coordinator"
+    LEADER = "leader"
+    ADMIN = "admin"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class UnitIn(Record):
+    """A unit as written in an import file."""
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")
+    parent_code: str | None = None
+
+
+class Unit(UnitIn):
+    id: int
+
+
+class Contact(Record):
+    id: int
+    unit_id: int | None
+    role: Role
+    name: str
+    language: str
+
+
+class Identity(Record):
+    """One contact's address on one channel."""
+
+    channel: str
+    external_id: str
+    contact_id: int
+    chat_id: str
+    reachable: bool
+
+
+class Invite(Record):
+    code: str
+    unit_id: int | None
+    role: Role
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: int | None = None
+    revoked_at: datetime | None = None
+
+
+class OutboxRow(Record):
+    id: int
+    channel: str
+    chat_id: str
+    contact_id: int | None
+    payload: dict[str, Any]
+    attempts: int

@@ -1,0 +1,36 @@
+"""The repositories one transaction sees, gathered on one object."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import aiosqlite
+
+from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
+
+
+class Tx:
+    """Repositories bound to the connection of one open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    @cached_property
+    def units(self) -> UnitsRepo:
+        return UnitsRepo(self.conn)
+
+    @cached_property
+    def contacts(self) -> ContactsRepo:
+        return ContactsRepo(self.conn)
+
+    @cached_property
+    def invites(self) -> InvitesRepo:
+        return InvitesRepo(self.conn)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        return AuditRepo(self.conn)
+
+    @cached_property
+    def meta(self) -> MetaRepo:
+        return MetaRepo(self.conn)

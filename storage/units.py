@@ -1,0 +1,249 @@
+"""Units, contacts and their channel identities, invites, the audit log and run-time facts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import aiosqlite
+
+from storage.models import Contact, Identity, Invite, Role, Unit, UnitIn
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    added: int
+    updated: int
+    unchanged: int
+
+
+class UnitsRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def upsert_many(self, units: list[UnitIn], now: datetime) -> ImportCounts:
+        """Insert new units and update changed ones by code, in the caller's transaction."""
+        existing = {u.code: u for u in await self.list()}
+        added = updated = unchanged = 0
+        for unit in units:
+            old = existing.get(unit.code)
+            if old is None:
+                added += 1
+            elif UnitIn.model_validate(old.model_dump(exclude={"id"})) == unit:
+                unchanged += 1
+                continue
+            else:
+                updated += 1
+            await self.conn.execute(
+                "INSERT INTO units (code, name, kind, parent_code, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name, "
+                "kind = excluded.kind, parent_code = excluded.parent_code, "
+                "updated_at = excluded.updated_at",
+                (unit.code, unit.name, unit.kind, unit.parent_code, iso(now), iso(now)))
+        return ImportCounts(added, updated, unchanged)
+
+    async def list(self, kind: str | None = None) -> list[Unit]:
+        sql = "SELECT id, code, name, kind, parent_code FROM units"
+        args: tuple = ()
+        if kind:
+            sql += " WHERE kind = ?"
+            args = (kind,)
+        async with self.conn.execute(sql + " ORDER BY kind, code", args) as cur:
+            return [Unit.model_validate(dict(row)) for row in await cur.fetchall()]
+
+    async def by_code(self, code: str) -> Unit | None:
+        async with self.conn.execute(
+                "SELECT id, code, name, kind, parent_code FROM units WHERE code = ? COLLATE NOCASE",
+                (code,)) as cur:
+            row = await cur.fetchone()
+        return Unit.model_validate(dict(row)) if row else None
+
+    async def get(self, unit_id: int) -> Unit | None:
+        async with self.conn.execute(
+                "SELECT id, code, name, kind, parent_code FROM units WHERE id = ?",
+                (unit_id,)) as cur:
+            row = await cur.fetchone()
+        return Unit.model_validate(dict(row)) if row else None
+
+    async def count(self) -> int:
+        async with self.conn.execute("SELECT COUNT(*) FROM units") as cur:
+            return (await cur.fetchone())[0]
+
+
+_CONTACT_COLUMNS = "c.id, c.unit_id, c.role, c.name, c.language"
+
+
+class ContactsRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def by_identity(self, channel: str, external_id: str) -> Contact | None:
+        async with self.conn.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contact_channels i "
+                "JOIN contacts c ON c.id = i.contact_id "
+                "WHERE i.channel = ? AND i.external_id = ?", (channel, external_id)) as cur:
+            row = await cur.fetchone()
+        return Contact.model_validate(dict(row)) if row else None
+
+    async def get(self, contact_id: int) -> Contact | None:
+        async with self.conn.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.id = ?", (contact_id,)) as cur:
+            row = await cur.fetchone()
+        return Contact.model_validate(dict(row)) if row else None
+
+    async def create(self, *, unit_id: int | None, role: Role, name: str, language: str,
+                     now: datetime) -> Contact:
+        cur = await self.conn.execute(
+            "INSERT INTO contacts (unit_id, role, name, language, created_at) "
+            "VALUES (?, ?, ?, ?, ?)", (unit_id, role.value, name, language, iso(now)))
+        return Contact(id=cur.lastrowid, unit_id=unit_id, role=role, name=name, language=language)
+
+    async def bind(self, contact_id: int, channel: str, external_id: str, chat_id: str,
+                   now: datetime) -> None:
+        """Attach a channel address to a contact (re-binding moves it and makes it reachable)."""
+        await self.conn.execute(
+            "INSERT INTO contact_channels (channel, external_id, contact_id, chat_id, reachable, "
+            "created_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(channel, external_id) DO UPDATE "
+            "SET contact_id = excluded.contact_id, chat_id = excluded.chat_id, reachable = 1",
+            (channel, external_id, contact_id, chat_id, iso(now)))
+
+    async def update(self, contact_id: int, *, unit_id: int | None, role: Role) -> None:
+        await self.conn.execute("UPDATE contacts SET unit_id = ?, role = ? WHERE id = ?",
+                                (unit_id, role.value, contact_id))
+
+    async def set_language(self, contact_id: int, language: str) -> None:
+        await self.conn.execute("UPDATE contacts SET language = ? WHERE id = ?",
+                                (language, contact_id))
+
+    async def set_reachable(self, channel: str, chat_id: str, reachable: bool) -> None:
+        await self.conn.execute(
+            "UPDATE contact_channels SET reachable = ? WHERE channel = ? AND chat_id = ?",
+            (int(reachable), channel, chat_id))
+
+    async def identities(self, contact_id: int) -> list[Identity]:
+        async with self.conn.execute(
+                "SELECT channel, external_id, contact_id, chat_id, reachable FROM contact_channels "
+                "WHERE contact_id = ? ORDER BY channel", (contact_id,)) as cur:
+            return [Identity.model_validate(dict(r)) for r in await cur.fetchall()]
+
+    async def reachable_identities(self, *, roles: list[Role], unit_id: int | None = None
+                                   ) -> list[tuple[Contact, Identity]]:
+        """Where to reach every contact with one of `roles` (of one unit, if given)."""
+        sql = (f"SELECT {_CONTACT_COLUMNS}, i.channel, i.external_id, i.chat_id, i.reachable "
+               "FROM contacts c JOIN contact_channels i ON i.contact_id = c.id "
+               f"WHERE i.reachable = 1 AND c.role IN ({','.join('?' * len(roles))})")
+        args: list = [r.value for r in roles]
+        if unit_id is not None:
+            sql += " AND c.unit_id = ?"
+            args.append(unit_id)
+        async with self.conn.execute(sql + " ORDER BY c.id, i.channel", args) as cur:
+            rows = await cur.fetchall()
+        return [(Contact.model_validate(dict(r)),
+                 Identity(channel=r["channel"], external_id=r["external_id"], contact_id=r["id"],
+                          chat_id=r["chat_id"], reachable=bool(r["reachable"]))) for r in rows]
+
+    async def for_unit(self, unit_id: int) -> list[Contact]:
+        async with self.conn.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.unit_id = ? ORDER BY c.id",
+                (unit_id,)) as cur:
+            return [Contact.model_validate(dict(r)) for r in await cur.fetchall()]
+
+
+# Codes are read aloud and typed on phones (Zalo has no deep links), so the alphabet leaves out
+# look-alikes (0/O, 1/I/L). 12 characters of 31 give about 59 bits: unguessable for a single-use,
+# expiring code.
+INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+INVITE_LENGTH = 12
+
+
+class InviteProblem(StrEnum):
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class InvitesRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def create(self, *, unit_id: int | None, role: Role, created_by: str, now: datetime,
+                     days: int) -> Invite:
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        invite = Invite(code=code, unit_id=unit_id, role=role, created_by=created_by,
+                        created_at=now, expires_at=now + timedelta(days=days))
+        await self.conn.execute(
+            "INSERT INTO invites (code, unit_id, role, created_by, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (code, unit_id, role.value, created_by, iso(now), iso(invite.expires_at)))
+        return invite
+
+    async def get(self, code: str) -> Invite | None:
+        async with self.conn.execute("SELECT * FROM invites WHERE code = ?",
+                                     (code.strip().upper(),)) as cur:
+            row = await cur.fetchone()
+        return Invite.model_validate(dict(row)) if row else None
+
+    async def check(self, code: str, now: datetime) -> Invite | InviteProblem:
+        """The invite if it can still be used, else why not."""
+        invite = await self.get(code)
+        if invite is None:
+            return InviteProblem.UNKNOWN
+        if invite.revoked_at is not None:
+            return InviteProblem.REVOKED
+        if invite.used_at is not None:
+            return InviteProblem.USED
+        if invite.expires_at <= now:
+            return InviteProblem.EXPIRED
+        return invite
+
+    async def mark_used(self, code: str, contact_id: int, now: datetime) -> bool:
+        """Use the invite once; False if someone else used it first."""
+        cur = await self.conn.execute(
+            "UPDATE invites SET used_at = ?, used_by = ? WHERE code = ? AND used_at IS NULL "
+            "AND revoked_at IS NULL", (iso(now), contact_id, code))
+        return cur.rowcount == 1
+
+    async def revoke(self, code: str, now: datetime) -> bool:
+        cur = await self.conn.execute(
+            "UPDATE invites SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL "
+            "AND used_at IS NULL", (iso(now), code.strip().upper()))
+        return cur.rowcount == 1
+
+
+class AuditRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def record(self, actor: str, action: str, now: datetime, **details: object) -> None:
+        await self.conn.execute(
+            "INSERT INTO audit_log (at, actor, action, details) VALUES (?, ?, ?, ?)",
+            (iso(now), actor, action, json.dumps(details, ensure_ascii=False, default=str)))
+
+    async def recent(self, limit: int = 50) -> list[dict]:
+        async with self.conn.execute(
+                "SELECT at, actor, action, details FROM audit_log ORDER BY id DESC LIMIT ?",
+                (limit,)) as cur:
+            return [dict(r) | {"details": json.loads(r["details"])} for r in await cur.fetchall()]
+
+
+class MetaRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def get(self, key: str) -> str | None:
+        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set(self, key: str, value: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))

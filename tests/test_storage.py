@@ -1,0 +1,71 @@
+import sqlite3
+
+import pytest
+
+from storage.db import Database, SchemaTooNewError, migrations
+
+
+async def tables(db):
+    async with db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def test_empty_database_gets_every_migration(db):
+    assert await db.schema_version() == migrations()[-1][0]
+    expected = {"units", "contacts", "contact_channels", "invites", "sessions", "drafts",
+                "reports", "report_versions", "attachments", "difficulties",
+                "difficulty_events", "notifications", "broadcasts", "deliveries", "outbox",
+                "processed_updates", "audit_log"}
+    assert expected <= await tables(db)
+    async with db.conn.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    async with db.conn.execute("PRAGMA foreign_keys") as cur:
+        assert (await cur.fetchone())[0] == 1
+
+
+async def test_older_database_upgrades_in_place(db_path):
+    old = await Database(db_path).open(migrate_to=1)
+    await old.conn.execute(
+        "INSERT INTO units (code, name, kind, created_at, updated_at) "
+        "VALUES ('SO-X', 'Sở X', 'department', 'now', 'now')")
+    assert await old.schema_version() == 1
+    assert "outbox" not in await tables(old)
+    await old.close()
+
+    new = await Database(db_path).open()
+    assert await new.schema_version() == migrations()[-1][0]
+    assert "outbox" in await tables(new)
+    async with new.transaction() as tx:
+        assert (await tx.units.by_code("SO-X")).name == "Sở X"
+    await new.close()
+
+
+async def test_newer_database_is_refused(db_path):
+    db = await Database(db_path).open()
+    await db.conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'now')")
+    await db.close()
+    with pytest.raises(SchemaTooNewError, match="9999"):
+        await Database(db_path).open()
+
+
+async def test_failed_transaction_leaves_nothing(db):
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.meta.set("a", "1")
+            await tx.conn.execute("INSERT INTO units (code) VALUES (NULL)")
+    async with db.transaction() as tx:
+        assert await tx.meta.get("a") is None
+
+
+async def test_backup_of_live_database(db, tmp_path):
+    async with db.transaction() as tx:
+        for n in range(200):
+            await tx.meta.set(f"k{n}", "v" * 100)
+    copy = tmp_path / "backup" / "copy.db"
+    await db.backup(copy)
+    async with db.transaction() as tx:  # the source stays usable after the backup
+        await tx.meta.set("after", "1")
+    restored = sqlite3.connect(copy)
+    assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert restored.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 200
+    restored.close()

@@ -1,0 +1,121 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.cli import main
+from bot.i18n import translator
+from bot.units_file import SAMPLE_UNITS, UnitsFileError, read_units_file
+from storage.models import Role
+from storage.units import InviteProblem
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def run_cli(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_import_sample_then_reimport_is_idempotent(capsys):
+    status, out, _ = run_cli(capsys, "units", "import", str(SAMPLE_UNITS))
+    assert status == 0
+    assert "Thêm mới 45, cập nhật 0, giữ nguyên 0." in out
+    status, out, _ = run_cli(capsys, "units", "import", str(SAMPLE_UNITS))
+    assert "Thêm mới 0, cập nhật 0, giữ nguyên 45." in out
+    status, out, _ = run_cli(capsys, "units", "list", "--kind", "press")
+    assert "BAO-HP" in out and "Đài Phát thanh và Truyền hình Hải Phòng" in out
+    assert "SO-TTTT" not in out
+
+
+def test_changed_row_is_updated(capsys, tmp_path):
+    run_cli(capsys, "units", "import", str(SAMPLE_UNITS))
+    changed = tmp_path / "units.csv"
+    changed.write_text("code,name,kind,parent_code\n"
+                       "SO-TTTT,Sở Văn hóa Thông tin và Du lịch,department,\n"
+                       "X-NEW,Đơn vị mới,commune,SO-TTTT\n", encoding="utf-8")
+    status, out, _ = run_cli(capsys, "units", "import", str(changed))
+    assert status == 0
+    assert "Thêm mới 1, cập nhật 1, giữ nguyên 0." in out
+
+
+def test_bad_row_names_its_line_and_imports_nothing(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,kind,parent_code\nA-1,Đơn vị A,district,\nB 2,,district,\n",
+                   encoding="utf-8")
+    status, _, err = run_cli(capsys, "units", "import", str(bad))
+    assert status == 1
+    assert err.strip().startswith("Dòng 3:")
+    assert "Traceback" not in err
+    _, out, _ = run_cli(capsys, "units", "list")
+    assert "A-1" not in out and "Chưa có đơn vị nào" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("code,name\nA,B\n", "Dòng 1: thiếu cột kind."),
+    ("code,name,kind,parent_code\nA,Tên,district,NOPE\n", "Dòng 2: đơn vị cấp trên NOPE"),
+    ("code,name,kind,parent_code\nA,Tên,district,\nA,Tên 2,district,\n", "Dòng 3: mã A đã có"),
+])
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "u.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UnitsFileError, match=message):
+        read_units_file(path, translator("vi"), set())
+
+
+def test_yaml_units(tmp_path):
+    path = tmp_path / "u.yaml"
+    path.write_text("- {code: P-1, name: Phường 1, kind: commune}\n"
+                    "- {code: P-2, name: Phường 2, kind: commune, parent_code: P-1}\n",
+                    encoding="utf-8")
+    units = read_units_file(path, translator("en"), set())
+    assert [u.code for u in units] == ["P-1", "P-2"]
+    assert units[1].parent_code == "P-1"
+
+
+async def seeded(db):
+    async with db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()), NOW)
+        return await tx.units.by_code("Q-LECHAN")
+
+
+async def test_invite_single_use_expiry_and_revoke(db):
+    unit = await seeded(db)
+    async with db.transaction() as tx:
+        first = await tx.invites.create(unit_id=unit.id, role=Role.OFFICER, created_by="t",
+                                        now=NOW, days=7)
+        second = await tx.invites.create(unit_id=unit.id, role=Role.OFFICER, created_by="t",
+                                         now=NOW, days=7)
+        contact = await tx.contacts.create(unit_id=unit.id, role=Role.OFFICER, name="A",
+                                           language="vi", now=NOW)
+    assert first.code != second.code and len(first.code) == 12
+    async with db.transaction() as tx:
+        assert await tx.invites.check(first.code.lower(), NOW) == first
+        assert await tx.invites.mark_used(first.code, contact.id, NOW)
+        assert not await tx.invites.mark_used(first.code, contact.id, NOW)
+        assert await tx.invites.check(first.code, NOW) is InviteProblem.USED
+        assert await tx.invites.check("NOSUCHCODE22", NOW) is InviteProblem.UNKNOWN
+        late = NOW + timedelta(days=7, seconds=1)
+        assert await tx.invites.check(second.code, late) is InviteProblem.EXPIRED
+        assert await tx.invites.revoke(second.code, NOW)
+        assert await tx.invites.check(second.code, NOW) is InviteProblem.REVOKED
+
+
+def test_cli_invites_and_revoke(capsys, monkeypatch):
+    run_cli(capsys, "units", "import", str(SAMPLE_UNITS))
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "baocao_hp_bot")
+    status, out, _ = run_cli(capsys, "invite", "--unit", "Q-LECHAN", "--role", "officer",
+                             "--count", "3", "--expires", "5")
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 3
+    code = lines[0].split()[0]
+    assert lines[0].endswith(f"https://t.me/baocao_hp_bot?start={code}")
+    status, out, _ = run_cli(capsys, "invite", "revoke", code)
+    assert status == 0 and code in out
+    status, _, err = run_cli(capsys, "invite", "revoke", code)
+    assert status == 1 and code in err
+    status, _, err = run_cli(capsys, "invite", "--unit", "NOPE", "--role", "officer")
+    assert status == 1 and "NOPE" in err
+    status, _, err = run_cli(capsys, "invite", "--role", "officer")
+    assert status == 1 and "--unit" in err
