@@ -76,7 +76,9 @@ def update() -> list[str]:
         catalog.obsolete.clear()
         if language == "en":
             for message in catalog:
-                if message.id and not message.string:
+                strings = message.string if isinstance(message.string, tuple) else (
+                    message.string,)
+                if message.id and not any(strings):
                     message.string = message.id
         with _po_path(language).open("wb") as handle:
             write_po(handle, catalog, width=100, omit_header=False, sort_output=False)

@@ -142,7 +142,7 @@ async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> No
 def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
     command = args.command or ("run" if settings.telegram_bot_token else "demo")
     if command == "run":
-        from bot.app import run_telegram
+        from bot.telegram import run_telegram
         run_telegram(settings)
     elif command == "demo":
         from bot.console import run_demo

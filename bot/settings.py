@@ -40,8 +40,8 @@ class Settings(BaseSettings):
 
     session_idle_minutes: int = Field(default=720, ge=1)
     max_message_chars: int = Field(default=4000, ge=100)
-    flood_max_messages: int = Field(default=20, ge=1)
-    flood_window_seconds: int = Field(default=60, ge=1)
+    flood_max_messages: int = Field(default=30, ge=1)
+    flood_window_seconds: int = Field(default=30, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import aiosqlite
 
+from storage.conversations import OutboxRepo, SessionsRepo, UpdatesRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
 
 
@@ -34,3 +35,15 @@ class Tx:
     @cached_property
     def meta(self) -> MetaRepo:
         return MetaRepo(self.conn)
+
+    @cached_property
+    def sessions(self) -> SessionsRepo:
+        return SessionsRepo(self.conn)
+
+    @cached_property
+    def updates(self) -> UpdatesRepo:
+        return UpdatesRepo(self.conn)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        return OutboxRepo(self.conn)

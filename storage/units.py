@@ -149,6 +149,12 @@ class ContactsRepo:
                  Identity(channel=r["channel"], external_id=r["external_id"], contact_id=r["id"],
                           chat_id=r["chat_id"], reachable=bool(r["reachable"]))) for r in rows]
 
+    async def count_by_unit(self) -> dict[int, int]:
+        async with self.conn.execute(
+                "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL "
+                "GROUP BY unit_id") as cur:
+            return {row[0]: row[1] for row in await cur.fetchall()}
+
     async def for_unit(self, unit_id: int) -> list[Contact]:
         async with self.conn.execute(
                 f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.unit_id = ? ORDER BY c.id",

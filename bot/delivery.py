@@ -1,0 +1,231 @@
+"""The delivery worker: drains the outbox of one channel within the platform's rate limits.
+
+Rows are sent oldest first, one at a time per chat (so a chat sees its messages in order), several
+chats at once. A row is marked sent right after the platform accepts it; a crash in between can
+repeat that one message, but a row marked sent is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from storage.db import Database
+from storage.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+class TransientSendError(Exception):
+    """Try again later (network trouble, 5xx, or the platform asked us to slow down)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnreachableError(Exception):
+    """The person blocked the bot or the chat no longer exists."""
+
+
+class RejectedError(Exception):
+    """The platform refused this message for good (malformed, too long...)."""
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    # Telegram: about 30 messages a second overall, 1 a second in a chat, 20 a minute in a group.
+    # Sending evenly a little under 30/s keeps every one-second window at 30 or fewer.
+    per_second: float = 29.5
+    chat_per_second: float = 1.0
+    chat_burst: int = 3
+    group_per_minute: float = 20.0
+    group_burst: int = 3
+    max_text: int = 4096
+    concurrency: int = 16
+    max_attempts: int = 12
+
+
+class Sender(Protocol):
+    channel: str
+    limits: ChannelLimits
+
+    def is_group(self, chat_id: str) -> bool: ...
+
+    async def send(self, chat_id: str, payload: dict) -> str | None:
+        """Deliver one payload; return the platform's message id if there is one."""
+
+
+class TokenBucket:
+    def __init__(self, rate: float, capacity: float, now: float):
+        self.rate, self.capacity = rate, capacity
+        self.tokens, self.stamp = capacity, now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is available."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryWorker:
+    """Sends one channel's outbox rows; `wake()` after a commit makes replies go out at once."""
+
+    def __init__(self, db: Database, sender: Sender, now: Callable[[], datetime] = utcnow):
+        self.db, self.sender, self.now = db, sender, now
+        self.limits = sender.limits
+        self._overall = TokenBucket(self.limits.per_second, 1, time.monotonic())
+        self._chats: dict[str, TokenBucket] = {}
+        self._inflight_rows: set[int] = set()
+        self._inflight_chats: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._paused_until = 0.0
+        self._wake = asyncio.Event()
+        self._stopped = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _chat_bucket(self, chat_id: str) -> TokenBucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if self.sender.is_group(chat_id):
+                bucket = TokenBucket(self.limits.group_per_minute / 60, self.limits.group_burst,
+                                     time.monotonic())
+            else:
+                bucket = TokenBucket(self.limits.chat_per_second, self.limits.chat_burst,
+                                     time.monotonic())
+            self._chats[chat_id] = bucket
+        return bucket
+
+    async def pump(self) -> float | None:
+        """Start sending every row that may go now; return seconds until more may, if any."""
+        async with self.db.transaction() as tx:
+            rows = await tx.outbox.due(self.sender.channel, self.now(), limit=500)
+        waits: list[float] = []
+        held: set[str] = set()
+        for row in rows:
+            if row.id in self._inflight_rows:
+                held.add(row.chat_id)
+                continue
+            if row.chat_id in self._inflight_chats or row.chat_id in held:
+                held.add(row.chat_id)
+                continue
+            chat_wait = self._chat_bucket(row.chat_id).wait(time.monotonic())
+            if chat_wait > 0:
+                held.add(row.chat_id)
+                waits.append(chat_wait)
+                continue
+            while len(self._tasks) >= self.limits.concurrency:
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+            while True:  # the overall limit and any pause the platform asked for
+                now = time.monotonic()
+                delay = max(self._overall.wait(now), self._paused_until - now)
+                if delay <= 0:
+                    break
+                await asyncio.sleep(delay)
+            if self._stopped:
+                return None
+            self._overall.take()
+            self._chat_bucket(row.chat_id).take()
+            self._inflight_rows.add(row.id)
+            self._inflight_chats.add(row.chat_id)
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if held and not waits:
+            waits.append(0.05)
+        async with self.db.transaction() as tx:
+            next_due = await tx.outbox.next_due_at(self.sender.channel)
+        if next_due is not None and not rows:
+            waits.append(max(0.0, (next_due - self.now()).total_seconds()))
+        return min(waits) if waits else None
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            outcome = await self._attempt(row)
+            async with self.db.transaction() as tx:
+                if outcome[0] == "sent":
+                    await tx.outbox.mark_sent(row.id, outcome[1], self.now())
+                elif outcome[0] == "retry":
+                    await tx.outbox.retry_later(row.id, outcome[2], outcome[1])
+                elif outcome[0] == "unreachable":
+                    await tx.outbox.give_up(row.id, "unreachable", outcome[1])
+                    await tx.contacts.set_reachable(row.channel, row.chat_id, False)
+                else:
+                    await tx.outbox.give_up(row.id, "failed", outcome[1])
+        except Exception:
+            log.exception("delivery of outbox row %s failed", row.id)
+        finally:
+            self._inflight_rows.discard(row.id)
+            self._inflight_chats.discard(row.chat_id)
+            self.wake()
+
+    async def _attempt(self, row: OutboxRow) -> tuple:
+        try:
+            message_id = await self.sender.send(row.chat_id, row.payload)
+        except TransientSendError as exc:
+            if exc.retry_after is not None:
+                # A 429 is about the whole bot, not this chat: everyone waits.
+                self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
+                delay = exc.retry_after
+            else:
+                delay = min(2 ** row.attempts, 300) * random.uniform(0.8, 1.2)
+            if row.attempts + 1 >= self.limits.max_attempts:
+                log.warning("outbox row %s: giving up after %s attempts", row.id, row.attempts + 1)
+                return ("failed", str(exc))
+            log.info("outbox row %s: retry in %.1fs (%s)", row.id, delay, exc)
+            return ("retry", str(exc), self.now() + timedelta(seconds=delay))
+        except UnreachableError as exc:
+            log.info("outbox row %s: chat %s unreachable", row.id, row.chat_id)
+            return ("unreachable", str(exc))
+        except RejectedError as exc:
+            log.warning("outbox row %s rejected: %s", row.id, exc)
+            return ("failed", str(exc))
+        return ("sent", message_id)
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Send until nothing is due now, for at most `within` seconds (tests, the console)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            wait = await self.pump()
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+                continue
+            async with self.db.transaction() as tx:
+                if not await tx.outbox.due(self.sender.channel, self.now(), limit=1):
+                    return
+            await asyncio.sleep(min(wait or 0.05, max(0.0, deadline - time.monotonic())))
+
+    async def run(self) -> None:
+        """Deliver until stopped, sleeping until woken or until the next row is due."""
+        while not self._stopped:
+            self._wake.clear()
+            try:
+                wait = await self.pump()
+            except Exception:
+                log.exception("delivery loop error on %s", self.sender.channel)
+                wait = 5.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(wait or 30.0, 30.0))
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self.wake()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)

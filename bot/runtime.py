@@ -1,0 +1,180 @@
+"""The running program, whatever the channels: database, dispatch, delivery workers, clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import handlers.all  # noqa: F401  (registers every action, callback and form)
+from bot.delivery import DeliveryWorker, Sender
+from bot.i18n import translator
+from bot.settings import Settings
+from handlers import core
+from handlers.context import Config
+from handlers.text import split_message
+from handlers.types import Inbound, Outgoing, Reply
+from storage.db import Database
+from storage.repos import Tx
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 30
+
+
+class FloodGuard:
+    """At most `limit` events per `window` seconds from one person; kept in memory on purpose:
+    refusing a flood must not cost a database write."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._warned: dict[tuple[str, str], float] = {}
+
+    def check(self, channel: str, user_id: str, now: float) -> str:
+        """'ok', 'warn' (first refusal in this window) or 'drop'; `now` in seconds."""
+        key = (channel, user_id)
+        stamps = self._seen[key]
+        while stamps and stamps[0] <= now - self.window:
+            stamps.popleft()
+        if len(stamps) < self.limit:
+            stamps.append(now)
+            return "ok"
+        if now - self._warned.get(key, -self.window) >= self.window:
+            self._warned[key] = now
+            return "warn"
+        return "drop"
+
+
+def config_from(settings: Settings, bot_username: str | None = None) -> Config:
+    return Config(admin_ids=frozenset(str(i) for i in settings.admin_ids),
+                  coordinator_chat_id=(str(settings.coordinator_chat_id)
+                                       if settings.coordinator_chat_id else None),
+                  default_locale=settings.default_locale, zone=settings.zone,
+                  session_idle=timedelta(minutes=settings.session_idle_minutes),
+                  invite_days=settings.invite_expiry_days,
+                  bot_username=bot_username or settings.telegram_bot_username)
+
+
+class Runtime:
+    """Owns the database and the workers for the lifetime of the program."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None):
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.db = Database(settings.database_path)
+        self.config = config_from(settings)
+        self.flood = FloodGuard(settings.flood_max_messages, settings.flood_window_seconds)
+        self.workers: dict[str, DeliveryWorker] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def start(self, senders: list[Sender], bot_username: str | None = None,
+                    background: bool = True) -> None:
+        """Open the database (if needed) and start a worker per channel and the clock tick."""
+        if self.db._conn is None:
+            await self.open()
+        if bot_username:
+            self.config = config_from(self.settings, bot_username)
+            async with self.db.transaction() as tx:
+                await tx.meta.set("telegram_username", bot_username)
+        for sender in senders:
+            self.workers[sender.channel] = DeliveryWorker(self.db, sender, self.clock)
+        if background:
+            self._tasks = [asyncio.create_task(w.run()) for w in self.workers.values()]
+            self._tasks.append(asyncio.create_task(self._tick_forever()))
+
+    async def stop(self) -> None:
+        for worker in self.workers.values():
+            await worker.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.db.close()
+
+    def wake(self) -> None:
+        for worker in self.workers.values():
+            worker.wake()
+
+    async def write(self, tx: Tx, messages: list[Outgoing], now: datetime) -> None:
+        """Put messages in the outbox, in the caller's transaction, split to fit the channel."""
+        for message in messages:
+            worker = self.workers.get(message.channel)
+            limit = worker.limits.max_text if worker else 4096
+            reply = message.reply
+            parts = split_message(reply.text, limit) if reply.text else []
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                payload: dict = {"text": part}
+                if last and reply.choices:
+                    payload["choices"] = [[c.id, c.label] for c in reply.choices]
+                if reply.edit_message_id and index == 0:
+                    payload["edit"] = reply.edit_message_id
+                await tx.outbox.add(message.channel, message.chat_id, message.contact_id,
+                                    payload, now)
+            for attachment in reply.attachments:
+                await tx.outbox.add(message.channel, message.chat_id, message.contact_id,
+                                    {"attachment": {"kind": attachment.kind,
+                                                    "file_id": attachment.file_id,
+                                                    "name": attachment.name}}, now)
+
+    async def handle(self, event: Inbound) -> None:
+        """Handle one inbound event: its state changes and replies commit together."""
+        now = self.clock()
+        text = event.text or ""
+        verdict = self.flood.check(event.channel, event.user_id, now.timestamp())
+        refusal = None
+        t = translator(event.language_code, self.config.zone, self.config.default_locale)
+        if verdict == "drop":
+            return
+        if verdict == "warn":
+            refusal = t._("You are sending messages too quickly. Please wait a minute and try "
+                          "again.")
+        elif len(text) > self.settings.max_message_chars:
+            refusal = t._("This message is too long ({n} characters; the limit is {limit}). "
+                          "Please shorten it.").format(n=t.number(len(text)),
+                                                       limit=t.number(
+                                                           self.settings.max_message_chars))
+        try:
+            async with self.db.transaction() as tx:
+                if refusal is not None:
+                    messages = [Outgoing(event.channel, event.chat_id, Reply(refusal))]
+                else:
+                    messages = await core.handle(event, tx, self.config, now)
+                await self.write(tx, messages, now)
+        except Exception:
+            log.exception("update %s on %s failed", event.update_id, event.channel)
+            await self._apologise(event, now)
+        self.wake()
+
+    async def _apologise(self, event: Inbound, now: datetime) -> None:
+        t = translator(event.language_code, self.config.zone, self.config.default_locale)
+        text = t._("Sorry, something went wrong on our side and your last message was not "
+                   "processed. Please try again; what you entered before is kept.")
+        try:
+            async with self.db.transaction() as tx:
+                await tx.updates.first_time(event.channel, event.update_id, now)
+                await self.write(tx, [Outgoing(event.channel, event.chat_id, Reply(text))], now)
+        except Exception:
+            log.exception("could not apologise for update %s", event.update_id)
+
+    async def tick(self) -> None:
+        """Clock tick: everything that is due because time passed."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            messages = await core.expire_idle_sessions(tx, self.config, now)
+            await self.write(tx, messages, now)
+        self.wake()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("clock tick failed")
+            await asyncio.sleep(TICK_SECONDS)

@@ -1,0 +1,119 @@
+"""Admin chores in chat: invites and the list of units."""
+
+from __future__ import annotations
+
+from bot.i18n import N_
+from handlers import forms
+from handlers.context import Ctx
+from handlers.core import ROLE_NAMES, Action, action, start_form
+from handlers.forms import Form, Kind, Question
+from handlers.text import esc, fold
+from storage.models import Role, Unit
+
+ADMINS = frozenset({Role.ADMIN})
+
+UNIT_KINDS = {
+    "city": N_("City"), "department": N_("Departments and sectors"),
+    "district": N_("Districts"), "commune": N_("Communes and wards"),
+    "organisation": N_("Mass organisations"), "press": N_("Press"), "portal": N_("Portals"),
+}
+
+
+def unit_kind_label(t, kind: str) -> str:
+    """The translated name of a unit kind; kinds are data, so an unknown one is shown as is."""
+    return t._(UNIT_KINDS[kind]) if kind in UNIT_KINDS else kind
+
+
+async def find_unit(ctx: Ctx, query: str) -> tuple[Unit | None, list[Unit]]:
+    """A unit by its code or by a part of its name (no diacritics needed); else the candidates."""
+    exact = await ctx.tx.units.by_code(query.strip())
+    if exact:
+        return exact, [exact]
+    needle = fold(query)
+    candidates = [u for u in await ctx.tx.units.list() if needle and needle in fold(u.name)]
+    return (candidates[0] if len(candidates) == 1 else None), candidates
+
+
+async def _check_unit(ctx: Ctx, value: str) -> str | None:
+    unit, candidates = await find_unit(ctx, value)
+    if unit is not None:
+        return None
+    if not candidates:
+        return ctx.t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a part of "
+                       "its name.").format(query=esc(value[:60]))
+    listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
+    return ctx.t._("Several units match; please type the code of one:") + "\n" + listed
+
+
+async def _submit_invites(ctx: Ctx, answers: dict, _params: dict) -> None:
+    t = ctx.t
+    role = Role(answers["role"])
+    unit = (await find_unit(ctx, answers["unit"]))[0] if answers.get("unit") else None
+    invites = [await ctx.tx.invites.create(unit_id=unit.id if unit else None, role=role,
+                                           created_by=f"contact:{ctx.contact.id}", now=ctx.now,
+                                           days=ctx.config.invite_days)
+               for _ in range(answers["count"])]
+    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "invite.create", ctx.now,
+                              role=role.value, unit=unit.code if unit else None,
+                              count=len(invites))
+    lines = [t.ngettext("{n} invite for the role {role}{unit}, valid until {day}:",
+                        "{n} invites for the role {role}{unit}, valid until {day}:",
+                        len(invites)).format(
+        n=len(invites), role=t._(ROLE_NAMES[role]), unit=f" — {esc(unit.name)}" if unit else "",
+        day=t.date(invites[0].expires_at.astimezone(ctx.config.zone).date()))]
+    for invite in invites:
+        if ctx.config.bot_username:
+            lines.append(f"<code>{invite.code}</code> https://t.me/{ctx.config.bot_username}"
+                         f"?start={invite.code}")
+        else:
+            lines.append(f"<code>{invite.code}</code>")
+    lines.append(t._("Each code works once. The person sends /start CODE to the bot (or opens "
+                     "the link)."))
+    ctx.reply("\n".join(lines))
+
+
+INVITE_FORM = forms.register(Form(
+    id="invite",
+    title=N_("New invites"),
+    roles=ADMINS,
+    submit=_submit_invites,
+    questions=(
+        Question("role", Kind.CHOICE, N_("Role"), N_("Which role will the invite grant?"),
+                 options=tuple((r.value, ROLE_NAMES[r]) for r in Role)),
+        Question("unit", Kind.TEXT, N_("Unit"),
+                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 max_length=200, check=_check_unit,
+                 ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
+        Question("count", Kind.INTEGER, N_("Number of invites"),
+                 N_("How many invites? (1-50)"), min_value=1, max_value=50),
+    ),
+))
+
+
+async def _invite(ctx: Ctx, _args: str) -> None:
+    await start_form(ctx, INVITE_FORM)
+
+
+async def _units(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    units = await ctx.tx.units.list()
+    if not units:
+        ctx.reply(t._("No units yet. Import them with: baocao units import FILE"))
+        return
+    contacts = await ctx.tx.contacts.count_by_unit()
+    lines = [t.ngettext("<b>{n} unit</b>", "<b>{n} units</b>", len(units)).format(n=len(units))]
+    kind = None
+    for unit in units:
+        if unit.kind != kind:
+            kind = unit.kind
+            lines.append(f"\n<b>{esc(unit_kind_label(ctx.t, kind))}</b>")
+        count = contacts.get(unit.id, 0)
+        lines.append(f"{esc(unit.code)} — {esc(unit.name)} · " +
+                     t.ngettext("{n} contact", "{n} contacts", count).format(n=count))
+    ctx.reply("\n".join(lines))
+
+
+action(Action("invite", N_("Invite"), N_("issue invite codes for a unit and role"), ADMINS,
+              _invite, aliases=("moi",), private_only=True))
+action(Action("units", N_("Units"), N_("list units and how many contacts each has"), ADMINS,
+              _units, aliases=("donvi",)))

@@ -1,0 +1,69 @@
+"""What a handler gets: the event, the person, their translator, the transaction and a reply pad."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Translator
+from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
+from storage.models import Contact, Role
+from storage.repos import Tx
+
+MENU_FLOW = "menu"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings handlers need, without the platform secrets."""
+
+    admin_ids: frozenset[str] = frozenset()
+    coordinator_chat_id: str | None = None
+    default_locale: str = "vi"
+    zone: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
+    session_idle: timedelta = timedelta(hours=12)
+    invite_days: int = 14
+    bot_username: str | None = None
+
+
+@dataclass
+class Ctx:
+    tx: Tx
+    event: Inbound
+    contact: Contact
+    t: Translator
+    now: datetime
+    config: Config
+    flow: str = MENU_FLOW
+    state: dict = field(default_factory=dict)
+    out: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.config.zone).date()
+
+    @property
+    def role(self) -> Role:
+        return self.contact.role
+
+    def reply(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (),
+              attachments: tuple[Attachment, ...] = (), edit: str | None = None) -> None:
+        """Answer in the chat the event came from; the offered choices are remembered so that
+        typing an option's number or label works on channels without buttons."""
+        self.out.append(Outgoing(self.event.channel, self.event.chat_id,
+                                 Reply(text, tuple(choices), attachments, edit),
+                                 self.contact.id))
+        if choices and not self.event.is_group:
+            self.state["offered"] = [[c.id, c.label] for c in choices]
+
+    def send(self, channel: str, chat_id: str, contact_id: int | None, reply: Reply) -> None:
+        """A message to someone else (or to a group)."""
+        self.out.append(Outgoing(channel, chat_id, reply, contact_id))
+
+    def set_flow(self, flow: str, form_state: dict | None = None) -> None:
+        self.flow = flow
+        if form_state is None:
+            self.state.pop("form", None)
+        else:
+            self.state["form"] = form_state

@@ -1,0 +1,409 @@
+"""The router: who is speaking, what they may do, and which handler answers.
+
+```mermaid
+flowchart TD
+    E[inbound event] --> D{seen before?} -->|yes| X[ignore]
+    D -->|no| C{known contact?}
+    C -->|no| S{/start CODE or ADMIN_IDS?} -->|no| R[polite refusal]
+    S -->|yes| REG[register, menu]
+    C -->|yes| K{command / button / text}
+    K -->|command or menu button| A[action, role checked]
+    K -->|form button or text| F[form engine]
+    K -->|other button| B[callback, role checked]
+    K -->|text, no form| O[offered choice by number or label, else menu]
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.i18n import N_, pick_language, translator
+from handlers import forms
+from handlers.context import MENU_FLOW, Config, Ctx
+from handlers.text import esc, match_option
+from handlers.types import Choice, Inbound, Outgoing, Reply
+from storage.models import Contact, Role
+from storage.repos import Tx
+from storage.units import InviteProblem
+
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a role can do, by command (`/name` or an alias) or from the main menu."""
+
+    name: str
+    label: str  # N_
+    description: str  # N_, shown by /help
+    roles: frozenset[Role]
+    run: Callable[[Ctx, str], Awaitable[None]]
+    aliases: tuple[str, ...] = ()
+    private_only: bool = False
+    in_menu: bool = True
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A button family ('prefix:...') other than forms and menu actions."""
+
+    roles: frozenset[Role]
+    run: Callable[[Ctx, str], Awaitable[None]]
+
+
+ACTIONS: dict[str, Action] = {}
+CALLBACKS: dict[str, Callback] = {}
+
+
+def action(action_: Action) -> Action:
+    ACTIONS[action_.name] = action_
+    return action_
+
+
+def callback(prefix: str, roles: frozenset[Role]):
+    def decorate(run: Callable[[Ctx, str], Awaitable[None]]):
+        CALLBACKS[prefix] = Callback(roles, run)
+        return run
+    return decorate
+
+
+def _find_action(name: str) -> Action | None:
+    return ACTIONS.get(name) or next((a for a in ACTIONS.values() if name in a.aliases), None)
+
+
+ROLE_NAMES = {Role.OFFICER: N_("officer"), Role.COORDINATOR: N_("coordinator"),
+              Role.LEADER: N_("leader"), Role.ADMIN: N_("administrator")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Everything one inbound event causes, written by the caller in the same transaction."""
+    if not await tx.updates.first_time(event.channel, event.update_id, now):
+        return []
+    contact = await tx.contacts.by_identity(event.channel, event.user_id)
+    if contact is None and event.channel == "telegram" and event.user_id in config.admin_ids:
+        contact = await _enrol_admin(event, tx, config, now)
+    if contact is None:
+        return await _stranger(event, tx, config, now)
+    session = await tx.sessions.get(contact.id)
+    flow, state = (session[0], session[1]) if session else (MENU_FLOW, {})
+    ctx = Ctx(tx, event, contact, _t(contact.language, config), now, config, flow, state)
+    before = (flow, repr(state))
+    await _route(ctx)
+    _mark_pressed(ctx)
+    if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
+        await tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+    return ctx.out
+
+
+def _mark_pressed(ctx: Ctx) -> None:
+    """Replace the pressed message's buttons by the choice made, unless a handler redrew it."""
+    event = ctx.event
+    if not (event.choice and event.pressed_message_id and event.pressed_message_text):
+        return
+    if any(o.reply.edit_message_id == event.pressed_message_id for o in ctx.out):
+        return
+    label = f"\n\n✓ <b>{esc(event.pressed_label)}</b>" if event.pressed_label else ""
+    ctx.out.insert(0, Outgoing(event.channel, event.chat_id,
+                               Reply(event.pressed_message_text + label,
+                                     edit_message_id=event.pressed_message_id), ctx.contact.id))
+
+
+def _t(language: str | None, config: Config):
+    return translator(language, config.zone, config.default_locale)
+
+
+async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) -> Contact:
+    """A person listed in ADMIN_IDS becomes an admin on first contact."""
+    language = pick_language(event.language_code, config.default_locale)
+    contact = await tx.contacts.create(unit_id=None, role=Role.ADMIN, name=event.name,
+                                       language=language, now=now)
+    await tx.contacts.bind(contact.id, event.channel, event.user_id, event.chat_id, now)
+    await tx.audit.record(f"{event.channel}:{event.user_id}", "admin.first_contact", now)
+    return contact
+
+
+async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Someone not registered: register them with an invite code, or refuse politely."""
+    language = pick_language(event.language_code, config.default_locale)
+    t = _t(language, config)
+    command = event.command
+    code = command[1] if command and command[0] == "start" else ""
+    if not code:
+        if event.is_group and not command:
+            return []  # group chatter is not for us
+        text = t._("Hello! This bot is for the contact persons of units reporting on the "
+                   "implementation of the resolution. To use it you need an invite code "
+                   "from the coordinating department (Sở Thông tin và Truyền thông). When "
+                   "you have it, send: /start CODE")
+        return [Outgoing(event.channel, event.chat_id, Reply(text))]
+    found = await tx.invites.check(code, now)
+    if isinstance(found, InviteProblem):
+        return [Outgoing(event.channel, event.chat_id, Reply(_invite_problem(t, found)))]
+    contact = await tx.contacts.create(unit_id=found.unit_id, role=found.role, name=event.name,
+                                       language=language, now=now)
+    ctx = Ctx(tx, event, contact, t, now, config)
+    await _redeem(ctx, code)
+    if ctx.state:
+        await tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+    return ctx.out
+
+
+async def _route(ctx: Ctx) -> None:
+    event = ctx.event
+    command = event.command
+    if command is not None:
+        await _on_command(ctx, *command)
+    elif event.choice is not None:
+        await _on_choice(ctx, event.choice)
+    elif event.is_group:
+        return  # plain group messages are conversation between people, not with the bot
+    elif ctx.flow in forms.FORMS:
+        form = forms.FORMS[ctx.flow]
+        if ctx.role not in form.roles:
+            forms.leave(ctx)
+            ctx.reply(ctx.t._("You no longer have access to this form."))
+            return
+        await forms.on_event(ctx, form)
+    elif event.unsupported or event.attachment is not None:
+        ctx.reply(ctx.t._("I can only read text, buttons, photos and documents here. "
+                          "Please use the menu."))
+        await show_menu(ctx)
+    else:
+        offered = [(c[0], c[1]) for c in ctx.state.get("offered", [])]
+        chosen = match_option(event.text or "", offered) if offered else None
+        if chosen is not None:
+            await _on_choice(ctx, chosen)
+            return
+        ctx.reply(ctx.t._("I did not understand that. Please choose from the menu."))
+        await show_menu(ctx)
+
+
+async def _on_command(ctx: Ctx, name: str, args: str) -> None:
+    t = ctx.t
+    if name == "start":
+        if args:
+            await _redeem(ctx, args)
+        else:
+            await show_menu(ctx, greeting=True)
+        return
+    if name in ("cancel", "huy"):
+        had_form = ctx.flow != MENU_FLOW
+        forms.leave(ctx)
+        ctx.reply(t._("Cancelled. Nothing was saved.") if had_form
+                  else t._("There is nothing to cancel."))
+        await show_menu(ctx)
+        return
+    if name in ("menu",):
+        await show_menu(ctx)
+        return
+    found = _find_action(name)
+    if found is None:
+        ctx.reply(t._("Unknown command /{name}. Here is what you can do:").format(
+            name=esc(name[:30])))
+        await _help(ctx, "")
+        return
+    await _run_action(ctx, found, args)
+
+
+async def _run_action(ctx: Ctx, found: Action, args: str) -> None:
+    t = ctx.t
+    if ctx.role not in found.roles:
+        ctx.reply(t._("Sorry, this is not available for your role ({role}).").format(
+            role=t._(ROLE_NAMES[ctx.role])))
+        return
+    if found.private_only and ctx.event.is_group:
+        link = f" https://t.me/{ctx.config.bot_username}" if ctx.config.bot_username else ""
+        ctx.reply(t._("Let us continue in a private chat, so the group is not flooded:{link}")
+                  .format(link=link))
+        return
+    if ctx.flow != MENU_FLOW and found.private_only:
+        forms.leave(ctx)  # starting something new leaves the unfinished form
+    await found.run(ctx, args)
+
+
+async def _on_choice(ctx: Ctx, choice: str) -> None:
+    t = ctx.t
+    prefix, _, rest = choice.partition(":")
+    if prefix == "f":
+        form = forms.FORMS.get(ctx.flow)
+        if form is None or ctx.event.is_group:
+            ctx.reply(t._("This button is no longer valid."))
+            return
+        if ctx.role not in form.roles:
+            forms.leave(ctx)
+            ctx.reply(t._("You no longer have access to this form."))
+            return
+        await forms.on_event(ctx, form)
+        return
+    if prefix == "m" and (found := _find_action(rest)):
+        await _run_action(ctx, found, "")
+        return
+    handler = CALLBACKS.get(prefix)
+    if handler is None or (prefix == "m"):
+        ctx.reply(t._("This button is not valid."))
+        return
+    if ctx.role not in handler.roles:
+        ctx.reply(t._("Sorry, this is not available for your role ({role}).").format(
+            role=t._(ROLE_NAMES[ctx.role])))
+        return
+    await handler.run(ctx, rest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration, menu, help, language
+
+def _invite_problem(t, problem: InviteProblem) -> str:
+    return {
+        InviteProblem.UNKNOWN: t._("This invite code is not valid. Please check it, or ask the "
+                                   "coordinating department for a new one."),
+        InviteProblem.USED: t._("This invite code has already been used. Each code works once; "
+                                "please ask the coordinating department for a new one."),
+        InviteProblem.EXPIRED: t._("This invite code has expired. Please ask the coordinating "
+                                   "department for a new one."),
+        InviteProblem.REVOKED: t._("This invite code has been withdrawn. Please ask the "
+                                   "coordinating department for a new one."),
+    }[problem]
+
+
+async def _redeem(ctx: Ctx, code: str) -> bool:
+    """Give the contact the invite's unit and role, bound to this channel address."""
+    t, tx = ctx.t, ctx.tx
+    found = await tx.invites.check(code, ctx.now)
+    if isinstance(found, InviteProblem):
+        ctx.reply(_invite_problem(t, found))
+        return False
+    contact = ctx.contact
+    if not await tx.invites.mark_used(found.code, contact.id, ctx.now):
+        ctx.reply(_invite_problem(t, InviteProblem.USED))
+        return False
+    await tx.contacts.update(contact.id, unit_id=found.unit_id, role=found.role)
+    await tx.contacts.bind(contact.id, ctx.event.channel, ctx.event.user_id, ctx.event.chat_id,
+                           ctx.now)
+    ctx.contact = contact.model_copy(update={"unit_id": found.unit_id, "role": found.role})
+    await tx.audit.record(f"{ctx.event.channel}:{ctx.event.user_id}", "invite.redeem", ctx.now,
+                          code=found.code, role=found.role.value, contact=contact.id)
+    unit = await tx.units.get(found.unit_id) if found.unit_id else None
+    role = t._(ROLE_NAMES[found.role])
+    if unit:
+        text = t._("Welcome, comrade {name}. You are registered as {role} of {unit}.").format(
+            name=esc(ctx.event.name), role=role, unit=esc(unit.name))
+    else:
+        text = t._("Welcome, comrade {name}. You are registered as {role}.").format(
+            name=esc(ctx.event.name), role=role)
+    ctx.reply(text)
+    await show_menu(ctx)
+    return True
+
+
+def menu_choices(ctx: Ctx) -> list[Choice]:
+    t = ctx.t
+    choices = [Choice(f"m:{a.name}", t._(a.label)) for a in ACTIONS.values()
+               if a.in_menu and ctx.role in a.roles]
+    return choices
+
+
+async def show_menu(ctx: Ctx, greeting: bool = False) -> None:
+    t = ctx.t
+    text = t._("What would you like to do?")
+    if greeting:
+        unit = await ctx.tx.units.get(ctx.contact.unit_id) if ctx.contact.unit_id else None
+        who = t._(ROLE_NAMES[ctx.role]) + (f", {esc(unit.name)}" if unit else "")
+        text = t._("Hello, comrade {name} ({who}).").format(name=esc(ctx.contact.name),
+                                                            who=who) + "\n" + text
+    ctx.reply(text, menu_choices(ctx))
+
+
+async def _help(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    lines = [t._("<b>Commands for your role ({role})</b>").format(role=t._(ROLE_NAMES[ctx.role]))]
+    for found in ACTIONS.values():
+        if ctx.role in found.roles:
+            lines.append(f"/{found.name} — {t._(found.description)}")
+    lines.append("/cancel — " + t._("leave the current form"))
+    lines.append(t._("You can also tap the buttons, or type an option's number."))
+    ctx.reply("\n".join(lines), menu_choices(ctx))
+
+
+async def _language(ctx: Ctx, _args: str) -> None:
+    ctx.reply(ctx.t._("Choose your language:"),
+              [Choice("lang:vi", "Tiếng Việt"), Choice("lang:en", "English")])
+
+
+@callback("lang", ALL_ROLES)
+async def _set_language(ctx: Ctx, code: str) -> None:
+    if code not in ("vi", "en"):
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    await ctx.tx.contacts.set_language(ctx.contact.id, code)
+    ctx.contact = ctx.contact.model_copy(update={"language": code})
+    ctx.t = _t(code, ctx.config)
+    ctx.reply(ctx.t._("Language set to English."))
+    await show_menu(ctx)
+
+
+@callback("d", ALL_ROLES)
+async def _resume_draft(ctx: Ctx, flow: str) -> None:
+    """Resume (d:FORM) or discard (d:-FORM) a form that was closed for idleness."""
+    discard = flow.startswith("-")
+    form = forms.FORMS.get(flow.lstrip("-"))
+    state = await ctx.tx.sessions.take_draft(ctx.contact.id, flow.lstrip("-")) if form else None
+    if form is None or state is None or ctx.role not in form.roles:
+        ctx.reply(ctx.t._("There is no saved draft to resume."))
+        return
+    if discard:
+        ctx.reply(ctx.t._("The draft was discarded."))
+        await show_menu(ctx)
+        return
+    forms.resume(ctx, form, state)
+
+
+async def start_form(ctx: Ctx, form: forms.Form, params: dict | None = None,
+                     answers: dict | None = None) -> None:
+    """Open a form, offering the saved draft first if there is one."""
+    if await ctx.tx.sessions.has_draft(ctx.contact.id, form.id):
+        ctx.reply(ctx.t._("You have an unfinished “{title}”. Continue it or discard it?").format(
+            title=ctx.t._(form.title)),
+            [Choice(f"d:{form.id}", ctx.t._("Continue")),
+             Choice(f"d:-{form.id}", ctx.t._("Discard"))])
+        return
+    await forms.start(ctx, form, params, answers)
+
+
+action(Action("help", N_("Help"), N_("the commands you can use"), ALL_ROLES, _help,
+              aliases=("trogiup",)))
+action(Action("language", N_("Language / Ngôn ngữ"), N_("switch between Vietnamese and English"),
+              ALL_ROLES, _language, aliases=("ngonngu", "lang")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Idle sessions
+
+async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Close forms left alone too long: keep the answers as a draft and tell the person."""
+    out: list[Outgoing] = []
+    for contact_id, flow, state in await tx.sessions.idle(now - config.session_idle, MENU_FLOW):
+        form = forms.FORMS.get(flow)
+        contact = await tx.contacts.get(contact_id)
+        if form is None or contact is None or "form" not in state:
+            await tx.sessions.delete(contact_id)
+            continue
+        await tx.sessions.save_draft(contact_id, flow, state["form"], now)
+        state["seq"] = state["form"].get("step", 0)
+        del state["form"]
+        t = _t(contact.language, config)
+        text = t._("Your unfinished “{title}” was closed after a long pause. Your answers are "
+                   "kept: press Continue when you are ready.").format(title=t._(form.title))
+        reply = Reply(text, (Choice(f"d:{flow}", t._("Continue")),
+                             Choice(f"d:-{flow}", t._("Discard"))))
+        state["offered"] = [[c.id, c.label] for c in reply.choices]
+        for identity in await tx.contacts.identities(contact_id):
+            if identity.reachable:
+                out.append(Outgoing(identity.channel, identity.chat_id, reply, contact_id))
+        await tx.sessions.save(contact_id, MENU_FLOW, state, now)
+    return out

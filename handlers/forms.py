@@ -1,0 +1,443 @@
+"""The form engine: forms are declared as data and one engine runs them all.
+
+```mermaid
+stateDiagram-v2
+    [*] --> ask: start (or resume a draft)
+    ask --> ask: valid answer, next question
+    ask --> ask: invalid answer, the reason and the question again
+    ask --> summary: last question answered
+    summary --> pick: Change an answer
+    pick --> edit: a question chosen
+    edit --> summary: valid answer
+    summary --> [*]: Confirm (submit) or Cancel
+    ask --> draft: idle too long (answers kept)
+    draft --> ask: Resume
+```
+
+State lives in the session row as JSON (`mode` is one of the strings of `Mode`), so a form
+survives a restart. Button ids carry the step number, so a stale or forged button is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from handlers.context import MENU_FLOW, Ctx
+from handlers.text import esc, fold, match_option, parse_date, parse_integer, parse_yes_no
+from handlers.types import Choice
+from storage.models import Role
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    DATE = "date"
+    CHOICE = "choice"
+    MULTI = "multi"
+    ATTACHMENT = "attachment"
+    YESNO = "yesno"
+
+
+class Mode(StrEnum):
+    ASK = "ask"
+    SUMMARY = "summary"
+    PICK = "pick"
+    EDIT = "edit"
+
+
+# A check returns an error message (translated) or None; it may normalise nothing.
+Check = Callable[[Ctx, Any], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    kind: Kind
+    label: str  # short, for the summary (marked with N_)
+    prompt: str  # the question asked (marked with N_)
+    options: tuple[tuple[str, str], ...] = ()
+    optional: bool = False
+    min_value: int = 0
+    max_value: int = 10_000_000
+    max_length: int = 2000
+    earliest: date | None = None
+    allow_future: bool = False
+    check: Check | None = None
+    ask_if: Callable[[dict], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    title: str  # marked with N_
+    questions: tuple[Question, ...]
+    submit: Callable[[Ctx, dict, dict], Awaitable[None]]
+    roles: frozenset[Role] = frozenset({Role.OFFICER})
+
+
+FORMS: dict[str, Form] = {}
+
+
+def register(form: Form) -> Form:
+    FORMS[form.id] = form
+    return form
+
+
+SKIP, DONE, CONFIRM, CHANGE, CANCEL = "skip", "done", "ok", "chg", "cxl"
+_SKIP_WORDS = {"bo qua", "skip", "-"}
+_DONE_WORDS = {"xong", "done", "het"}
+
+
+def _choice(state: dict, value: str, label: str) -> Choice:
+    return Choice(f"f:{state['step']}:{value}", label)
+
+
+def _applicable(form: Form, answers: dict, index: int) -> bool:
+    question = form.questions[index]
+    return question.ask_if is None or question.ask_if(answers)
+
+
+def _next_index(form: Form, answers: dict, after: int) -> int | None:
+    for index in range(after + 1, len(form.questions)):
+        if _applicable(form, answers, index):
+            return index
+    return None
+
+
+def _hint(ctx: Ctx, question: Question) -> str:
+    t = ctx.t
+    hints = {
+        Kind.DATE: t._("Date as dd/mm/yyyy, or “hôm nay”, “hôm qua”."),
+        Kind.INTEGER: t._("A whole number, e.g. 1.200."),
+        Kind.MULTI: t._("Tap every option that applies, then Done (or type the numbers, "
+                        "e.g. 1, 3)."),
+        Kind.ATTACHMENT: t._("Send photos or documents, then press Done."),
+    }
+    parts = [hints[question.kind]] if question.kind in hints else []
+    if question.optional:
+        parts.append(t._("Optional: press Skip to leave it empty."))
+    return " ".join(parts)
+
+
+def _ask(ctx: Ctx, form: Form, state: dict, prefix: str = "", edit: str | None = None) -> None:
+    """Show the current question with its buttons."""
+    t = ctx.t
+    question = form.questions[state["pos"]]
+    number = sum(1 for i in range(state["pos"] + 1) if _applicable(form, state["answers"], i))
+    total = sum(1 for i in range(len(form.questions)) if _applicable(form, state["answers"], i))
+    lines = [prefix] if prefix else []
+    lines.append(t._("<b>{title}</b> · question {n}/{total}").format(
+        title=t._(form.title), n=number, total=total))
+    lines.append(t._(question.prompt))
+    hint = _hint(ctx, question)
+    if hint:
+        lines.append(f"<i>{hint}</i>")
+    choices: list[Choice] = []
+    if question.kind is Kind.CHOICE:
+        choices = [_choice(state, oid, t._(label)) for oid, label in question.options]
+    elif question.kind is Kind.YESNO:
+        choices = [_choice(state, "yes", t._("Yes")), _choice(state, "no", t._("No"))]
+    elif question.kind is Kind.MULTI:
+        chosen = set(state.get("multi", []))
+        choices = [_choice(state, oid, ("✓ " if oid in chosen else "") + t._(label))
+                   for oid, label in question.options]
+        choices.append(_choice(state, DONE, t._("Done")))
+    elif question.kind is Kind.ATTACHMENT and state.get("files"):
+        choices = [_choice(state, DONE, t._("Done"))]
+    if question.optional:
+        choices.append(_choice(state, SKIP, t._("Skip")))
+    ctx.reply("\n".join(lines), choices, edit=edit)
+
+
+def _new_step(state: dict) -> None:
+    state["step"] = state.get("step", 0) + 1
+    state.pop("multi", None)
+    state.pop("files", None)
+
+
+def _show_value(ctx: Ctx, question: Question, value: Any) -> str:
+    t = ctx.t
+    if value is None:
+        return "—"
+    labels = {oid: t._(label) for oid, label in question.options}
+    if question.kind is Kind.INTEGER:
+        return t.number(value)
+    if question.kind is Kind.DATE:
+        return t.date(date.fromisoformat(value))
+    if question.kind is Kind.CHOICE:
+        return esc(labels.get(value, value))
+    if question.kind is Kind.MULTI:
+        return esc(", ".join(labels.get(v, v) for v in value))
+    if question.kind is Kind.YESNO:
+        return t._("Yes") if value else t._("No")
+    if question.kind is Kind.ATTACHMENT:
+        return t.ngettext("{n} file", "{n} files", len(value)).format(n=len(value))
+    return esc(value)
+
+
+def summary_lines(ctx: Ctx, form: Form, answers: dict) -> list[str]:
+    """'Label: value' for every question that applies, as shown before confirming."""
+    return [f"<b>{ctx.t._(q.label)}</b>: {_show_value(ctx, q, answers.get(q.key))}"
+            for i, q in enumerate(form.questions) if _applicable(form, answers, i)]
+
+
+def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
+    t = ctx.t
+    state["mode"] = Mode.SUMMARY
+    _new_step(state)
+    lines = [prefix] if prefix else []
+    lines.append(t._("<b>{title}</b>: please check your answers.").format(title=t._(form.title)))
+    lines += summary_lines(ctx, form, state["answers"])
+    ctx.reply("\n".join(lines), [_choice(state, CONFIRM, t._("Confirm")),
+                                 _choice(state, CHANGE, t._("Change an answer")),
+                                 _choice(state, CANCEL, t._("Cancel"))])
+
+
+async def start(ctx: Ctx, form: Form, params: dict | None = None,
+                answers: dict | None = None) -> None:
+    """Begin a form (optionally with answers already known, e.g. pre-filled figures)."""
+    # Steps count on across forms, so a button of an earlier form never matches this one.
+    state = {"id": form.id, "answers": dict(answers or {}), "mode": Mode.ASK,
+             "params": params or {}, "step": ctx.state.get("seq", 0)}
+    first = _next_index(form, state["answers"], -1)
+    ctx.set_flow(form.id, state)
+    if first is None:
+        _summary(ctx, form, state)
+        return
+    state["pos"] = first
+    _new_step(state)
+    _ask(ctx, form, state)
+
+
+def resume(ctx: Ctx, form: Form, state: dict) -> None:
+    """Continue a saved form where it stopped."""
+    state["step"] = max(state.get("step", 0), ctx.state.get("seq", 0))
+    ctx.set_flow(form.id, state)
+    prefix = ctx.t._("Continuing where you stopped.")
+    if state["mode"] in (Mode.SUMMARY, Mode.PICK):
+        _summary(ctx, form, state, prefix)
+    else:
+        _new_step(state)
+        _ask(ctx, form, state, prefix)
+
+
+def leave(ctx: Ctx) -> None:
+    """Close the running form (its answers are dropped)."""
+    if "form" in ctx.state:
+        ctx.state["seq"] = ctx.state["form"].get("step", 0)
+    ctx.set_flow(MENU_FLOW)
+
+
+async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, Any, str]:
+    """(accepted, value, error) for the event against the current question."""
+    t = ctx.t
+    event = ctx.event
+    value_id = _pressed(ctx, state)
+    text = (event.text or "").strip()
+    if question.optional and (value_id == SKIP or (not value_id and fold(text) in _SKIP_WORDS)):
+        return True, None, ""
+    kind = question.kind
+    if kind is Kind.ATTACHMENT:
+        if event.attachment is not None:
+            state.setdefault("files", []).append(
+                {"kind": event.attachment.kind, "file_id": event.attachment.file_id,
+                 "name": event.attachment.name})
+            return False, None, ""
+        if value_id == DONE or fold(text) in _DONE_WORDS:
+            if state.get("files"):
+                return True, state["files"], ""
+            return False, None, t._("Please send at least one photo or document.")
+        return False, None, t._("Please send a photo or a document.")
+    if event.attachment is not None or event.unsupported:
+        return False, None, t._("This question needs a typed answer or a button.")
+    if kind in (Kind.CHOICE, Kind.YESNO):
+        options = (list(question.options) if kind is Kind.CHOICE
+                   else [("yes", t._("Yes")), ("no", t._("No"))])
+        if value_id is None and text:
+            value_id = match_option(text, [(o, t._(label)) for o, label in options])
+            if value_id is None and kind is Kind.YESNO:
+                answer = parse_yes_no(text)
+                value_id = None if answer is None else ("yes" if answer else "no")
+        if value_id not in {o for o, _label in options}:
+            return False, None, t._("Please choose one of the options.")
+        return True, (value_id == "yes") if kind is Kind.YESNO else value_id, ""
+    if kind is Kind.MULTI:
+        return _validate_multi(ctx, question, state, value_id, text)
+    if value_id is not None:
+        return False, None, t._("That button does not answer this question.")
+    if not text:
+        return False, None, t._("The answer cannot be empty.")
+    if kind is Kind.TEXT:
+        if len(text) > question.max_length:
+            return False, None, t._("Please keep it under {n} characters (now {m}).").format(
+                n=t.number(question.max_length), m=t.number(len(text)))
+        return True, text, ""
+    if kind is Kind.INTEGER:
+        number = parse_integer(text)
+        if number is None:
+            return False, None, t._("Please enter a whole number, e.g. 1.200.")
+        if not question.min_value <= number <= question.max_value:
+            return False, None, t._("Please enter a number from {low} to {high}.").format(
+                low=t.number(question.min_value), high=t.number(question.max_value))
+        return True, number, ""
+    # Kind.DATE
+    day = parse_date(text, ctx.today)
+    if day is None:
+        return False, None, t._("“{text}” is not a date. Please write it as dd/mm/yyyy.").format(
+            text=esc(text[:40]))
+    if not question.allow_future and day > ctx.today:
+        return False, None, t._("The date {day} is in the future.").format(day=t.date(day))
+    if question.earliest and day < question.earliest:
+        return False, None, t._("The date must not be before {day}.").format(
+            day=t.date(question.earliest))
+    return True, day.isoformat(), ""
+
+
+def _validate_multi(ctx: Ctx, question: Question, state: dict, value_id: str | None,
+                    text: str) -> tuple[bool, Any, str]:
+    t = ctx.t
+    ids = [oid for oid, _label in question.options]
+    chosen: list[str] = state.setdefault("multi", [])
+    if value_id in ids:
+        if value_id in chosen:
+            chosen.remove(value_id)
+        else:
+            chosen.append(value_id)
+        return False, None, ""
+    if value_id is None and text and fold(text) not in _DONE_WORDS:
+        picked = []
+        labelled = [(oid, t._(label)) for oid, label in question.options]
+        for part in text.replace(";", ",").replace(" ", ",").split(","):
+            if part.strip():
+                match = match_option(part, labelled)
+                if match is None:
+                    return False, None, t._("“{part}” is not one of the options.").format(
+                        part=esc(part.strip()[:40]))
+                picked.append(match)
+        chosen[:] = list(dict.fromkeys(picked))
+    elif value_id not in (None, DONE):
+        return False, None, t._("That button does not answer this question.")
+    if not chosen:
+        return False, None, t._("Please choose at least one option.")
+    return True, [oid for oid in ids if oid in chosen], ""
+
+
+def _pressed(ctx: Ctx, state: dict) -> str | None:
+    """The value of a pressed form button of the current step, else None."""
+    choice = ctx.event.choice
+    if not choice:
+        return None
+    prefix, _, rest = choice.partition(":")
+    step, _, value = rest.partition(":")
+    return value if prefix == "f" and step == str(state["step"]) else None
+
+
+def is_stale(ctx: Ctx, state: dict) -> bool:
+    choice = ctx.event.choice
+    return bool(choice) and _pressed(ctx, state) is None
+
+
+async def on_event(ctx: Ctx, form: Form) -> None:
+    """Feed the current event to the running form."""
+    t = ctx.t
+    state = ctx.state["form"]
+    if is_stale(ctx, state):
+        prefix = t._("That button belongs to an earlier step. Here is where we are:")
+        if state["mode"] in (Mode.SUMMARY, Mode.PICK):
+            _summary(ctx, form, state, prefix)
+        else:
+            _ask(ctx, form, state, prefix)
+        return
+    mode = Mode(state["mode"])
+    if mode is Mode.SUMMARY:
+        await _on_summary(ctx, form, state)
+    elif mode is Mode.PICK:
+        _on_pick(ctx, form, state)
+    else:
+        await _on_answer(ctx, form, state)
+
+
+async def _on_answer(ctx: Ctx, form: Form, state: dict) -> None:
+    question = form.questions[state["pos"]]
+    accepted, value, error = await _validate(ctx, question, state)
+    if accepted and question.check is not None and value is not None:
+        error = await question.check(ctx, value) or ""
+        accepted = not error
+    if not accepted:
+        if error:
+            _ask(ctx, form, state, f"⚠️ {error}")
+        elif question.kind is Kind.MULTI:
+            _ask(ctx, form, state, edit=ctx.event.pressed_message_id)
+        else:  # a file arrived for an attachment question
+            count = len(state.get("files", []))
+            ctx.reply(ctx.t.ngettext("Received {n} file. Send more or press Done.",
+                                     "Received {n} files. Send more or press Done.",
+                                     count).format(n=count),
+                      [_choice(state, DONE, ctx.t._("Done"))])
+        return
+    state["answers"][question.key] = value
+    following = None if state["mode"] == Mode.EDIT else _next_index(form, state["answers"],
+                                                                     state["pos"])
+    if following is None:
+        # Answers that no longer apply (a branch was changed) are dropped before the summary.
+        for index, other in enumerate(form.questions):
+            if not _applicable(form, state["answers"], index):
+                state["answers"].pop(other.key, None)
+        missing = next((i for i in range(len(form.questions))
+                        if _applicable(form, state["answers"], i)
+                        and form.questions[i].key not in state["answers"]), None)
+        if missing is not None:  # an edit opened a branch with unanswered questions
+            state.update(pos=missing, mode=Mode.ASK)
+            _new_step(state)
+            _ask(ctx, form, state)
+            return
+        _summary(ctx, form, state)
+        return
+    state["pos"] = following
+    _new_step(state)
+    _ask(ctx, form, state)
+
+
+async def _on_summary(ctx: Ctx, form: Form, state: dict) -> None:
+    t = ctx.t
+    value = _pressed(ctx, state)
+    if value is None and ctx.event.text:
+        value = match_option(ctx.event.text, [(CONFIRM, t._("Confirm")),
+                                              (CHANGE, t._("Change an answer")),
+                                              (CANCEL, t._("Cancel"))])
+    if value == CONFIRM:
+        answers, params = state["answers"], state["params"]
+        leave(ctx)
+        await form.submit(ctx, answers, params)
+    elif value == CANCEL:
+        leave(ctx)
+        ctx.reply(t._("Cancelled. Nothing was saved."))
+    elif value == CHANGE:
+        state["mode"] = Mode.PICK
+        _new_step(state)
+        choices = [_choice(state, f"q{i}", t._(q.label)) for i, q in enumerate(form.questions)
+                   if _applicable(form, state["answers"], i)]
+        ctx.reply(t._("Which answer do you want to change?"), choices)
+    else:
+        _summary(ctx, form, state, "⚠️ " + t._("Please choose Confirm, Change an answer or "
+                                               "Cancel."))
+
+
+def _on_pick(ctx: Ctx, form: Form, state: dict) -> None:
+    t = ctx.t
+    value = _pressed(ctx, state)
+    applicable = [(f"q{i}", t._(q.label)) for i, q in enumerate(form.questions)
+                  if _applicable(form, state["answers"], i)]
+    if value is None and ctx.event.text:
+        value = match_option(ctx.event.text, applicable)
+    if value not in {v for v, _label in applicable}:
+        ctx.reply("⚠️ " + t._("Please choose one of the answers listed."),
+                  [_choice(state, v, label) for v, label in applicable])
+        return
+    state.update(pos=int(value[1:]), mode=Mode.EDIT)
+    _new_step(state)
+    _ask(ctx, form, state)

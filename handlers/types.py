@@ -1,0 +1,70 @@
+"""The small frozen types handlers speak: an inbound event in, outgoing replies out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: Literal["photo", "document"]
+    file_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a person did: a message, a command, a button press, a file."""
+
+    channel: str
+    update_id: str
+    user_id: str
+    chat_id: str
+    text: str | None = None
+    choice: str | None = None
+    attachment: Attachment | None = None
+    # Something the bot cannot read (a sticker, a voice note, a location...).
+    unsupported: bool = False
+    is_group: bool = False
+    language_code: str | None = None
+    name: str = ""
+    # The message whose button was pressed, so its buttons can be replaced by the choice made.
+    pressed_message_id: str | None = None
+    pressed_message_text: str | None = None
+    pressed_label: str | None = None
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """('start', 'ABC') for '/start ABC' (also '/start@bot ABC'), else None."""
+        if not self.text or not self.text.startswith("/"):
+            return None
+        head, _, rest = self.text[1:].partition(" ")
+        return head.split("@")[0].lower(), rest.strip()
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message in a tiny neutral markup: <b>, <i> and escaped text (see handlers.text.esc)."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    # Replace the text of an earlier message (and drop its buttons) instead of sending a new one.
+    edit_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A reply addressed to one chat on one channel."""
+
+    channel: str
+    chat_id: str
+    reply: Reply
+    contact_id: int | None = None

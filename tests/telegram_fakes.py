@@ -1,0 +1,235 @@
+"""Offline Telegram: a recording request layer for the real Application, and chat helpers that
+make a test read like a conversation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.delivery import ChannelLimits
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.telegram import TelegramSender, build_application
+
+BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Báo cáo", "username": "baocao_test_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False,
+            "supports_inline_queries": False}
+
+
+@dataclass
+class Sent:
+    method: str
+    params: dict
+    message_id: int | None = None
+
+    @property
+    def chat_id(self) -> str:
+        return str(self.params.get("chat_id"))
+
+    @property
+    def text(self) -> str:
+        return self.params.get("text", "")
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        markup = self.params.get("reply_markup") or {}
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", [])
+                for b in row]
+
+
+class RecordingRequest(BaseRequest):
+    """Answers Bot API calls from canned results and keeps every call. Never touches the network.
+
+    `script` holds planned failures: (method, status, description, retry_after) consumed in order
+    by the next matching call.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Sent] = []
+        self.script: list[tuple[str, int, str, int | None]] = []
+        self._ids = itertools.count(1000)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout=None, write_timeout=None, connect_timeout=None,
+                         pool_timeout=None) -> tuple[int, bytes]:
+        api = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        for index, (planned, status, description, retry_after) in enumerate(self.script):
+            if planned == api:
+                del self.script[index]
+                self.calls.append(Sent(f"{api}!{status}", params))
+                body: dict = {"ok": False, "error_code": status, "description": description}
+                if retry_after is not None:
+                    body["parameters"] = {"retry_after": retry_after}
+                return status, json.dumps(body).encode()
+        result = self._result(api, params)
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        self.calls.append(Sent(api, params, message_id))
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _result(self, api: str, params: dict):
+        if api == "getMe":
+            return BOT_USER
+        if api in ("sendMessage", "sendPhoto", "sendDocument", "editMessageText"):
+            chat_id = int(params.get("chat_id", 0))
+            message_id = int(params["message_id"]) if api == "editMessageText" else next(self._ids)
+            message = {"message_id": message_id, "date": 1_700_000_000, "from": BOT_USER,
+                       "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group",
+                                "title": "group" if chat_id < 0 else None},
+                       "text": params.get("text", "")}
+            if params.get("reply_markup"):
+                message["reply_markup"] = params["reply_markup"]
+            return message
+        return True
+
+    def sent(self, chat_id: int | str | None = None) -> list[Sent]:
+        """Messages the bot sent (not edits or other calls), to one chat if given."""
+        return [c for c in self.calls if c.method in ("sendMessage", "sendPhoto", "sendDocument")
+                and (chat_id is None or c.chat_id == str(chat_id))]
+
+
+class FakeClock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Harness:
+    """The real Application and Runtime on a real SQLite file, driven offline."""
+
+    settings: Settings
+    clock: FakeClock
+    request: RecordingRequest = field(default_factory=RecordingRequest)
+    updates: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
+    limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
+        per_second=10_000, chat_per_second=10_000, chat_burst=10_000))
+
+    async def start(self) -> Harness:
+        self.runtime = Runtime(self.settings, self.clock)
+        self.app = build_application(self.settings, self.runtime, self.request)
+        await self.app.initialize()
+        await self.runtime.start([TelegramSender(self.app.bot, self.limits)],
+                                 bot_username=self.app.bot.username, background=False)
+        return self
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+        await self.app.shutdown()
+
+    async def restart(self) -> None:
+        """Tear the program down and build it again on the same database file."""
+        await self.stop()
+        await self.start()
+
+    async def drain(self) -> None:
+        await self.runtime.workers["telegram"].drain()
+
+    async def feed(self, data: dict) -> None:
+        update = Update.de_json(data, self.app.bot)
+        await self.app.process_update(update)
+        await self.drain()
+
+    def chat(self, user_id: int, name: str = "Nguyễn Văn An", language: str = "vi",
+             chat_id: int | None = None) -> Chat:
+        return Chat(self, user_id, name, language, chat_id if chat_id is not None else user_id)
+
+
+class Chat:
+    """One person talking to the bot in one chat."""
+
+    def __init__(self, harness: Harness, user_id: int, name: str, language: str, chat_id: int):
+        self.h, self.user_id, self.name, self.language, self.chat_id = (
+            harness, user_id, name, language, chat_id)
+
+    def _user(self) -> dict:
+        return {"id": self.user_id, "is_bot": False, "first_name": self.name,
+                "language_code": self.language}
+
+    def _chat(self) -> dict:
+        if self.chat_id < 0:
+            return {"id": self.chat_id, "type": "supergroup", "title": "Điều phối"}
+        return {"id": self.chat_id, "type": "private", "first_name": self.name}
+
+    def message(self, **content) -> dict:
+        update_id = next(self.h.updates)
+        return {"update_id": update_id, "message": {
+            "message_id": update_id, "date": int(self.h.clock().timestamp()),
+            "chat": self._chat(), "from": self._user(), **content}}
+
+    async def say(self, text: str) -> None:
+        content: dict = {"text": text}
+        if text.startswith("/"):
+            content["entities"] = [{"type": "bot_command", "offset": 0,
+                                    "length": len(text.split()[0])}]
+        await self.h.feed(self.message(**content))
+
+    async def send_photo(self, file_id: str = "PHOTO-1") -> None:
+        await self.h.feed(self.message(photo=[
+            {"file_id": file_id + "-small", "file_unique_id": "u1", "width": 90, "height": 90},
+            {"file_id": file_id, "file_unique_id": "u2", "width": 900, "height": 900}]))
+
+    async def send_document(self, file_id: str = "DOC-1", name: str = "bien-ban.pdf") -> None:
+        await self.h.feed(self.message(document={"file_id": file_id, "file_unique_id": "d1",
+                                                 "file_name": name}))
+
+    async def send_sticker(self) -> None:
+        await self.h.feed(self.message(sticker={
+            "file_id": "STK", "file_unique_id": "s1", "width": 512, "height": 512,
+            "is_animated": False, "is_video": False, "type": "regular"}))
+
+    def last(self) -> Sent:
+        sent = self.h.request.sent(self.chat_id)
+        assert sent, "the bot sent nothing to this chat"
+        return sent[-1]
+
+    def texts(self) -> list[str]:
+        return [s.text for s in self.h.request.sent(self.chat_id)]
+
+    def _message_with(self, label: str) -> tuple[Sent, str]:
+        for sent in reversed(self.h.request.sent(self.chat_id)):
+            for text, data in sent.buttons:
+                if text == label or text == f"✓ {label}":
+                    return sent, data
+        raise AssertionError(f"no button {label!r}; last: {self.last().text!r} "
+                             f"{self.last().buttons!r}")
+
+    async def press(self, label: str) -> None:
+        """Press the newest button with this label."""
+        sent, data = self._message_with(label)
+        await self.press_data(data, sent)
+
+    async def press_data(self, data: str, sent: Sent | None = None) -> None:
+        """Press a button with any callback data (a forged one too)."""
+        sent = sent or self.last()
+        update_id = next(self.h.updates)
+        message = {"message_id": sent.message_id, "date": 1_700_000_000,
+                   "chat": self._chat(), "from": BOT_USER, "text": sent.text}
+        if sent.params.get("reply_markup"):
+            message["reply_markup"] = sent.params["reply_markup"]
+        await self.h.feed({"update_id": update_id, "callback_query": {
+            "id": f"cq{update_id}", "from": self._user(), "chat_instance": "ci", "data": data,
+            "message": message}})

@@ -1,0 +1,306 @@
+"""Registration, roles, menus and the form engine, through the real Telegram Application."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.i18n import N_, translator
+from bot.settings import load_settings
+from bot.units_file import SAMPLE_UNITS, read_units_file
+from handlers import forms
+from handlers.forms import Form, Kind, Question
+from storage.models import Role
+from tests.telegram_fakes import FakeClock, Harness
+
+START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
+
+
+async def _submit(ctx, answers, params):
+    await ctx.tx.meta.set("test_form", repr(sorted(answers.items())))
+    ctx.reply("Đã lưu.")
+
+
+TEST_FORM = forms.register(Form(
+    id="test_form", title=N_("Test form"), submit=_submit, roles=frozenset({Role.OFFICER}),
+    questions=(
+        Question("title", Kind.TEXT, N_("Title"), N_("Title?"), max_length=50),
+        Question("held_on", Kind.DATE, N_("Date"), N_("Date?")),
+        Question("people", Kind.INTEGER, N_("People"), N_("People?"), max_value=100000),
+        Question("form", Kind.CHOICE, N_("Form"), N_("Form?"),
+                 options=(("online", "Trực tuyến"), ("onsite", "Trực tiếp"))),
+        Question("groups", Kind.MULTI, N_("Groups"), N_("Groups?"),
+                 options=(("a", "Cán bộ, công chức"), ("b", "Đảng viên"), ("c", "Người dân"))),
+        Question("ok", Kind.YESNO, N_("Done"), N_("Done?")),
+        Question("files", Kind.ATTACHMENT, N_("Files"), N_("Files?"), optional=True),
+    )))
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST")
+    h = await Harness(settings, FakeClock(START)).start()
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()), START)
+    yield h
+    await h.stop()
+
+
+async def invite(h, role=Role.OFFICER, unit="Q-LECHAN", days=7):
+    async with h.runtime.db.transaction() as tx:
+        found = await tx.units.by_code(unit) if unit else None
+        return (await tx.invites.create(unit_id=found.id if found else None, role=role,
+                                        created_by="test", now=h.clock(), days=days)).code
+
+
+async def officer(h, user_id=501, unit="Q-LECHAN", name="Trần Thị Bình"):
+    chat = h.chat(user_id, name)
+    await chat.say(f"/start {await invite(h, unit=unit)}")
+    return chat
+
+
+async def test_unknown_user_gets_polite_refusal(harness):
+    stranger = harness.chat(77, language="en")
+    await stranger.say("xin chào")
+    assert "invite code" in stranger.last().text
+    vi = harness.chat(78)
+    await vi.say("/report")
+    assert "mã mời" in vi.last().text
+    async with harness.runtime.db.transaction() as tx:
+        assert await tx.contacts.by_identity("telegram", "77") is None
+
+
+async def test_registration_with_valid_used_expired_and_forged_codes(harness):
+    code = await invite(harness)
+    chat = harness.chat(501, "Trần Thị Bình")
+    await chat.say(f"/start {code}")
+    welcome = chat.h.request.sent(501)[-2].text
+    assert "Trần Thị Bình" in welcome and "Ủy ban nhân dân quận Lê Chân" in welcome
+    assert "cán bộ đầu mối" in welcome
+    assert chat.last().buttons, "the main menu follows the welcome"
+
+    other = harness.chat(502)
+    await other.say(f"/start {code}")
+    assert "đã được sử dụng" in other.last().text
+
+    expired = await invite(harness, days=1)
+    harness.clock.advance(days=2)
+    late = harness.chat(503)
+    await late.say(f"/start {expired}")
+    assert "hết hạn" in late.last().text
+
+    forged = harness.chat(504)
+    await forged.say("/start AAAAAAAAAAAA")
+    assert "không hợp lệ" in forged.last().text
+    async with harness.runtime.db.transaction() as tx:
+        assert await tx.contacts.by_identity("telegram", "501") is not None
+        for user in ("502", "503", "504"):
+            assert await tx.contacts.by_identity("telegram", user) is None
+
+
+async def test_language_follows_telegram_then_can_be_switched(harness):
+    chat = harness.chat(601, "John", language="en-US")
+    await chat.say(f"/start {await invite(harness)}")
+    assert "Welcome, comrade John" in harness.request.sent(601)[-2].text
+    await chat.say("/language")
+    await chat.press("Tiếng Việt")
+    assert "tiếng Việt" in harness.request.sent(601)[-2].text
+    await chat.say("/help")
+    assert "/cancel" in chat.last().text and "Các lệnh" in chat.last().text
+
+
+async def test_admin_from_settings_and_role_refusal(harness):
+    admin = harness.chat(1, "Quản trị")
+    await admin.say("/start")
+    assert "Xin chào đồng chí Quản trị (quản trị viên)" in admin.last().text
+    await admin.say("/units")
+    assert "Q-LECHAN" in admin.last().text or any("Q-LECHAN" in t for t in admin.texts())
+
+    chat = await officer(harness)
+    await chat.say("/units")
+    assert "không dành cho vai trò" in chat.last().text
+    await chat.press_data("m:invite")
+    assert "không dành cho vai trò" in chat.last().text
+    await chat.press_data("zz:forged")
+    assert "không hợp lệ" in chat.last().text
+
+
+async def test_admin_invites_from_chat(harness):
+    admin = harness.chat(1, "Quản trị")
+    await admin.say("/invite")
+    await admin.press("cán bộ đầu mối")
+    await admin.say("le chan")
+    await admin.say("2")
+    await admin.press("Xác nhận")
+    text = admin.last().text
+    codes = [line.split("</code>")[0].replace("<code>", "") for line in text.splitlines()
+             if line.startswith("<code>")]
+    assert len(codes) == 2 and "t.me/baocao_test_bot?start=" in text
+    newcomer = harness.chat(700, "Lê Văn Cường")
+    await newcomer.say(f"/start {codes[0]}")
+    assert "Lê Chân" in harness.request.sent(700)[-2].text
+
+
+async def fill_form(chat):
+    await chat.h.runtime.handle  # the harness is used through the chat only
+    async with chat.h.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", str(chat.user_id))
+    return contact
+
+
+async def start_test_form(h, chat):
+    async with h.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", str(chat.user_id))
+        from handlers.context import Ctx
+        from handlers.types import Inbound
+        ctx = Ctx(tx, Inbound("telegram", "x", str(chat.user_id), str(chat.chat_id)), contact,
+                  translator("vi"), h.clock(), h.runtime.config)
+        await forms.start(ctx, TEST_FORM)
+        await tx.sessions.save(contact.id, ctx.flow, ctx.state, h.clock())
+        await h.runtime.write(tx, ctx.out, h.clock())
+    await h.drain()
+
+
+async def test_full_form_with_bad_answers_of_every_type(harness):
+    chat = await officer(harness)
+    await start_test_form(harness, chat)
+    assert "Title?" in chat.last().text and "câu 1/7" in chat.last().text
+
+    await chat.say("   ")
+    assert "không được để trống" in chat.last().text
+    await chat.say("x" * 51)
+    assert "dưới 50 ký tự" in chat.last().text
+    await chat.send_sticker()
+    assert "Title?" in chat.last().text
+    await chat.say("Hội nghị <b>quán triệt</b>")
+
+    await chat.send_sticker()
+    assert "Date?" in chat.last().text
+    await chat.say("31/02/2026")
+    assert "không phải là ngày" in chat.last().text
+    await chat.say("01/01/2027")
+    assert "tương lai" in chat.last().text
+    await chat.say("hôm qua")
+
+    await chat.say("nhiều")
+    assert "số nguyên" in chat.last().text
+    await chat.say("-5")
+    assert "từ 0 đến 100.000" in chat.last().text
+    await chat.say("1.200")
+
+    await chat.say("không biết")
+    assert "chọn một trong các phương án" in chat.last().text
+    await chat.say("truc tuyen")
+
+    await chat.say("1, 9")
+    assert "“9” không phải" in chat.last().text
+    await chat.press("Người dân")
+    await chat.press("Cán bộ, công chức")
+    await chat.press("Xong")
+
+    await chat.say("có lẽ")
+    assert "chọn một trong các phương án" in chat.last().text
+    await chat.say("có")
+
+    await chat.say("đây là chữ")
+    assert "gửi ảnh hoặc tài liệu" in chat.last().text
+    await chat.send_photo("PHOTO-9")
+    assert "Đã nhận 1 tệp" in chat.last().text
+    await chat.send_document("DOC-9")
+    await chat.press("Xong")
+
+    summary = chat.last().text
+    assert "&lt;b&gt;quán triệt&lt;/b&gt;" in summary
+    assert "09/03/2026" in summary and "1.200" in summary and "Trực tuyến" in summary
+    assert "Cán bộ, công chức, Người dân" in summary and "2 tệp" in summary
+
+    await chat.press("Sửa một câu trả lời")
+    await chat.press("People")
+    await chat.say("1,500")
+    assert "1.500" in chat.last().text
+    await chat.press("Xác nhận")
+    assert chat.last().text == "Đã lưu."
+    async with harness.runtime.db.transaction() as tx:
+        saved = await tx.meta.get("test_form")
+    assert "('people', 1500)" in saved and "'PHOTO-9'" in saved and "['a', 'c']" in saved
+
+
+async def test_resume_after_restart_and_stale_button(harness):
+    chat = await officer(harness)
+    await start_test_form(harness, chat)
+    await chat.say("Tiêu đề")
+    await harness.restart()
+    await chat.say("hôm nay")
+    assert "People?" in chat.last().text
+    await chat.say("10")
+    await chat.say("1")
+    # a button from an earlier question is stale
+    old = [s for s in harness.request.sent(chat.chat_id) if "Form?" in s.text][-1]
+    await chat.press_data(old.buttons[0][1], old)
+    assert "bước trước" in chat.last().text and "Groups?" in chat.last().text
+    await chat.say("/cancel")
+    assert "Đã hủy" in harness.request.sent(chat.chat_id)[-2].text
+    await chat.press_data(old.buttons[1][1], old)
+    assert "không còn hiệu lực" in chat.last().text
+
+
+async def test_idle_form_becomes_draft_and_resumes(harness):
+    chat = await officer(harness)
+    await start_test_form(harness, chat)
+    await chat.say("Tiêu đề")
+    harness.clock.advance(hours=13)
+    await harness.runtime.tick()
+    await harness.drain()
+    assert "tạm dừng" in chat.last().text
+    await chat.press("Tiếp tục")
+    assert "Date?" in chat.last().text
+    await chat.say("hôm nay")
+    assert "People?" in chat.last().text
+
+
+async def test_duplicate_update_is_ignored(harness):
+    chat = await officer(harness)
+    update = chat.message(text="/help", entities=[{"type": "bot_command", "offset": 0,
+                                                   "length": 5}])
+    await harness.feed(update)
+    count = len(harness.request.sent(chat.chat_id))
+    await harness.feed(update)
+    assert len(harness.request.sent(chat.chat_id)) == count
+
+
+async def test_flood_is_refused_without_touching_state(harness):
+    chat = await officer(harness)
+    await start_test_form(harness, chat)
+    harness.clock.advance(seconds=31)
+    for n in range(40):  # 40 messages within the same 30 seconds; the limit is 30
+        await chat.say(f"Tiêu đề {n}")
+    refusals = [t for t in chat.texts() if "quá nhanh" in t]
+    assert len(refusals) == 1
+    async with harness.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", str(chat.user_id))
+        _flow, state, _at = await tx.sessions.get(contact.id)
+        seen = await tx.conn.execute_fetchall("SELECT COUNT(*) FROM processed_updates")
+    # Only what came within the limit reached the form; the flood touched nothing.
+    assert state["form"]["answers"]["title"] == "Tiêu đề 0"
+    assert seen[0][0] == 1 + 30
+    harness.clock.advance(seconds=31)
+    await chat.say("/help")
+    assert "/cancel" in chat.last().text
+
+
+async def test_long_message_refused(harness):
+    chat = await officer(harness)
+    await chat.say("a" * 5000)
+    assert "quá dài" in chat.last().text
+
+
+async def test_button_press_is_answered_and_message_edited(harness):
+    chat = await officer(harness)
+    await chat.say("/language")
+    await chat.press("English")
+    methods = [c.method for c in harness.request.calls]
+    assert "answerCallbackQuery" in methods
+    edits = [c for c in harness.request.calls if c.method == "editMessageText"]
+    assert edits and "✓ <b>English</b>" in edits[-1].text and not edits[-1].buttons
