@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
-from bot.units_file import SAMPLE_UNITS, UnitsFileError, read_units_file
+from bot.units_file import UnitsFileError, read_units_file
 from storage.db import Database, SchemaTooNewError
 from storage.models import Role
 
@@ -68,15 +68,6 @@ async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
     print(t._("{added} added, {updated} updated, {unchanged} unchanged.").format(
         added=t.number(counts.added), updated=t.number(counts.updated),
         unchanged=t.number(counts.unchanged)))
-
-
-async def ensure_sample_units(db: Database) -> int:
-    """Import the shipped Hải Phòng units into an empty database; return how many were added."""
-    async with db.transaction() as tx:
-        if await tx.units.count():
-            return 0
-        units = read_units_file(SAMPLE_UNITS, translator("vi"), set())
-        return (await tx.units.upsert_many(units, datetime.now(UTC))).added
 
 
 async def _units_list(settings: Settings, t: Translator, kind: str | None) -> None:

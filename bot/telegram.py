@@ -4,6 +4,7 @@ imports `telegram`."""
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -17,6 +18,9 @@ from bot.delivery import ChannelLimits, RejectedError, TransientSendError, Unrea
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.types import Attachment, Inbound
+
+# Opt in to PTB's coming behaviour (durations as timedelta) instead of its deprecation warning.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

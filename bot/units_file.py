@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
+from storage.db import Database
 from storage.models import UnitIn
 
 SAMPLE_UNITS = Path(__file__).resolve().parent / "data" / "units_haiphong.csv"
@@ -69,3 +71,12 @@ def read_units_file(path: Path, t: Translator, known_codes: set[str]) -> list[Un
             raise UnitsFileError(t._("Line {line}: parent unit {code} does not exist.").format(
                 line=seen[unit.code], code=unit.parent_code))
     return units
+
+
+async def ensure_sample_units(db: Database) -> int:
+    """Import the shipped Hải Phòng units into an empty database; return how many were added."""
+    async with db.transaction() as tx:
+        if await tx.units.count():
+            return 0
+        units = read_units_file(SAMPLE_UNITS, translator("vi"), set())
+        return (await tx.units.upsert_many(units, datetime.now(UTC))).added

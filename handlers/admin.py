@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.i18n import N_
 from handlers import forms
 from handlers.context import Ctx
-from handlers.core import ROLE_NAMES, Action, action, start_form
+from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, start_form
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc, fold
-from storage.models import Role, Unit
+from handlers.text import esc
+from storage.models import Role
 
 ADMINS = frozenset({Role.ADMIN})
 
@@ -24,31 +24,10 @@ def unit_kind_label(t, kind: str) -> str:
     return t._(UNIT_KINDS[kind]) if kind in UNIT_KINDS else kind
 
 
-async def find_unit(ctx: Ctx, query: str) -> tuple[Unit | None, list[Unit]]:
-    """A unit by its code or by a part of its name (no diacritics needed); else the candidates."""
-    exact = await ctx.tx.units.by_code(query.strip())
-    if exact:
-        return exact, [exact]
-    needle = fold(query)
-    candidates = [u for u in await ctx.tx.units.list() if needle and needle in fold(u.name)]
-    return (candidates[0] if len(candidates) == 1 else None), candidates
-
-
-async def _check_unit(ctx: Ctx, value: str) -> str | None:
-    unit, candidates = await find_unit(ctx, value)
-    if unit is not None:
-        return None
-    if not candidates:
-        return ctx.t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a part of "
-                       "its name.").format(query=esc(value[:60]))
-    listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
-    return ctx.t._("Several units match; please type the code of one:") + "\n" + listed
-
-
 async def _submit_invites(ctx: Ctx, answers: dict, _params: dict) -> None:
     t = ctx.t
     role = Role(answers["role"])
-    unit = (await find_unit(ctx, answers["unit"]))[0] if answers.get("unit") else None
+    unit = await ctx.tx.units.by_code(answers["unit"]["code"]) if answers.get("unit") else None
     invites = [await ctx.tx.invites.create(unit_id=unit.id if unit else None, role=role,
                                            created_by=f"contact:{ctx.contact.id}", now=ctx.now,
                                            days=ctx.config.invite_days)
@@ -79,10 +58,9 @@ INVITE_FORM = forms.register(Form(
     submit=_submit_invites,
     questions=(
         Question("role", Kind.CHOICE, N_("Role"), N_("Which role will the invite grant?"),
-                 options=tuple((r.value, ROLE_NAMES[r]) for r in Role)),
-        Question("unit", Kind.TEXT, N_("Unit"),
+                 options=tuple((r.value, ROLE_TITLES[r]) for r in Role)),
+        Question("unit", Kind.UNIT, N_("Unit"),
                  N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
-                 max_length=200, check=_check_unit,
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
         Question("count", Kind.INTEGER, N_("Number of invites"),
                  N_("How many invites? (1-50)"), min_value=1, max_value=50),

@@ -74,8 +74,12 @@ def _find_action(name: str) -> Action | None:
     return ACTIONS.get(name) or next((a for a in ACTIONS.values() if name in a.aliases), None)
 
 
+# In running text ("registered as officer of ...") and as a button or heading.
 ROLE_NAMES = {Role.OFFICER: N_("officer"), Role.COORDINATOR: N_("coordinator"),
               Role.LEADER: N_("leader"), Role.ADMIN: N_("administrator")}
+ROLE_TITLES = {Role.OFFICER: N_("Officer (unit contact person)"),
+               Role.COORDINATOR: N_("Coordinator"), Role.LEADER: N_("Leader"),
+               Role.ADMIN: N_("Administrator")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,6 +94,7 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         contact = await _enrol_admin(event, tx, config, now)
     if contact is None:
         return await _stranger(event, tx, config, now)
+    await tx.contacts.seen(event.channel, event.user_id)
     session = await tx.sessions.get(contact.id)
     flow, state = (session[0], session[1]) if session else (MENU_FLOW, {})
     ctx = Ctx(tx, event, contact, _t(contact.language, config), now, config, flow, state)

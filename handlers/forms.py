@@ -40,6 +40,7 @@ class Kind(StrEnum):
     MULTI = "multi"
     ATTACHMENT = "attachment"
     YESNO = "yesno"
+    UNIT = "unit"  # typed code or part of a name; stored as {"code", "name"}
 
 
 class Mode(StrEnum):
@@ -176,6 +177,8 @@ def _show_value(ctx: Ctx, question: Question, value: Any) -> str:
         return t._("Yes") if value else t._("No")
     if question.kind is Kind.ATTACHMENT:
         return t.ngettext("{n} file", "{n} files", len(value)).format(n=len(value))
+    if question.kind is Kind.UNIT:
+        return esc(value["name"])
     return esc(value)
 
 
@@ -271,6 +274,8 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
         return False, None, t._("That button does not answer this question.")
     if not text:
         return False, None, t._("The answer cannot be empty.")
+    if kind is Kind.UNIT:
+        return await _validate_unit(ctx, text)
     if kind is Kind.TEXT:
         if len(text) > question.max_length:
             return False, None, t._("Please keep it under {n} characters (now {m}).").format(
@@ -295,6 +300,18 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
         return False, None, t._("The date must not be before {day}.").format(
             day=t.date(question.earliest))
     return True, day.isoformat(), ""
+
+
+async def _validate_unit(ctx: Ctx, text: str) -> tuple[bool, Any, str]:
+    t = ctx.t
+    candidates = await ctx.tx.units.search(text)
+    if len(candidates) == 1:
+        return True, {"code": candidates[0].code, "name": candidates[0].name}, ""
+    if not candidates:
+        return False, None, t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a "
+                                "part of its name.").format(query=esc(text[:60]))
+    listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
+    return False, None, t._("Several units match; please type the code of one:") + "\n" + listed
 
 
 def _validate_multi(ctx: Ctx, question: Question, state: dict, value_id: str | None,

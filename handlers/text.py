@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from datetime import date, timedelta
+
+from storage.text import fold
 
 
 def esc(value: object) -> str:
     """Escape user text before it goes into a formatted message."""
     return html.escape(str(value), quote=False)
-
-
-def fold(value: str) -> str:
-    """Lower-case, without diacritics and extra spaces: 'Hôm  Nay' and 'hom nay' compare equal."""
-    decomposed = unicodedata.normalize("NFD", value.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.lower().split())
 
 
 def split_message(text: str, limit: int) -> list[str]:

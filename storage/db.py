@@ -33,7 +33,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Database:

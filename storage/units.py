@@ -11,10 +11,11 @@ from enum import StrEnum
 import aiosqlite
 
 from storage.models import Contact, Identity, Invite, Role, Unit, UnitIn
+from storage.text import fold
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ class UnitsRepo:
                 (code,)) as cur:
             row = await cur.fetchone()
         return Unit.model_validate(dict(row)) if row else None
+
+    async def search(self, query: str) -> list[Unit]:
+        """The unit with this code, else those whose name contains the words (any diacritics)."""
+        exact = await self.by_code(query.strip())
+        if exact:
+            return [exact]
+        needle = fold(query)
+        return [u for u in await self.list() if needle and needle in fold(u.name)]
 
     async def get(self, unit_id: int) -> Unit | None:
         async with self.conn.execute(
@@ -121,6 +130,12 @@ class ContactsRepo:
     async def set_language(self, contact_id: int, language: str) -> None:
         await self.conn.execute("UPDATE contacts SET language = ? WHERE id = ?",
                                 (language, contact_id))
+
+    async def seen(self, channel: str, external_id: str) -> None:
+        """The person wrote to us, so the bot is not blocked (any more)."""
+        await self.conn.execute(
+            "UPDATE contact_channels SET reachable = 1 WHERE channel = ? AND external_id = ? "
+            "AND reachable = 0", (channel, external_id))
 
     async def set_reachable(self, channel: str, chat_id: str, reachable: bool) -> None:
         await self.conn.execute(

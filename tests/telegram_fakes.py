@@ -126,7 +126,8 @@ class Harness:
     updates: itertools.count = field(default_factory=lambda: itertools.count(1))
     # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
     limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
-        per_second=10_000, chat_per_second=10_000, chat_burst=10_000))
+        per_second=10_000, chat_per_second=10_000, chat_burst=10_000, group_per_minute=600_000,
+        group_burst=10_000))
 
     async def start(self) -> Harness:
         self.runtime = Runtime(self.settings, self.clock)

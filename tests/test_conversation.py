@@ -130,7 +130,7 @@ async def test_admin_from_settings_and_role_refusal(harness):
 async def test_admin_invites_from_chat(harness):
     admin = harness.chat(1, "Quản trị")
     await admin.say("/invite")
-    await admin.press("cán bộ đầu mối")
+    await admin.press("Cán bộ đầu mối của đơn vị")
     await admin.say("le chan")
     await admin.say("2")
     await admin.press("Xác nhận")
@@ -304,3 +304,28 @@ async def test_button_press_is_answered_and_message_edited(harness):
     assert "answerCallbackQuery" in methods
     edits = [c for c in harness.request.calls if c.method == "editMessageText"]
     assert edits and "✓ <b>English</b>" in edits[-1].text and not edits[-1].buttons
+
+
+async def test_group_chat_commands_buttons_and_private_forms(harness):
+    admin_in_group = harness.chat(1, "Quản trị", chat_id=-100500)
+    await admin_in_group.say("/help")
+    assert "/invite" in admin_in_group.last().text
+    sent_before = len(harness.request.sent(-100500))
+    await admin_in_group.say("mọi người họp lúc 9 giờ nhé")  # chatter: the bot stays quiet
+    assert len(harness.request.sent(-100500)) == sent_before
+    await admin_in_group.say("/invite")
+    assert "trò chuyện riêng" in admin_in_group.last().text
+    assert "https://t.me/baocao_test_bot" in admin_in_group.last().text
+
+    # An officer presses the admin's menu button in the group: the presser's role counts.
+    officer_chat = await officer(harness, user_id=502)
+    officer_in_group = harness.chat(502, "Trần Thị Bình", chat_id=-100500)
+    await admin_in_group.say("/start")
+    await officer_in_group.press("Cấp mã mời")
+    assert "không dành cho vai trò" in officer_in_group.last().text
+    assert officer_chat.last().chat_id == "502"
+
+    stranger_in_group = harness.chat(999, "Người lạ", chat_id=-100500)
+    sent_before = len(harness.request.sent(-100500))
+    await stranger_in_group.say("xin chào cả nhà")
+    assert len(harness.request.sent(-100500)) == sent_before

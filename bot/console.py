@@ -1,0 +1,154 @@
+"""The console channel: chat with the bot in a terminal, on the same handlers and database."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.delivery import ChannelLimits
+from bot.i18n import translator
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.units_file import ensure_sample_units
+from handlers.types import Inbound
+from storage.models import Role
+
+CHANNEL = "console"
+_TAG = re.compile(r"</?(b|i|code)>")
+_BOLD = {"<b>": "\033[1m", "</b>": "\033[0m"}
+# Demo people get ordinary names, so the bot's greetings read as they would for real users.
+DEMO_NAMES = {Role.OFFICER: "Nguyễn Văn An", Role.COORDINATOR: "Trần Thị Bình",
+              Role.LEADER: "Lê Văn Cường", Role.ADMIN: "Phạm Thu Hà"}
+
+
+def render(payload: dict, color: bool) -> str | None:
+    """A payload as terminal text: markup turned to plain (or bold), choices numbered."""
+    if payload.get("edit") and not payload.get("choices"):
+        return None  # a pressed button being marked; the terminal already shows the answer
+    attachment = payload.get("attachment")
+    if attachment:
+        return f"[{attachment['kind']}: {attachment.get('name') or attachment['file_id']}]"
+    text = payload.get("text", "")
+    text = _TAG.sub(lambda m: _BOLD.get(m.group(0), "") if color else "", text)
+    lines = [html.unescape(text)]
+    for number, (_cid, label) in enumerate(payload.get("choices", []), start=1):
+        lines.append(f"  {number}. {label}")
+    return "\n".join(lines)
+
+
+class ConsoleSender:
+    """Prints what the bot says to the person at the terminal."""
+
+    channel = CHANNEL
+    # No platform limits here; the text limit only keeps long lists readable.
+    limits = ChannelLimits(per_second=10_000, chat_per_second=10_000, chat_burst=10_000,
+                           max_text=100_000)
+
+    def __init__(self, write: Callable[[str], None] = print, color: bool = False):
+        self.write, self.color = write, color
+        self._ids = itertools.count(1)
+
+    def is_group(self, chat_id: str) -> bool:
+        return False
+
+    async def send(self, chat_id: str, payload: dict) -> str | None:
+        shown = render(payload, self.color)
+        if shown is not None:
+            self.write(f"\n🤖 {shown}\n")
+        return str(next(self._ids))
+
+
+class ConsoleSession:
+    """Who the person at the terminal is acting as, and the events they type."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.user_id = ""
+        self._updates = itertools.count(int(datetime.now(UTC).timestamp() * 1000))
+
+    async def act_as(self, role: str, unit_code: str | None) -> str | None:
+        """Become a demo contact of this role (and unit); return an error message or None."""
+        t = translator(self.runtime.config.default_locale)
+        now = self.runtime.clock()
+        async with self.runtime.db.transaction() as tx:
+            unit = await tx.units.by_code(unit_code) if unit_code else None
+            if unit_code and unit is None:
+                return t._("Unknown unit {code}. See: baocao units list").format(code=unit_code)
+            try:
+                role_ = Role(role)
+            except ValueError:
+                return t._("Unknown role {role}: use officer, coordinator, leader or admin.") \
+                    .format(role=role)
+            if role_ is Role.OFFICER and unit is None:
+                return t._("An officer belongs to a unit: add --unit CODE.")
+            user_id = f"{role_.value}:{unit.code if unit else '-'}"
+            if await tx.contacts.by_identity(CHANNEL, user_id) is None:
+                contact = await tx.contacts.create(
+                    unit_id=unit.id if unit else None, role=role_, name=DEMO_NAMES[role_],
+                    language=t.language, now=now)
+                await tx.contacts.bind(contact.id, CHANNEL, user_id, user_id, now)
+                await tx.audit.record("console", "demo.contact", now, role=role_.value,
+                                      unit=unit.code if unit else None)
+        self.user_id = user_id
+        return None
+
+    def event(self, text: str) -> Inbound:
+        return Inbound(CHANNEL, str(next(self._updates)), self.user_id, self.user_id, text=text)
+
+
+async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "SO-TTTT",
+                   lines: Callable[[], str] | None = None) -> None:
+    """Chat in the terminal until /quit or end of input."""
+    t = translator(settings.default_locale, settings.zone)
+    runtime = Runtime(settings)
+    await runtime.open()
+    added = await ensure_sample_units(runtime.db)
+    sender = ConsoleSender(color=sys.stdout.isatty())
+    await runtime.start([sender], background=True)
+    worker = runtime.workers[CHANNEL]
+    session = ConsoleSession(runtime)
+    if added:
+        print(t._("First start: {n} sample units of Hải Phòng were imported.").format(
+            n=t.number(added)))
+    error = await session.act_as(role, unit_code if role == "officer" or unit_code else None)
+    if error:
+        print(error)
+        await runtime.stop()
+        return
+    print(t._("Baocao console demo. You are {who}. Type as you would in Telegram: /start, /help, "
+              "a number to pick an option. /as ROLE [UNIT] switches person (officer, "
+              "coordinator, leader, admin); /quit leaves.").format(who=session.user_id))
+    read = lines or (lambda: input("> "))
+    await runtime.handle(session.event("/start"))
+    await worker.drain()
+    try:
+        while True:
+            try:
+                line = (await asyncio.to_thread(read)).strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit", "/thoat"):
+                break
+            if line.startswith("/as"):
+                parts = line.split()
+                if len(parts) < 2:
+                    print(t._("Use: /as ROLE [UNIT], e.g. /as coordinator or /as officer "
+                              "Q-LECHAN"))
+                    continue
+                error = await session.act_as(parts[1], parts[2] if len(parts) > 2 else None)
+                if error:
+                    print(error)
+                    continue
+                print(t._("You are now {who}.").format(who=session.user_id))
+                line = "/start"
+            await runtime.handle(session.event(line))
+            await worker.drain()
+    finally:
+        await runtime.stop()

@@ -1,0 +1,162 @@
+"""The outbox and its delivery worker: failures, limits, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError
+from bot.settings import load_settings
+from handlers.types import Outgoing, Reply
+from tests.telegram_fakes import FakeClock, Harness
+
+START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST")
+    h = await Harness(settings, FakeClock(START)).start()
+    yield h
+    await h.stop()
+
+
+async def queue(h, chat_id: str, *texts: str) -> None:
+    async with h.runtime.db.transaction() as tx:
+        await h.runtime.write(tx, [Outgoing("telegram", chat_id, Reply(t)) for t in texts],
+                              h.clock())
+
+
+async def statuses(h) -> dict[str, int]:
+    async with h.runtime.db.transaction() as tx:
+        return await tx.outbox.counts()
+
+
+async def test_blocked_user_is_marked_unreachable(harness):
+    admin = harness.chat(1)
+    await admin.say("/start")
+    harness.request.script.append(("sendMessage", 403, "Forbidden: bot was blocked by the user",
+                                   None))
+    await queue(harness, "1", "Thông báo")
+    await harness.drain()
+    assert (await statuses(harness)).get("unreachable") == 1
+    async with harness.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", "1")
+        assert not (await tx.contacts.identities(contact.id))[0].reachable
+        assert await tx.contacts.reachable_identities(roles=[contact.role]) == []
+    # Writing to the bot again makes the person reachable again.
+    await admin.say("/help")
+    async with harness.runtime.db.transaction() as tx:
+        assert (await tx.contacts.identities(contact.id))[0].reachable
+
+
+async def test_chat_not_found_is_unreachable_other_refusals_fail(harness):
+    harness.request.script += [("sendMessage", 400, "Bad Request: chat not found", None),
+                               ("sendMessage", 400, "Bad Request: can't parse entities", None)]
+    await queue(harness, "42", "một")
+    await queue(harness, "43", "hai")
+    await harness.drain()
+    assert await statuses(harness) == {"unreachable": 1, "failed": 1}
+
+
+async def test_retry_after_is_honoured(harness):
+    harness.request.script.append(("sendMessage", 429, "Too Many Requests: retry after 1", 1))
+    await queue(harness, "7", "Nhắc hạn")
+    await harness.drain()
+    assert await statuses(harness) == {"pending": 1}
+    assert harness.request.sent("7") == []
+    harness.clock.advance(seconds=1)
+    began = time.monotonic()
+    await harness.drain()
+    assert time.monotonic() - began >= 0.5  # the whole channel paused as Telegram asked
+    assert [s.text for s in harness.request.sent("7")] == ["Nhắc hạn"]
+    assert await statuses(harness) == {"sent": 1}
+
+
+async def test_server_errors_are_retried_with_backoff(harness):
+    harness.request.script += [("sendMessage", 502, "Bad Gateway", None),
+                               ("sendMessage", 500, "Internal Server Error", None)]
+    await queue(harness, "8", "Báo cáo")
+    await harness.drain()
+    harness.clock.advance(seconds=2)
+    await harness.drain()
+    assert await statuses(harness) == {"pending": 1}
+    harness.clock.advance(seconds=5)
+    await harness.drain()
+    assert await statuses(harness) == {"sent": 1}
+    assert len(harness.request.sent("8")) == 1
+
+
+async def test_restart_delivers_pending_rows_once(harness):
+    await queue(harness, "9", "một", "hai", "ba")
+    await harness.restart()  # nothing was delivered before the "crash"
+    assert harness.request.sent("9") == []
+    await harness.drain()
+    assert [s.text for s in harness.request.sent("9")] == ["một", "hai", "ba"]
+    await harness.restart()
+    await harness.drain()
+    assert len(harness.request.sent("9")) == 3
+
+
+async def test_long_text_is_split_on_lines(harness):
+    lines = [f"Dòng {n:04d} " + "x" * 80 for n in range(120)]
+    await queue(harness, "10", "\n".join(lines))
+    await harness.drain()
+    parts = [s.text for s in harness.request.sent("10")]
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == "\n".join(lines)
+
+
+class TimedSender:
+    channel = "telegram"
+
+    def __init__(self, limits: ChannelLimits):
+        self.limits = limits
+        self.log: list[tuple[float, str, str]] = []
+        self.fail_first = 0
+
+    def is_group(self, chat_id: str) -> bool:
+        return chat_id.startswith("-")
+
+    async def send(self, chat_id: str, payload: dict) -> str | None:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise TransientSendError("timed out")
+        await asyncio.sleep(0.005)
+        self.log.append((time.monotonic(), chat_id, payload["text"]))
+        return None
+
+
+async def fill(db, rows: list[tuple[str, str]]) -> None:
+    async with db.transaction() as tx:
+        for chat_id, text in rows:
+            await tx.outbox.add("telegram", chat_id, None, {"text": text}, START)
+
+
+async def test_limits_per_chat_and_overall_keep_order(db):
+    sender = TimedSender(ChannelLimits(per_second=200, chat_per_second=20, chat_burst=1))
+    worker = DeliveryWorker(db, sender, now=lambda: START)
+    await fill(db, [("5", f"m{n}") for n in range(10)] + [(str(100 + n), "x") for n in range(40)])
+    await worker.drain()
+    one_chat = [stamp for stamp, chat, _text in sender.log if chat == "5"]
+    assert [text for _s, chat, text in sender.log if chat == "5"] == [f"m{n}" for n in range(10)]
+    gaps = [b - a for a, b in zip(one_chat, one_chat[1:], strict=False)]
+    assert min(gaps) >= 1 / 20 * 0.8  # never faster than the chat's limit
+    everything = [stamp for stamp, _c, _t in sender.log]
+    assert everything[-1] - everything[0] >= (50 - 1) / 200 * 0.8  # nor the overall one
+
+
+async def test_group_chats_have_their_own_limit(db):
+    sender = TimedSender(ChannelLimits(per_second=1000, group_per_minute=600, group_burst=1,
+                                       chat_per_second=1000, chat_burst=1000))
+    worker = DeliveryWorker(db, sender, now=lambda: START)
+    await fill(db, [("-100", f"g{n}") for n in range(5)] + [("5", f"p{n}") for n in range(5)])
+    await worker.drain()
+    group = [stamp for stamp, chat, _t in sender.log if chat == "-100"]
+    private = [stamp for stamp, chat, _t in sender.log if chat == "5"]
+    assert group[-1] - group[0] >= 4 * 0.1 * 0.8  # 600 a minute = one per 0.1 s
+    assert private[-1] - private[0] < group[-1] - group[0]
