@@ -1,8 +1,9 @@
 """The delivery worker: drains the outbox of one channel within the platform's rate limits.
 
 Rows are sent oldest first, one at a time per chat (so a chat sees its messages in order), several
-chats at once. A row is marked sent right after the platform accepts it; a crash in between can
-repeat that one message, but a row marked sent is never sent again.
+chats at once. Outcomes are recorded within milliseconds of the platform accepting a message, in
+small batches; a crash inside that window can repeat those messages, but a row recorded as sent is
+never sent again.
 """
 
 from __future__ import annotations
@@ -90,8 +91,11 @@ class DeliveryWorker:
         self._overall = TokenBucket(self.limits.per_second, 1, time.monotonic())
         self._chats: dict[str, TokenBucket] = {}
         self._inflight_rows: set[int] = set()
+        self._unflushed: set[int] = set()
+        self._results: list[tuple[OutboxRow, tuple]] = []
         self._inflight_chats: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._stopped = False
@@ -113,24 +117,25 @@ class DeliveryWorker:
 
     async def pump(self) -> float | None:
         """Start sending every row that may go now; return seconds until more may, if any."""
-        async with self.db.transaction() as tx:
+        await self._flush()
+        async with self.db.read() as tx:
             rows = await tx.outbox.due(self.sender.channel, self.now(), limit=500)
+            next_due = None if rows else await tx.outbox.next_due_at(self.sender.channel)
         waits: list[float] = []
         held: set[str] = set()
         for row in rows:
-            if row.id in self._inflight_rows:
-                held.add(row.chat_id)
-                continue
-            if row.chat_id in self._inflight_chats or row.chat_id in held:
-                held.add(row.chat_id)
+            if row.id in self._unflushed:
+                continue  # sent; its outcome is about to be written
+            if row.id in self._inflight_rows or row.chat_id in self._inflight_chats \
+                    or row.chat_id in held:
+                held.add(row.chat_id)  # keep each chat's messages in order
                 continue
             chat_wait = self._chat_bucket(row.chat_id).wait(time.monotonic())
             if chat_wait > 0:
                 held.add(row.chat_id)
                 waits.append(chat_wait)
                 continue
-            while len(self._tasks) >= self.limits.concurrency:
-                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._slots.acquire()
             while True:  # the overall limit and any pause the platform asked for
                 now = time.monotonic()
                 delay = max(self._overall.wait(now), self._paused_until - now)
@@ -138,6 +143,7 @@ class DeliveryWorker:
                     break
                 await asyncio.sleep(delay)
             if self._stopped:
+                self._slots.release()
                 return None
             self._overall.take()
             self._chat_bucket(row.chat_id).take()
@@ -148,31 +154,49 @@ class DeliveryWorker:
             task.add_done_callback(self._tasks.discard)
         if held and not waits:
             waits.append(0.05)
-        async with self.db.transaction() as tx:
-            next_due = await tx.outbox.next_due_at(self.sender.channel)
-        if next_due is not None and not rows:
+        if next_due is not None:
             waits.append(max(0.0, (next_due - self.now()).total_seconds()))
         return min(waits) if waits else None
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             outcome = await self._attempt(row)
-            async with self.db.transaction() as tx:
-                if outcome[0] == "sent":
-                    await tx.outbox.mark_sent(row.id, outcome[1], self.now())
-                elif outcome[0] == "retry":
-                    await tx.outbox.retry_later(row.id, outcome[2], outcome[1])
-                elif outcome[0] == "unreachable":
-                    await tx.outbox.give_up(row.id, "unreachable", outcome[1])
-                    await tx.contacts.set_reachable(row.channel, row.chat_id, False)
-                else:
-                    await tx.outbox.give_up(row.id, "failed", outcome[1])
-        except Exception:
+        except Exception as exc:  # a bug of ours must not lose the row: try again later
             log.exception("delivery of outbox row %s failed", row.id)
+            outcome = ("retry", repr(exc), self.now() + timedelta(seconds=60))
         finally:
-            self._inflight_rows.discard(row.id)
-            self._inflight_chats.discard(row.chat_id)
-            self.wake()
+            self._slots.release()
+        self._results.append((row, outcome))
+        self._unflushed.add(row.id)
+        self._inflight_rows.discard(row.id)
+        self._inflight_chats.discard(row.chat_id)
+        # Outcomes are written in batches (one transaction, one statement for all the sent
+        # ones): when a batch is full, else on the next pump, which this wakes at once.
+        if len(self._results) >= self.limits.concurrency:
+            await self._flush()
+        self.wake()
+
+    async def _flush(self) -> None:
+        results, self._results = self._results, []
+        if not results:
+            return
+        try:
+            async with self.db.transaction() as tx:
+                now = self.now()
+                await tx.outbox.mark_sent_many(
+                    [(row.id, o[1]) for row, o in results if o[0] == "sent"], now)
+                for row, outcome in results:
+                    if outcome[0] == "retry":
+                        await tx.outbox.retry_later(row.id, outcome[2], outcome[1])
+                    elif outcome[0] == "unreachable":
+                        await tx.outbox.give_up(row.id, "unreachable", outcome[1])
+                        await tx.contacts.set_reachable(row.channel, row.chat_id, False)
+                    elif outcome[0] == "failed":
+                        await tx.outbox.give_up(row.id, "failed", outcome[1])
+        except Exception:
+            log.exception("could not record the outcome of %s outbox rows", len(results))
+        finally:
+            self._unflushed.difference_update(row.id for row, _o in results)
 
     async def _attempt(self, row: OutboxRow) -> tuple:
         try:
@@ -205,7 +229,7 @@ class DeliveryWorker:
             if self._tasks:
                 await asyncio.wait(self._tasks)
                 continue
-            async with self.db.transaction() as tx:
+            async with self.db.read() as tx:
                 if not await tx.outbox.due(self.sender.channel, self.now(), limit=1):
                     return
             await asyncio.sleep(min(wait or 0.05, max(0.0, deadline - time.monotonic())))
@@ -229,3 +253,4 @@ class DeliveryWorker:
         self.wake()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+        await self._flush()

@@ -70,10 +70,13 @@ def _load(language: str) -> gettext.NullTranslations:
 def translator(language: str | None, zone: ZoneInfo | str = "Asia/Ho_Chi_Minh",
                default: str = "vi") -> Translator:
     """The translator for a code such as 'vi', 'en' or 'en-US'; unknown codes get the default."""
-    code = pick_language(language, default)
-    if isinstance(zone, str):
-        zone = ZoneInfo(zone)
-    return Translator(code, _load(code), zone)
+    return _translator(pick_language(language, default), str(zone))
+
+
+@cache
+def _translator(code: str, zone: str) -> Translator:
+    # Translators are immutable, so one per (language, zone) serves every message.
+    return Translator(code, _load(code), ZoneInfo(zone))
 
 
 def pick_language(language_code: str | None, default: str) -> str:

@@ -32,9 +32,20 @@ class FloodGuard:
         self.limit, self.window = limit, window
         self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._warned: dict[tuple[str, str], float] = {}
+        self._checks = 0
+
+    def _forget(self, now: float) -> None:
+        """Drop people quiet for a whole window, so memory follows the active users only."""
+        for key in [k for k, stamps in self._seen.items()
+                    if not stamps or stamps[-1] <= now - self.window]:
+            del self._seen[key]
+            self._warned.pop(key, None)
 
     def check(self, channel: str, user_id: str, now: float) -> str:
         """'ok', 'warn' (first refusal in this window) or 'drop'; `now` in seconds."""
+        self._checks += 1
+        if self._checks % 1000 == 0:
+            self._forget(now)
         key = (channel, user_id)
         stamps = self._seen[key]
         while stamps and stamps[0] <= now - self.window:
@@ -115,10 +126,10 @@ class Runtime:
                     payload["choices"] = [[c.id, c.label] for c in reply.choices]
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
-                await tx.outbox.add(message.channel, message.chat_id, message.contact_id,
+                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
                                     payload, now)
             for attachment in reply.attachments:
-                await tx.outbox.add(message.channel, message.chat_id, message.contact_id,
+                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
                                     {"attachment": {"kind": attachment.kind,
                                                     "file_id": attachment.file_id,
                                                     "name": attachment.name}}, now)
@@ -129,9 +140,9 @@ class Runtime:
         text = event.text or ""
         verdict = self.flood.check(event.channel, event.user_id, now.timestamp())
         refusal = None
-        t = translator(event.language_code, self.config.zone, self.config.default_locale)
         if verdict == "drop":
             return
+        t = translator(event.language_code, self.config.zone, self.config.default_locale)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
                           "again.")
@@ -158,7 +169,8 @@ class Runtime:
                    "processed. Please try again; what you entered before is kept.")
         try:
             async with self.db.transaction() as tx:
-                await tx.updates.first_time(event.channel, event.update_id, now)
+                if not await tx.updates.seen(event.channel, event.update_id):
+                    tx.updates.record(event.channel, event.update_id, now)
                 await self.write(tx, [Outgoing(event.channel, event.chat_id, Reply(text))], now)
         except Exception:
             log.exception("could not apologise for update %s", event.update_id)

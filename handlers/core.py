@@ -87,22 +87,24 @@ ROLE_TITLES = {Role.OFFICER: N_("Officer (unit contact person)"),
 
 async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     """Everything one inbound event causes, written by the caller in the same transaction."""
-    if not await tx.updates.first_time(event.channel, event.update_id, now):
+    speaker = await tx.contacts.speaker(event.channel, event.user_id, event.update_id)
+    if speaker.duplicate:
         return []
-    contact = await tx.contacts.by_identity(event.channel, event.user_id)
-    if contact is None and event.channel == "telegram" and event.user_id in config.admin_ids:
-        contact = await _enrol_admin(event, tx, config, now)
-    if contact is None:
-        return await _stranger(event, tx, config, now)
-    await tx.contacts.seen(event.channel, event.user_id)
-    session = await tx.sessions.get(contact.id)
-    flow, state = (session[0], session[1]) if session else (MENU_FLOW, {})
+    tx.updates.record(event.channel, event.update_id, now)
+    if speaker.contact is None:
+        if not (event.channel == "telegram" and event.user_id in config.admin_ids):
+            return await _stranger(event, tx, config, now)
+        contact, flow, state = await _enrol_admin(event, tx, config, now), MENU_FLOW, {}
+    else:
+        contact, flow, state = speaker.contact, speaker.flow or MENU_FLOW, speaker.state
+        if not speaker.reachable:
+            await tx.contacts.seen(event.channel, event.user_id)
     ctx = Ctx(tx, event, contact, _t(contact.language, config), now, config, flow, state)
     before = (flow, repr(state))
     await _route(ctx)
     _mark_pressed(ctx)
     if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
-        await tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+        tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
 
 
@@ -155,7 +157,7 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     ctx = Ctx(tx, event, contact, t, now, config)
     await _redeem(ctx, code)
     if ctx.state:
-        await tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+        tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
 
 
@@ -410,5 +412,5 @@ async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Ou
         for identity in await tx.contacts.identities(contact_id):
             if identity.reachable:
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact_id))
-        await tx.sessions.save(contact_id, MENU_FLOW, state, now)
+        tx.sessions.save(contact_id, MENU_FLOW, state, now)
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.repos import Tx
+from storage.units import first
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -47,10 +48,16 @@ class Database:
 
     async def open(self, migrate_to: int | None = None) -> Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
+        # write, which saves a thread hop per transaction over an explicit BEGIN.
+        conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         conn.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000",
-                       "synchronous=NORMAL"):
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+            "synchronous=NORMAL",
+        ):
             await conn.execute(f"PRAGMA {pragma}")
         self._conn = conn
         try:
@@ -80,9 +87,10 @@ class Database:
     async def schema_version(self) -> int:
         await self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-        async with self.conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
-            row = await cur.fetchone()
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        rows = await self.conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+        row = first(rows)
         return int(row[0] or 0)
 
     async def migrate(self, target: int | None = None) -> list[str]:
@@ -92,13 +100,16 @@ class Database:
         current = await self.schema_version()
         if current > latest:
             raise SchemaTooNewError(
-                f"{self.path}: schema version {current} is newer than this program's {latest}")
+                f"{self.path}: schema version {current} is newer than this program's {latest}"
+            )
         applied = []
         for version, name, sql in known:
             if version <= current or (target is not None and version > target):
                 continue
-            script = (f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES "
-                      f"({version}, '{name}', '{now_iso()}');\nCOMMIT;")
+            script = (
+                f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES "
+                f"({version}, '{name}', '{now_iso()}');\nCOMMIT;"
+            )
             try:
                 await self.conn.executescript(script)
             except sqlite3.Error:
@@ -110,15 +121,29 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """One atomic unit of work: committed on success, rolled back on any error."""
+        """One atomic unit of work: its writes are committed on success, rolled back on any
+        error. (Reads before its first write see the latest committed data.)"""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(self.conn)
             try:
-                yield Tx(self.conn)
+                yield tx
+                await tx.pending.flush()
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    await self.conn.rollback()
                 raise
-            await self.conn.execute("COMMIT")
+            if self.conn.in_transaction:
+                await self.conn.commit()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Reads only, each statement on its own: no BEGIN/COMMIT round trips. Still under the
+        lock, so nobody reads another coroutine's uncommitted rows."""
+        async with self._lock:
+            tx = Tx(self.conn)
+            yield tx
+            if tx.pending.rows:
+                raise RuntimeError("writes inside Database.read() would be lost")
 
     async def backup(self, target: Path | str) -> None:
         """A consistent copy of the live database, taken with SQLite's online backup API."""

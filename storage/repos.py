@@ -6,7 +6,7 @@ from functools import cached_property
 
 import aiosqlite
 
-from storage.conversations import OutboxRepo, SessionsRepo, UpdatesRepo
+from storage.conversations import OutboxRepo, SessionsRepo, StepWrites, UpdatesRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
 
 
@@ -15,6 +15,7 @@ class Tx:
 
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
+        self.pending = StepWrites(conn)
 
     @cached_property
     def units(self) -> UnitsRepo:
@@ -38,12 +39,12 @@ class Tx:
 
     @cached_property
     def sessions(self) -> SessionsRepo:
-        return SessionsRepo(self.conn)
+        return SessionsRepo(self.conn, self.pending)
 
     @cached_property
     def updates(self) -> UpdatesRepo:
-        return UpdatesRepo(self.conn)
+        return UpdatesRepo(self.conn, self.pending)
 
     @cached_property
     def outbox(self) -> OutboxRepo:
-        return OutboxRepo(self.conn)
+        return OutboxRepo(self.conn, self.pending)

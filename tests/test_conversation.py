@@ -158,7 +158,7 @@ async def start_test_form(h, chat):
         ctx = Ctx(tx, Inbound("telegram", "x", str(chat.user_id), str(chat.chat_id)), contact,
                   translator("vi"), h.clock(), h.runtime.config)
         await forms.start(ctx, TEST_FORM)
-        await tx.sessions.save(contact.id, ctx.flow, ctx.state, h.clock())
+        tx.sessions.save(contact.id, ctx.flow, ctx.state, h.clock())
         await h.runtime.write(tx, ctx.out, h.clock())
     await h.drain()
 
@@ -329,3 +329,24 @@ async def test_group_chat_commands_buttons_and_private_forms(harness):
     sent_before = len(harness.request.sent(-100500))
     await stranger_in_group.say("xin chào cả nhà")
     assert len(harness.request.sent(-100500)) == sent_before
+
+
+async def test_handler_error_is_logged_and_user_gets_apology(harness, caplog):
+    from handlers import core
+
+    async def broken(ctx, _args):
+        await ctx.tx.meta.set("half-done", "1")
+        raise RuntimeError("boom")
+
+    core.action(core.Action("broken", N_("Help"), N_("Help"), core.ALL_ROLES, broken,
+                            in_menu=False))
+    try:
+        chat = await officer(harness)
+        await chat.say("/broken")
+    finally:
+        del core.ACTIONS["broken"]
+    assert "Xin lỗi" in chat.last().text and "gặp sự cố" in chat.last().text
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert failed and "update" in failed[0].getMessage()
+    async with harness.runtime.db.transaction() as tx:
+        assert await tx.meta.get("half-done") is None  # the failed step left nothing behind

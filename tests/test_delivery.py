@@ -134,7 +134,7 @@ class TimedSender:
 async def fill(db, rows: list[tuple[str, str]]) -> None:
     async with db.transaction() as tx:
         for chat_id, text in rows:
-            await tx.outbox.add("telegram", chat_id, None, {"text": text}, START)
+            tx.outbox.add("telegram", chat_id, None, {"text": text}, START)
 
 
 async def test_limits_per_chat_and_overall_keep_order(db):

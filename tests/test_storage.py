@@ -25,9 +25,10 @@ async def test_empty_database_gets_every_migration(db):
 
 async def test_older_database_upgrades_in_place(db_path):
     old = await Database(db_path).open(migrate_to=1)
-    await old.conn.execute(
-        "INSERT INTO units (code, name, kind, created_at, updated_at) "
-        "VALUES ('SO-X', 'Sở X', 'department', 'now', 'now')")
+    async with old.transaction() as tx:
+        await tx.conn.execute(
+            "INSERT INTO units (code, name, kind, created_at, updated_at) "
+            "VALUES ('SO-X', 'Sở X', 'department', 'now', 'now')")
     assert await old.schema_version() == 1
     assert "outbox" not in await tables(old)
     await old.close()
@@ -42,7 +43,8 @@ async def test_older_database_upgrades_in_place(db_path):
 
 async def test_newer_database_is_refused(db_path):
     db = await Database(db_path).open()
-    await db.conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'now')")
+    async with db.transaction() as tx:
+        await tx.conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'now')")
     await db.close()
     with pytest.raises(SchemaTooNewError, match="9999"):
         await Database(db_path).open()
