@@ -52,6 +52,8 @@ class ConsoleSender:
     def __init__(self, write: Callable[[str], None] = print, color: bool = False):
         self.write, self.color = write, color
         self._ids = itertools.count(1)
+        # Everyone in the demo shares this terminal: messages for another person say for whom.
+        self.current = ""
 
     def is_group(self, chat_id: str) -> bool:
         return False
@@ -59,15 +61,16 @@ class ConsoleSender:
     async def send(self, chat_id: str, payload: dict) -> str | None:
         shown = render(payload, self.color)
         if shown is not None:
-            self.write(f"\n🤖 {shown}\n")
+            to = "" if chat_id == self.current else f"[→ {chat_id}] "
+            self.write(f"\n🤖 {to}{shown}\n")
         return str(next(self._ids))
 
 
 class ConsoleSession:
     """Who the person at the terminal is acting as, and the events they type."""
 
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
+    def __init__(self, runtime: Runtime, sender: ConsoleSender):
+        self.runtime, self.sender = runtime, sender
         self.user_id = ""
         self._updates = itertools.count(int(datetime.now(UTC).timestamp() * 1000))
 
@@ -94,7 +97,7 @@ class ConsoleSession:
                 await tx.contacts.bind(contact.id, CHANNEL, user_id, user_id, now)
                 await tx.audit.record("console", "demo.contact", now, role=role_.value,
                                       unit=unit.code if unit else None)
-        self.user_id = user_id
+        self.user_id = self.sender.current = user_id
         return None
 
     def event(self, text: str) -> Inbound:
@@ -111,7 +114,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
     sender = ConsoleSender(color=sys.stdout.isatty())
     await runtime.start([sender], background=True)
     worker = runtime.workers[CHANNEL]
-    session = ConsoleSession(runtime)
+    session = ConsoleSession(runtime, sender)
     if added:
         print(t._("First start: {n} sample units of Hải Phòng were imported.").format(
             n=t.number(added)))

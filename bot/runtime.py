@@ -66,6 +66,7 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   default_locale=settings.default_locale, zone=settings.zone,
                   session_idle=timedelta(minutes=settings.session_idle_minutes),
                   invite_days=settings.invite_expiry_days,
+                  programme_start=settings.programme_start,
                   bot_username=bot_username or settings.telegram_bot_username)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     default_locale: Locale = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
     invite_expiry_days: int = Field(default=14, ge=1, le=365)
+    programme_start: date = date(2023, 2, 15)
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

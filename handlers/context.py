@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
 from storage.models import Contact, Role
 from storage.repos import Tx
@@ -25,6 +25,8 @@ class Config:
     session_idle: timedelta = timedelta(hours=12)
     invite_days: int = 14
     bot_username: str | None = None
+    # Kế hoạch 221-KH/TU of 15/02/2023 set the programme going; earlier activities do not count.
+    programme_start: date = date(2023, 2, 15)
 
 
 @dataclass
@@ -47,6 +49,10 @@ class Ctx:
     def role(self) -> Role:
         return self.contact.role
 
+    def translator_for(self, language: str | None) -> Translator:
+        """The translator of someone else (a message to another person is in their language)."""
+        return translator(language, self.config.zone, self.config.default_locale)
+
     def reply(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (),
               attachments: tuple[Attachment, ...] = (), edit: str | None = None) -> None:
         """Answer in the chat the event came from; the offered choices are remembered so that
@@ -60,6 +66,16 @@ class Ctx:
     def send(self, channel: str, chat_id: str, contact_id: int | None, reply: Reply) -> None:
         """A message to someone else (or to a group)."""
         self.out.append(Outgoing(channel, chat_id, reply, contact_id))
+
+    async def go_private(self) -> bool:
+        """Send what follows to the person's private chat (a form cannot run in a group)."""
+        if not self.event.is_group:
+            return True
+        for identity in await self.tx.contacts.identities(self.contact.id):
+            if identity.channel == self.event.channel and identity.reachable:
+                self.event = replace(self.event, chat_id=identity.chat_id, is_group=False)
+                return True
+        return False
 
     def set_flow(self, flow: str, form_state: dict | None = None) -> None:
         self.flow = flow

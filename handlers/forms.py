@@ -65,8 +65,9 @@ class Question:
     min_value: int = 0
     max_value: int = 10_000_000
     max_length: int = 2000
-    earliest: date | None = None
     allow_future: bool = False
+    # A date of an activity under the programme: not before the programme started.
+    in_programme: bool = False
     check: Check | None = None
     ask_if: Callable[[dict], bool] | None = None
 
@@ -182,10 +183,12 @@ def _show_value(ctx: Ctx, question: Question, value: Any) -> str:
     return esc(value)
 
 
-def summary_lines(ctx: Ctx, form: Form, answers: dict) -> list[str]:
+def summary_lines(ctx: Ctx, form: Form, answers: dict,
+                  skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """'Label: value' for every question that applies, as shown before confirming."""
     return [f"<b>{ctx.t._(q.label)}</b>: {_show_value(ctx, q, answers.get(q.key))}"
-            for i, q in enumerate(form.questions) if _applicable(form, answers, i)]
+            for i, q in enumerate(form.questions)
+            if _applicable(form, answers, i) and q.key not in skip]
 
 
 def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
@@ -201,19 +204,20 @@ def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
 
 
 async def start(ctx: Ctx, form: Form, params: dict | None = None,
-                answers: dict | None = None) -> None:
-    """Begin a form (optionally with answers already known, e.g. pre-filled figures)."""
+                answers: dict | None = None, intro: str = "") -> None:
+    """Begin a form (optionally with answers already known, e.g. pre-filled figures); questions
+    already answered are not asked but shown in the summary."""
     # Steps count on across forms, so a button of an earlier form never matches this one.
     state = {"id": form.id, "answers": dict(answers or {}), "mode": Mode.ASK,
              "params": params or {}, "step": ctx.state.get("seq", 0)}
     first = _next_index(form, state["answers"], -1)
     ctx.set_flow(form.id, state)
     if first is None:
-        _summary(ctx, form, state)
+        _summary(ctx, form, state, intro)
         return
     state["pos"] = first
     _new_step(state)
-    _ask(ctx, form, state)
+    _ask(ctx, form, state, intro)
 
 
 def resume(ctx: Ctx, form: Form, state: dict) -> None:
@@ -245,6 +249,12 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
         return True, None, ""
     kind = question.kind
     if kind is Kind.ATTACHMENT:
+        if value_id is None and text:  # typed: only Done or Skip make sense, by number or name
+            offered = ([(DONE, t._("Done"))] if state.get("files") else []) + (
+                [(SKIP, t._("Skip"))] if question.optional else [])
+            value_id = match_option(text, offered)
+            if value_id == SKIP:
+                return True, None, ""
         if event.attachment is not None:
             state.setdefault("files", []).append(
                 {"kind": event.attachment.kind, "file_id": event.attachment.file_id,
@@ -296,9 +306,10 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
             text=esc(text[:40]))
     if not question.allow_future and day > ctx.today:
         return False, None, t._("The date {day} is in the future.").format(day=t.date(day))
-    if question.earliest and day < question.earliest:
-        return False, None, t._("The date must not be before {day}.").format(
-            day=t.date(question.earliest))
+    start = ctx.config.programme_start
+    if question.in_programme and day < start:
+        return False, None, t._("The programme started on {start}; the date {day} is before "
+                                "it.").format(start=t.date(start), day=t.date(day))
     return True, day.isoformat(), ""
 
 

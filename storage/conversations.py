@@ -123,7 +123,6 @@ class OutboxRepo:
             "ORDER BY id LIMIT ?",
             (channel, iso(now), limit),
         )
-        rows = rows
         return [
             OutboxRow(
                 id=r[0],

@@ -7,6 +7,7 @@ from functools import cached_property
 import aiosqlite
 
 from storage.conversations import OutboxRepo, SessionsRepo, StepWrites, UpdatesRepo
+from storage.reports import ReportsRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
 
 
@@ -48,3 +49,7 @@ class Tx:
     @cached_property
     def outbox(self) -> OutboxRepo:
         return OutboxRepo(self.conn, self.pending)
+
+    @cached_property
+    def reports(self) -> ReportsRepo:
+        return ReportsRepo(self.conn)

@@ -197,9 +197,10 @@ class ContactsRepo:
         return [Identity.model_validate(dict(r)) for r in rows]
 
     async def reachable_identities(
-        self, *, roles: list[Role], unit_id: int | None = None
+        self, *, roles: list[Role], unit_id: int | None = None, each_report: bool = False
     ) -> list[tuple[Contact, Identity]]:
-        """Where to reach every contact with one of `roles` (of one unit, if given)."""
+        """Where to reach every contact with one of `roles` (of one unit, if given; only those
+        who take each report as it arrives, if `each_report`)."""
         sql = (
             f"SELECT {_CONTACT_COLUMNS}, i.channel, i.external_id, i.chat_id, i.reachable "
             "FROM contacts c JOIN contact_channels i ON i.contact_id = c.id "
@@ -209,8 +210,9 @@ class ContactsRepo:
         if unit_id is not None:
             sql += " AND c.unit_id = ?"
             args.append(unit_id)
+        if each_report:
+            sql += " AND c.notify_each_report = 1"
         rows = await self.conn.execute_fetchall(sql + " ORDER BY c.id, i.channel", args)
-        rows = rows
         return [
             (
                 Contact.model_validate(dict(r)),
@@ -224,6 +226,15 @@ class ContactsRepo:
             )
             for r in rows
         ]
+
+    async def set_notify_each_report(self, contact_id: int, on: bool) -> None:
+        await self.conn.execute("UPDATE contacts SET notify_each_report = ? WHERE id = ?",
+                                (int(on), contact_id))
+
+    async def notify_each_report(self, contact_id: int) -> bool:
+        rows = await self.conn.execute_fetchall(
+            "SELECT notify_each_report FROM contacts WHERE id = ?", (contact_id,))
+        return bool(rows and rows[0][0])
 
     async def count_by_unit(self) -> dict[int, int]:
         rows = await self.conn.execute_fetchall(

@@ -1,0 +1,571 @@
+"""Report forms for everything the letter asks units to report, with review and edit history.
+
+```mermaid
+stateDiagram-v2
+    [*] --> received: officer submits (number BC-YYYY-NNNN)
+    received --> approved: coordinator approves
+    received --> needs_correction: coordinator sends back with a note
+    needs_correction --> received: officer corrects (previous version kept)
+    received --> received: officer edits (previous version kept)
+    approved --> [*]: no more edits
+```
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.i18n import N_
+from handlers import forms, periods
+from handlers.context import Ctx
+from handlers.core import ROLE_NAMES, Action, action, callback, start_form
+from handlers.forms import Form, Kind, Question
+from handlers.text import esc
+from handlers.types import Attachment, Choice, Reply
+from storage.models import Role
+from storage.reports import Report, ReportStatus
+
+OFFICERS = frozenset({Role.OFFICER})
+REVIEWERS = frozenset({Role.COORDINATOR, Role.ADMIN})
+READERS = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
+EVERYONE = frozenset(Role)
+
+STATUS_LABELS = {ReportStatus.RECEIVED: N_("received"),
+                 ReportStatus.NEEDS_CORRECTION: N_("needs correction"),
+                 ReportStatus.APPROVED: N_("approved")}
+
+DISSEMINATION_FORMS = (
+    ("conference", N_("Conference or seminar")),
+    ("media", N_("Press, radio or television")),
+    ("online", N_("City portal or social media")),
+    ("loudspeaker", N_("Grassroots loudspeakers")),
+    ("banner", N_("Banners and posters")),
+    ("contest", N_("Contest")),
+    ("other", N_("Other form")),
+)
+
+
+def _evidence() -> Question:
+    return Question("evidence", Kind.ATTACHMENT, N_("Evidence"),
+                    N_("Photos or documents as evidence (minutes, pictures, press clippings)?"),
+                    optional=True)
+
+
+def _held_on(prompt: str) -> Question:
+    return Question("held_on", Kind.DATE, N_("Date"), prompt, in_programme=True)
+
+
+def _text(key: str, label: str, prompt: str, max_length: int = 2000,
+          optional: bool = False) -> Question:
+    return Question(key, Kind.TEXT, label, prompt, max_length=max_length, optional=optional)
+
+
+def _form(kind: str, title: str, *questions: Question) -> Form:
+    async def submit(ctx: Ctx, answers: dict, params: dict) -> None:
+        await submit_report(ctx, kind, answers, params)
+
+    return forms.register(Form(id=f"report_{kind}", title=title, roles=OFFICERS,
+                               submit=submit, questions=(*questions, _evidence())))
+
+
+PLAN = _form(
+    "plan", N_("Implementation plan or programme"),
+    _text("doc_number", N_("Document number"),
+          N_("Number of the plan or programme document (e.g. 45/KH-UBND)?"), 60),
+    Question("doc_date", Kind.DATE, N_("Issued on"), N_("Date the document was issued?"),
+             in_programme=True),
+    _text("title", N_("Title"), N_("Title of the plan or programme?"), 300),
+    _text("summary", N_("Summary"), N_("A short summary of its main tasks?")),
+)
+DISSEMINATION = _form(
+    "dissemination", N_("Dissemination activity"),
+    Question("channel", Kind.CHOICE, N_("Form"), N_("In what form was it disseminated?"),
+             options=DISSEMINATION_FORMS),
+    _held_on(N_("When did it take place (or start)?")),
+    _text("audience", N_("Audience"), N_("Who was it for (e.g. officials, union members, "
+                                         "residents of the ward)?"), 300),
+    Question("reached", Kind.INTEGER, N_("People reached"),
+             N_("About how many people did it reach?"), max_value=10_000_000),
+    _text("summary", N_("Summary"), N_("What was done, in a few lines?")),
+)
+STUDY = _form(
+    "study", N_("Study or briefing session"),
+    _held_on(N_("When was the session held?")),
+    Question("mode", Kind.CHOICE, N_("Held"), N_("Was it held in person or online?"),
+             options=(("in_person", N_("In person")), ("online", N_("Online")),
+                      ("both", N_("In person and online")))),
+    Question("groups", Kind.MULTI, N_("Participants"), N_("Who took part?"),
+             options=(("officials", N_("Officials and civil servants")),
+                      ("party", N_("Party members")),
+                      ("members", N_("Members of the organisation")),
+                      ("citizens", N_("Citizens")))),
+    Question("participants", Kind.INTEGER, N_("Number of participants"),
+             N_("How many people took part?"), min_value=1, max_value=1_000_000),
+    _text("summary", N_("Summary"), N_("Main content of the session?")),
+)
+INSPECTION = _form(
+    "inspection", N_("Inspection or supervision"),
+    _held_on(N_("When did the inspection or supervision take place?")),
+    _text("inspected", N_("Units inspected"), N_("Which units were inspected or supervised?"),
+          1000),
+    _text("findings", N_("Findings"), N_("What did it find?")),
+    _text("follow_up", N_("Follow-up"), N_("What follow-up was decided?")),
+)
+REVIEW = _form(
+    "review", N_("Preliminary or final review"),
+    Question("level", Kind.CHOICE, N_("Review"), N_("Which review was held?"),
+             options=(("preliminary", N_("Preliminary review (sơ kết)")),
+                      ("final", N_("Final review (tổng kết)")))),
+    _held_on(N_("When was it held?")),
+    _text("results", N_("Main results"), N_("Its main results and conclusions?")),
+)
+MODEL = _form(
+    "model", N_("Creative model or exemplary case"),
+    _text("name", N_("Name"), N_("Name of the model, new way of working or exemplary case?"),
+          300),
+    _text("place", N_("Where"), N_("Where is it applied (unit, ward, commune)?"), 300),
+    Question("held_on", Kind.DATE, N_("Applied since"), N_("Since when has it been applied?"),
+             in_programme=True),
+    _text("novelty", N_("What is new"), N_("What is new or creative about it?")),
+    _text("result", N_("Result"), N_("What has it achieved?")),
+)
+
+# The figures of a periodic report: totalled from the unit's activity reports, then confirmed.
+FIGURES = (
+    ("count_plan", N_("Plans and programmes issued")),
+    ("count_dissemination", N_("Dissemination activities")),
+    *((f"diss_{key}", label) for key, label in DISSEMINATION_FORMS),
+    ("reached", N_("People reached by dissemination")),
+    ("count_study", N_("Study and briefing sessions")),
+    ("participants", N_("Participants in study sessions")),
+    ("count_inspection", N_("Inspections and supervisions")),
+    ("count_review", N_("Reviews held")),
+    ("count_model", N_("Creative models and exemplary cases")),
+)
+PERIODIC = _form(
+    "periodic", N_("Periodic report"),
+    *(Question(key, Kind.INTEGER, label, N_("The correct figure?"), max_value=10_000_000)
+      for key, label in FIGURES),
+    _text("results", N_("Results"), N_("The main results of the period?")),
+    _text("limitations", N_("Limitations"), N_("Limitations and their causes?")),
+    _text("proposals", N_("Proposals"), N_("Proposals and recommendations?"), optional=True),
+)
+
+KINDS: dict[str, Form] = {"plan": PLAN, "dissemination": DISSEMINATION, "study": STUDY,
+                          "inspection": INSPECTION, "review": REVIEW, "model": MODEL,
+                          "periodic": PERIODIC}
+_DATE_KEYS = ("doc_date", "held_on")
+
+
+def kind_label(ctx: Ctx, kind: str) -> str:
+    return ctx.t._(KINDS[kind].title) if kind in KINDS else kind
+
+
+def status_label(ctx: Ctx, status: ReportStatus) -> str:
+    return ctx.t._(STATUS_LABELS[status])
+
+
+def activity_date(answers: dict) -> date | None:
+    for key in _DATE_KEYS:
+        if answers.get(key):
+            return date.fromisoformat(answers[key])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting a report
+
+async def _report(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    choices = [Choice(f"rk:{kind}", t._(form.title)) for kind, form in KINDS.items()]
+    ctx.reply(t._("What would you like to report?"), choices)
+
+
+@callback("rk", OFFICERS)
+async def _pick_kind(ctx: Ctx, kind: str) -> None:
+    if kind not in KINDS:
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    if not await ctx.go_private():
+        return
+    if kind == "periodic":
+        current = periods.year_of(ctx.today)
+        options = [current, periods.year(int(current.key) - 1)]
+        ctx.reply(ctx.t._("For which period?"),
+                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in options])
+        return
+    await start_form(ctx, KINDS[kind])
+
+
+@callback("rp", OFFICERS)
+async def _pick_period(ctx: Ctx, key: str) -> None:
+    """Open the periodic report with the figures totalled from the unit's own reports."""
+    period = periods.parse(key)
+    if period is None or ctx.contact.unit_id is None:
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    totals = await ctx.tx.reports.activity_totals(ctx.contact.unit_id, period.start, period.end)
+    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
+    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
+    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
+    figures |= {"reached": totals["reached"], "participants": totals["participants"]}
+    intro = ctx.t._("The figures for {period} were totalled from your unit's reports. Check them "
+                    "in the summary at the end and change any that is not right.").format(
+        period=period.long_label(ctx.t))
+    await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
+
+
+# ---------------------------------------------------------------------------------------------
+# Submitting and editing
+
+async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> None:
+    """Store a confirmed form as a new report, or as a new version of the one being edited."""
+    t, tx = ctx.t, ctx.tx
+    answers = dict(answers)
+    evidence = [dict(a, channel=ctx.event.channel) for a in answers.pop("evidence", None) or []]
+    day = activity_date(answers)
+    period_key = params.get("period") or (periods.year_of(day).key if day else None)
+    if params.get("report_id"):
+        report = await tx.reports.get(params["report_id"])
+        if report is None or report.unit_id != ctx.contact.unit_id:
+            ctx.reply(t._("This report is not available to you."))
+            return
+        if report.status is ReportStatus.APPROVED:
+            ctx.reply(t._("Report {number} has been approved, so it can no longer be changed.")
+                      .format(number=report.number))
+            return
+        was = report.status
+        report = await tx.reports.update_answers(report, answers, evidence, ctx.contact.id,
+                                                 ctx.event.channel, ctx.now)
+        ctx.reply(t._("Report {number} was updated (version {version}). The previous version "
+                      "is kept.").format(number=report.number, version=report.version))
+        await notify_reviewers(ctx, report, corrected=was is ReportStatus.NEEDS_CORRECTION)
+    else:
+        report = await tx.reports.create(
+            unit_id=ctx.contact.unit_id, contact_id=ctx.contact.id, kind=kind,
+            period_key=period_key, activity_date=day, answers=answers, attachments=evidence,
+            channel=ctx.event.channel, now=ctx.now, local_year=ctx.today.year)
+        period = periods.parse(period_key) if period_key else None
+        text = t._("Thank you. Report <b>{number}</b> was received.").format(number=report.number)
+        if period:
+            text += "\n" + t._("It counts towards {period}.").format(period=period.label(t))
+        ctx.reply(text, [Choice(f"r:open:{report.id}", t._("View the report")),
+                         Choice("m:report", t._("Another report"))])
+        await notify_reviewers(ctx, report, corrected=False)
+
+
+async def notify_reviewers(ctx: Ctx, report: Report, corrected: bool) -> None:
+    """One compact message with review buttons to every coordinator who takes each report,
+    and to the coordinators' group."""
+    recipients = await ctx.tx.contacts.reachable_identities(roles=[Role.COORDINATOR],
+                                                            each_report=True)
+    targets = [(identity.channel, identity.chat_id, contact.id, contact.language)
+               for contact, identity in recipients]
+    if ctx.config.coordinator_chat_id:
+        targets.append(("telegram", ctx.config.coordinator_chat_id, None,
+                        ctx.config.default_locale))
+    for channel, chat_id, contact_id, language in targets:
+        t = ctx.translator_for(language)
+        head = (t._("✏️ Corrected report {number}") if corrected
+                else t._("📄 New report {number}")).format(number=report.number)
+        text = f"<b>{head}</b>\n{esc(report.unit_name)} · {t._(KINDS[report.kind].title)}"
+        if report.activity_date:
+            text += f" · {t.date(report.activity_date)}"
+        gist = _gist(report)
+        if gist:
+            text += f"\n{esc(gist)}"
+        ctx.send(channel, chat_id, contact_id, Reply(text, (
+            Choice(f"r:open:{report.id}", t._("Open")),
+            Choice(f"rv:ok:{report.id}", t._("Approve")),
+            Choice(f"rv:back:{report.id}", t._("Send back")))))
+
+
+def _gist(report: Report) -> str:
+    """The first words of the report's main text, for a one-line notification."""
+    for key in ("title", "name", "summary", "results", "findings"):
+        if report.answers.get(key):
+            text = str(report.answers[key])
+            return text if len(text) <= 120 else text[:117] + "…"
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Viewing
+
+async def _readable(ctx: Ctx, report_id: str) -> Report | None:
+    """The report if this person may see it: officers their own unit's, others all."""
+    report = await ctx.tx.reports.get(int(report_id)) if report_id.isdigit() else None
+    if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
+        ctx.reply(ctx.t._("This report is not available to you."))
+        return None
+    return report
+
+
+def _status_line(ctx: Ctx, report: Report) -> str:
+    return ctx.t._("Status: {status} · version {version}").format(
+        status=status_label(ctx, report.status), version=report.version)
+
+
+async def open_report(ctx: Ctx, report: Report) -> None:
+    t = ctx.t
+    lines = [f"<b>{report.number}</b> · {t._(KINDS[report.kind].title)}",
+             esc(report.unit_name), _status_line(ctx, report)]
+    period = periods.parse(report.period_key) if report.period_key else None
+    if period:
+        lines.append(t._("Counts towards {period}.").format(period=period.label(t)))
+    if report.status is ReportStatus.NEEDS_CORRECTION:
+        note = next((e.note for e in reversed(await ctx.tx.reports.events(report.id))
+                     if e.kind == ReportStatus.NEEDS_CORRECTION.value), None)
+        if note:
+            lines.append(t._("Note from the coordinating department: {note}").format(
+                note=esc(note)))
+    lines.append("")
+    form = KINDS[report.kind]
+    lines += forms.summary_lines(ctx, form, report.answers, skip={"evidence"})
+    files = await ctx.tx.reports.attachments(report.id)
+    if files:
+        lines.append(t.ngettext("{n} file of evidence follows.", "{n} files of evidence follow.",
+                                len(files)).format(n=len(files)))
+    choices = []
+    if ctx.role is Role.OFFICER and report.status is not ReportStatus.APPROVED:
+        choices.append(Choice(f"r:edit:{report.id}", t._("Edit")))
+    if ctx.role in REVIEWERS and report.status is not ReportStatus.APPROVED:
+        choices += [Choice(f"rv:ok:{report.id}", t._("Approve")),
+                    Choice(f"rv:back:{report.id}", t._("Send back"))]
+    if ctx.role in READERS and report.version > 1:
+        choices.append(Choice(f"r:hist:{report.id}", t._("Edit history")))
+    attachments = tuple(Attachment(f["kind"], f["file_id"], f["name"]) for f in files
+                        if f["channel"] == ctx.event.channel)
+    ctx.reply("\n".join(lines), choices, attachments)
+
+
+async def _history(ctx: Ctx, report: Report) -> None:
+    t = ctx.t
+    versions = await ctx.tx.reports.versions(report.id)
+    form = KINDS[report.kind]
+    labels = {q.key: t._(q.label) for q in form.questions}
+    lines = [t._("<b>Edit history of {number}</b>").format(number=report.number)]
+    following = [v.answers for v in versions[1:]] + [report.answers]
+    for version, after in zip(versions, following, strict=True):
+        changed = [labels.get(k, k) for k in sorted(set(version.answers) | set(after))
+                   if version.answers.get(k) != after.get(k)]
+        lines.append(t._("Version {n} was replaced on {when} by {who}; changed: {fields}.").format(
+            n=version.version, when=t.datetime(version.changed_at), who=esc(version.changer_name),
+            fields=esc(", ".join(changed) or "—")))
+        if changed:
+            before = {k: v for k, v in version.answers.items()}
+            lines += ["  " + line for line in forms.summary_lines(ctx, form, before)
+                      if any(line.startswith(f"<b>{label}</b>") for label in changed)]
+    ctx.reply("\n".join(lines))
+
+
+@callback("r", EVERYONE)
+async def _report_button(ctx: Ctx, rest: str) -> None:
+    what, _, report_id = rest.partition(":")
+    report = await _readable(ctx, report_id)
+    if report is None:
+        return
+    if what == "open":
+        await open_report(ctx, report)
+    elif what == "hist" and ctx.role in READERS:
+        await _history(ctx, report)
+    elif what == "edit" and ctx.role is Role.OFFICER:
+        if report.status is ReportStatus.APPROVED:
+            ctx.reply(ctx.t._("Report {number} has been approved, so it can no longer be "
+                              "changed.").format(number=report.number))
+            return
+        if not await ctx.go_private():
+            return
+        answers = dict(report.answers)
+        answers["evidence"] = [{"kind": f["kind"], "file_id": f["file_id"], "name": f["name"]}
+                               for f in await ctx.tx.reports.attachments(report.id)] or None
+        await forms.start(ctx, KINDS[report.kind],
+                          {"report_id": report.id, "period": report.period_key}, answers,
+                          ctx.t._("Editing report {number}. Choose “Change an answer” to correct "
+                                  "it, then Confirm.").format(number=report.number))
+    else:
+        ctx.reply(ctx.t._("Sorry, this is not available for your role ({role}).").format(
+            role=ctx.t._(ROLE_NAMES[ctx.role])))
+
+
+async def _myreports(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    if ctx.contact.unit_id is None:
+        ctx.reply(t._("You are not attached to a unit."))
+        return
+    reports = await ctx.tx.reports.latest(unit_id=ctx.contact.unit_id, limit=10)
+    if not reports:
+        ctx.reply(t._("Your unit has no reports yet."), [Choice("m:report", t._("New report"))])
+        return
+    lines = [t._("<b>Your unit's latest reports</b>")]
+    lines += [_report_line(ctx, r) for r in reports]
+    ctx.reply("\n".join(lines), [Choice(f"r:open:{r.id}", r.number) for r in reports])
+
+
+def _report_line(ctx: Ctx, report: Report) -> str:
+    day = ctx.t.date(report.activity_date) if report.activity_date else "—"
+    return (f"{report.number} · {ctx.t._(KINDS[report.kind].title)} · {day} · "
+            f"{status_label(ctx, report.status)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Review
+
+async def _reports(ctx: Ctx, args: str) -> None:
+    """Latest reports; `/reports UNIT` filters by unit (code or part of the name)."""
+    unit = None
+    if args:
+        found = await ctx.tx.units.search(args)
+        if len(found) != 1:
+            ctx.reply(ctx.t._("No single unit matches “{query}”. Type its code, e.g. /reports "
+                              "Q-LECHAN.").format(query=esc(args[:60])))
+            return
+        unit = found[0]
+    await _list_reports(ctx, unit.id if unit else None, None)
+
+
+async def _list_reports(ctx: Ctx, unit_id: int | None, kind: str | None) -> None:
+    t = ctx.t
+    reports = await ctx.tx.reports.latest(unit_id=unit_id, kind=kind, limit=10)
+    unit = await ctx.tx.units.get(unit_id) if unit_id else None
+    title = t._("<b>Latest reports</b>")
+    if unit:
+        title += f" · {esc(unit.name)}"
+    if kind:
+        title += f" · {kind_label(ctx, kind)}"
+    lines = [title] + [f"{_report_line(ctx, r)} · {esc(r.unit_code)}" for r in reports]
+    if not reports:
+        lines.append(t._("No reports match."))
+    choices = [Choice(f"r:open:{r.id}", r.number) for r in reports]
+    scope = str(unit_id or "")
+    if not kind:
+        choices += [Choice(f"rf:{scope}:{k}", t._(f.title)) for k, f in KINDS.items()]
+    if unit and ctx.role in REVIEWERS:
+        period = periods.year_of(ctx.today)
+        waiting = await ctx.tx.reports.received_ids(unit.id, period.key)
+        if waiting:
+            choices.append(Choice(f"rv:all:{unit.id}:{period.key}", t.ngettext(
+                "Approve {n} received report ({period})", "Approve all {n} received reports "
+                "({period})", len(waiting)).format(n=len(waiting), period=period.label(t))))
+    ctx.reply("\n".join(lines), choices)
+
+
+@callback("rf", READERS)
+async def _filter(ctx: Ctx, rest: str) -> None:
+    unit_id, _, kind = rest.partition(":")
+    if kind not in KINDS or (unit_id and not unit_id.isdigit()):
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    await _list_reports(ctx, int(unit_id) if unit_id else None, kind)
+
+
+async def _tell_unit(ctx: Ctx, report: Report, text_for, choices_for=lambda t: ()) -> None:
+    """A message to every reachable officer of the report's unit, each in their language."""
+    for contact, identity in await ctx.tx.contacts.reachable_identities(
+            roles=[Role.OFFICER], unit_id=report.unit_id):
+        t = ctx.translator_for(contact.language)
+        ctx.send(identity.channel, identity.chat_id, contact.id,
+                 Reply(text_for(t), tuple(choices_for(t))))
+
+
+async def approve(ctx: Ctx, report: Report) -> bool:
+    if report.status is ReportStatus.APPROVED:
+        return False
+    await ctx.tx.reports.set_status(report.id, ReportStatus.APPROVED, ctx.contact.id, None,
+                                    ctx.now)
+    await _tell_unit(ctx, report, lambda t: t._("✅ Report {number} was approved by the "
+                                                "coordinating department.").format(
+        number=report.number))
+    return True
+
+
+@callback("rv", REVIEWERS)
+async def _review(ctx: Ctx, rest: str) -> None:
+    t = ctx.t
+    what, _, target = rest.partition(":")
+    if what == "all":
+        unit_id, _, key = target.partition(":")
+        if not unit_id.isdigit() or periods.parse(key) is None:
+            ctx.reply(t._("This button is not valid."))
+            return
+        count = 0
+        for report_id in await ctx.tx.reports.received_ids(int(unit_id), key):
+            count += await approve(ctx, await ctx.tx.reports.get(report_id))
+        ctx.reply(t.ngettext("{n} report approved.", "{n} reports approved.", count).format(
+            n=count))
+        return
+    report = await _readable(ctx, target)
+    if report is None:
+        return
+    if report.status is ReportStatus.APPROVED:
+        ctx.reply(t._("Report {number} is already approved.").format(number=report.number))
+    elif what == "ok":
+        await approve(ctx, report)
+        ctx.reply(t._("Report {number} approved; the unit was told.").format(
+            number=report.number))
+    elif what == "back":
+        if not await ctx.go_private():
+            ctx.reply(t._("Please open a private chat with the bot first."))
+            return
+        await forms.start(ctx, RETURN_NOTE, {"report_id": report.id},
+                          intro=t._("Sending back report {number} ({unit}).").format(
+                              number=report.number, unit=esc(report.unit_name)))
+    else:
+        ctx.reply(t._("This button is not valid."))
+
+
+async def _send_back(ctx: Ctx, answers: dict, params: dict) -> None:
+    t = ctx.t
+    report = await ctx.tx.reports.get(params["report_id"])
+    if report is None or report.status is ReportStatus.APPROVED:
+        ctx.reply(t._("This report can no longer be sent back."))
+        return
+    note = answers["note"]
+    await ctx.tx.reports.set_status(report.id, ReportStatus.NEEDS_CORRECTION, ctx.contact.id,
+                                    note, ctx.now)
+    await _tell_unit(
+        ctx, report,
+        lambda tt: tt._("↩️ Report {number} needs correction. Note from the coordinating "
+                        "department: {note}").format(number=report.number, note=esc(note)),
+        lambda tt: [Choice(f"r:edit:{report.id}", tt._("Correct the report"))])
+    ctx.reply(t._("Report {number} was sent back to {unit} with your note.").format(
+        number=report.number, unit=esc(report.unit_name)))
+
+
+RETURN_NOTE = forms.register(Form(
+    id="report_return", title=N_("Send a report back"), roles=REVIEWERS, submit=_send_back,
+    questions=(_text("note", N_("Note"), N_("What needs to be corrected? The unit will see "
+                                            "this note."), 1000),)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Coordinator settings
+
+async def _settings(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    each = await ctx.tx.contacts.notify_each_report(ctx.contact.id)
+    state = t._("each new report as it arrives") if each else t._("digests only")
+    ctx.reply(t._("You now receive: {state}.").format(state=state), [
+        Choice("set:each:on", t._("Each new report")),
+        Choice("set:each:off", t._("Digests only"))])
+
+
+@callback("set", frozenset({Role.COORDINATOR}))
+async def _set(ctx: Ctx, rest: str) -> None:
+    if rest not in ("each:on", "each:off"):
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    await ctx.tx.contacts.set_notify_each_report(ctx.contact.id, rest == "each:on")
+    await _settings(ctx, "")
+
+
+action(Action("report", N_("New report"), N_("report an activity, a plan, a review or a "
+                                             "periodic report"), OFFICERS, _report,
+              aliases=("baocao",), private_only=True))
+action(Action("myreports", N_("My unit's reports"), N_("your unit's reports and their review "
+                                                       "state"), OFFICERS, _myreports,
+              aliases=("baocaocuatoi",)))
+action(Action("reports", N_("Reports"), N_("latest reports; /reports UNIT for one unit"),
+              READERS, _reports, aliases=("xembaocao",)))
+action(Action("settings", N_("Notifications"), N_("each new report, or digests only"),
+              frozenset({Role.COORDINATOR}), _settings, aliases=("caidat",)))

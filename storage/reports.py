@@ -1,0 +1,194 @@
+"""Reports: numbered on arrival, versioned on every edit, reviewed by coordinators."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from storage.units import first, iso
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    NEEDS_CORRECTION = "needs_correction"
+    APPROVED = "approved"
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    number: str
+    unit_id: int
+    contact_id: int
+    kind: str
+    period_key: str | None
+    activity_date: date | None
+    answers: dict[str, Any]
+    status: ReportStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    unit_name: str = ""
+    unit_code: str = ""
+
+
+class ReportVersion(BaseModel):
+    version: int
+    answers: dict[str, Any]
+    changed_by: int | None
+    changer_name: str = ""
+    changed_at: datetime
+
+
+class ReportEvent(BaseModel):
+    kind: str
+    contact_id: int | None
+    note: str | None
+    at: datetime
+
+
+_SELECT = ("SELECT r.id, r.number, r.unit_id, r.contact_id, r.kind, r.period_key, "
+           "r.activity_date, r.answers, r.status, r.version, r.created_at, r.updated_at, "
+           "u.name AS unit_name, u.code AS unit_code "
+           "FROM reports r JOIN units u ON u.id = r.unit_id")
+
+
+def _report(row: aiosqlite.Row) -> Report:
+    return Report.model_validate(dict(row) | {"answers": json.loads(row["answers"])})
+
+
+class ReportsRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def _next_number(self, prefix: str, year: int) -> str:
+        name = f"{prefix}-{year}"
+        rows = await self.conn.execute_fetchall(
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
+            "SET value = value + 1 RETURNING value", (name,))
+        return f"{name}-{rows[0][0]:04d}"
+
+    async def create(self, *, unit_id: int, contact_id: int, kind: str, period_key: str | None,
+                     activity_date: date | None, answers: dict, attachments: list[dict],
+                     channel: str, now: datetime, local_year: int) -> Report:
+        """Store a new report with its evidence; it gets the next number of the year."""
+        number = await self._next_number("BC", local_year)
+        rows = await self.conn.execute_fetchall(
+            "INSERT INTO reports (number, unit_id, contact_id, kind, period_key, activity_date, "
+            "answers, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (number, unit_id, contact_id, kind, period_key,
+             activity_date.isoformat() if activity_date else None,
+             json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
+        report_id = rows[0][0]
+        await self._replace_attachments(report_id, attachments, channel, now)
+        await self.add_event(report_id, "submitted", contact_id, None, now)
+        return await self.get(report_id)
+
+    async def _replace_attachments(self, report_id: int, attachments: list[dict], channel: str,
+                                   now: datetime) -> None:
+        await self.conn.execute(
+            "DELETE FROM attachments WHERE owner_kind = 'report' AND owner_id = ?", (report_id,))
+        await self.conn.executemany(
+            "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
+            "created_at) VALUES ('report', ?, ?, ?, ?, ?, ?)",
+            [(report_id, a.get("channel", channel), a["kind"], a["file_id"], a.get("name"),
+              iso(now)) for a in attachments])
+
+    async def attachments(self, report_id: int) -> list[dict]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
+        return [dict(r) for r in rows]
+
+    async def get(self, report_id: int) -> Report | None:
+        row = first(await self.conn.execute_fetchall(_SELECT + " WHERE r.id = ?", (report_id,)))
+        return _report(row) if row else None
+
+    async def latest(self, *, unit_id: int | None = None, kind: str | None = None,
+                     status: ReportStatus | None = None, limit: int = 10) -> list[Report]:
+        """Newest first, optionally for one unit, one kind, one review state."""
+        sql, args = _SELECT + " WHERE 1 = 1", []
+        for column, value in (("r.unit_id", unit_id), ("r.kind", kind),
+                              ("r.status", status.value if status else None)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        rows = await self.conn.execute_fetchall(sql + " ORDER BY r.id DESC LIMIT ?",
+                                                (*args, limit))
+        return [_report(r) for r in rows]
+
+    async def update_answers(self, report: Report, answers: dict, attachments: list[dict],
+                             contact_id: int, channel: str, now: datetime) -> Report:
+        """Change a report, keeping the previous version; a corrected report is received again."""
+        await self.conn.execute(
+            "INSERT INTO report_versions (report_id, version, answers, changed_by, changed_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (report.id, report.version, json.dumps(report.answers, ensure_ascii=False),
+             contact_id, iso(now)))
+        await self.conn.execute(
+            "UPDATE reports SET answers = ?, version = version + 1, status = 'received', "
+            "activity_date = COALESCE(?, activity_date), period_key = COALESCE(?, period_key), "
+            "updated_at = ? WHERE id = ?",
+            (json.dumps(answers, ensure_ascii=False), answers.get("_activity_date"),
+             answers.get("_period_key"), iso(now), report.id))
+        await self._replace_attachments(report.id, attachments, channel, now)
+        await self.add_event(report.id, "edited", contact_id, None, now)
+        return await self.get(report.id)
+
+    async def versions(self, report_id: int) -> list[ReportVersion]:
+        """Earlier versions, oldest first, with who replaced each one and when."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT v.version, v.answers, v.changed_by, COALESCE(c.name, '') AS changer_name, "
+            "v.changed_at FROM report_versions v LEFT JOIN contacts c ON c.id = v.changed_by "
+            "WHERE v.report_id = ? ORDER BY v.version", (report_id,))
+        return [ReportVersion.model_validate(dict(r) | {"answers": json.loads(r["answers"])})
+                for r in rows]
+
+    async def set_status(self, report_id: int, status: ReportStatus, contact_id: int,
+                         note: str | None, now: datetime) -> None:
+        await self.conn.execute("UPDATE reports SET status = ?, updated_at = ? WHERE id = ?",
+                                (status.value, iso(now), report_id))
+        await self.add_event(report_id, status.value, contact_id, note, now)
+
+    async def add_event(self, report_id: int, kind: str, contact_id: int | None,
+                        note: str | None, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO report_events (report_id, kind, contact_id, note, at) "
+            "VALUES (?, ?, ?, ?, ?)", (report_id, kind, contact_id, note, iso(now)))
+
+    async def events(self, report_id: int) -> list[ReportEvent]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT kind, contact_id, note, at FROM report_events WHERE report_id = ? "
+            "ORDER BY id", (report_id,))
+        return [ReportEvent.model_validate(dict(r)) for r in rows]
+
+    async def received_ids(self, unit_id: int, period_key: str) -> list[int]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT id FROM reports WHERE unit_id = ? AND period_key = ? AND status = 'received' "
+            "ORDER BY id", (unit_id, period_key))
+        return [r[0] for r in rows]
+
+    async def activity_totals(self, unit_id: int, start: date, end: date) -> dict[str, Any]:
+        """The unit's own activity reports in a period, counted and summed for a periodic
+        report: reports by kind, dissemination by form, people reached, participants."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT kind, COUNT(*) AS n, "
+            "SUM(COALESCE(json_extract(answers, '$.reached'), 0)) AS reached, "
+            "SUM(COALESCE(json_extract(answers, '$.participants'), 0)) AS participants "
+            "FROM reports WHERE unit_id = ? AND activity_date BETWEEN ? AND ? AND kind != "
+            "'periodic' GROUP BY kind", (unit_id, start.isoformat(), end.isoformat()))
+        totals: dict[str, Any] = {"by_kind": {r["kind"]: r["n"] for r in rows}}
+        totals["reached"] = sum(r["reached"] or 0 for r in rows)
+        totals["participants"] = sum(r["participants"] or 0 for r in rows)
+        forms = await self.conn.execute_fetchall(
+            "SELECT json_extract(answers, '$.channel') AS channel, COUNT(*) AS n FROM reports "
+            "WHERE unit_id = ? AND kind = 'dissemination' AND activity_date BETWEEN ? AND ? "
+            "GROUP BY channel", (unit_id, start.isoformat(), end.isoformat()))
+        totals["dissemination_by_form"] = {r["channel"]: r["n"] for r in forms}
+        return totals
