@@ -79,6 +79,8 @@ class Form:
     questions: tuple[Question, ...]
     submit: Callable[[Ctx, dict, dict], Awaitable[None]]
     roles: frozenset[Role] = frozenset({Role.OFFICER})
+    # A one-question form (a note, a reply) is sent as soon as it is answered.
+    confirm: bool = True
 
 
 FORMS: dict[str, Form] = {}
@@ -104,8 +106,9 @@ def _applicable(form: Form, answers: dict, index: int) -> bool:
 
 
 def _next_index(form: Form, answers: dict, after: int) -> int | None:
+    """The next question to ask: it applies and has no answer yet (answers may be pre-filled)."""
     for index in range(after + 1, len(form.questions)):
-        if _applicable(form, answers, index):
+        if _applicable(form, answers, index) and form.questions[index].key not in answers:
             return index
     return None
 
@@ -422,6 +425,10 @@ async def _on_answer(ctx: Ctx, form: Form, state: dict) -> None:
             state.update(pos=missing, mode=Mode.ASK)
             _new_step(state)
             _ask(ctx, form, state)
+            return
+        if not form.confirm:
+            leave(ctx)
+            await form.submit(ctx, state["answers"], state["params"])
             return
         _summary(ctx, form, state)
         return

@@ -211,7 +211,7 @@ async def _pick_period(ctx: Ctx, key: str) -> None:
     figures |= {"reached": totals["reached"], "participants": totals["participants"]}
     intro = ctx.t._("The figures for {period} were totalled from your unit's reports. Check them "
                     "in the summary at the end and change any that is not right.").format(
-        period=period.long_label(ctx.t))
+        period=period.label(ctx.t))
     await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
 
 
@@ -534,6 +534,7 @@ async def _send_back(ctx: Ctx, answers: dict, params: dict) -> None:
 
 RETURN_NOTE = forms.register(Form(
     id="report_return", title=N_("Send a report back"), roles=REVIEWERS, submit=_send_back,
+    confirm=False,
     questions=(_text("note", N_("Note"), N_("What needs to be corrected? The unit will see "
                                             "this note."), 1000),)))
 

@@ -15,6 +15,7 @@ from bot.delivery import ChannelLimits
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import TelegramSender, build_application
+from storage.models import Role
 
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Báo cáo", "username": "baocao_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -124,6 +125,8 @@ class Harness:
     clock: FakeClock
     request: RecordingRequest = field(default_factory=RecordingRequest)
     updates: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # People take a moment between messages; the flood test sets this to 0.
+    think_seconds: float = 2.0
     # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
     limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
         per_second=10_000, chat_per_second=10_000, chat_burst=10_000, group_per_minute=600_000,
@@ -150,6 +153,7 @@ class Harness:
         await self.runtime.workers["telegram"].drain()
 
     async def feed(self, data: dict) -> None:
+        self.clock.advance(seconds=self.think_seconds)
         update = Update.de_json(data, self.app.bot)
         await self.app.process_update(update)
         await self.drain()
@@ -234,3 +238,21 @@ class Chat:
         await self.h.feed({"update_id": update_id, "callback_query": {
             "id": f"cq{update_id}", "from": self._user(), "chat_instance": "ci", "data": data,
             "message": message}})
+
+
+async def invite(h: Harness, role: Role = Role.OFFICER, unit: str | None = "Q-LECHAN",
+                 days: int = 7) -> str:
+    """A fresh invite code, as an admin would issue it."""
+    async with h.runtime.db.transaction() as tx:
+        found = await tx.units.by_code(unit) if unit else None
+        created = await tx.invites.create(unit_id=found.id if found else None, role=role,
+                                          created_by="test", now=h.clock(), days=days)
+    return created.code
+
+
+async def register(h: Harness, user_id: int, name: str = "Trần Thị Bình",
+                   role: Role = Role.OFFICER, unit: str | None = "Q-LECHAN") -> Chat:
+    """A person who registered through /start with an invite, in their private chat."""
+    chat = h.chat(user_id, name)
+    await chat.say(f"/start {await invite(h, role, unit)}")
+    return chat

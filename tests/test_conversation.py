@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from bot.i18n import N_, translator
-from bot.settings import load_settings
-from bot.units_file import SAMPLE_UNITS, read_units_file
 from handlers import forms
 from handlers.forms import Form, Kind, Question
 from storage.models import Role
-from tests.telegram_fakes import FakeClock, Harness
+from tests.telegram_fakes import invite, register
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
 
@@ -37,28 +33,8 @@ TEST_FORM = forms.register(Form(
     )))
 
 
-@pytest.fixture
-async def harness(tmp_path):
-    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
-                             telegram_bot_token="123:TEST")
-    h = await Harness(settings, FakeClock(START)).start()
-    async with h.runtime.db.transaction() as tx:
-        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()), START)
-    yield h
-    await h.stop()
-
-
-async def invite(h, role=Role.OFFICER, unit="Q-LECHAN", days=7):
-    async with h.runtime.db.transaction() as tx:
-        found = await tx.units.by_code(unit) if unit else None
-        return (await tx.invites.create(unit_id=found.id if found else None, role=role,
-                                        created_by="test", now=h.clock(), days=days)).code
-
-
 async def officer(h, user_id=501, unit="Q-LECHAN", name="Trần Thị Bình"):
-    chat = h.chat(user_id, name)
-    await chat.say(f"/start {await invite(h, unit=unit)}")
-    return chat
+    return await register(h, user_id, name, unit=unit)
 
 
 async def test_unknown_user_gets_polite_refusal(harness):
@@ -141,13 +117,6 @@ async def test_admin_invites_from_chat(harness):
     newcomer = harness.chat(700, "Lê Văn Cường")
     await newcomer.say(f"/start {codes[0]}")
     assert "Lê Chân" in harness.request.sent(700)[-2].text
-
-
-async def fill_form(chat):
-    await chat.h.runtime.handle  # the harness is used through the chat only
-    async with chat.h.runtime.db.transaction() as tx:
-        contact = await tx.contacts.by_identity("telegram", str(chat.user_id))
-    return contact
 
 
 async def start_test_form(h, chat):
@@ -274,6 +243,7 @@ async def test_flood_is_refused_without_touching_state(harness):
     chat = await officer(harness)
     await start_test_form(harness, chat)
     harness.clock.advance(seconds=31)
+    harness.think_seconds = 0
     for n in range(40):  # 40 messages within the same 30 seconds; the limit is 30
         await chat.say(f"Tiêu đề {n}")
     refusals = [t for t in chat.texts() if "quá nhanh" in t]

@@ -6,23 +6,10 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-import pytest
-
 from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError
-from bot.settings import load_settings
 from handlers.types import Outgoing, Reply
-from tests.telegram_fakes import FakeClock, Harness
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def harness(tmp_path):
-    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
-                             telegram_bot_token="123:TEST")
-    h = await Harness(settings, FakeClock(START)).start()
-    yield h
-    await h.stop()
 
 
 async def queue(h, chat_id: str, *texts: str) -> None:
