@@ -108,7 +108,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
                    lines: Callable[[], str] | None = None) -> None:
     """Chat in the terminal until /quit or end of input."""
     t = translator(settings.default_locale, settings.zone)
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, check_floods=False)
     await runtime.open()
     added = await ensure_sample_units(runtime.db)
     sender = ConsoleSender(color=sys.stdout.isatty())
