@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import UnitsFileError, read_units_file
+from handlers.programme import ProgrammeError, load_programme
 from storage.db import Database, SchemaTooNewError
 from storage.models import Role
 
@@ -158,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         print(t._("Invalid setting {detail}").format(detail=exc), file=sys.stderr)
         return 2
     t = translator(settings.default_locale, settings.zone)
+    try:
+        load_programme(settings.programme_file)
+    except ProgrammeError as exc:
+        print(t._("Invalid setting {detail}").format(detail=f"PROGRAMME_FILE: {exc}"),
+              file=sys.stderr)
+        return 2
     args = _parser(t).parse_args(argv)
     try:
         _dispatch(settings, t, args)

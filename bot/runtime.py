@@ -12,8 +12,9 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import translator
 from bot.settings import Settings
-from handlers import core
+from handlers import core, reminders
 from handlers.context import Config
+from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
 from storage.db import Database
@@ -67,6 +68,7 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   session_idle=timedelta(minutes=settings.session_idle_minutes),
                   invite_days=settings.invite_expiry_days,
                   programme_start=settings.programme_start,
+                  programme=load_programme(settings.programme_file),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -185,6 +187,7 @@ class Runtime:
         now = self.clock()
         async with self.db.transaction() as tx:
             messages = await core.expire_idle_sessions(tx, self.config, now)
+            messages += await reminders.tick(tx, self.config, now)
             await self.write(tx, messages, now)
         self.wake()
 

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     invite_expiry_days: int = Field(default=14, ge=1, le=365)
     programme_start: date = date(2023, 2, 15)
+    programme_file: Path | None = None
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -60,7 +61,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("coordinator_chat_id", "webhook_url", mode="before")
+    @field_validator("coordinator_chat_id", "webhook_url", "programme_file", mode="before")
     @classmethod
     def _blank_optional(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, translator
+from handlers.programme import Programme, load_programme
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
 from storage.models import Contact, Role
 from storage.repos import Tx
@@ -27,6 +28,7 @@ class Config:
     bot_username: str | None = None
     # Kế hoạch 221-KH/TU of 15/02/2023 set the programme going; earlier activities do not count.
     programme_start: date = date(2023, 2, 15)
+    programme: Programme = field(default_factory=load_programme)
 
 
 @dataclass

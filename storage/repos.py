@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.conversations import OutboxRepo, SessionsRepo, StepWrites, UpdatesRepo
 from storage.reports import ReportsRepo
+from storage.tracking import TrackingRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
 
 
@@ -53,3 +54,7 @@ class Tx:
     @cached_property
     def reports(self) -> ReportsRepo:
         return ReportsRepo(self.conn)
+
+    @cached_property
+    def tracking(self) -> TrackingRepo:
+        return TrackingRepo(self.conn)

@@ -1,0 +1,156 @@
+"""The programme as configuration: who owes which report for which period, by when, and when
+messages may go out (working hours, weekends, holidays)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from handlers import periods
+from handlers.periods import Period
+
+RECURRING = ("annual", "half", "quarter", "month")
+DEFAULT_PROGRAMME = Path(__file__).resolve().parent.parent / "bot" / "data" / "programme.yaml"
+
+
+class ProgrammeError(Exception):
+    """The programme file cannot be used; the message says where."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AdhocPeriod(Model):
+    id: str
+    name: dict[str, str]
+    start: date
+    end: date
+
+
+class Obligation(Model):
+    id: str
+    name: dict[str, str]
+    report: Literal["plan", "dissemination", "study", "inspection", "review", "model",
+                    "periodic"]
+    level: Literal["preliminary", "final"] | None = None
+    unit_kinds: tuple[str, ...]
+    period: str
+    first_year: int | None = None
+    due: date | None = None
+    due_days_after_end: int | None = Field(default=None, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Obligation:
+        if (self.due is None) == (self.due_days_after_end is None):
+            raise ValueError(f"obligation {self.id}: give either due or due_days_after_end")
+        return self
+
+    def label(self, language: str) -> str:
+        return self.name.get(language) or next(iter(self.name.values()))
+
+
+class Reminders(Model):
+    days_before: tuple[int, ...] = (7, 3, 1)
+    leaders_after_days: int = Field(default=5, ge=1)
+
+
+class WorkingHours(Model):
+    start: time = time(8, 0)
+    end: time = time(17, 0)
+
+
+class Programme(Model):
+    reminders: Reminders = Reminders()
+    working_hours: WorkingHours = WorkingHours()
+    holidays: frozenset[date] = frozenset()
+    adhoc_periods: tuple[AdhocPeriod, ...] = ()
+    obligations: tuple[Obligation, ...] = ()
+
+    @model_validator(mode="after")
+    def _known_periods(self) -> Programme:
+        adhoc = {p.id for p in self.adhoc_periods}
+        for obligation in self.obligations:
+            if obligation.period not in RECURRING and obligation.period not in adhoc:
+                raise ValueError(f"obligation {obligation.id}: unknown period "
+                                 f"{obligation.period!r}")
+        return self
+
+    def obligation(self, obligation_id: str) -> Obligation | None:
+        return next((o for o in self.obligations if o.id == obligation_id), None)
+
+    def period(self, key: str) -> Period | None:
+        """A period by key: a regular one ("2026-Q1") or an ad hoc one by its id."""
+        for adhoc in self.adhoc_periods:
+            if adhoc.id == key:
+                return Period(adhoc.id, adhoc.start, adhoc.end, adhoc.name)
+        return periods.parse(key)
+
+    def deadline(self, obligation: Obligation, period: Period) -> date:
+        """The configured deadline (an admin's move is applied on top, see storage)."""
+        if obligation.due is not None:
+            return obligation.due
+        return period.end + timedelta(days=obligation.due_days_after_end or 0)
+
+    def periods_due_around(self, obligation: Obligation, today: date,
+                           lookback_days: int = 60) -> list[Period]:
+        """The periods of an obligation whose deadline is near enough to today to act on:
+        reminders ahead of it, escalation behind it."""
+        if obligation.period not in RECURRING:
+            period = self.period(obligation.period)
+            if period is None or self.deadline(obligation, period) < today - timedelta(
+                    days=lookback_days):
+                return []
+            return [period]
+        found = []
+        ahead = max(self.reminders.days_before, default=0)
+        period = periods.of(obligation.period, today + timedelta(days=ahead))
+        for _ in range(24):
+            if obligation.first_year and int(period.key[:4]) < obligation.first_year:
+                break
+            due = self.deadline(obligation, period)
+            if due < today - timedelta(days=lookback_days):
+                break
+            if due <= today + timedelta(days=ahead):
+                found.append(period)
+            period = periods.previous(period)
+        return found
+
+    def upcoming(self, obligation: Obligation, today: date, moved: dict) -> tuple[Period, date]:
+        """The obligation's next deadline (or its last one, if all have passed)."""
+        if obligation.period not in RECURRING:
+            period = self.period(obligation.period)
+        else:
+            period = periods.of(obligation.period, today)
+            if moved.get((obligation.id, period.key), self.deadline(obligation, period)) < today:
+                period = periods.of(obligation.period, period.end + timedelta(days=1))
+            previous_ = periods.previous(period)
+            if moved.get((obligation.id, previous_.key),
+                         self.deadline(obligation, previous_)) >= today:
+                period = previous_  # last period's deadline has not passed yet
+        return period, moved.get((obligation.id, period.key), self.deadline(obligation, period))
+
+    def is_working_time(self, moment: datetime) -> bool:
+        """Messages go out on working days, in working hours (local time)."""
+        return (moment.weekday() < 5 and moment.date() not in self.holidays
+                and self.working_hours.start <= moment.time() < self.working_hours.end)
+
+
+def load_programme(path: Path | None = None) -> Programme:
+    """Read and check a programme file (the shipped default when no path is given)."""
+    path = path or DEFAULT_PROGRAMME
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Programme.model_validate(data)
+    except FileNotFoundError:
+        raise ProgrammeError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ProgrammeError(f"{path}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ProgrammeError(f"{path}: {where}: {error['msg']}") from None

@@ -1,0 +1,100 @@
+"""What is owed and what arrived: completeness and timeliness per obligation and period, moved
+deadlines, and the record of every scheduled notification (so none is sent twice)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import aiosqlite
+
+from storage.units import iso
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One obligation for one period, as the storage queries need it."""
+
+    report_kind: str
+    level: str | None
+    unit_kinds: tuple[str, ...]
+    period_key: str
+    start: date
+    end: date
+    # Reports created before this moment (UTC) are on time: the end of the deadline day, local.
+    on_time_before: datetime
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    unit_id: int
+    code: str
+    name: str
+    kind: str
+    first_at: datetime | None  # when the first satisfying report arrived
+    on_time: bool
+
+
+def _satisfying(alias: str = "r") -> str:
+    """SQL condition: report `alias` satisfies the obligation (named parameters)."""
+    return (f"{alias}.kind = :kind "
+            f"AND (:level IS NULL OR json_extract({alias}.answers, '$.level') = :level) "
+            f"AND (({alias}.kind = 'periodic' AND {alias}.period_key = :period) "
+            f"OR ({alias}.kind != 'periodic' AND {alias}.activity_date BETWEEN :start AND :end))")
+
+
+def _params(owed: Owed) -> dict:
+    params = {"kind": owed.report_kind, "level": owed.level, "period": owed.period_key,
+              "start": owed.start.isoformat(), "end": owed.end.isoformat(),
+              "on_time": iso(owed.on_time_before)}
+    params |= {f"k{i}": kind for i, kind in enumerate(owed.unit_kinds)}
+    return params
+
+
+def _kinds(owed: Owed) -> str:
+    return ", ".join(f":k{i}" for i in range(len(owed.unit_kinds))) or "NULL"
+
+
+class TrackingRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def status(self, owed: Owed) -> list[UnitStatus]:
+        """Every unit that owes it, with when its first satisfying report arrived."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT u.id, u.code, u.name, u.kind, "
+            f"(SELECT MIN(r.created_at) FROM reports r WHERE r.unit_id = u.id AND "
+            f"{_satisfying()}) AS first_at FROM units u WHERE u.kind IN ({_kinds(owed)}) "
+            "ORDER BY u.kind, u.code", _params(owed))
+        bound = iso(owed.on_time_before)
+        return [UnitStatus(r[0], r[1], r[2], r[3],
+                           datetime.fromisoformat(r[4]) if r[4] else None,
+                           r[4] is not None and r[4] < bound) for r in rows]
+
+    async def missing(self, owed: Owed) -> list[tuple[int, str, str]]:
+        """(id, code, name) of the units that owe it and have sent nothing that satisfies it."""
+        rows = await self.conn.execute_fetchall(
+            f"SELECT u.id, u.code, u.name FROM units u WHERE u.kind IN ({_kinds(owed)}) "
+            f"AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.unit_id = u.id AND "
+            f"{_satisfying()}) ORDER BY u.code", _params(owed))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def first_notification(self, key: str, kind: str, now: datetime) -> bool:
+        """Record a scheduled notification; False if it was already sent."""
+        cur = await self.conn.execute(
+            "INSERT INTO notifications (key, kind, sent_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING", (key, kind, iso(now)))
+        return cur.rowcount == 1
+
+    async def moved_deadlines(self) -> dict[tuple[str, str], date]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT obligation, period_key, due FROM deadline_overrides")
+        return {(r[0], r[1]): date.fromisoformat(r[2]) for r in rows}
+
+    async def move_deadline(self, obligation: str, period_key: str, due: date, contact_id: int,
+                            now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO deadline_overrides (obligation, period_key, due, moved_by, moved_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (obligation, period_key) DO UPDATE SET "
+            "due = excluded.due, moved_by = excluded.moved_by, moved_at = excluded.moved_at",
+            (obligation, period_key, due.isoformat(), contact_id, iso(now)))

@@ -1,0 +1,227 @@
+"""Periods, reminders and escalation, driven by a fake clock through the real Application."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import translator
+from bot.settings import load_settings
+from bot.units_file import SAMPLE_UNITS, read_units_file
+from handlers import periods
+from handlers.programme import load_programme
+from handlers.reminders import owed
+from storage.models import Role
+from tests.telegram_fakes import FakeClock, Harness, register
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+# Quarter I/2026 runs 15/12/2025 - 14/03/2026; its report is due six days later, Friday 20/03.
+PROGRAMME = """
+reminders: {days_before: [7, 3, 1], leaders_after_days: 5}
+working_hours: {start: "08:00", end: "17:00"}
+holidays: [2026-03-16]
+obligations:
+  - id: quarterly
+    name: {vi: "Báo cáo quý", en: "Quarterly report"}
+    report: periodic
+    unit_kinds: [district]
+    period: quarter
+    first_year: 2026
+    due_days_after_end: 6
+"""
+
+
+def hanoi(day: int, hour: int = 9, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=HANOI).astimezone(UTC)
+
+
+@pytest.fixture
+async def desk(tmp_path):
+    (tmp_path / "programme.yaml").write_text(PROGRAMME, encoding="utf-8")
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST", coordinator_chat_id=-100900,
+                             programme_file=tmp_path / "programme.yaml")
+    h = await Harness(settings, FakeClock(hanoi(2, 9))).start()
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                   h.clock())
+    h.officer = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    h.coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, unit="SO-TTTT")
+    h.leader = await register(h, 401, "Lê Văn Lãnh", Role.LEADER, unit=None)
+    h.think_seconds = 0
+    yield h
+    await h.stop()
+
+
+async def tick_at(h: Harness, moment: datetime) -> None:
+    h.clock.now = moment
+    await h.runtime.tick()
+    await h.drain()
+
+
+def reminders(chat) -> list[str]:
+    return [t for t in chat.texts() if t.startswith(("⏰", "⚠️", "🔺"))]
+
+
+async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(desk):
+    officer = desk.officer
+    await tick_at(desk, hanoi(13, 7, 30))  # 7 days before, but before office hours
+    assert reminders(officer) == []
+    await tick_at(desk, hanoi(13, 8, 0))
+    assert len(reminders(officer)) == 1
+    first = officer.last()
+    assert "còn 7 ngày" in first.text and "quý I/2026" in first.text and "20/03/2026" in first.text
+    assert first.buttons == [("Báo cáo ngay", "rp:2026-Q1")]
+    await tick_at(desk, hanoi(13, 11))
+    await desk.restart()
+    await tick_at(desk, hanoi(13, 15))
+    assert len(reminders(officer)) == 1  # neither a second tick nor a restart repeats it
+
+    await tick_at(desk, hanoi(17, 9))
+    assert "còn 3 ngày" in reminders(officer)[-1]
+    await tick_at(desk, hanoi(19, 16, 59))
+    assert "còn 1 ngày" in reminders(officer)[-1]
+    await tick_at(desk, hanoi(20, 17, 0))  # the deadline, but after office hours
+    assert len(reminders(officer)) == 3
+    await tick_at(desk, hanoi(21, 10))  # Saturday
+    assert len(reminders(officer)) == 3
+    await tick_at(desk, hanoi(23, 8))  # Monday: the day's reminder is past, the overdue one goes
+    assert len(reminders(officer)) == 4
+    assert "quá hạn gửi “Báo cáo quý” kỳ quý I/2026 3 ngày" in reminders(officer)[-1]
+
+    # Coordinators get one message for every overdue district, and so does their group.
+    for chat in (desk.coordinator, desk.chat(-100900)):
+        gathered = reminders(chat)
+        assert len(gathered) == 1
+        assert gathered[0].count("•") == 15 and "Ủy ban nhân dân quận Lê Chân" in gathered[0]
+    assert reminders(desk.leader) == []
+    await tick_at(desk, hanoi(25, 9))
+    assert len(reminders(desk.leader)) == 1 and "quá hạn 5 ngày" in reminders(desk.leader)[0]
+    await tick_at(desk, hanoi(26, 9))
+    assert len(reminders(desk.coordinator)) == 1 and len(reminders(desk.leader)) == 1
+    assert len(reminders(officer)) == 4
+
+
+async def submit_quarterly(chat):
+    await chat.press_data("rp:2026-Q1", chat.last())
+    await chat.say("Hoàn thành")
+    await chat.say("Không có")
+    await chat.press("Bỏ qua")
+    await chat.press("Bỏ qua")
+    await chat.press("Xác nhận")
+    assert "Đã tiếp nhận báo cáo" in chat.last().text
+
+
+async def test_no_reminder_after_submission_and_escalation_stops(desk):
+    officer = desk.officer
+    await tick_at(desk, hanoi(13, 9))
+    await submit_quarterly(officer)
+    count = len(reminders(officer))
+    for day in (17, 19, 20, 23, 25):
+        await tick_at(desk, hanoi(day, 9))
+    assert len(reminders(officer)) == count
+    gathered = reminders(desk.coordinator)[0]
+    assert "Lê Chân" not in gathered and gathered.count("•") == 14
+
+
+async def test_catch_up_after_ten_days_down_sends_one_message_per_track(desk):
+    await tick_at(desk, hanoi(12, 9))
+    assert reminders(desk.officer) == []
+    await tick_at(desk, hanoi(25, 9))  # the bot was down from the 13th to the 25th
+    assert len(reminders(desk.officer)) == 1
+    assert "quá hạn" in reminders(desk.officer)[0]
+    assert len(reminders(desk.coordinator)) == 1 and len(reminders(desk.leader)) == 1
+
+
+async def test_moved_deadline_moves_the_reminders(desk):
+    admin = desk.chat(1, "Quản trị")
+    await admin.say("/deadlines")
+    assert "hạn nộp 20/03/2026" in admin.last().text
+    await admin.press("Điều chỉnh hạn: Báo cáo quý")
+    await admin.say("01/02/2026")
+    assert "không được là ngày đã qua" in admin.last().text
+    await admin.say("27/03/2026")
+    await admin.say("Thành phố lùi thời hạn tổng hợp")
+    await admin.press("Xác nhận")
+    assert "27/03/2026" in admin.last().text
+    await admin.say("/deadlines")
+    assert "27/03/2026 (đã điều chỉnh)" in admin.last().text
+    async with desk.runtime.db.transaction() as tx:
+        audit = await tx.audit.recent(5)
+    assert audit[0]["action"] == "deadline.move" and audit[0]["details"]["due"] == "2026-03-27"
+
+    await tick_at(desk, hanoi(13, 9))  # 7 days before the old deadline: nothing now
+    assert reminders(desk.officer) == []
+    await tick_at(desk, hanoi(20, 9))  # 7 days before the new one
+    assert "còn 7 ngày" in reminders(desk.officer)[0] and "27/03/2026" in reminders(
+        desk.officer)[0]
+
+
+async def test_completeness_and_timeliness(desk):
+    await tick_at(desk, hanoi(13, 9))
+    await submit_quarterly(desk.officer)  # on time
+    other = await register(desk, 502, "Cán bộ Ngô Quyền", unit="Q-NGOQUYEN")
+    desk.clock.now = hanoi(24, 9)
+    await other.say("/report")
+    await other.press("Báo cáo định kỳ")
+    await other.press_data("rp:2026-Q1", other.last())
+    await submit_quarterly_rest(other)
+    programme = desk.runtime.config.programme
+    obligation = programme.obligation("quarterly")
+    period = periods.parse("2026-Q1")
+    async with desk.runtime.db.transaction() as tx:
+        status = await tx.tracking.status(owed(desk.runtime.config, obligation, period,
+                                               date(2026, 3, 20)))
+    assert len(status) == 15
+    sent = {s.code: s.on_time for s in status if s.first_at}
+    assert sent == {"Q-LECHAN": True, "Q-NGOQUYEN": False}
+
+
+async def submit_quarterly_rest(chat):
+    await chat.say("Hoàn thành")
+    await chat.say("Không có")
+    await chat.press("Bỏ qua")
+    await chat.press("Bỏ qua")
+    await chat.press("Xác nhận")
+
+
+@pytest.mark.parametrize(("day", "key"), [
+    (date(2026, 12, 14), "2026"), (date(2026, 12, 15), "2027"), (date(2025, 12, 15), "2026"),
+])
+def test_year_boundaries(day, key):
+    assert periods.year_of(day).key == key
+
+
+@pytest.mark.parametrize(("kind", "day", "key", "start", "end"), [
+    ("quarter", date(2026, 3, 14), "2026-Q1", date(2025, 12, 15), date(2026, 3, 14)),
+    ("quarter", date(2026, 3, 15), "2026-Q2", date(2026, 3, 15), date(2026, 6, 14)),
+    ("quarter", date(2026, 12, 15), "2027-Q1", date(2026, 12, 15), date(2027, 3, 14)),
+    ("half", date(2026, 6, 14), "2026-H1", date(2025, 12, 15), date(2026, 6, 14)),
+    ("half", date(2026, 6, 15), "2026-H2", date(2026, 6, 15), date(2026, 12, 14)),
+    ("month", date(2028, 2, 29), "2028-M03", date(2028, 2, 15), date(2028, 3, 14)),
+    ("month", date(2027, 1, 14), "2027-M01", date(2026, 12, 15), date(2027, 1, 14)),
+])
+def test_period_edges(kind, day, key, start, end):
+    period = periods.of(kind, day)
+    assert (period.key, period.start, period.end) == (key, start, end)
+    assert periods.parse(key) == period
+    assert periods.previous(periods.parse(key)).end == start - timedelta(days=1)
+
+
+def test_period_labels():
+    vi, en = translator("vi"), translator("en")
+    assert periods.parse("2026-Q1").label(vi) == "quý I/2026"
+    assert periods.parse("2026-H1").long_label(vi) == "6 tháng đầu năm 2026 (từ 15/12/2025 đến " \
+                                                      "14/06/2026)"
+    assert periods.parse("2026").label(en) == "year 2026"
+    assert periods.parse("2026-M03").label(vi) == "tháng 3/2026"
+
+
+def test_shipped_programme_is_valid():
+    programme = load_programme()
+    ids = {o.id for o in programme.obligations}
+    assert ids == {"plan", "annual", "review-2025", "review-2030"}
+    annual = programme.obligation("annual")
+    assert programme.deadline(annual, periods.year(2026)) == date(2026, 12, 19)
