@@ -8,7 +8,7 @@ import itertools
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.delivery import ChannelLimits
 from bot.i18n import translator
@@ -66,6 +66,29 @@ class ConsoleSender:
         return str(next(self._ids))
 
 
+class ShiftedClock:
+    """The demo's clock: real time moved forward by /skip, to watch reminders happen."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+_SKIP = re.compile(r"^(\d{1,4})\s*([dhm])$")
+
+
+def parse_skip(text: str) -> timedelta | None:
+    """'3d', '4h' or '30m' as a duration (days land at 09:00 local time, see run_demo)."""
+    match = _SKIP.match(text.strip().lower())
+    if not match:
+        return None
+    amount, unit = int(match.group(1)), match.group(2)
+    return {"d": timedelta(days=amount), "h": timedelta(hours=amount),
+            "m": timedelta(minutes=amount)}[unit]
+
+
 class ConsoleSession:
     """Who the person at the terminal is acting as, and the events they type."""
 
@@ -108,7 +131,8 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
                    lines: Callable[[], str] | None = None) -> None:
     """Chat in the terminal until /quit or end of input."""
     t = translator(settings.default_locale, settings.zone)
-    runtime = Runtime(settings, check_floods=False)
+    clock = ShiftedClock()
+    runtime = Runtime(settings, clock, check_floods=False)
     await runtime.open()
     added = await ensure_sample_units(runtime.db)
     sender = ConsoleSender(color=sys.stdout.isatty())
@@ -125,7 +149,8 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
         return
     print(t._("Baocao console demo. You are {who}. Type as you would in Telegram: /start, /help, "
               "a number to pick an option. /as ROLE [UNIT] switches person (officer, "
-              "coordinator, leader, admin); /quit leaves.").format(who=session.user_id))
+              "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
+              "watch reminders; /quit leaves.").format(who=session.user_id))
     read = lines or (lambda: input("> "))
     await runtime.handle(session.event("/start"))
     await worker.drain()
@@ -139,6 +164,20 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
                 continue
             if line in ("/quit", "/exit", "/thoat"):
                 break
+            if line.startswith("/skip"):
+                delta = parse_skip(line[5:])
+                if delta is None:
+                    print(t._("Use: /skip 3d, /skip 4h or /skip 30m"))
+                    continue
+                clock.offset += delta
+                if delta.days:  # whole days land at 09:00, inside working hours
+                    local = clock().astimezone(settings.zone)
+                    nine = local.replace(hour=9, minute=0, second=0, microsecond=0)
+                    clock.offset += nine - local
+                print(t._("Demo time is now {when}.").format(when=t.datetime(clock())))
+                await runtime.tick()
+                await worker.drain()
+                continue
             if line.startswith("/as"):
                 parts = line.split()
                 if len(parts) < 2:
