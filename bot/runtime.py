@@ -12,7 +12,7 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import translator
 from bot.settings import Settings
-from handlers import core, reminders
+from handlers import core, difficulties, reminders
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -188,6 +188,7 @@ class Runtime:
         async with self.db.transaction() as tx:
             messages = await core.expire_idle_sessions(tx, self.config, now)
             messages += await reminders.tick(tx, self.config, now)
+            messages += await difficulties.tick(tx, self.config, now)
             await self.write(tx, messages, now)
         self.wake()
 

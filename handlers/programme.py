@@ -64,8 +64,16 @@ class WorkingHours(Model):
     end: time = time(17, 0)
 
 
+class DifficultyDeadlines(Model):
+    """Working hours allowed, by urgency (9 working hours make one working day)."""
+
+    acknowledge_hours: dict[str, float] = {"normal": 9, "urgent": 2}
+    answer_hours: dict[str, float] = {"normal": 45, "urgent": 9}
+
+
 class Programme(Model):
     reminders: Reminders = Reminders()
+    difficulties: DifficultyDeadlines = DifficultyDeadlines()
     working_hours: WorkingHours = WorkingHours()
     holidays: frozenset[date] = frozenset()
     adhoc_periods: tuple[AdhocPeriod, ...] = ()
@@ -134,10 +142,32 @@ class Programme(Model):
                 period = previous_  # last period's deadline has not passed yet
         return period, moved.get((obligation.id, period.key), self.deadline(obligation, period))
 
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self.holidays
+
     def is_working_time(self, moment: datetime) -> bool:
         """Messages go out on working days, in working hours (local time)."""
-        return (moment.weekday() < 5 and moment.date() not in self.holidays
+        return (self.is_working_day(moment.date())
                 and self.working_hours.start <= moment.time() < self.working_hours.end)
+
+    def add_working_hours(self, start: datetime, hours: float) -> datetime:
+        """The moment `hours` of working time after `start` (a local, aware datetime)."""
+        remaining = timedelta(hours=hours)
+        cursor = start
+        opens, closes = self.working_hours.start, self.working_hours.end
+        for _ in range(3660):  # ten years of days: a bound, never reached in practice
+            if not self.is_working_day(cursor.date()) or cursor.time() >= closes:
+                cursor = datetime.combine(cursor.date() + timedelta(days=1), opens,
+                                          cursor.tzinfo)
+                continue
+            if cursor.time() < opens:
+                cursor = datetime.combine(cursor.date(), opens, cursor.tzinfo)
+            left_today = datetime.combine(cursor.date(), closes, cursor.tzinfo) - cursor
+            if remaining <= left_today:
+                return cursor + remaining
+            remaining -= left_today
+            cursor = datetime.combine(cursor.date() + timedelta(days=1), opens, cursor.tzinfo)
+        raise ValueError("no working time within ten years")
 
 
 def load_programme(path: Path | None = None) -> Programme:

@@ -19,6 +19,7 @@ from bot.i18n import N_
 from handlers import forms, periods
 from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
+from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Reply
@@ -394,12 +395,16 @@ async def _myreports(ctx: Ctx, _args: str) -> None:
         ctx.reply(t._("You are not attached to a unit."))
         return
     reports = await ctx.tx.reports.latest(unit_id=ctx.contact.unit_id, limit=10)
-    if not reports:
+    open_lines, open_choices = await unit_difficulty_lines(ctx)
+    if not reports and not open_lines:
         ctx.reply(t._("Your unit has no reports yet."), [Choice("m:report", t._("New report"))])
         return
     lines = [t._("<b>Your unit's latest reports</b>")]
-    lines += [_report_line(ctx, r) for r in reports]
-    ctx.reply("\n".join(lines), [Choice(f"r:open:{r.id}", r.number) for r in reports])
+    lines += [_report_line(ctx, r) for r in reports] or [t._("None yet.")]
+    if open_lines:
+        lines += ["", t._("<b>Difficulties not yet resolved</b>"), *open_lines]
+    ctx.reply("\n".join(lines),
+              [Choice(f"r:open:{r.id}", r.number) for r in reports] + open_choices)
 
 
 def _report_line(ctx: Ctx, report: Report) -> str:

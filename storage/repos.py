@@ -7,6 +7,7 @@ from functools import cached_property
 import aiosqlite
 
 from storage.conversations import OutboxRepo, SessionsRepo, StepWrites, UpdatesRepo
+from storage.difficulties import DifficultiesRepo
 from storage.reports import ReportsRepo
 from storage.tracking import TrackingRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
@@ -58,3 +59,7 @@ class Tx:
     @cached_property
     def tracking(self) -> TrackingRepo:
         return TrackingRepo(self.conn)
+
+    @cached_property
+    def difficulties(self) -> DifficultiesRepo:
+        return DifficultiesRepo(self.conn)

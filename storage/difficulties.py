@@ -1,0 +1,130 @@
+"""Difficulties reported by units: a numbered thread of events with a state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from storage.units import first, iso
+
+
+class DifficultyStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+
+
+class Difficulty(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    number: str
+    unit_id: int
+    contact_id: int
+    field: str
+    urgency: str
+    text: str
+    proposal: str | None
+    status: DifficultyStatus
+    created_at: datetime
+    opened_at: datetime
+    unit_name: str = ""
+    unit_code: str = ""
+
+
+class DifficultyEvent(BaseModel):
+    kind: str
+    contact_id: int | None
+    who: str = ""
+    role: str | None = None
+    text: str | None
+    at: datetime
+
+
+_SELECT = ("SELECT d.id, d.number, d.unit_id, d.contact_id, d.field, d.urgency, d.text, "
+           "d.proposal, d.status, d.created_at, d.opened_at, u.name AS unit_name, "
+           "u.code AS unit_code FROM difficulties d JOIN units u ON u.id = d.unit_id")
+
+
+class DifficultiesRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def create(self, *, unit_id: int, contact_id: int, field: str, urgency: str, text: str,
+                     proposal: str | None, attachments: list[dict], channel: str,
+                     now: datetime, local_year: int) -> Difficulty:
+        rows = await self.conn.execute_fetchall(
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
+            "SET value = value + 1 RETURNING value", (f"KK-{local_year}",))
+        number = f"KK-{local_year}-{rows[0][0]:04d}"
+        rows = await self.conn.execute_fetchall(
+            "INSERT INTO difficulties (number, unit_id, contact_id, field, urgency, text, "
+            "proposal, created_at, updated_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            (number, unit_id, contact_id, field, urgency, text, proposal, iso(now), iso(now),
+             iso(now)))
+        difficulty_id = rows[0][0]
+        await self.conn.executemany(
+            "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
+            "created_at) VALUES ('difficulty', ?, ?, ?, ?, ?, ?)",
+            [(difficulty_id, channel, a["kind"], a["file_id"], a.get("name"), iso(now))
+             for a in attachments])
+        await self.add_event(difficulty_id, "opened", contact_id, text, now)
+        return await self.get(difficulty_id)
+
+    async def get(self, difficulty_id: int) -> Difficulty | None:
+        row = first(await self.conn.execute_fetchall(_SELECT + " WHERE d.id = ?",
+                                                     (difficulty_id,)))
+        return Difficulty.model_validate(dict(row)) if row else None
+
+    async def attachments(self, difficulty_id: int) -> list[dict]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "WHERE owner_kind = 'difficulty' AND owner_id = ? ORDER BY id", (difficulty_id,))
+        return [dict(r) for r in rows]
+
+    async def listing(self, *, statuses: list[DifficultyStatus], unit_id: int | None = None,
+                      field: str | None = None, urgency: str | None = None,
+                      limit: int = 20) -> list[Difficulty]:
+        """Oldest first, in the given states, optionally for one unit, field or urgency."""
+        sql = _SELECT + f" WHERE d.status IN ({','.join('?' * len(statuses))})"
+        args: list = [s.value for s in statuses]
+        for column, value in (("d.unit_id", unit_id), ("d.field", field),
+                              ("d.urgency", urgency)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        rows = await self.conn.execute_fetchall(sql + " ORDER BY d.opened_at, d.id LIMIT ?",
+                                                (*args, limit))
+        return [Difficulty.model_validate(dict(r)) for r in rows]
+
+    async def set_status(self, difficulty_id: int, status: DifficultyStatus, now: datetime,
+                         reopened: bool = False) -> None:
+        opened = ", opened_at = ?" if reopened else ""
+        args = (status.value, iso(now), *((iso(now),) if reopened else ()), difficulty_id)
+        await self.conn.execute(
+            f"UPDATE difficulties SET status = ?, updated_at = ?{opened} WHERE id = ?", args)
+
+    async def add_event(self, difficulty_id: int, kind: str, contact_id: int | None,
+                        text: str | None, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO difficulty_events (difficulty_id, kind, contact_id, text, at) "
+            "VALUES (?, ?, ?, ?, ?)", (difficulty_id, kind, contact_id, text, iso(now)))
+
+    async def events(self, difficulty_id: int) -> list[DifficultyEvent]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT e.kind, e.contact_id, COALESCE(c.name, '') AS who, c.role, e.text, e.at "
+            "FROM difficulty_events e LEFT JOIN contacts c ON c.id = e.contact_id "
+            "WHERE e.difficulty_id = ? ORDER BY e.id", (difficulty_id,))
+        return [DifficultyEvent.model_validate(dict(r)) for r in rows]
+
+    async def awaiting(self) -> list[Difficulty]:
+        """Difficulties still waiting for the department: open or acknowledged, not answered."""
+        rows = await self.conn.execute_fetchall(
+            _SELECT + " WHERE d.status IN ('open', 'acknowledged') ORDER BY d.opened_at")
+        return [Difficulty.model_validate(dict(r)) for r in rows]
