@@ -310,9 +310,10 @@ async def _redeem(ctx: Ctx, code: str) -> bool:
 
 def menu_choices(ctx: Ctx) -> list[Choice]:
     t = ctx.t
-    choices = [Choice(f"m:{a.name}", t._(a.label)) for a in ACTIONS.values()
-               if a.in_menu and ctx.role in a.roles]
-    return choices
+    # The role's own work first; help and language, common to all, at the end.
+    ordered = sorted(ACTIONS.values(), key=lambda a: a.roles == ALL_ROLES)
+    return [Choice(f"m:{a.name}", t._(a.label)) for a in ordered
+            if a.in_menu and ctx.role in a.roles]
 
 
 async def show_menu(ctx: Ctx, greeting: bool = False) -> None:

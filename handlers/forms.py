@@ -135,8 +135,11 @@ def _ask(ctx: Ctx, form: Form, state: dict, prefix: str = "", edit: str | None =
     number = sum(1 for i in range(state["pos"] + 1) if _applicable(form, state["answers"], i))
     total = sum(1 for i in range(len(form.questions)) if _applicable(form, state["answers"], i))
     lines = [prefix] if prefix else []
-    lines.append(t._("<b>{title}</b> · question {n}/{total}").format(
-        title=t._(form.title), n=number, total=total))
+    if total > 1:
+        lines.append(t._("<b>{title}</b> · question {n}/{total}").format(
+            title=t._(form.title), n=number, total=total))
+    else:
+        lines.append(f"<b>{t._(form.title)}</b>")
     lines.append(t._(question.prompt))
     hint = _hint(ctx, question)
     if hint:
