@@ -32,7 +32,8 @@ def render(payload: dict, color: bool) -> str | None:
         return None  # a pressed button being marked; the terminal already shows the answer
     attachment = payload.get("attachment")
     if attachment:
-        return f"[{attachment['kind']}: {attachment.get('name') or attachment['file_id']}]"
+        where = attachment.get("path") or attachment["file_id"]
+        return f"[{attachment['kind']}: {attachment.get('name') or ''} {where}]"
     text = payload.get("text", "")
     text = _TAG.sub(lambda m: _BOLD.get(m.group(0), "") if color else "", text)
     lines = [html.unescape(text)]

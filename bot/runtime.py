@@ -12,7 +12,7 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import translator
 from bot.settings import Settings
-from handlers import core, difficulties, reminders
+from handlers import core, desk, difficulties, reminders
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -69,6 +69,7 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   invite_days=settings.invite_expiry_days,
                   programme_start=settings.programme_start,
                   programme=load_programme(settings.programme_file),
+                  files_dir=settings.database_path.parent / "files",
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -138,7 +139,8 @@ class Runtime:
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
                                     {"attachment": {"kind": attachment.kind,
                                                     "file_id": attachment.file_id,
-                                                    "name": attachment.name}}, now)
+                                                    "name": attachment.name,
+                                                    "path": attachment.path}}, now)
 
     async def handle(self, event: Inbound) -> None:
         """Handle one inbound event: its state changes and replies commit together."""
@@ -189,6 +191,7 @@ class Runtime:
             messages = await core.expire_idle_sessions(tx, self.config, now)
             messages += await reminders.tick(tx, self.config, now)
             messages += await difficulties.tick(tx, self.config, now)
+            messages += await desk.tick(tx, self.config, now)
             await self.write(tx, messages, now)
         self.wake()
 

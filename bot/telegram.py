@@ -3,12 +3,14 @@ imports `telegram`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlparse
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
@@ -107,10 +109,16 @@ class TelegramSender:
         markup = _keyboard(payload.get("choices", []))
         attachment = payload.get("attachment")
         if attachment:
+            source = attachment["file_id"]
+            if attachment.get("path"):  # a file we made: upload it
+                data = await asyncio.to_thread(Path(attachment["path"]).read_bytes)
+                source = InputFile(data,
+                                   filename=attachment.get("name") or Path(attachment["path"]).name)
             if attachment["kind"] == "photo":
-                message = await self.bot.send_photo(chat_id, attachment["file_id"])
+                message = await self.bot.send_photo(chat_id, source, caption=payload.get("text"))
             else:
-                message = await self.bot.send_document(chat_id, attachment["file_id"])
+                message = await self.bot.send_document(chat_id, source,
+                                                       caption=payload.get("text"))
             return str(message.message_id)
         if payload.get("edit"):
             await self.bot.edit_message_text(payload["text"], chat_id=chat_id,

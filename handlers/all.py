@@ -1,3 +1,3 @@
 """Importing this module registers every action, callback and form of the bot."""
 
-from handlers import admin, core, difficulties, forms, reminders, reports  # noqa: F401
+from handlers import admin, core, desk, difficulties, forms, reminders, reports  # noqa: F401

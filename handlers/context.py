@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, translator
@@ -29,6 +30,8 @@ class Config:
     # Kế hoạch 221-KH/TU of 15/02/2023 set the programme going; earlier activities do not count.
     programme_start: date = date(2023, 2, 15)
     programme: Programme = field(default_factory=load_programme)
+    # Where made files (charts, spreadsheets) are kept until they are sent.
+    files_dir: Path = Path("data/files")
 
 
 @dataclass

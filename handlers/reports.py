@@ -544,27 +544,6 @@ RETURN_NOTE = forms.register(Form(
                                             "this note."), 1000),)))
 
 
-# ---------------------------------------------------------------------------------------------
-# Coordinator settings
-
-async def _settings(ctx: Ctx, _args: str) -> None:
-    t = ctx.t
-    each = await ctx.tx.contacts.notify_each_report(ctx.contact.id)
-    state = t._("each new report as it arrives") if each else t._("digests only")
-    ctx.reply(t._("You now receive: {state}.").format(state=state), [
-        Choice("set:each:on", t._("Each new report")),
-        Choice("set:each:off", t._("Digests only"))])
-
-
-@callback("set", frozenset({Role.COORDINATOR}))
-async def _set(ctx: Ctx, rest: str) -> None:
-    if rest not in ("each:on", "each:off"):
-        ctx.reply(ctx.t._("This button is not valid."))
-        return
-    await ctx.tx.contacts.set_notify_each_report(ctx.contact.id, rest == "each:on")
-    await _settings(ctx, "")
-
-
 action(Action("report", N_("New report"), N_("report an activity, a plan, a review or a "
                                              "periodic report"), OFFICERS, _report,
               aliases=("baocao",), private_only=True))
@@ -573,5 +552,3 @@ action(Action("myreports", N_("My unit's reports"), N_("your unit's reports and 
               aliases=("baocaocuatoi",)))
 action(Action("reports", N_("Reports"), N_("latest reports; /reports UNIT for one unit"),
               READERS, _reports, aliases=("xembaocao",)))
-action(Action("settings", N_("Notifications"), N_("each new report, or digests only"),
-              frozenset({Role.COORDINATOR}), _settings, aliases=("caidat",)))

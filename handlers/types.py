@@ -8,9 +8,12 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file: one the platform already holds (file_id), or one we made (path) to upload."""
+
     kind: Literal["photo", "document"]
     file_id: str
     name: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)

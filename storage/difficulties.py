@@ -128,3 +128,10 @@ class DifficultiesRepo:
         rows = await self.conn.execute_fetchall(
             _SELECT + " WHERE d.status IN ('open', 'acknowledged') ORDER BY d.opened_at")
         return [Difficulty.model_validate(dict(r)) for r in rows]
+
+    async def activity_since(self, since: datetime) -> dict[str, int]:
+        """How many difficulties were opened, answered and resolved since `since`."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT kind, COUNT(DISTINCT difficulty_id) FROM difficulty_events WHERE at >= ? "
+            "AND kind IN ('opened', 'answer', 'resolved') GROUP BY kind", (iso(since),))
+        return {r[0]: r[1] for r in rows}

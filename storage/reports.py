@@ -192,3 +192,26 @@ class ReportsRepo:
             "GROUP BY channel", (unit_id, start.isoformat(), end.isoformat()))
         totals["dissemination_by_form"] = {r["channel"]: r["n"] for r in forms}
         return totals
+
+    async def counts_since(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(report kind, unit kind, how many) of the reports received since `since`."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT r.kind, u.kind, COUNT(*) FROM reports r JOIN units u ON u.id = r.unit_id "
+            "WHERE r.created_at >= ? GROUP BY r.kind, u.kind ORDER BY r.kind, u.kind",
+            (iso(since),))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def models_since(self, since: datetime, limit: int = 10) -> list[tuple[str, str]]:
+        """(model name, unit name) of the good models reported since `since`."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT json_extract(r.answers, '$.name'), u.name FROM reports r "
+            "JOIN units u ON u.id = r.unit_id WHERE r.kind = 'model' AND r.created_at >= ? "
+            "ORDER BY r.id DESC LIMIT ?", (iso(since), limit))
+        return [(r[0] or "", r[1]) for r in rows]
+
+    async def weekly_counts(self, since: datetime) -> list[tuple[str, int]]:
+        """Reports received per week (the week's Monday, yyyy-mm-dd) since `since`."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT date(substr(created_at, 1, 10), 'weekday 1', '-7 days') AS week, COUNT(*) "
+            "FROM reports WHERE created_at >= ? GROUP BY week ORDER BY week", (iso(since),))
+        return [(r[0], r[1]) for r in rows]

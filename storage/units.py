@@ -236,6 +236,16 @@ class ContactsRepo:
             "SELECT notify_each_report FROM contacts WHERE id = ?", (contact_id,))
         return bool(rows and rows[0][0])
 
+    async def digest_preferences(self, contact_id: int) -> dict[str, bool]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT digest_daily, digest_weekly FROM contacts WHERE id = ?", (contact_id,))
+        return {"daily": bool(rows and rows[0][0]), "weekly": bool(rows and rows[0][1])}
+
+    async def set_digest_preference(self, contact_id: int, which: str, on: bool) -> None:
+        column = {"daily": "digest_daily", "weekly": "digest_weekly"}[which]
+        await self.conn.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?",
+                                (int(on), contact_id))
+
     async def count_by_unit(self) -> dict[int, int]:
         rows = await self.conn.execute_fetchall(
             "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL GROUP BY unit_id"

@@ -235,8 +235,8 @@ async def test_unit_visibility_and_forged_report_buttons(harness):
 async def test_digest_only_coordinators_are_not_pushed_and_bulk_approve(harness):
     coord = await coordinator(harness)
     await coord.say("/settings")
-    await coord.press("Chỉ bản tổng hợp")
-    assert "chỉ bản tổng hợp định kỳ" in coord.last().text
+    await coord.press("Không nhận từng báo cáo")
+    assert "⬜ từng báo cáo mới" in coord.last().text
     pushes_before = len(harness.request.sent(301))
     officer = await register(harness, 501)
     await submit_plan(officer, "Kế hoạch 1")

@@ -1,0 +1,55 @@
+"""The digest chart: completeness by unit kind and the weekly activity trend, as a PNG."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on a server
+
+from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+
+from handlers.admin import unit_kind_label  # noqa: E402
+from handlers.programme import RECURRING  # noqa: E402
+
+# DejaVu Sans ships with matplotlib and has every Vietnamese diacritic.
+plt.rcParams["font.family"] = "DejaVu Sans"
+
+
+def digest_chart(t, completeness: list, weekly: list[tuple[str, int]], folder: Path,
+                 now: datetime) -> Path:
+    """Draw the chart and return the PNG's path."""
+    sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    # Recurring obligations (the yearly report) say most about the current period.
+    recurring = [row for row in completeness if row[0].period in RECURRING] or completeness
+    for _obligation, _period, _deadline, statuses in recurring:
+        for status in statuses:
+            sent[status.kind][1] += 1
+            sent[status.kind][0] += bool(status.first_at)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
+    kinds = sorted(sent)
+    labels = [unit_kind_label(t, kind) for kind in kinds]
+    rates = [sent[k][0] / sent[k][1] * 100 if sent[k][1] else 0 for k in kinds]
+    bars = left.barh(labels, rates, color="#c0392b")
+    left.bar_label(bars, labels=[f"{sent[k][0]}/{sent[k][1]}" for k in kinds], padding=3)
+    left.set_xlim(0, 100)
+    left.xaxis.set_major_formatter(PercentFormatter())
+    left.set_title(t._("Reports sent, by kind of unit"))
+    left.invert_yaxis()
+    weeks = [t.date(datetime.fromisoformat(week).date()) for week, _n in weekly]
+    right.plot(weeks, [n for _w, n in weekly], marker="o", color="#2471a3")
+    right.set_title(t._("Reports received per week"))
+    right.tick_params(axis="x", labelrotation=45)
+    right.set_ylim(bottom=0)
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(t._("Baocao · {day}").format(day=t.date(now.astimezone(t.zone).date())))
+    figure.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"digest-{now.strftime('%Y%m%d-%H%M%S')}-{t.language}.png"
+    figure.savefig(path)
+    plt.close(figure)
+    return path

@@ -1,0 +1,273 @@
+"""The coordinator's desk: completeness at a glance (/status), digests on a schedule (/digest,
+/settings) with a chart.
+
+A digest slot ("daily:2026-03-10", "weekly:2026-W11") is recorded per coordinator when sent, so
+it never goes twice; after downtime only the latest slot is sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime, time, timedelta
+
+from bot.i18n import N_, translator
+from handlers import charts
+from handlers.admin import unit_kind_label
+from handlers.context import Config, Ctx
+from handlers.core import Action, action, callback
+from handlers.difficulties import UNANSWERED
+from handlers.periods import Period
+from handlers.programme import Obligation
+from handlers.reminders import current_obligations, owed
+from handlers.reports import KINDS
+from handlers.text import esc
+from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.models import Role
+from storage.repos import Tx
+from storage.tracking import UnitStatus
+
+DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
+COORDINATORS = frozenset({Role.COORDINATOR})
+DIGEST_HOUR = time(8, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Completeness
+
+async def completeness(tx: Tx, config: Config, today: date, year: int | None = None
+                       ) -> list[tuple[Obligation, Period, date, list[UnitStatus]]]:
+    """Each obligation's current period (or its period in `year`), with every unit's status."""
+    programme = config.programme
+    moved = await tx.tracking.moved_deadlines()
+    found = []
+    for obligation in programme.obligations:
+        if year is not None and obligation.period in ("annual",):
+            period = programme.period(str(year))
+            deadline = moved.get((obligation.id, period.key),
+                                 programme.deadline(obligation, period))
+        else:
+            period, deadline = programme.upcoming(obligation, today, moved)
+        statuses = await tx.tracking.status(owed(config, obligation, period, deadline))
+        found.append((obligation, period, deadline, statuses))
+    return found
+
+
+def _rates(t, statuses: list[UnitStatus]) -> str:
+    expected = len(statuses)
+    sent = sum(1 for s in statuses if s.first_at)
+    on_time = sum(1 for s in statuses if s.on_time)
+    rate = sent / expected * 100 if expected else 0
+    on_time_rate = on_time / expected * 100 if expected else 0
+    return t._("{sent}/{expected} units sent ({rate}%), {on_time} on time ({on_time_rate}%)"
+               ).format(sent=t.number(sent), expected=t.number(expected),
+                        rate=t.number(round(rate, 1)), on_time=t.number(on_time),
+                        on_time_rate=t.number(round(on_time_rate, 1)))
+
+
+async def _status(ctx: Ctx, args: str) -> None:
+    await show_status(ctx, int(args) if args.strip().isdigit() else None)
+
+
+async def show_status(ctx: Ctx, year: int | None) -> None:
+    t = ctx.t
+    lines = [t._("<b>Reporting status</b> · {day}").format(day=t.date(ctx.today))]
+    choices = []
+    for obligation, period, deadline, statuses in await completeness(ctx.tx, ctx.config,
+                                                                     ctx.today, year):
+        lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))} · "
+                     + t._("deadline {day}").format(day=t.date(deadline)))
+        lines.append(_rates(t, statuses))
+        missing = Counter(s.kind for s in statuses if not s.first_at)
+        if missing:
+            lines.append(t._("Missing: {list}").format(list=", ".join(
+                f"{esc(unit_kind_label(t, kind))} {n}" for kind, n in sorted(missing.items()))))
+            choices.append(Choice(f"st:miss:{obligation.id}:{period.key}",
+                                  t._("Missing: {name}").format(
+                                      name=obligation.label(t.language))))
+    ages = Counter()
+    for difficulty in await ctx.tx.difficulties.listing(statuses=UNANSWERED, limit=10_000):
+        days = (ctx.now - difficulty.opened_at).days
+        ages[0 if days < 7 else 1 if days < 28 else 2] += 1
+    lines.append("\n" + t._("<b>Difficulties waiting for an answer</b>: under a week {a}, 1-4 "
+                            "weeks {b}, over 4 weeks {c}").format(a=ages[0], b=ages[1],
+                                                                  c=ages[2]))
+    this_year = int(ctx.today.year if ctx.today.month < 12 or ctx.today.day < 15
+                    else ctx.today.year + 1)
+    choices += [Choice(f"st:year:{y}", t._("Year {year}").format(year=y))
+                for y in (this_year, this_year - 1)]
+    ctx.reply("\n".join(lines), choices)
+
+
+@callback("st", DESK)
+async def _status_button(ctx: Ctx, rest: str) -> None:
+    what, _, target = rest.partition(":")
+    if what == "year" and target.isdigit():
+        await show_status(ctx, int(target))
+        return
+    obligation_id, _, key = target.partition(":")
+    programme = ctx.config.programme
+    obligation, period = programme.obligation(obligation_id), programme.period(key)
+    if what != "miss" or obligation is None or period is None:
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    moved = await ctx.tx.tracking.moved_deadlines()
+    deadline = moved.get((obligation.id, period.key), programme.deadline(obligation, period))
+    statuses = await ctx.tx.tracking.status(owed(ctx.config, obligation, period, deadline))
+    t = ctx.t
+    lines = [t._("<b>Not yet sent</b>: {name}, {period}").format(
+        name=esc(obligation.label(t.language)), period=esc(period.label(t)))]
+    by_kind = defaultdict(list)
+    for status in statuses:
+        if not status.first_at:
+            by_kind[status.kind].append(status)
+    for kind, items in sorted(by_kind.items()):
+        lines.append(f"\n<b>{esc(unit_kind_label(t, kind))}</b>")
+        lines += [f"{esc(s.code)} — {esc(s.name)}" for s in items]
+    ctx.reply("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# Digests
+
+async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
+                 with_chart: bool) -> Reply | None:
+    """What happened since `since`, and where the current period stands; None if nothing new."""
+    today = now.astimezone(config.zone).date()
+    counts = await tx.reports.counts_since(since)
+    models = await tx.reports.models_since(since)
+    activity = await tx.difficulties.activity_since(since)
+    waiting = await tx.difficulties.awaiting()
+    overdue_difficulties = [d for d in waiting if config.programme.add_working_hours(
+        d.opened_at.astimezone(config.zone),
+        config.programme.difficulties.answer_hours[d.urgency]) <= now.astimezone(config.zone)]
+    late_units = []
+    for obligation, period, deadline in await current_obligations(tx, config.programme, today):
+        if deadline < today:
+            for _id, _code, name in await tx.tracking.missing(owed(config, obligation, period,
+                                                                   deadline)):
+                late_units.append((name, obligation, (today - deadline).days))
+    if not (counts or activity or overdue_difficulties or with_chart):
+        return None
+    lines = [t._("<b>Digest</b> · {start} – {end}").format(start=t.datetime(since),
+                                                          end=t.datetime(now))]
+    total = sum(n for _k, _u, n in counts)
+    lines.append(t.ngettext("<b>{n} new report</b>", "<b>{n} new reports</b>", total).format(
+        n=t.number(total)))
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, unit_kind, n in counts:
+        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind))} {t.number(n)}")
+    for kind, parts in by_kind.items():
+        label = t._(KINDS[kind].title) if kind in KINDS else kind
+        lines.append(f"• {label}: {', '.join(parts)}")
+    if models:
+        lines.append(t._("<b>Good models reported</b>"))
+        lines += [f"• {esc(name)} ({esc(unit)})" for name, unit in models]
+    lines.append(t._("<b>Difficulties</b>: {opened} opened, {answered} answered, {resolved} "
+                     "resolved, {overdue} waiting past their deadline").format(
+        opened=activity.get("opened", 0), answered=activity.get("answer", 0),
+        resolved=activity.get("resolved", 0), overdue=len(overdue_difficulties)))
+    if late_units:
+        lines.append(t.ngettext("<b>{n} unit overdue</b>", "<b>{n} units overdue</b>",
+                                len(late_units)).format(n=len(late_units)))
+        lines += [f"• {esc(name)}: {esc(obligation.label(t.language))}, " +
+                  t.ngettext("{n} day late", "{n} days late", days).format(n=days)
+                  for name, obligation, days in late_units[:15]]
+        if len(late_units) > 15:
+            lines.append(t._("… and {n} more (see /status)").format(n=len(late_units) - 15))
+    current = await completeness(tx, config, today)
+    for obligation, period, _deadline, statuses in current:
+        lines.append(f"{esc(obligation.label(t.language))} · {esc(period.label(t))}: "
+                     + _rates(t, statuses))
+    attachments: tuple[Attachment, ...] = ()
+    if with_chart:
+        weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
+        path = charts.digest_chart(t, current, weekly, config.files_dir, now)
+        attachments = (Attachment("photo", "", "baocao.png", str(path)),)
+    return Reply("\n".join(lines), (), attachments)
+
+
+async def _digest_now(ctx: Ctx, _args: str) -> None:
+    reply = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7), True)
+    ctx.reply(reply.text, attachments=reply.attachments)
+
+
+def _slots(config: Config, local: datetime) -> list[tuple[str, timedelta, bool]]:
+    """The digest slots due now: (key, span covered, with a chart)."""
+    programme = config.programme
+    if not programme.is_working_time(local) or local.time() < DIGEST_HOUR:
+        return []
+    slots = [(f"daily:{local.date().isoformat()}", timedelta(days=1), False)]
+    if local.weekday() == 0 or not any(programme.is_working_day(local.date() - timedelta(days=n))
+                                       for n in range(1, local.weekday() + 1)):
+        year, week, _ = local.isocalendar()
+        slots.append((f"weekly:{year}-W{week:02d}", timedelta(days=7), True))
+    return slots
+
+
+async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Send each coordinator the digests due now that they take (daily only if anything new)."""
+    local = now.astimezone(config.zone)
+    slots = _slots(config, local)
+    if not slots:
+        return []
+    out = []
+    for contact, identity in await tx.contacts.reachable_identities(roles=[Role.COORDINATOR]):
+        prefs = await tx.contacts.digest_preferences(contact.id)
+        for key, span, with_chart in slots:
+            kind = key.split(":")[0]
+            if not prefs[kind]:
+                continue
+            if not await tx.tracking.first_notification(f"digest:{contact.id}:{key}", "digest",
+                                                        now):
+                continue
+            t = translator(contact.language, config.zone, config.default_locale)
+            reply = await digest(tx, config, t, now, now - span, with_chart)
+            if reply is not None:
+                out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# /settings
+
+async def _settings(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    each = await ctx.tx.contacts.notify_each_report(ctx.contact.id)
+    prefs = await ctx.tx.contacts.digest_preferences(ctx.contact.id)
+
+    def mark(on: bool) -> str:
+        return "✅" if on else "⬜"
+
+    lines = [t._("<b>Notifications</b>"),
+             f"{mark(each)} " + t._("each new report as it arrives"),
+             f"{mark(prefs['daily'])} " + t._("a daily digest at 08:00 on working days, when "
+                                              "there is something new"),
+             f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday")]
+    ctx.reply("\n".join(lines), [
+        Choice(f"set:each:{'off' if each else 'on'}",
+               t._("Stop each report") if each else t._("Each new report")),
+        Choice(f"set:daily:{'off' if prefs['daily'] else 'on'}",
+               t._("Stop daily digest") if prefs["daily"] else t._("Daily digest")),
+        Choice(f"set:weekly:{'off' if prefs['weekly'] else 'on'}",
+               t._("Stop weekly digest") if prefs["weekly"] else t._("Weekly digest"))])
+
+
+@callback("set", COORDINATORS)
+async def _set(ctx: Ctx, rest: str) -> None:
+    what, _, value = rest.partition(":")
+    if what not in ("each", "daily", "weekly") or value not in ("on", "off"):
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    if what == "each":
+        await ctx.tx.contacts.set_notify_each_report(ctx.contact.id, value == "on")
+    else:
+        await ctx.tx.contacts.set_digest_preference(ctx.contact.id, what, value == "on")
+    await _settings(ctx, "")
+
+
+action(Action("status", N_("Status"), N_("completeness of the current period, overdue units"),
+              DESK, _status, aliases=("tiendo",)))
+action(Action("digest", N_("Digest now"), N_("the digest of the last 7 days, with a chart"),
+              DESK, _digest_now, aliases=("tonghop",)))
+action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests"),
+              COORDINATORS, _settings, aliases=("caidat",)))
