@@ -52,6 +52,11 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     invite.add_argument("--expires", type=int, metavar=t._("DAYS"),
                         help=t._("days until the invites expire"))
 
+    export = sub.add_parser("export", help=t._("write a period's spreadsheet (.xlsx)"))
+    export.add_argument("--period", required=True,
+                        help=t._("the period: 2026, 2026-H1, 2026-Q3, 2026-M03 or an ad hoc id"))
+    export.add_argument("--out", type=Path, required=True, help=t._("the .xlsx file to write"))
+
     db = sub.add_parser("db", help=t._("database upkeep"))
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar=t._("action"))
     db_sub.add_parser("migrate", help=t._("apply pending migrations"))
@@ -121,6 +126,26 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
         print(f"{invite.code}{link}")
 
 
+async def _export(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
+    from bot.runtime import config_from
+    from handlers.export import write_workbook
+
+    config = config_from(settings)
+    period = config.programme.period(args.period)
+    if period is None:
+        raise UserError(t._("Unknown period {key}; use e.g. 2026, 2026-H1, 2026-Q3 or "
+                            "2026-M03.").format(key=args.period))
+
+    async def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+    async with Database(settings.database_path) as db:
+        counts = await write_workbook(db, config, t, period, args.out, progress)
+    print(file=sys.stderr)
+    print(t._("Wrote {path}: {n} reports for {period}.").format(
+        path=args.out, n=t.number(sum(counts.values())), period=period.label(t)))
+
+
 async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
     async with Database(settings.database_path) as db:
         if args.db_command == "backup":
@@ -148,6 +173,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_invite(settings, t, args))
     elif command == "db":
         asyncio.run(_db(settings, t, args))
+    elif command == "export":
+        asyncio.run(_export(settings, t, args))
 
 
 def main(argv: list[str] | None = None) -> int:

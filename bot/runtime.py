@@ -12,7 +12,7 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import translator
 from bot.settings import Settings
-from handlers import core, desk, difficulties, reminders
+from handlers import core, desk, difficulties, export, reminders
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -87,6 +87,7 @@ class Runtime:
                       if check_floods else None)
         self.workers: dict[str, DeliveryWorker] = {}
         self._tasks: list[asyncio.Task] = []
+        self._jobs: asyncio.Task | None = None
 
     async def open(self) -> None:
         await self.db.open()
@@ -107,6 +108,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._tick_forever()))
 
     async def stop(self) -> None:
+        if self._jobs is not None:
+            await asyncio.gather(self._jobs, return_exceptions=True)
         for worker in self.workers.values():
             await worker.stop()
         for task in self._tasks:
@@ -171,6 +174,7 @@ class Runtime:
             log.exception("update %s on %s failed", event.update_id, event.channel)
             await self._apologise(event, now)
         self.wake()
+        self.start_jobs()
 
     async def _apologise(self, event: Inbound, now: datetime) -> None:
         t = translator(event.language_code, self.config.zone, self.config.default_locale)
@@ -184,6 +188,34 @@ class Runtime:
         except Exception:
             log.exception("could not apologise for update %s", event.update_id)
 
+    def start_jobs(self) -> None:
+        """Run pending background jobs (exports), one at a time, without blocking chats."""
+        if self._jobs is None or self._jobs.done():
+            self._jobs = asyncio.create_task(self.run_jobs())
+
+    async def run_jobs(self) -> None:
+        async with self.db.read() as tx:
+            jobs = await tx.jobs.pending()
+        for job in jobs:
+            status = "done"
+            try:
+                await export.run_export_job(self.db, self.config, job, self.clock(), self.send)
+            except Exception:
+                log.exception("job %s (%s) failed", job["id"], job["kind"])
+                status = "failed"
+                t = translator(None, self.config.zone, self.config.default_locale)
+                await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
+                    "Sorry, the spreadsheet could not be made. Please try again later.")),
+                    job["contact_id"])])
+            async with self.db.transaction() as tx:
+                await tx.jobs.finish(job["id"], status, self.clock())
+
+    async def send(self, messages: list[Outgoing]) -> None:
+        """Messages that no inbound event caused (jobs): written and delivered."""
+        async with self.db.transaction() as tx:
+            await self.write(tx, messages, self.clock())
+        self.wake()
+
     async def tick(self) -> None:
         """Clock tick: everything that is due because time passed."""
         now = self.clock()
@@ -194,6 +226,7 @@ class Runtime:
             messages += await desk.tick(tx, self.config, now)
             await self.write(tx, messages, now)
         self.wake()
+        self.start_jobs()
 
     async def _tick_forever(self) -> None:
         while True:

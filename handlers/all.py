@@ -1,3 +1,12 @@
 """Importing this module registers every action, callback and form of the bot."""
 
-from handlers import admin, core, desk, difficulties, forms, reminders, reports  # noqa: F401
+from handlers import (  # noqa: F401
+    admin,
+    core,
+    desk,
+    difficulties,
+    export,
+    forms,
+    reminders,
+    reports,
+)

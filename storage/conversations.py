@@ -178,3 +178,30 @@ class OutboxRepo:
             "SELECT status, COUNT(*) FROM outbox GROUP BY status"
         )
         return {r[0]: r[1] for r in rows}
+
+
+class JobsRepo:
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def add(self, kind: str, params: dict, contact_id: int | None, channel: str,
+                  chat_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO jobs (kind, params, contact_id, channel, chat_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, _dump(params), contact_id, channel, chat_id, iso(now)))
+
+    async def pending(self) -> list[dict]:
+        rows = await self.conn.execute_fetchall(
+            "SELECT id, kind, params, contact_id, channel, chat_id FROM jobs "
+            "WHERE status = 'pending' ORDER BY id")
+        return [dict(r) | {"params": json.loads(r["params"])} for r in rows]
+
+    async def finish(self, job_id: int, status: str, now: datetime) -> None:
+        await self.conn.execute("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?",
+                                (status, iso(now), job_id))
+
+    async def message_id(self, outbox_id: int) -> str | None:
+        rows = await self.conn.execute_fetchall("SELECT message_id FROM outbox WHERE id = ?",
+                                                (outbox_id,))
+        return rows[0][0] if rows else None

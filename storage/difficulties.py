@@ -135,3 +135,9 @@ class DifficultiesRepo:
             "SELECT kind, COUNT(DISTINCT difficulty_id) FROM difficulty_events WHERE at >= ? "
             "AND kind IN ('opened', 'answer', 'resolved') GROUP BY kind", (iso(since),))
         return {r[0]: r[1] for r in rows}
+
+    async def opened_between(self, start: datetime, end: datetime) -> list[Difficulty]:
+        rows = await self.conn.execute_fetchall(
+            _SELECT + " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id",
+            (iso(start), iso(end)))
+        return [Difficulty.model_validate(dict(r)) for r in rows]

@@ -215,3 +215,24 @@ class ReportsRepo:
             "SELECT date(substr(created_at, 1, 10), 'weekday 1', '-7 days') AS week, COUNT(*) "
             "FROM reports WHERE created_at >= ? GROUP BY week ORDER BY week", (iso(since),))
         return [(r[0], r[1]) for r in rows]
+
+    async def page(self, kind: str, period_key: str, start: date, end: date, after_id: int,
+                   limit: int) -> list[Report]:
+        """Reports of a kind in a period (periodic ones by period, others by activity date),
+        by id after `after_id`: an export reads them page by page."""
+        if kind == "periodic":
+            where, args = "r.kind = 'periodic' AND r.period_key = ?", [period_key]
+        else:
+            where, args = "r.kind = ? AND r.activity_date BETWEEN ? AND ?", [
+                kind, start.isoformat(), end.isoformat()]
+        rows = await self.conn.execute_fetchall(
+            _SELECT + f" WHERE {where} AND r.id > ? ORDER BY r.id LIMIT ?",
+            (*args, after_id, limit))
+        return [_report(r) for r in rows]
+
+    async def count_in_period(self, period_key: str, start: date, end: date) -> int:
+        rows = await self.conn.execute_fetchall(
+            "SELECT COUNT(*) FROM reports WHERE (kind = 'periodic' AND period_key = ?) OR "
+            "(kind != 'periodic' AND activity_date BETWEEN ? AND ?)",
+            (period_key, start.isoformat(), end.isoformat()))
+        return rows[0][0]

@@ -6,7 +6,13 @@ from functools import cached_property
 
 import aiosqlite
 
-from storage.conversations import OutboxRepo, SessionsRepo, StepWrites, UpdatesRepo
+from storage.conversations import (
+    JobsRepo,
+    OutboxRepo,
+    SessionsRepo,
+    StepWrites,
+    UpdatesRepo,
+)
 from storage.difficulties import DifficultiesRepo
 from storage.reports import ReportsRepo
 from storage.tracking import TrackingRepo
@@ -63,3 +69,7 @@ class Tx:
     @cached_property
     def difficulties(self) -> DifficultiesRepo:
         return DifficultiesRepo(self.conn)
+
+    @cached_property
+    def jobs(self) -> JobsRepo:
+        return JobsRepo(self.conn)

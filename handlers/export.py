@@ -1,0 +1,236 @@
+"""The spreadsheet of a period: a sheet per report kind (every answer in its own column),
+difficulties with their threads, completeness per unit, and a summary to paste into the City's
+report. Rows are read page by page and streamed to disk (xlsxwriter's constant_memory), so the
+memory used does not grow with the number of reports."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import xlsxwriter
+
+from bot.i18n import N_, Translator, translator
+from handlers import forms, periods
+from handlers.admin import unit_kind_label
+from handlers.context import Config, Ctx
+from handlers.core import Action, action, callback
+from handlers.difficulties import EVENT_LABELS, FIELDS, STATUS_LABELS, URGENCIES
+from handlers.forms import Kind
+from handlers.periods import Period
+from handlers.programme import RECURRING
+from handlers.reminders import owed
+from handlers.reports import KINDS
+from handlers.reports import STATUS_LABELS as REPORT_STATUS
+from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.db import Database
+from storage.models import Role
+
+DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
+# Sheet names may have at most 31 characters, so each kind has a short one.
+SHEET_NAMES = {"plan": N_("Plans"), "dissemination": N_("Dissemination"),
+               "study": N_("Study sessions"), "inspection": N_("Inspections"),
+               "review": N_("Reviews"), "model": N_("Good models"),
+               "periodic": N_("Periodic reports")}
+PAGE = 2000
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+def _cell(t: Translator, question: forms.Question, value) -> object:
+    """An answer as a spreadsheet cell: numbers stay numbers, choices become their labels."""
+    if value is None:
+        return ""
+    labels = {oid: t._(label) for oid, label in question.options}
+    if question.kind is Kind.CHOICE:
+        return labels.get(value, value)
+    if question.kind is Kind.MULTI:
+        return ", ".join(labels.get(v, v) for v in value)
+    if question.kind is Kind.YESNO:
+        return t._("Yes") if value else t._("No")
+    if question.kind is Kind.DATE:
+        return t.date(date.fromisoformat(value))
+    if question.kind is Kind.ATTACHMENT:
+        return len(value)
+    if question.kind is Kind.UNIT:
+        return value.get("name", "")
+    return value
+
+
+async def write_workbook(db: Database, config: Config, t: Translator, period: Period,
+                         path: Path, progress: Progress | None = None) -> dict[str, int]:
+    """Write the period's workbook to `path`; return the number of reports per kind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with db.read() as tx:
+        total = await tx.reports.count_in_period(period.key, period.start, period.end)
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    summary = book.add_worksheet(t._("Totals")[:31])
+    counts: Counter = Counter()
+    sums: Counter = Counter()
+    done = 0
+    for kind, form in KINDS.items():
+        sheet = book.add_worksheet(t._(SHEET_NAMES[kind])[:31])
+        questions = [q for q in form.questions if q.kind is not Kind.ATTACHMENT]
+        header = [t._("Number"), t._("Unit code"), t._("Unit"), t._("Activity date"),
+                  t._("Period"), t._("Review state"), t._("Version"), t._("Received")]
+        header += [t._(q.label) for q in questions]
+        sheet.write_row(0, 0, header, bold)
+        sheet.freeze_panes(1, 3)
+        row, after = 1, 0
+        while True:
+            async with db.read() as tx:
+                page = await tx.reports.page(kind, period.key, period.start, period.end, after,
+                                             PAGE)
+            if not page:
+                break
+            for report in page:
+                cells = [report.number, report.unit_code, report.unit_name,
+                         t.date(report.activity_date) if report.activity_date else "",
+                         report.period_key or "", t._(REPORT_STATUS[report.status]),
+                         report.version, t.datetime(report.created_at)]
+                cells += [_cell(t, q, report.answers.get(q.key)) for q in questions]
+                sheet.write_row(row, 0, cells)
+                row += 1
+                for key in ("reached", "participants"):
+                    if isinstance(report.answers.get(key), int):
+                        sums[(kind, key)] += report.answers[key]
+            counts[kind] += len(page)
+            done += len(page)
+            after = page[-1].id
+            if progress is not None:
+                await progress(done, total)
+    await _difficulties_sheet(db, config, t, book, bold, period)
+    completeness = await _completeness_sheet(db, config, t, book, bold, period)
+    _summary(t, summary, bold, period, counts, sums, completeness)
+    book.close()
+    return dict(counts)
+
+
+async def _difficulties_sheet(db: Database, config: Config, t: Translator, book, bold,
+                              period: Period) -> None:
+    sheet = book.add_worksheet(t._("Difficulties")[:31])
+    sheet.write_row(0, 0, [t._("Number"), t._("Unit"), t._("Field"), t._("Urgency"),
+                           t._("State"), t._("Reported"), t._("Difficulty"), t._("Proposal"),
+                           t._("Thread")], bold)
+    start = datetime.combine(period.start, datetime.min.time(), config.zone).astimezone(UTC)
+    end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(),
+                           config.zone).astimezone(UTC)
+    async with db.read() as tx:
+        items = await tx.difficulties.opened_between(start, end)
+        threads = {d.id: await tx.difficulties.events(d.id) for d in items}
+    for row, item in enumerate(items, start=1):
+        thread = "\n".join(f"{t.datetime(e.at)} {e.who}: {t._(EVENT_LABELS.get(e.kind, e.kind))}"
+                           + (f": {e.text}" if e.text else "") for e in threads[item.id])
+        sheet.write_row(row, 0, [item.number, item.unit_name, t._(dict(FIELDS)[item.field]),
+                                 t._(dict(URGENCIES)[item.urgency]),
+                                 t._(STATUS_LABELS[item.status]), t.datetime(item.created_at),
+                                 item.text, item.proposal or "", thread])
+
+
+async def _completeness_sheet(db: Database, config: Config, t: Translator, book, bold,
+                              period: Period) -> list[tuple[str, int, int, int]]:
+    """Per unit and obligation: sent or not, on time or not. Returns per-obligation totals."""
+    sheet = book.add_worksheet(t._("Completeness")[:31])
+    sheet.write_row(0, 0, [t._("Obligation"), t._("Period"), t._("Deadline"), t._("Unit code"),
+                           t._("Unit"), t._("Kind of unit"), t._("Sent"), t._("On time")], bold)
+    programme, row, totals = config.programme, 1, []
+    async with db.read() as tx:
+        moved = await tx.tracking.moved_deadlines()
+        for obligation in programme.obligations:
+            # A recurring obligation's period that ends the exported one; an ad hoc one as is.
+            own = (periods.of(obligation.period, period.end) if obligation.period in RECURRING
+                   else programme.period(obligation.period))
+            if own is None or own.end < period.start or own.start > period.end:
+                continue
+            deadline = moved.get((obligation.id, own.key), programme.deadline(obligation, own))
+            statuses = await tx.tracking.status(owed(config, obligation, own, deadline))
+            for status in statuses:
+                sheet.write_row(row, 0, [obligation.label(t.language), own.label(t),
+                                         t.date(deadline), status.code, status.name,
+                                         unit_kind_label(t, status.kind),
+                                         t._("Yes") if status.first_at else t._("No"),
+                                         t._("Yes") if status.on_time else t._("No")])
+                row += 1
+            totals.append((obligation.label(t.language), len(statuses),
+                           sum(1 for s in statuses if s.first_at),
+                           sum(1 for s in statuses if s.on_time)))
+    return totals
+
+
+def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, sums: Counter,
+             completeness: list[tuple[str, int, int, int]]) -> None:
+    sheet.set_column(0, 0, 48)
+    sheet.set_column(1, 3, 14)
+    sheet.write_row(0, 0, [t._("Summary for {period}").format(period=period.long_label(t))],
+                    bold)
+    sheet.write_row(2, 0, [t._("Report kind"), t._("Number")], bold)
+    row = 3
+    for kind, form in KINDS.items():
+        sheet.write_row(row, 0, [t._(form.title), counts.get(kind, 0)])
+        row += 1
+    for (kind, key), label in (
+            (("dissemination", "reached"), N_("People reached by dissemination")),
+            (("study", "participants"), N_("Participants in study sessions"))):
+        sheet.write_row(row, 0, [t._(label), sums.get((kind, key), 0)])
+        row += 1
+    row += 1
+    sheet.write_row(row, 0, [t._("Obligation"), t._("Units"), t._("Sent"), t._("On time")], bold)
+    for name, expected, sent, on_time in completeness:
+        row += 1
+        sheet.write_row(row, 0, [name, expected, sent, on_time])
+
+
+# ---------------------------------------------------------------------------------------------
+# In chat: /export picks a period; the workbook is made in the background (a job)
+
+async def _export(ctx: Ctx, _args: str) -> None:
+    year = int(ctx.today.year if (ctx.today.month, ctx.today.day) < (12, 15)
+               else ctx.today.year + 1)
+    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2"]
+    ctx.reply(ctx.t._("Which period should the spreadsheet cover?"),
+              [Choice(f"ex:{key}", ctx.config.programme.period(key).long_label(ctx.t))
+               for key in keys])
+
+
+@callback("ex", DESK)
+async def _export_period(ctx: Ctx, key: str) -> None:
+    period = ctx.config.programme.period(key)
+    if period is None:
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    await ctx.tx.jobs.add("export", {"period": key}, ctx.contact.id, ctx.event.channel,
+                          ctx.event.chat_id, ctx.now)
+    ctx.reply(ctx.t._("Preparing the spreadsheet for {period}; it will arrive here in a "
+                      "moment.").format(period=period.label(ctx.t)))
+
+
+async def run_export_job(db: Database, config: Config, job: dict, now: datetime,
+                         send: Callable[[list[Outgoing]], Awaitable[None]]) -> None:
+    """Make the workbook of a job and send it; progress messages for long ones."""
+    async with db.read() as tx:
+        contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
+    t = translator(contact.language if contact else None, config.zone, config.default_locale)
+    period = config.programme.period(job["params"]["period"])
+    path = config.files_dir / f"baocao-{period.key}-{job['id']}.xlsx"
+    last = [time.monotonic()]
+
+    async def progress(done: int, total: int) -> None:
+        if time.monotonic() - last[0] >= 10 and total:
+            last[0] = time.monotonic()
+            await send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
+                "⏳ {percent}% ({done} of {total} reports)").format(
+                percent=done * 100 // total, done=t.number(done), total=t.number(total))),
+                job["contact_id"])])
+
+    counts = await write_workbook(db, config, t, period, path, progress)
+    caption = t._("Spreadsheet for {period}: {n} reports.").format(
+        period=period.label(t), n=t.number(sum(counts.values())))
+    await send([Outgoing(job["channel"], job["chat_id"], Reply(caption, (), (
+        Attachment("document", "", path.name, str(path)),)), job["contact_id"])])
+
+
+action(Action("export", N_("Export"), N_("a spreadsheet of a period's reports and difficulties"),
+              DESK, _export, aliases=("xuat",)))
