@@ -26,6 +26,11 @@ DEMO_NAMES = {Role.OFFICER: "Nguyễn Văn An", Role.COORDINATOR: "Trần Thị 
               Role.LEADER: "Lê Văn Cường", Role.ADMIN: "Phạm Thu Hà"}
 
 
+def _plain(text: str, color: bool) -> str:
+    """Our markup as terminal text: tags dropped (or bold kept), entities unescaped."""
+    return html.unescape(_TAG.sub(lambda m: _BOLD.get(m.group(0), "") if color else "", text))
+
+
 def render(payload: dict, color: bool) -> str | None:
     """A payload as terminal text: markup turned to plain (or bold), choices numbered."""
     if payload.get("edit") and not payload.get("choices"):
@@ -33,10 +38,9 @@ def render(payload: dict, color: bool) -> str | None:
     attachment = payload.get("attachment")
     if attachment:
         where = attachment.get("path") or attachment["file_id"]
-        return f"[{attachment['kind']}: {attachment.get('name') or ''} {where}]"
-    text = payload.get("text", "")
-    text = _TAG.sub(lambda m: _BOLD.get(m.group(0), "") if color else "", text)
-    lines = [html.unescape(text)]
+        caption = f"{_plain(payload['text'], color)}\n" if payload.get("text") else ""
+        return f"{caption}[{attachment['kind']}: {attachment.get('name') or ''} {where}]"
+    lines = [_plain(payload.get("text", ""), color)]
     for number, (_cid, label) in enumerate(payload.get("choices", []), start=1):
         lines.append(f"  {number}. {label}")
     return "\n".join(lines)

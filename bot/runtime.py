@@ -23,6 +23,7 @@ from storage.repos import Tx
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
+CAPTION_LIMIT = 1024  # Telegram's longest caption
 
 
 class FloodGuard:
@@ -128,6 +129,13 @@ class Runtime:
             worker = self.workers.get(message.channel)
             limit = worker.limits.max_text if worker else 4096
             reply = message.reply
+            files = [{"kind": a.kind, "file_id": a.file_id, "name": a.name, "path": a.path}
+                     for a in reply.attachments]
+            if len(files) == 1 and not reply.choices and len(reply.text) <= CAPTION_LIMIT:
+                # One file with a short text: the text is its caption, in one message.
+                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
+                              {"attachment": files[0], "text": reply.text}, now)
+                continue
             parts = split_message(reply.text, limit) if reply.text else []
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
@@ -137,13 +145,10 @@ class Runtime:
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                                    payload, now)
-            for attachment in reply.attachments:
+                              payload, now)
+            for file in files:
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                                    {"attachment": {"kind": attachment.kind,
-                                                    "file_id": attachment.file_id,
-                                                    "name": attachment.name,
-                                                    "path": attachment.path}}, now)
+                              {"attachment": file}, now)
 
     async def handle(self, event: Inbound) -> None:
         """Handle one inbound event: its state changes and replies commit together."""

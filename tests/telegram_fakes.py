@@ -34,7 +34,7 @@ class Sent:
 
     @property
     def text(self) -> str:
-        return self.params.get("text", "")
+        return self.params.get("text") or self.params.get("caption", "")
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -72,6 +72,10 @@ class RecordingRequest(BaseRequest):
                          pool_timeout=None) -> tuple[int, bytes]:
         api = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.contains_files:
+            # Uploaded files: name -> bytes, as Telegram would receive them.
+            params["_files"] = {name: value[1] for name, value in
+                                request_data.multipart_data.items()}
         for index, (planned, status, description, retry_after) in enumerate(self.script):
             if planned == api:
                 del self.script[index]
