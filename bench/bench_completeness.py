@@ -10,73 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.dataset import build  # noqa: E402
 from handlers import periods  # noqa: E402
 from handlers.context import Config  # noqa: E402
 from handlers.programme import load_programme  # noqa: E402
 from handlers.reminders import owed  # noqa: E402
 from storage.db import Database  # noqa: E402
-
-KINDS = ["dissemination", "study", "inspection", "review", "model", "plan"]
-YEARS = [2022, 2023, 2024, 2025, 2026]
-
-
-def build(path: Path, units: int, per_unit_year: int) -> int:
-    """Fill the schema with units and reports, with plain sqlite3 for speed."""
-    conn = sqlite3.connect(path)
-    now = "2026-12-01T00:00:00.000+00:00"
-    conn.executemany(
-        "INSERT INTO units (code, name, kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [(f"U{n:04d}", f"Đơn vị {n}", "district" if n % 3 else "department", now, now)
-         for n in range(units)])
-    conn.execute("INSERT INTO contacts (unit_id, role, name, language, created_at) "
-                 "VALUES (1, 'officer', 'Bench', 'vi', ?)", (now,))
-    rng = random.Random(7)
-    rows, number = [], 0
-    for unit in range(1, units + 1):
-        for year in YEARS:
-            period = periods.year(year)
-            # Most units send their annual report, some late, some never.
-            if rng.random() < 0.9:
-                sent = datetime(year, 12, 14, tzinfo=UTC) + timedelta(days=rng.randint(0, 12))
-                number += 1
-                rows.append((f"BC-{year}-{number:07d}", unit, 1, "periodic", str(year), None,
-                             "{}", sent.isoformat(timespec="milliseconds")))
-            for _ in range(per_unit_year - 1):
-                day = period.start + timedelta(days=rng.randint(0, 364))
-                kind = rng.choice(KINDS)
-                answers = json.dumps({"reached": rng.randint(10, 500), "level": "preliminary"})
-                number += 1
-                rows.append((f"BC-{year}-{number:07d}", unit, 1, kind, str(year),
-                             day.isoformat(), answers,
-                             datetime.combine(day, datetime.min.time(), UTC).isoformat(
-                                 timespec="milliseconds")))
-        if len(rows) > 50_000:
-            _flush(conn, rows)
-    _flush(conn, rows)
-    conn.commit()
-    conn.execute("ANALYZE")
-    conn.close()
-    return number
-
-
-def _flush(conn: sqlite3.Connection, rows: list) -> None:
-    conn.executemany(
-        "INSERT INTO reports (number, unit_id, contact_id, kind, period_key, activity_date, "
-        "answers, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*row, row[-1]) for row in rows])
-    rows.clear()
 
 
 async def timed(call, repeat: int = 7) -> tuple[float, object]:
