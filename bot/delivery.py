@@ -123,7 +123,13 @@ class DeliveryWorker:
             next_due = None if rows else await tx.outbox.next_due_at(self.sender.channel)
         waits: list[float] = []
         held: set[str] = set()
+        # A pass starts at most a quarter second's worth of sends, then looks again, so a row
+        # held behind its chat's message in flight is not left waiting for a long pass.
+        budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
         for row in rows:
+            if budget == 0:
+                waits.append(0.0)
+                break
             if row.id in self._unflushed:
                 continue  # sent; its outcome is about to be written
             if row.id in self._inflight_rows or row.chat_id in self._inflight_chats \
@@ -149,6 +155,7 @@ class DeliveryWorker:
             self._chat_bucket(row.chat_id).take()
             self._inflight_rows.add(row.id)
             self._inflight_chats.add(row.chat_id)
+            budget -= 1
             task = asyncio.create_task(self._deliver(row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

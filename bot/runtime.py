@@ -12,7 +12,7 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import translator
 from bot.settings import Settings
-from handlers import core, desk, difficulties, export, reminders
+from handlers import broadcasts, core, desk, difficulties, export, reminders
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -134,7 +134,8 @@ class Runtime:
             if len(files) == 1 and not reply.choices and len(reply.text) <= CAPTION_LIMIT:
                 # One file with a short text: the text is its caption, in one message.
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              {"attachment": files[0], "text": reply.text}, now)
+                              {"attachment": files[0], "text": reply.text}, now,
+                              message.delivery_id)
                 continue
             parts = split_message(reply.text, limit) if reply.text else []
             for index, part in enumerate(parts):
@@ -145,10 +146,10 @@ class Runtime:
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              payload, now)
+                              payload, now, message.delivery_id)
             for file in files:
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              {"attachment": file}, now)
+                              {"attachment": file}, now, message.delivery_id)
 
     async def handle(self, event: Inbound) -> None:
         """Handle one inbound event: its state changes and replies commit together."""
@@ -229,6 +230,7 @@ class Runtime:
             messages += await reminders.tick(tx, self.config, now)
             messages += await difficulties.tick(tx, self.config, now)
             messages += await desk.tick(tx, self.config, now)
+            messages += await broadcasts.tick(tx, self.config, now)
             await self.write(tx, messages, now)
         self.wake()
         self.start_jobs()

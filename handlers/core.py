@@ -368,7 +368,7 @@ async def _resume_draft(ctx: Ctx, flow: str) -> None:
         ctx.reply(ctx.t._("The draft was discarded."))
         await show_menu(ctx)
         return
-    forms.resume(ctx, form, state)
+    await forms.resume(ctx, form, state)
 
 
 async def start_form(ctx: Ctx, form: forms.Form, params: dict | None = None,

@@ -226,10 +226,11 @@ async def _acknowledge(ctx: Ctx, difficulty: Difficulty) -> None:
     tx = ctx.tx
     await tx.difficulties.set_status(difficulty.id, Status.ACKNOWLEDGED, ctx.now)
     await tx.difficulties.add_event(difficulty.id, "acknowledged", ctx.contact.id, None, ctx.now)
+    acknowledged = difficulty.model_copy(update={"status": Status.ACKNOWLEDGED})
+    # The pressed message loses its buttons; the next steps come with the confirmation.
     ctx.reply(ctx.t._("{number} acknowledged; the unit was told.").format(
-        number=difficulty.number))
-    ctx.out += await _tell(tx, ctx.config, [Role.OFFICER], difficulty.model_copy(
-        update={"status": Status.ACKNOWLEDGED}), lambda t: t._(
+        number=difficulty.number), _buttons(ctx.t, acknowledged, ctx.role))
+    ctx.out += await _tell(tx, ctx.config, [Role.OFFICER], acknowledged, lambda t: t._(
         "👀 The coordinating department has acknowledged {number} and is handling it.").format(
         number=difficulty.number), unit_only=True)
 

@@ -82,7 +82,7 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
         sheet = book.add_worksheet(t._(SHEET_NAMES[kind])[:31])
         questions = [q for q in form.questions if q.kind is not Kind.ATTACHMENT]
         header = [t._("Number"), t._("Unit code"), t._("Unit"), t._("Activity date"),
-                  t._("Review state"), t._("Version"), t._("Received")]
+                  t._("Review state"), t._("Version"), t._("Received on")]
         header += [t._(q.label) for q in questions]
         sheet.write_row(0, 0, header, bold)
         sheet.freeze_panes(1, 3)

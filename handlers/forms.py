@@ -81,6 +81,8 @@ class Form:
     roles: frozenset[Role] = frozenset({Role.OFFICER})
     # A one-question form (a note, a reply) is sent as soon as it is answered.
     confirm: bool = True
+    # More to show before confirming, worked out from the answers (e.g. how many recipients).
+    preview: Callable[[Ctx, dict], Awaitable[str]] | None = None
 
 
 FORMS: dict[str, Form] = {}
@@ -197,13 +199,15 @@ def summary_lines(ctx: Ctx, form: Form, answers: dict,
             if _applicable(form, answers, i) and q.key not in skip]
 
 
-def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
+async def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
     t = ctx.t
     state["mode"] = Mode.SUMMARY
     _new_step(state)
     lines = [prefix] if prefix else []
     lines.append(t._("<b>{title}</b>: please check your answers.").format(title=t._(form.title)))
     lines += summary_lines(ctx, form, state["answers"])
+    if form.preview is not None:
+        lines.append(await form.preview(ctx, state["answers"]))
     ctx.reply("\n".join(lines), [_choice(state, CONFIRM, t._("Confirm")),
                                  _choice(state, CHANGE, t._("Change an answer")),
                                  _choice(state, CANCEL, t._("Cancel"))])
@@ -219,20 +223,20 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
     first = _next_index(form, state["answers"], -1)
     ctx.set_flow(form.id, state)
     if first is None:
-        _summary(ctx, form, state, intro)
+        await _summary(ctx, form, state, intro)
         return
     state["pos"] = first
     _new_step(state)
     _ask(ctx, form, state, intro)
 
 
-def resume(ctx: Ctx, form: Form, state: dict) -> None:
+async def resume(ctx: Ctx, form: Form, state: dict) -> None:
     """Continue a saved form where it stopped."""
     state["step"] = max(state.get("step", 0), ctx.state.get("seq", 0))
     ctx.set_flow(form.id, state)
     prefix = ctx.t._("Continuing where you stopped.")
     if state["mode"] in (Mode.SUMMARY, Mode.PICK):
-        _summary(ctx, form, state, prefix)
+        await _summary(ctx, form, state, prefix)
     else:
         _new_step(state)
         _ask(ctx, form, state, prefix)
@@ -382,7 +386,7 @@ async def on_event(ctx: Ctx, form: Form) -> None:
     if is_stale(ctx, state):
         prefix = t._("That button belongs to an earlier step. Here is where we are:")
         if state["mode"] in (Mode.SUMMARY, Mode.PICK):
-            _summary(ctx, form, state, prefix)
+            await _summary(ctx, form, state, prefix)
         else:
             _ask(ctx, form, state, prefix)
         return
@@ -433,7 +437,7 @@ async def _on_answer(ctx: Ctx, form: Form, state: dict) -> None:
             leave(ctx)
             await form.submit(ctx, state["answers"], state["params"])
             return
-        _summary(ctx, form, state)
+        await _summary(ctx, form, state)
         return
     state["pos"] = following
     _new_step(state)
@@ -461,7 +465,7 @@ async def _on_summary(ctx: Ctx, form: Form, state: dict) -> None:
                    if _applicable(form, state["answers"], i)]
         ctx.reply(t._("Which answer do you want to change?"), choices)
     else:
-        _summary(ctx, form, state, "⚠️ " + t._("Please choose Confirm, Change an answer or "
+        await _summary(ctx, form, state, "⚠️ " + t._("Please choose Confirm, Change an answer or "
                                                "Cancel."))
 
 

@@ -71,3 +71,5 @@ class Outgoing:
     chat_id: str
     reply: Reply
     contact_id: int | None = None
+    # A notice's delivery, so that what happens to the message counts in its figures.
+    delivery_id: int | None = None

@@ -24,8 +24,8 @@ class StepWrites:
         self.rows: list[tuple] = []
 
     def add(self, kind: str, channel: str | None, key: str | None, contact_id: int | None,
-            body: str | None, at: datetime) -> None:
-        self.rows.append((kind, channel, key, contact_id, body, None, iso(at)))
+            body: str | None, at: datetime, extra: int | None = None) -> None:
+        self.rows.append((kind, channel, key, contact_id, body, extra, iso(at)))
 
     async def flush(self) -> None:
         if self.rows:
@@ -111,16 +111,18 @@ class OutboxRepo:
         self.pending = pending
 
     def add(self, channel: str, chat_id: str, contact_id: int | None, payload: dict,
-            now: datetime) -> None:
+            now: datetime, delivery_id: int | None = None) -> None:
         """Queue a message; it is written with the transaction that caused it."""
-        self.pending.add("outbox", channel, chat_id, contact_id, _dump(payload), now)
+        self.pending.add("outbox", channel, chat_id, contact_id, _dump(payload), now,
+                         delivery_id)
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """Pending rows whose time has come, oldest first."""
+        """Pending rows whose time has come, oldest first; replies to people before notices
+        (a broadcast to thousands must not hold up the answer to someone's message)."""
         rows = await self.conn.execute_fetchall(
             "SELECT id, channel, chat_id, contact_id, payload, attempts FROM outbox "
             "WHERE status = 'pending' AND channel = ? AND not_before <= ? "
-            "ORDER BY id LIMIT ?",
+            "ORDER BY delivery_id IS NOT NULL, id LIMIT ?",
             (channel, iso(now), limit),
         )
         return [

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import aiosqlite
 
+from storage.broadcasts import BroadcastsRepo
 from storage.conversations import (
     JobsRepo,
     OutboxRepo,
@@ -73,3 +74,7 @@ class Tx:
     @cached_property
     def jobs(self) -> JobsRepo:
         return JobsRepo(self.conn)
+
+    @cached_property
+    def broadcasts(self) -> BroadcastsRepo:
+        return BroadcastsRepo(self.conn)

@@ -3,8 +3,10 @@ make a test read like a conversation."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -87,6 +89,11 @@ class RecordingRequest(BaseRequest):
         result = self._result(api, params)
         message_id = result.get("message_id") if isinstance(result, dict) else None
         self.calls.append(Sent(api, params, message_id))
+        if api == "editMessageText":  # the chat now shows the edited message
+            for earlier in self.sent(params.get("chat_id")):
+                if earlier.message_id == message_id:
+                    earlier.params = {**earlier.params, "text": params.get("text", ""),
+                                      "reply_markup": params.get("reply_markup")}
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _result(self, api: str, params: dict):
@@ -156,11 +163,12 @@ class Harness:
     async def drain(self) -> None:
         await self.runtime.workers["telegram"].drain()
 
-    async def feed(self, data: dict) -> None:
+    async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)
         update = Update.de_json(data, self.app.bot)
         await self.app.process_update(update)
-        await self.drain()
+        if drain:
+            await self.drain()
 
     def chat(self, user_id: int, name: str = "Nguyễn Văn An", language: str = "vi",
              chat_id: int | None = None) -> Chat:
@@ -226,22 +234,24 @@ class Chat:
         raise AssertionError(f"no button {label!r}; last: {self.last().text!r} "
                              f"{self.last().buttons!r}")
 
-    async def press(self, label: str) -> None:
-        """Press the newest button with this label."""
+    async def press(self, label: str, drain: bool = True) -> None:
+        """Press the newest button with this label (and let the bot's answers go out)."""
         sent, data = self._message_with(label)
-        await self.press_data(data, sent)
+        await self.press_data(data, sent, drain)
 
-    async def press_data(self, data: str, sent: Sent | None = None) -> None:
+    async def press_data(self, data: str, sent: Sent | None = None, drain: bool = True) -> None:
         """Press a button with any callback data (a forged one too)."""
         sent = sent or self.last()
         update_id = next(self.h.updates)
+        # Telegram gives back the text without our markup (its formatting comes as entities).
+        plain = html.unescape(re.sub(r"</?(b|i|code)>", "", sent.text))
         message = {"message_id": sent.message_id, "date": 1_700_000_000,
-                   "chat": self._chat(), "from": BOT_USER, "text": sent.text}
+                   "chat": self._chat(), "from": BOT_USER, "text": plain}
         if sent.params.get("reply_markup"):
             message["reply_markup"] = sent.params["reply_markup"]
         await self.h.feed({"update_id": update_id, "callback_query": {
             "id": f"cq{update_id}", "from": self._user(), "chat_instance": "ci", "data": data,
-            "message": message}})
+            "message": message}}, drain)
 
 
 async def invite(h: Harness, role: Role = Role.OFFICER, unit: str | None = "Q-LECHAN",

@@ -105,7 +105,9 @@ async def test_roles_and_forged_buttons(people):
     async with h.runtime.db.transaction() as tx:
         difficulty_id = (await tx.difficulties.awaiting())[0].id
     coordinator = h.coordinators[0]
-    await coordinator.press_data(f"kk:ret:{difficulty_id}")  # a leader's action
+    # Forged presses come on an old message of the chat, not on the difficulty's own.
+    welcome = h.request.sent(coordinator.chat_id)[0]
+    await coordinator.press_data(f"kk:ret:{difficulty_id}", welcome)  # a leader's action
     assert "không thực hiện được" in coordinator.last().text
     await h.outsider.press_data(f"kk:open:{difficulty_id}")
     assert "không có quyền xem" in h.outsider.last().text
@@ -113,13 +115,13 @@ async def test_roles_and_forged_buttons(people):
     assert "không thực hiện được" in h.officer.last().text
     await h.leader.press_data(f"kk:ans:{difficulty_id}")  # not escalated: not the leader's yet
     assert "không thực hiện được" in h.leader.last().text
-    await coordinator.press_data("kk:zzz:abc")
+    await coordinator.press_data("kk:zzz:abc", welcome)
     assert "không có quyền xem" in coordinator.last().text
 
     await coordinator.press("Trình lãnh đạo")
     assert "trình lãnh đạo" in h.officer.last().text
     assert "Trình lãnh đạo" not in [label for label, _ in coordinator.last().buttons]
-    await coordinator.press_data(f"kk:ans:{difficulty_id}")  # now the leaders' to answer
+    await coordinator.press_data(f"kk:ans:{difficulty_id}", welcome)  # the leaders' now
     assert "không thực hiện được" in coordinator.last().text
     push = h.leader.last()
     assert "trình lãnh đạo cho ý kiến" in push.text

@@ -1,0 +1,301 @@
+"""Notices from admins: write, choose the audience, preview, send now or later; delivery and
+"Received" figures; remind those who have not acknowledged.
+
+```mermaid
+stateDiagram-v2
+    [*] --> scheduled: confirmed with a later time
+    [*] --> sending: confirmed to send now
+    scheduled --> sending: the time comes (clock tick)
+    sending --> done: nothing left in the outbox
+    sending --> cancelled: admin cancels (unsent notices are dropped)
+    scheduled --> cancelled
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, time
+
+from bot.i18n import N_, translator
+from handlers import forms
+from handlers.admin import UNIT_KINDS
+from handlers.context import Config, Ctx
+from handlers.core import ROLE_TITLES, Action, action, callback, start_form
+from handlers.forms import Form, Kind, Question
+from handlers.text import esc
+from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.models import Role
+from storage.repos import Tx
+
+ADMINS = frozenset({Role.ADMIN})
+SCOPES = (("all", N_("All units (their officers)")), ("kinds", N_("Kinds of unit")),
+          ("units", N_("Chosen units")), ("roles", N_("Roles")))
+
+
+async def _check_units(ctx: Ctx, value: str) -> str | None:
+    for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
+        if len(await ctx.tx.units.search(part)) != 1:
+            return ctx.t._("“{part}” does not name one unit. Give unit codes separated by "
+                           "commas, e.g. Q-LECHAN, Q-NGOQUYEN.").format(part=esc(part[:60]))
+    return None
+
+
+async def _unit_codes(ctx: Ctx, value: str) -> list[str]:
+    codes = []
+    for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
+        codes.append((await ctx.tx.units.search(part))[0].code)
+    return sorted(set(codes))
+
+
+async def _audience(ctx: Ctx, answers: dict) -> dict:
+    scope = answers["scope"]
+    if scope == "kinds":
+        return {"scope": scope, "kinds": answers["kinds"]}
+    if scope == "units":
+        return {"scope": scope, "units": await _unit_codes(ctx, answers["units"])}
+    if scope == "roles":
+        return {"scope": scope, "roles": answers["roles"]}
+    return {"scope": "all"}
+
+
+def _when(ctx: Ctx, answers: dict) -> datetime | None:
+    if answers.get("timing") != "later":
+        return None
+    day = datetime.fromisoformat(answers["day"]).date()
+    return datetime.combine(day, time(answers["hour"]), ctx.config.zone)
+
+
+async def _preview(ctx: Ctx, answers: dict) -> str:
+    t = ctx.t
+    people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers))
+    reachable = sum(1 for _c, ids in people if any(i.reachable for i in ids))
+    return t.ngettext("👥 <b>{n} recipient</b> ({reachable} reachable now).",
+                      "👥 <b>{n} recipients</b> ({reachable} reachable now).",
+                      len(people)).format(n=t.number(len(people)), reachable=t.number(reachable))
+
+
+async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
+    t, tx = ctx.t, ctx.tx
+    audience = await _audience(ctx, answers)
+    when = _when(ctx, answers)
+    if when is not None and when <= ctx.now:
+        when = None  # a time already past means now
+    files = answers.get("attachment") or []
+    broadcast_id = await tx.broadcasts.create(
+        created_by=ctx.contact.id, text=answers["text"], audience=audience,
+        attachment=dict(files[0], channel=ctx.event.channel) if files else None,
+        scheduled_at=when, now=ctx.now)
+    await tx.audit.record(f"contact:{ctx.contact.id}", "broadcast.create", ctx.now,
+                          broadcast=broadcast_id, audience=audience,
+                          scheduled=when.isoformat() if when else None)
+    if when is not None:
+        ctx.reply(t._("Notice #{id} will be sent on {when}.").format(
+            id=broadcast_id, when=t.datetime(when)),
+            [Choice(f"bc:cx:{broadcast_id}", t._("Cancel the notice"))])
+        return
+    messages = await dispatch(tx, ctx.config, broadcast_id, ctx.now)
+    figures = await tx.broadcasts.figures(broadcast_id)  # its messages are not written yet
+    queued = len({m.delivery_id for m in messages})
+    ctx.reply(t._("Notice #{id} is on its way: {queued} of {total} recipients queued, "
+                  "{unreachable} unreachable. Press Refresh for the figures.").format(
+        id=broadcast_id, queued=t.number(queued), total=t.number(figures.recipients),
+        unreachable=t.number(figures.recipients - queued)),
+        [Choice(f"bc:st:{broadcast_id}", t._("Refresh")),
+         Choice(f"bc:cx:{broadcast_id}", t._("Cancel the notice"))])
+    ctx.out += messages  # after the admin's answer, which should not wait behind them
+
+
+BROADCAST_FORM = forms.register(Form(
+    id="broadcast", title=N_("Notice to units"), roles=ADMINS, submit=_submit, preview=_preview,
+    questions=(
+        Question("text", Kind.TEXT, N_("Notice"), N_("Write the notice."), max_length=3500),
+        Question("attachment", Kind.ATTACHMENT, N_("Attached file"),
+                 N_("A document or photo to attach?"), optional=True),
+        Question("scope", Kind.CHOICE, N_("Audience"), N_("Who should receive it?"),
+                 options=SCOPES),
+        Question("kinds", Kind.MULTI, N_("Kinds of unit"), N_("Which kinds of unit?"),
+                 options=tuple(UNIT_KINDS.items()),
+                 ask_if=lambda a: a.get("scope") == "kinds"),
+        Question("units", Kind.TEXT, N_("Units"),
+                 N_("Which units? Unit codes separated by commas, e.g. Q-LECHAN, Q-NGOQUYEN."),
+                 max_length=2000, check=_check_units,
+                 ask_if=lambda a: a.get("scope") == "units"),
+        Question("roles", Kind.MULTI, N_("Roles"), N_("Which roles?"),
+                 options=tuple((r.value, ROLE_TITLES[r]) for r in
+                               (Role.OFFICER, Role.COORDINATOR, Role.LEADER)),
+                 ask_if=lambda a: a.get("scope") == "roles"),
+        Question("timing", Kind.CHOICE, N_("When"), N_("Send it now or later?"),
+                 options=(("now", N_("Now")), ("later", N_("At a set time")))),
+        Question("day", Kind.DATE, N_("Day"), N_("On which day?"), allow_future=True,
+                 ask_if=lambda a: a.get("timing") == "later"),
+        Question("hour", Kind.INTEGER, N_("Hour"), N_("At what hour (0-23)?"), max_value=23,
+                 ask_if=lambda a: a.get("timing") == "later"),
+    )))
+
+
+async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
+                   ) -> list[Outgoing]:
+    """Create the deliveries of a notice and its messages (through the outbox)."""
+    broadcast = await tx.broadcasts.get(broadcast_id)
+    people = await tx.broadcasts.audience(broadcast.audience)
+    deliveries = await tx.broadcasts.add_deliveries(broadcast_id, [c.id for c, _ids in people])
+    await tx.broadcasts.set_status(broadcast_id, "sending", now)
+    out = []
+    for contact, identities in people:
+        for identity in identities:
+            if identity.reachable:
+                out.append(notice(config, broadcast, contact.language, identity.channel,
+                                  identity.chat_id, contact.id, deliveries[contact.id]))
+    return out
+
+
+def notice(config: Config, broadcast, language: str, channel: str, chat_id: str,
+           contact_id: int, delivery_id: int, reminder: bool = False) -> Outgoing:
+    t = translator(language, config.zone, config.default_locale)
+    head = t._("🔔 Reminder — notice from the coordinating department") if reminder else \
+        t._("📢 Notice from the coordinating department")
+    attachments = ()
+    if broadcast.attachment and broadcast.attachment.get("channel") == channel:
+        attachments = (Attachment(broadcast.attachment["kind"], broadcast.attachment["file_id"],
+                                  broadcast.attachment.get("name")),)
+    return Outgoing(channel, chat_id, Reply(
+        f"<b>{head}</b>\n{esc(broadcast.text)}",
+        (Choice(f"bc:ack:{delivery_id}", t._("Received")),), attachments), contact_id,
+        delivery_id)
+
+
+def _figures_text(t, broadcast, figures) -> str:
+    state = {"scheduled": N_("scheduled"), "sending": N_("sending"), "done": N_("sent"),
+             "cancelled": N_("cancelled"), "draft": N_("draft")}[broadcast.status]
+    return "\n".join([
+        t._("<b>Notice #{id}</b> ({state}) · {when}").format(
+            id=broadcast.id, state=t._(state), when=t.datetime(broadcast.created_at)),
+        esc(broadcast.text[:200] + ("…" if len(broadcast.text) > 200 else "")),
+        t._("Recipients {total}: queued {queued}, sent {sent}, failed {failed}, unreachable "
+            "{unreachable}, cancelled {cancelled}; received ✓ {acknowledged}").format(
+            total=t.number(figures.recipients), queued=t.number(figures.queued),
+            sent=t.number(figures.sent), failed=t.number(figures.failed),
+            unreachable=t.number(figures.unreachable), cancelled=t.number(figures.cancelled),
+            acknowledged=t.number(figures.acknowledged))])
+
+
+async def _show(ctx: Ctx, broadcast_id: int, edit: str | None = None,
+                with_missing: bool = False) -> None:
+    t = ctx.t
+    broadcast = await ctx.tx.broadcasts.get(broadcast_id)
+    figures = await ctx.tx.broadcasts.figures(broadcast_id)
+    lines = [_figures_text(t, broadcast, figures)]
+    choices = [Choice(f"bc:st:{broadcast_id}", t._("Refresh"))]
+    if broadcast.status in ("sending", "scheduled"):
+        choices.append(Choice(f"bc:cx:{broadcast_id}", t._("Cancel the notice")))
+    if with_missing:
+        missing = await ctx.tx.broadcasts.unacknowledged(broadcast_id)
+        units = sorted({unit or person for _d, _c, unit, person in missing})
+        if units:
+            lines.append(t._("<b>Not yet acknowledged</b> ({n}):").format(n=len(units)))
+            lines += [f"• {esc(u)}" for u in units[:50]]
+            if broadcast.status != "cancelled":
+                choices.append(Choice(f"bc:rem:{broadcast_id}", t._("Remind them")))
+    ctx.reply("\n".join(lines), choices, edit=edit)
+
+
+@callback("bc", frozenset(Role))
+async def _button(ctx: Ctx, rest: str) -> None:
+    t = ctx.t
+    what, _, target = rest.partition(":")
+    if not target.isdigit():
+        ctx.reply(t._("This button is not valid."))
+        return
+    if what == "ack":  # anyone, for their own delivery
+        outcome = await ctx.tx.broadcasts.acknowledge(int(target), ctx.contact.id, ctx.now)
+        if outcome is None:
+            ctx.reply(t._("This button is not valid."))
+        else:
+            ctx.reply(t._("Thank you, your receipt was recorded."))
+        return
+    if ctx.role is not Role.ADMIN or await ctx.tx.broadcasts.get(int(target)) is None:
+        ctx.reply(t._("This button is not valid."))
+        return
+    broadcast_id = int(target)
+    if what == "st":
+        await _show(ctx, broadcast_id, edit=ctx.event.pressed_message_id, with_missing=True)
+    elif what == "open":
+        await _show(ctx, broadcast_id, with_missing=True)
+    elif what == "cx":
+        stopped = await ctx.tx.broadcasts.cancel_pending(broadcast_id)
+        await ctx.tx.broadcasts.set_status(broadcast_id, "cancelled", ctx.now)
+        await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "broadcast.cancel", ctx.now,
+                                  broadcast=broadcast_id, stopped=stopped)
+        ctx.reply(t.ngettext("Notice #{id} cancelled; {n} message was not sent.",
+                             "Notice #{id} cancelled; {n} messages were not sent.",
+                             stopped).format(id=broadcast_id, n=stopped))
+    elif what == "rem":
+        await _remind(ctx, broadcast_id)
+    else:
+        ctx.reply(t._("This button is not valid."))
+
+
+async def _remind(ctx: Ctx, broadcast_id: int) -> None:
+    """Send the notice again to those who have not acknowledged it."""
+    broadcast = await ctx.tx.broadcasts.get(broadcast_id)
+    count = 0
+    for delivery_id, contact_id, _unit, _person in await ctx.tx.broadcasts.unacknowledged(
+            broadcast_id):
+        contact = await ctx.tx.contacts.get(contact_id)
+        for identity in await ctx.tx.contacts.identities(contact_id):
+            if identity.reachable:
+                ctx.out.append(notice(ctx.config, broadcast, contact.language, identity.channel,
+                                      identity.chat_id, contact_id, delivery_id, reminder=True))
+                count += 1
+    ctx.reply(ctx.t.ngettext("A reminder went to {n} recipient.",
+                             "A reminder went to {n} recipients.", count).format(n=count))
+
+
+async def _broadcast(ctx: Ctx, _args: str) -> None:
+    await start_form(ctx, BROADCAST_FORM)
+
+
+async def _broadcasts(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    recent = await ctx.tx.broadcasts.recent()
+    if not recent:
+        ctx.reply(t._("No notices yet. Write one with /broadcast."))
+        return
+    lines = [t._("<b>Latest notices</b>")]
+    for broadcast in recent:
+        figures = await ctx.tx.broadcasts.figures(broadcast.id)
+        lines.append(t._("#{id} · {when} · sent {sent}/{total} · received ✓ {ack}").format(
+            id=broadcast.id, when=t.datetime(broadcast.created_at), sent=figures.sent,
+            total=figures.recipients, ack=figures.acknowledged) +
+            f"\n  {esc(broadcast.text[:80])}")
+    ctx.reply("\n".join(lines), [Choice(f"bc:open:{b.id}", f"#{b.id}") for b in recent])
+
+
+async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Send notices whose time has come; tell the admin when one has gone out completely."""
+    out = []
+    for broadcast in await tx.broadcasts.due(now):
+        out += await dispatch(tx, config, broadcast.id, now)
+    for broadcast in await tx.broadcasts.sending():
+        if await tx.broadcasts.pending_count(broadcast.id):
+            continue
+        await tx.broadcasts.set_status(broadcast.id, "done", now)
+        admin = await tx.contacts.get(broadcast.created_by)
+        t = translator(admin.language if admin else None, config.zone, config.default_locale)
+        figures = await tx.broadcasts.figures(broadcast.id)
+        done = replace(broadcast, status="done")
+        for identity in await tx.contacts.identities(broadcast.created_by):
+            if identity.reachable:
+                out.append(Outgoing(identity.channel, identity.chat_id, Reply(
+                    _figures_text(t, done, figures),
+                    (Choice(f"bc:open:{broadcast.id}", t._("Who has not acknowledged")),)),
+                    broadcast.created_by))
+    return out
+
+
+action(Action("broadcast", N_("New notice"), N_("send a notice to units, kinds of unit or roles"),
+              ADMINS, _broadcast, aliases=("thongbao",), private_only=True))
+action(Action("broadcasts", N_("Notices sent"), N_("past notices with delivery and receipt "
+                                                   "figures"), ADMINS, _broadcasts,
+              aliases=("dathongbao",)))
