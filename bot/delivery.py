@@ -233,6 +233,8 @@ class DeliveryWorker:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             wait = await self.pump()
+            if wait == 0:
+                continue  # a full pass: more can go at once
             if self._tasks:
                 await asyncio.wait(self._tasks)
                 continue
@@ -250,8 +252,11 @@ class DeliveryWorker:
             except Exception:
                 log.exception("delivery loop error on %s", self.sender.channel)
                 wait = 5.0
+            if wait == 0:
+                continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(wait or 30.0, 30.0))
+                await asyncio.wait_for(self._wake.wait(),
+                                       timeout=30.0 if wait is None else min(wait, 30.0))
             except TimeoutError:
                 pass
 

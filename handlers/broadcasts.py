@@ -227,9 +227,9 @@ async def _button(ctx: Ctx, rest: str) -> None:
         await ctx.tx.broadcasts.set_status(broadcast_id, "cancelled", ctx.now)
         await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "broadcast.cancel", ctx.now,
                                   broadcast=broadcast_id, stopped=stopped)
-        ctx.reply(t.ngettext("Notice #{id} cancelled; {n} message was not sent.",
-                             "Notice #{id} cancelled; {n} messages were not sent.",
-                             stopped).format(id=broadcast_id, n=stopped))
+        # Messages already on their way cannot be called back; Refresh shows the final figures.
+        ctx.reply(t._("Notice #{id} cancelled: the messages not yet sent are stopped.").format(
+            id=broadcast_id), [Choice(f"bc:st:{broadcast_id}", t._("Refresh"))])
     elif what == "rem":
         await _remind(ctx, broadcast_id)
     else:

@@ -110,9 +110,12 @@ async def test_cancel_midway(people):
     await h.drain()
     got = sum(len(notices(chat)) for chat in h.officers.values())
     assert 1 <= got < 6
-    assert f"{6 - got} tin chưa được gửi" in h.admin.last().text
+    assert "Đã hủy thông báo số 1" in h.admin.last().text
     await h.drain()
     assert sum(len(notices(chat)) for chat in h.officers.values()) == got
+    await h.admin.press("Cập nhật")
+    status = [c for c in h.request.calls if c.method == "editMessageText"][-1].text
+    assert f"đã gửi {got}," in status and f"đã hủy {6 - got};" in status
 
 
 async def test_crash_midway_resumes_without_duplicates(people):
