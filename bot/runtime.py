@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
-from bot.i18n import translator
 from bot.settings import Settings
 from handlers import broadcasts, core, desk, difficulties, export, reminders
 from handlers.context import Config
@@ -160,7 +159,7 @@ class Runtime:
         refusal = None
         if verdict == "drop":
             return
-        t = translator(event.language_code, self.config.zone, self.config.default_locale)
+        t = self.config.translator(event.language_code)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
                           "again.")
@@ -183,7 +182,7 @@ class Runtime:
         self.start_jobs()
 
     async def _apologise(self, event: Inbound, now: datetime) -> None:
-        t = translator(event.language_code, self.config.zone, self.config.default_locale)
+        t = self.config.translator(event.language_code)
         text = t._("Sorry, something went wrong on our side and your last message was not "
                    "processed. Please try again; what you entered before is kept.")
         try:
@@ -209,7 +208,7 @@ class Runtime:
             except Exception:
                 log.exception("job %s (%s) failed", job["id"], job["kind"])
                 status = "failed"
-                t = translator(None, self.config.zone, self.config.default_locale)
+                t = self.config.translator(None)
                 await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
                     "Sorry, the spreadsheet could not be made. Please try again later.")),
                     job["contact_id"])])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, time
 
-from bot.i18n import N_, translator
+from bot.i18n import N_
 from handlers import forms
 from handlers.admin import UNIT_KINDS
 from handlers.context import Config, Ctx
@@ -152,7 +152,7 @@ async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
 
 def notice(config: Config, broadcast, language: str, channel: str, chat_id: str,
            contact_id: int, delivery_id: int, reminder: bool = False) -> Outgoing:
-    t = translator(language, config.zone, config.default_locale)
+    t = config.translator(language)
     head = t._("🔔 Reminder — notice from the coordinating department") if reminder else \
         t._("📢 Notice from the coordinating department")
     attachments = ()
@@ -282,7 +282,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
             continue
         await tx.broadcasts.set_status(broadcast.id, "done", now)
         admin = await tx.contacts.get(broadcast.created_by)
-        t = translator(admin.language if admin else None, config.zone, config.default_locale)
+        t = config.translator(admin.language if admin else None)
         figures = await tx.broadcasts.figures(broadcast.id)
         done = replace(broadcast, status="done")
         for identity in await tx.contacts.identities(broadcast.created_by):

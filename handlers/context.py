@@ -33,6 +33,10 @@ class Config:
     # Where made files (charts, spreadsheets) are kept until they are sent.
     files_dir: Path = Path("data/files")
 
+    def translator(self, language: str | None) -> Translator:
+        """A person's translator: their language if supported, else the default."""
+        return translator(language, self.zone, self.default_locale)
+
 
 @dataclass
 class Ctx:
@@ -56,7 +60,7 @@ class Ctx:
 
     def translator_for(self, language: str | None) -> Translator:
         """The translator of someone else (a message to another person is in their language)."""
-        return translator(language, self.config.zone, self.config.default_locale)
+        return self.config.translator(language)
 
     def reply(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (),
               attachments: tuple[Attachment, ...] = (), edit: str | None = None) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.i18n import N_, pick_language, translator
+from bot.i18n import N_, pick_language
 from handlers import forms
 from handlers.context import MENU_FLOW, Config, Ctx
 from handlers.text import esc, match_option
@@ -99,7 +99,7 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         contact, flow, state = speaker.contact, speaker.flow or MENU_FLOW, speaker.state
         if not speaker.reachable:
             await tx.contacts.seen(event.channel, event.user_id)
-    ctx = Ctx(tx, event, contact, _t(contact.language, config), now, config, flow, state)
+    ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state)
     before = (flow, repr(state))
     await _route(ctx)
     _mark_pressed(ctx)
@@ -121,10 +121,6 @@ def _mark_pressed(ctx: Ctx) -> None:
                                      edit_message_id=event.pressed_message_id), ctx.contact.id))
 
 
-def _t(language: str | None, config: Config):
-    return translator(language, config.zone, config.default_locale)
-
-
 async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) -> Contact:
     """A person listed in ADMIN_IDS becomes an admin on first contact."""
     language = pick_language(event.language_code, config.default_locale)
@@ -138,7 +134,7 @@ async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) ->
 async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     """Someone not registered: register them with an invite code, or refuse politely."""
     language = pick_language(event.language_code, config.default_locale)
-    t = _t(language, config)
+    t = config.translator(language)
     command = event.command
     code = command[1] if command and command[0] == "start" else ""
     if not code:
@@ -350,7 +346,7 @@ async def _set_language(ctx: Ctx, code: str) -> None:
         return
     await ctx.tx.contacts.set_language(ctx.contact.id, code)
     ctx.contact = ctx.contact.model_copy(update={"language": code})
-    ctx.t = _t(code, ctx.config)
+    ctx.t = ctx.config.translator(code)
     ctx.reply(ctx.t._("Language set to English."))
     await show_menu(ctx)
 
@@ -404,7 +400,7 @@ async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Ou
         await tx.sessions.save_draft(contact_id, flow, state["form"], now)
         state["seq"] = state["form"].get("step", 0)
         del state["form"]
-        t = _t(contact.language, config)
+        t = config.translator(contact.language)
         text = t._("Your unfinished “{title}” was closed after a long pause. Your answers are "
                    "kept: press Continue when you are ready.").format(title=t._(form.title))
         reply = Reply(text, (Choice(f"d:{flow}", t._("Continue")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 
-from bot.i18n import N_, translator
+from bot.i18n import N_
 from handlers import charts
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
@@ -220,7 +220,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
             if not await tx.tracking.first_notification(f"digest:{contact.id}:{key}", "digest",
                                                         now):
                 continue
-            t = translator(contact.language, config.zone, config.default_locale)
+            t = config.translator(contact.language)
             reply = await digest(tx, config, t, now, now - span, with_chart)
             if reply is not None:
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import N_, translator
+from bot.i18n import N_
 from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback, start_form
@@ -105,7 +105,7 @@ async def _tell(tx: Tx, config: Config, roles: list[Role], difficulty: Difficult
         targets.append(("telegram", config.coordinator_chat_id, None, config.default_locale,
                         Role.COORDINATOR))
     for channel, chat_id, contact_id, language, role in targets:
-        t = translator(language, config.zone, config.default_locale)
+        t = config.translator(language)
         out.append(Outgoing(channel, chat_id,
                             Reply(text_for(t), _buttons(t, difficulty, role)), contact_id))
     return out

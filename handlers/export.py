@@ -13,7 +13,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from bot.i18n import N_, Translator, translator
+from bot.i18n import N_, Translator
 from handlers import forms, periods
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
@@ -230,7 +230,7 @@ async def run_export_job(db: Database, config: Config, job: dict, now: datetime,
     """Make the workbook of a job and send it; progress messages for long ones."""
     async with db.read() as tx:
         contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
-    t = translator(contact.language if contact else None, config.zone, config.default_locale)
+    t = config.translator(contact.language if contact else None)
     period = config.programme.period(job["params"]["period"])
     path = config.files_dir / f"baocao-{period.key}-{job['id']}.xlsx"
     last = [time.monotonic()]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.i18n import N_, translator
+from bot.i18n import N_
 from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
@@ -117,7 +117,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
             if stage and await tx.tracking.first_notification(f"{key}:{stage}", "reminder", now):
                 for contact, identity in await tx.contacts.reachable_identities(
                         roles=[Role.OFFICER], unit_id=unit_id):
-                    t = translator(contact.language, config.zone, config.default_locale)
+                    t = config.translator(contact.language)
                     text = _officer_text(t, stage, obligation, period, deadline, today)
                     out.append(Outgoing(identity.channel, identity.chat_id, Reply(
                         text, (_open_form_choice(t, obligation, period),)), contact.id))
@@ -147,7 +147,7 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
         targets.append(("telegram", config.coordinator_chat_id, None, config.default_locale))
     out = []
     for channel, chat_id, contact_id, language in targets:
-        t = translator(language, config.zone, config.default_locale)
+        t = config.translator(language)
         lines = [t._(title)]
         for unit_name, obligation, period, days in late:
             lines.append("• " + t.ngettext(
