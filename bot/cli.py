@@ -29,7 +29,7 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
                         "when TELEGRAM_BOT_TOKEN is set, otherwise the console demo."))
     sub = parser.add_subparsers(dest="command", metavar=t._("command"))
 
-    sub.add_parser("run", help=t._("run the bot on Telegram (long polling or webhook)"))
+    sub.add_parser("run", help=t._("run the bot on Telegram and/or Zalo (polling or webhook)"))
 
     demo = sub.add_parser("demo", help=t._("chat with the bot in this terminal"))
     demo.add_argument("--as", dest="role", choices=[r.value for r in Role], default="officer",
@@ -157,10 +157,13 @@ async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> No
 
 
 def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
-    command = args.command or ("run" if settings.telegram_bot_token else "demo")
+    has_token = settings.telegram_bot_token or settings.zalo_bot_token
+    command = args.command or ("run" if has_token else "demo")
     if command == "run":
-        from bot.telegram import run_telegram
-        run_telegram(settings)
+        if not has_token:
+            raise UserError(t._("Set TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN (see .env.example)."))
+        from bot.run import run
+        run(settings)
     elif command == "demo":
         from bot.console import run_demo
         asyncio.run(run_demo(settings, role=getattr(args, "role", "officer"),

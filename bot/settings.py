@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
 
+    zalo_bot_token: SecretStr | None = None
+    zalo_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_url: str | None = None
+    zalo_webhook_secret: SecretStr | None = None
+    zalo_webhook_port: int = Field(default=8444, ge=1, le=65535)
+    zalo_per_second: float = Field(default=10.0, gt=0, le=100)
+
     session_idle_minutes: int = Field(default=720, ge=1)
     max_message_chars: int = Field(default=4000, ge=100)
     flood_max_messages: int = Field(default=30, ge=1)
@@ -56,7 +63,8 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("telegram_bot_token", "webhook_secret", "telegram_bot_username", mode="before")
+    @field_validator("telegram_bot_token", "webhook_secret", "telegram_bot_username",
+                     "zalo_bot_token", "zalo_webhook_secret", "zalo_webhook_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -132,7 +132,7 @@ class TelegramSender:
 
 
 def build_application(settings: Settings, runtime: Runtime,
-                      request: BaseRequest | None = None) -> Application:
+                      request: BaseRequest | None = None, also=None) -> Application:
     """The python-telegram-bot Application wired to our runtime (no ConversationHandler, no
     persistence: conversation state lives in our database)."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
@@ -141,9 +141,14 @@ def build_application(settings: Settings, runtime: Runtime,
         builder = builder.request(request).get_updates_request(request)
 
     async def on_init(app: Application) -> None:
-        await runtime.start([TelegramSender(app.bot)], bot_username=app.bot.username)
+        senders = [TelegramSender(app.bot)] + ([also.sender] if also else [])
+        await runtime.start(senders, bot_username=app.bot.username)
+        if also is not None:  # Zalo in the same process, on the same database
+            await also.start()
 
     async def on_shutdown(_app: Application) -> None:
+        if also is not None:
+            await also.stop()
         await runtime.stop()
 
     app = builder.post_init(on_init).post_shutdown(on_shutdown).build()
@@ -162,14 +167,10 @@ def build_application(settings: Settings, runtime: Runtime,
     return app
 
 
-def run_telegram(settings: Settings) -> None:
-    """Run the bot on Telegram until interrupted: long polling, or a webhook when configured."""
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    runtime = Runtime(settings)
-    app = build_application(settings, runtime)
+def run_telegram(settings: Settings, runtime: Runtime, also=None) -> None:
+    """Run the bot on Telegram until interrupted: long polling, or a webhook when configured
+    (`also`: another channel started and stopped with it)."""
+    app = build_application(settings, runtime, also=also)
     allowed = ["message", "callback_query"]
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

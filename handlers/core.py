@@ -148,6 +148,8 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     found = await tx.invites.check(code, now)
     if isinstance(found, InviteProblem):
         return [Outgoing(event.channel, event.chat_id, Reply(_invite_problem(t, found)))]
+    if found.for_contact is not None:
+        return await _link(event, tx, config, now, found.code, found.for_contact)
     contact = await tx.contacts.create(unit_id=found.unit_id, role=found.role, name=event.name,
                                        language=language, now=now)
     ctx = Ctx(tx, event, contact, t, now, config)
@@ -155,6 +157,33 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     if ctx.state:
         tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
+
+
+async def _link(event: Inbound, tx: Tx, config: Config, now: datetime, code: str,
+                contact_id: int) -> list[Outgoing]:
+    """Bind this channel address to an existing contact (a code made with /link)."""
+    contact = await tx.contacts.get(contact_id)
+    await tx.invites.mark_used(code, contact_id, now)
+    await tx.contacts.bind(contact_id, event.channel, event.user_id, event.chat_id, now)
+    await tx.audit.record(f"{event.channel}:{event.user_id}", "contact.link", now,
+                          contact=contact_id)
+    ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config)
+    ctx.reply(ctx.t._("This account is now linked to your Baocao account; you can report from "
+                      "here too."))
+    await show_menu(ctx, greeting=True)
+    if ctx.state:
+        tx.sessions.save(contact_id, ctx.flow, ctx.state, now)
+    return ctx.out
+
+
+async def _link_code(ctx: Ctx, _args: str) -> None:
+    """A one-day code that links another app (e.g. Zalo) to this contact."""
+    invite = await ctx.tx.invites.create(unit_id=ctx.contact.unit_id, role=ctx.role,
+                                         created_by=f"contact:{ctx.contact.id}", now=ctx.now,
+                                         days=1, for_contact=ctx.contact.id)
+    ctx.reply(ctx.t._("To use Baocao in another app (e.g. Zalo), send this message to the Baocao "
+                      "bot there within 24 hours:\n<code>/start {code}</code>").format(
+        code=invite.code))
 
 
 async def _route(ctx: Ctx) -> None:
@@ -381,6 +410,8 @@ async def start_form(ctx: Ctx, form: forms.Form, params: dict | None = None,
 
 action(Action("help", N_("Help"), N_("the commands you can use"), ALL_ROLES, _help,
               aliases=("trogiup",)))
+action(Action("link", N_("Use on Zalo"), N_("a code to use Baocao in another app, e.g. Zalo"),
+              ALL_ROLES, _link_code, aliases=("lienket",), in_menu=False))
 action(Action("language", N_("Language / Ngôn ngữ"), N_("switch between Vietnamese and English"),
               ALL_ROLES, _language, aliases=("ngonngu", "lang")))
 

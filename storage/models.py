@@ -61,6 +61,7 @@ class Invite(Record):
     used_at: datetime | None = None
     used_by: int | None = None
     revoked_at: datetime | None = None
+    for_contact: int | None = None
 
 
 class OutboxRow(Record):

@@ -279,7 +279,8 @@ class InvitesRepo:
         self.conn = conn
 
     async def create(
-        self, *, unit_id: int | None, role: Role, created_by: str, now: datetime, days: int
+        self, *, unit_id: int | None, role: Role, created_by: str, now: datetime, days: int,
+        for_contact: int | None = None,
     ) -> Invite:
         code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
         invite = Invite(
@@ -289,11 +290,13 @@ class InvitesRepo:
             created_by=created_by,
             created_at=now,
             expires_at=now + timedelta(days=days),
+            for_contact=for_contact,
         )
         await self.conn.execute(
-            "INSERT INTO invites (code, unit_id, role, created_by, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (code, unit_id, role.value, created_by, iso(now), iso(invite.expires_at)),
+            "INSERT INTO invites (code, unit_id, role, created_by, created_at, expires_at, "
+            "for_contact) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (code, unit_id, role.value, created_by, iso(now), iso(invite.expires_at),
+             for_contact),
         )
         return invite
 

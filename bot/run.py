@@ -1,0 +1,81 @@
+"""`baocao run`: the bot on Telegram, Zalo, or both, in one process on one database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from urllib.parse import urlparse
+
+from bot import zalo
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ZaloChannel:
+    """Zalo's sender, and its poller or webhook server, started and stopped with the runtime."""
+
+    def __init__(self, settings: Settings, runtime: Runtime):
+        self.settings, self.runtime = settings, runtime
+        self.client = zalo.ZaloClient(settings.zalo_base_url,
+                                      settings.zalo_bot_token.get_secret_value())
+        self.sender = zalo.ZaloSender(self.client, settings.zalo_per_second)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._server = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings.zalo_webhook_url:
+            secret = settings.zalo_webhook_secret.get_secret_value() \
+                if settings.zalo_webhook_secret else ""
+            await self.client.call("setWebhook", url=settings.zalo_webhook_url,
+                                   secret_token=secret)
+            app = zalo.webhook_app(secret, urlparse(settings.zalo_webhook_url).path,
+                                   self.runtime.handle)
+            self._server = app.listen(settings.zalo_webhook_port,
+                                      address=settings.webhook_listen)
+        else:
+            try:
+                await self.client.call("deleteWebhook")
+            except Exception as exc:  # no webhook set is fine
+                log.info("zalo deleteWebhook: %s", exc)
+            self._task = asyncio.create_task(zalo.poll(self.client, self.runtime.handle,
+                                                       self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._server is not None:
+            self._server.stop()
+        await self.client.close()
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime = Runtime(settings)
+    zalo_channel = ZaloChannel(settings, runtime) if settings.zalo_bot_token else None
+    if settings.telegram_bot_token:
+        from bot.telegram import run_telegram
+        run_telegram(settings, runtime, zalo_channel)
+    elif zalo_channel is not None:
+        asyncio.run(_run_zalo_only(runtime, zalo_channel))
+
+
+async def _run_zalo_only(runtime: Runtime, channel: ZaloChannel) -> None:
+    await runtime.start([channel.sender])
+    await channel.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await channel.stop()
+    await runtime.stop()

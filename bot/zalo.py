@@ -1,0 +1,170 @@
+"""The Zalo channel, through the Zalo Bot Platform API (`<base>/bot<TOKEN>/<method>`).
+
+A small httpx client rather than a third-party SDK: the API is a handful of JSON methods, httpx
+is already here (python-telegram-bot uses it), and the SDKs on PyPI are young, thin wrappers
+around the same calls. Zalo has no buttons, so choices are numbered in the text and answered by
+number or by name (the engine accepts both); messages are cut at 2,000 characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+import httpx
+import tornado.web
+
+from bot.delivery import ChannelLimits, RejectedError, TransientSendError, UnreachableError
+from handlers.types import Attachment, Inbound
+
+log = logging.getLogger(__name__)
+CHANNEL = "zalo"
+MAX_TEXT = 2000
+_TAG = re.compile(r"</?(b|i|code)>")
+
+
+class ZaloApiError(Exception):
+    def __init__(self, status: int, code: int | None, description: str):
+        super().__init__(f"{status} {code}: {description}")
+        self.status, self.code, self.description = status, code, description
+
+
+class ZaloClient:
+    """The few Bot API methods Baocao uses. The token is in the URL, so URLs are never logged."""
+
+    def __init__(self, base_url: str, token: str, http: httpx.AsyncClient | None = None):
+        self._url = f"{base_url.rstrip('/')}/bot{token}/"
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(40.0, connect=10.0))
+
+    async def call(self, method: str, **params: object) -> object:
+        try:
+            response = await self._http.post(self._url + method, json=params)
+        except httpx.HTTPError as exc:
+            raise TransientSendError(f"{method}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400 or not body.get("ok", False):
+            raise ZaloApiError(response.status_code, body.get("error_code"),
+                               str(body.get("description", "")))
+        return body.get("result")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+def to_inbound(update: dict) -> Inbound | None:
+    """The channel-neutral event for a Zalo update (message events only)."""
+    message = update.get("message") or {}
+    sender, chat = message.get("from") or {}, message.get("chat") or {}
+    if not sender.get("id") or not chat.get("id") or sender.get("is_bot"):
+        return None
+    common = {"channel": CHANNEL,
+              # Zalo updates carry no update id; the message id is unique and redelivered as is.
+              "update_id": str(message.get("message_id") or update.get("update_id")),
+              "user_id": str(sender["id"]), "chat_id": str(chat["id"]),
+              "is_group": str(chat.get("chat_type", "")).upper() == "GROUP",
+              "name": sender.get("display_name") or sender.get("name") or ""}
+    event = update.get("event_name", "")
+    if event == "message.text.received" and message.get("text") is not None:
+        return Inbound(**common, text=message["text"])
+    if event == "message.image.received" and message.get("photo"):
+        return Inbound(**common, attachment=Attachment("photo", message["photo"]))
+    return Inbound(**common, unsupported=True)
+
+
+def render(payload: dict) -> str | None:
+    """Our markup as plain text, with choices numbered."""
+    text = html.unescape(_TAG.sub("", payload.get("text", "")))
+    choices = payload.get("choices", [])
+    if choices:
+        text += "\n" + "\n".join(f"{n}. {label}" for n, (_id, label) in
+                                 enumerate(choices, start=1))
+    return text
+
+
+class ZaloSender:
+    """Outbox payloads as Zalo calls; Zalo errors as delivery outcomes."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: ZaloClient, per_second: float = 10.0):
+        self.client = client
+        self.limits = ChannelLimits(per_second=per_second, max_text=MAX_TEXT)
+
+    def is_group(self, chat_id: str) -> bool:
+        return False  # Zalo bots talk to people one to one
+
+    async def send(self, chat_id: str, payload: dict) -> str | None:
+        if payload.get("edit"):
+            return None  # Zalo cannot edit a sent message; the answer itself follows anyway
+        attachment = payload.get("attachment")
+        try:
+            if attachment and attachment.get("kind") == "photo" and \
+                    str(attachment.get("file_id", "")).startswith("http"):
+                result = await self.client.call("sendPhoto", chat_id=chat_id,
+                                                photo=attachment["file_id"],
+                                                caption=render(payload) or "")
+            else:
+                text = render(payload) or ""
+                if attachment:  # a file only Telegram can carry (a spreadsheet, a chart)
+                    text = (text + "\n" if text else "") + f"[{attachment.get('name') or ''}]"
+                result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
+        except ZaloApiError as exc:
+            description = exc.description.lower()
+            if exc.status == 429 or "quota" in description:
+                raise TransientSendError(str(exc), retry_after=60.0) from None
+            if exc.status >= 500:
+                raise TransientSendError(str(exc)) from None
+            if exc.status == 403 or "block" in description or "not found" in description:
+                raise UnreachableError(str(exc)) from None
+            raise RejectedError(str(exc)) from None
+        return str((result or {}).get("message_id", "")) if isinstance(result, dict) else None
+
+
+async def poll(client: ZaloClient, handle: Callable[[Inbound], Awaitable[None]],
+               stop: asyncio.Event, wait_seconds: int = 30) -> None:
+    """Long polling: fetch updates and handle them until `stop` is set."""
+    while not stop.is_set():
+        try:
+            result = await client.call("getUpdates", timeout=wait_seconds)
+        except (TransientSendError, ZaloApiError) as exc:
+            if isinstance(exc, ZaloApiError) and exc.status == 408:
+                continue  # the long poll ended without updates
+            log.warning("zalo getUpdates failed: %s", exc)
+            await asyncio.sleep(3)
+            continue
+        updates = result if isinstance(result, list) else [result] if result else []
+        for update in updates:
+            event = to_inbound(update)
+            if event is not None:
+                await handle(event)
+
+
+def webhook_app(secret: str, path: str, handle: Callable[[Inbound], Awaitable[None]]
+                ) -> tornado.web.Application:
+    """A webhook endpoint that checks Zalo's secret header before handling anything."""
+
+    class Webhook(tornado.web.RequestHandler):
+        async def post(self) -> None:
+            given = self.request.headers.get("X-Bot-Api-Secret-Token", "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                self.set_status(403)
+                return
+            try:
+                body = tornado.escape.json_decode(self.request.body)
+            except ValueError:
+                self.set_status(400)
+                return
+            update = body.get("result", body) if isinstance(body, dict) else {}
+            event = to_inbound(update) if isinstance(update, dict) else None
+            if event is not None:
+                await handle(event)
+            self.write({"ok": True})
+
+    return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])
