@@ -128,6 +128,10 @@ class Runtime:
             worker = self.workers.get(message.channel)
             limit = worker.limits.max_text if worker else 4096
             reply = message.reply
+            in_group = worker is not None and worker.sender.is_group(message.chat_id)
+            if reply.choices and message.contact_id is not None and not in_group:
+                tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
+                                  now)
             files = [{"kind": a.kind, "file_id": a.file_id, "name": a.name, "path": a.path}
                      for a in reply.attachments]
             if len(files) == 1 and not reply.choices and len(reply.text) <= CAPTION_LIMIT:

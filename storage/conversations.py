@@ -54,6 +54,10 @@ class SessionsRepo:
         """Store the conversation state when the transaction commits."""
         self.pending.add("session", None, flow, contact_id, _dump(state), now)
 
+    def offer(self, contact_id: int, choices: list[list[str]], now: datetime) -> None:
+        """Remember the choices last put to someone, so a typed number can answer them."""
+        self.pending.add("offer", None, None, contact_id, _dump(choices), now)
+
     async def delete(self, contact_id: int) -> None:
         await self.conn.execute("DELETE FROM sessions WHERE contact_id = ?", (contact_id,))
 

@@ -138,6 +138,8 @@ class Harness:
     updates: itertools.count = field(default_factory=lambda: itertools.count(1))
     # People take a moment between messages; the flood test sets this to 0.
     think_seconds: float = 2.0
+    # Other channels' senders (Zalo), started with the Telegram one.
+    extra_senders: list = field(default_factory=list)
     # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
     limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
         per_second=10_000, chat_per_second=10_000, chat_burst=10_000, group_per_minute=600_000,
@@ -147,7 +149,8 @@ class Harness:
         self.runtime = Runtime(self.settings, self.clock)
         self.app = build_application(self.settings, self.runtime, self.request)
         await self.app.initialize()
-        await self.runtime.start([TelegramSender(self.app.bot, self.limits)],
+        await self.runtime.start([TelegramSender(self.app.bot, self.limits),
+                                  *self.extra_senders],
                                  bot_username=self.app.bot.username, background=False)
         return self
 
@@ -161,7 +164,8 @@ class Harness:
         await self.start()
 
     async def drain(self) -> None:
-        await self.runtime.workers["telegram"].drain()
+        for worker in self.runtime.workers.values():
+            await worker.drain()
 
     async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)

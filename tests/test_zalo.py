@@ -1,0 +1,229 @@
+"""The Zalo channel against a local fake Zalo Bot API server (loopback), polling and webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+import tornado.web
+
+from bot.i18n import translator
+from bot.run import ZaloChannel
+from bot.settings import load_settings
+from bot.units_file import SAMPLE_UNITS, read_units_file
+from storage.models import Role
+from tests.telegram_fakes import FakeClock, Harness, invite, register
+
+TOKEN = "12345:ZALO-TEST"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class FakeZalo:
+    """What a Zalo Bot API server does, as far as Baocao uses it."""
+
+    def __init__(self) -> None:
+        self.updates: list[dict] = []
+        self.sent: list[dict] = []
+        self.calls: list[str] = []
+        self.ids = itertools.count(1)
+
+    def app(self) -> tornado.web.Application:
+        fake = self
+
+        class Api(tornado.web.RequestHandler):
+            async def post(self, token: str, method: str) -> None:
+                fake.calls.append(method)
+                if token != TOKEN:
+                    self.set_status(401)
+                    self.write({"ok": False, "error_code": 401, "description": "Unauthorized"})
+                    return
+                params = json.loads(self.request.body or b"{}")
+                if method == "getUpdates":
+                    for _ in range(10):  # a short long-poll
+                        if fake.updates:
+                            break
+                        await asyncio.sleep(0.02)
+                    batch, fake.updates[:] = list(fake.updates), []
+                    self.write({"ok": True, "result": batch})
+                elif method in ("sendMessage", "sendPhoto"):
+                    fake.sent.append({"method": method, **params})
+                    self.write({"ok": True, "result": {"message_id": f"z{next(fake.ids)}"}})
+                else:
+                    self.write({"ok": True, "result": True})
+
+        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)])
+
+    def to(self, chat_id: str) -> list[str]:
+        return [m.get("text") or m.get("caption", "") for m in self.sent
+                if m["chat_id"] == chat_id]
+
+
+class ZaloUser:
+    """A person writing to the bot on Zalo."""
+
+    counter = itertools.count(1)
+
+    def __init__(self, h: Harness, fake: FakeZalo, user_id: str, name: str):
+        self.h, self.fake, self.user_id, self.name = h, fake, user_id, name
+
+    def update(self, text: str) -> dict:
+        return {"event_name": "message.text.received", "message": {
+            "message_id": f"m{next(self.counter)}", "date": int(time.time()),
+            "from": {"id": self.user_id, "display_name": self.name, "is_bot": False},
+            "chat": {"id": self.user_id, "chat_type": "PRIVATE"}, "text": text}}
+
+    async def say(self, text: str) -> None:
+        before = len(self.fake.sent)
+        self.fake.updates.append(self.update(text))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            await self.h.drain()
+            if not self.fake.updates and len(self.fake.sent) > before:
+                break
+
+    def last(self) -> str:
+        return self.fake.to(self.user_id)[-1]
+
+
+@pytest.fixture
+async def both(tmp_path):
+    fake = FakeZalo()
+    port = free_port()
+    server = fake.app().listen(port, address="127.0.0.1")
+    settings = load_settings(database_path=tmp_path / "bot.db", telegram_bot_token="123:TEST",
+                             admin_ids=[1], zalo_bot_token=TOKEN,
+                             zalo_base_url=f"http://127.0.0.1:{port}")
+    h = Harness(settings, FakeClock(datetime(2026, 3, 10, 2, 0, tzinfo=UTC)))
+    h.fake = fake
+    # Zalo's sender starts with the runtime; its poller needs the runtime to hand events to.
+    h.zalo = ZaloChannel(settings, runtime=None)
+    h.extra_senders = [h.zalo.sender]
+    await h.start()
+    h.zalo.runtime = h.runtime
+    await h.zalo.start()
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                   h.clock())
+    yield h
+    await h.zalo.stop()
+    await h.stop()
+    server.stop()
+
+
+async def test_registration_report_difficulty_and_broadcast_across_channels(both):
+    h, fake = both, both.fake
+    zalo_officer = ZaloUser(h, fake, "z-501", "Trần Văn Zalo")
+    await zalo_officer.say(f"/start {await invite(h)}")
+    texts = fake.to("z-501")
+    assert any("Chào mừng đồng chí Trần Văn Zalo" in t for t in texts)
+    assert "1. Phản ánh khó khăn" in zalo_officer.last()  # choices are numbered in the text
+    assert "<b>" not in zalo_officer.last()
+
+    for step in ("/report", "2", "1", "hôm qua", "Nhân dân", "1.500", "Hội nghị quán triệt",
+                 "bỏ qua"):
+        await zalo_officer.say(step)
+    assert "1. Xác nhận" in zalo_officer.last()
+    await zalo_officer.say("1")
+    assert "Đã tiếp nhận báo cáo BC-2026-0001" in zalo_officer.last()
+
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    for step in ("/difficulty", "Thiếu kinh phí", "2", "1", "bỏ qua", "bỏ qua", "1"):
+        await zalo_officer.say(step)
+    assert "KK-2026-0001" in zalo_officer.last()
+    assert "KK-2026-0001" in coordinator.last().text
+    await coordinator.press("Trả lời")
+    await coordinator.say("Sở sẽ bố trí kinh phí")
+    await h.drain()
+    assert "Sở sẽ bố trí kinh phí" in zalo_officer.last()
+    assert all(len(t) <= 2000 for t in fake.to("z-501"))
+
+    telegram_officer = await register(h, 502, "Đỗ Văn Telegram", unit="Q-NGOQUYEN")
+    admin = h.chat(1, "Quản trị")
+    await admin.say("/broadcast")
+    await admin.say("Họp giao ban sáng thứ Hai")
+    await admin.press("Bỏ qua")
+    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Gửi ngay")
+    await admin.press("Xác nhận")
+    await h.drain()
+    assert "Họp giao ban sáng thứ Hai" in zalo_officer.last()
+    assert "1. Đã nhận" in zalo_officer.last()
+    assert "Họp giao ban sáng thứ Hai" in telegram_officer.last().text
+    await zalo_officer.say("1")
+    async with h.runtime.db.read() as tx:
+        figures = await tx.broadcasts.figures(1)
+    assert figures.sent == 2 and figures.acknowledged == 1
+
+
+async def test_one_person_on_both_channels(both):
+    h, fake = both, both.fake
+    officer = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    await officer.say("/link")
+    code = officer.last().text.split("/start ")[1].split("<")[0]
+    zalo_self = ZaloUser(h, fake, "z-777", "Bình trên Zalo")
+    await zalo_self.say(f"/start {code}")
+    assert "đã được liên kết" in fake.to("z-777")[0]
+    async with h.runtime.db.read() as tx:
+        contact = await tx.contacts.by_identity("zalo", "z-777")
+        assert contact.name == "Trần Thị Bình"
+        assert {i.channel for i in await tx.contacts.identities(contact.id)} == {
+            "telegram", "zalo"}
+    await zalo_self.say(f"/start {code}")  # a code works once
+    assert "đã được sử dụng" in zalo_self.last()
+    await zalo_self.say("/start")
+    assert "Xin chào đồng chí Trần Thị Bình" in zalo_self.last()
+
+
+def post(url: str, body: dict, secret: str | None) -> int:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    if secret is not None:
+        request.add_header("X-Bot-Api-Secret-Token", secret)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_webhook_mode_checks_the_secret(tmp_path):
+    fake = FakeZalo()
+    api_port, hook_port = free_port(), free_port()
+    server = fake.app().listen(api_port, address="127.0.0.1")
+    settings = load_settings(database_path=tmp_path / "bot.db", zalo_bot_token=TOKEN,
+                             zalo_base_url=f"http://127.0.0.1:{api_port}",
+                             zalo_webhook_url="https://bot.example.org/zalo-hook",
+                             zalo_webhook_secret="zalo-secret", zalo_webhook_port=hook_port)
+    from bot.runtime import Runtime
+    runtime = Runtime(settings)
+    channel = ZaloChannel(settings, runtime)
+    await runtime.start([channel.sender], background=False)
+    await channel.start()
+    try:
+        assert "setWebhook" in fake.calls
+        user = ZaloUser(None, fake, "z-9", "Người dùng")
+        url = f"http://127.0.0.1:{hook_port}/zalo-hook"
+        body = {"ok": True, "result": user.update("xin chào")}
+        assert await asyncio.to_thread(post, url, body, "wrong") == 403
+        assert await asyncio.to_thread(post, url, body, None) == 403
+        await runtime.workers["zalo"].drain()
+        assert fake.sent == []
+        assert await asyncio.to_thread(post, url, body, "zalo-secret") == 200
+        await runtime.workers["zalo"].drain()
+        assert len(fake.to("z-9")) == 1 and "mã mời" in fake.to("z-9")[0]
+    finally:
+        await channel.stop()
+        await runtime.stop()
+        server.stop()
