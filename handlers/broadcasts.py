@@ -272,13 +272,31 @@ async def _broadcasts(ctx: Ctx, _args: str) -> None:
     ctx.reply("\n".join(lines), [Choice(f"bc:open:{b.id}", f"#{b.id}") for b in recent])
 
 
+async def _live_update(tx: Tx, config: Config, broadcast) -> list[Outgoing]:
+    """Rewrite the admin's status message with the figures as they are now."""
+    where = await tx.broadcasts.status_message(broadcast.id, broadcast.created_by)
+    admin = await tx.contacts.get(broadcast.created_by)
+    if where is None or admin is None:
+        return []
+    t = config.translator(admin.language)
+    figures = await tx.broadcasts.figures(broadcast.id)
+    channel, chat_id, message_id = where
+    return [Outgoing(channel, chat_id, Reply(
+        _figures_text(t, broadcast, figures),
+        (Choice(f"bc:st:{broadcast.id}", t._("Refresh")),
+         Choice(f"bc:cx:{broadcast.id}", t._("Cancel the notice"))), (), message_id),
+        broadcast.created_by)]
+
+
 async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
-    """Send notices whose time has come; tell the admin when one has gone out completely."""
+    """Send notices whose time has come; keep the admin's status message current while one
+    goes out, and tell the admin when it has gone out completely."""
     out = []
     for broadcast in await tx.broadcasts.due(now):
         out += await dispatch(tx, config, broadcast.id, now)
     for broadcast in await tx.broadcasts.sending():
         if await tx.broadcasts.pending_count(broadcast.id):
+            out += await _live_update(tx, config, broadcast)
             continue
         await tx.broadcasts.set_status(broadcast.id, "done", now)
         admin = await tx.contacts.get(broadcast.created_by)

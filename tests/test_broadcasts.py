@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -134,3 +135,21 @@ async def test_crash_midway_resumes_without_duplicates(people):
     await h.runtime.tick()
     await h.drain()
     assert "đã gửi xong" in h.admin.last().text and "đã gửi 6" in h.admin.last().text
+
+
+async def test_status_message_is_kept_current_while_sending(people):
+    h = people
+    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await slow_start(h, per_second=8)
+    await h.admin.press("Xác nhận", drain=False)
+    await partial_drain(h, 0.4)  # the admin's answer goes first, then some notices
+    status = next(s for s in h.request.sent(1) if "đang được gửi" in s.text)
+    sent_so_far = sum(len(notices(chat)) for chat in h.officers.values())
+    await h.runtime.tick()
+    await partial_drain(h, 0.2)
+    edits = [c for c in h.request.calls if c.method == "editMessageText"
+             and c.params.get("message_id") == status.message_id]
+    assert edits, "the status message was not updated"
+    figures = re.search(r"Người nhận 6: chờ gửi (\d+), đã gửi (\d+),", edits[-1].text)
+    queued, sent = int(figures.group(1)), int(figures.group(2))
+    assert 1 <= sent <= sent_so_far and queued >= 1 and queued + sent <= 6
