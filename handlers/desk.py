@@ -28,7 +28,7 @@ from storage.tracking import UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 COORDINATORS = frozenset({Role.COORDINATOR})
-DIGEST_HOUR = time(8, 0)
+DIGEST_HOURS = (8, 10, 13, 16)  # the times a coordinator can choose, all in working hours
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,10 +191,11 @@ async def _digest_now(ctx: Ctx, _args: str) -> None:
     ctx.reply(reply.text, attachments=reply.attachments)
 
 
-def _slots(config: Config, local: datetime) -> list[tuple[str, timedelta, bool]]:
-    """The digest slots due now: (key, span covered, with a chart)."""
+def _slots(config: Config, local: datetime, hour: int) -> list[tuple[str, timedelta, bool]]:
+    """The digest slots due now for someone who takes them at `hour`: (key, span, chart)."""
     programme = config.programme
-    if not programme.is_working_time(local) or local.time() < DIGEST_HOUR:
+    if not programme.is_working_day(local.date()) or local.time() < time(hour, 0) or \
+            local.time() >= programme.working_hours.end:
         return []
     slots = [(f"daily:{local.date().isoformat()}", timedelta(days=1), False)]
     if local.weekday() == 0 or not any(programme.is_working_day(local.date() - timedelta(days=n))
@@ -207,13 +208,12 @@ def _slots(config: Config, local: datetime) -> list[tuple[str, timedelta, bool]]
 async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     """Send each coordinator the digests due now that they take (daily only if anything new)."""
     local = now.astimezone(config.zone)
-    slots = _slots(config, local)
-    if not slots:
+    if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
     for contact, identity in await tx.contacts.reachable_identities(roles=[Role.COORDINATOR]):
         prefs = await tx.contacts.digest_preferences(contact.id)
-        for key, span, with_chart in slots:
+        for key, span, with_chart in _slots(config, local, prefs["hour"]):
             kind = key.split(":")[0]
             if not prefs[kind]:
                 continue
@@ -240,21 +240,28 @@ async def _settings(ctx: Ctx, _args: str) -> None:
 
     lines = [t._("<b>Notifications</b>"),
              f"{mark(each)} " + t._("each new report as it arrives"),
-             f"{mark(prefs['daily'])} " + t._("a daily digest at 08:00 on working days, when "
-                                              "there is something new"),
-             f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday")]
+             f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
+                                              "something new"),
+             f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
+             t._("Digests arrive at {hour}:00.").format(hour=prefs["hour"])]
     ctx.reply("\n".join(lines), [
         Choice(f"set:each:{'off' if each else 'on'}",
                t._("Stop each report") if each else t._("Each new report")),
         Choice(f"set:daily:{'off' if prefs['daily'] else 'on'}",
                t._("Stop daily digest") if prefs["daily"] else t._("Daily digest")),
         Choice(f"set:weekly:{'off' if prefs['weekly'] else 'on'}",
-               t._("Stop weekly digest") if prefs["weekly"] else t._("Weekly digest"))])
+               t._("Stop weekly digest") if prefs["weekly"] else t._("Weekly digest")),
+        *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=hour))
+          for hour in DIGEST_HOURS if hour != prefs["hour"])])
 
 
 @callback("set", COORDINATORS)
 async def _set(ctx: Ctx, rest: str) -> None:
     what, _, value = rest.partition(":")
+    if what == "hour" and value.isdigit() and int(value) in DIGEST_HOURS:
+        await ctx.tx.contacts.set_digest_hour(ctx.contact.id, int(value))
+        await _settings(ctx, "")
+        return
     if what not in ("each", "daily", "weekly") or value not in ("on", "off"):
         ctx.reply(ctx.t._("This button is not valid."))
         return
@@ -269,5 +276,6 @@ action(Action("status", N_("Status"), N_("completeness of the current period, ov
               DESK, _status, aliases=("tiendo",)))
 action(Action("digest", N_("Digest now"), N_("the digest of the last 7 days, with a chart"),
               DESK, _digest_now, aliases=("tonghop",)))
-action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests"),
+action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests, "
+                                                  "their hour"),
               COORDINATORS, _settings, aliases=("caidat",)))

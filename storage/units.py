@@ -236,10 +236,17 @@ class ContactsRepo:
             "SELECT notify_each_report FROM contacts WHERE id = ?", (contact_id,))
         return bool(rows and rows[0][0])
 
-    async def digest_preferences(self, contact_id: int) -> dict[str, bool]:
+    async def digest_preferences(self, contact_id: int) -> dict[str, int | bool]:
         rows = await self.conn.execute_fetchall(
-            "SELECT digest_daily, digest_weekly FROM contacts WHERE id = ?", (contact_id,))
-        return {"daily": bool(rows and rows[0][0]), "weekly": bool(rows and rows[0][1])}
+            "SELECT digest_daily, digest_weekly, digest_hour FROM contacts WHERE id = ?",
+            (contact_id,))
+        if not rows:
+            return {"daily": False, "weekly": False, "hour": 8}
+        return {"daily": bool(rows[0][0]), "weekly": bool(rows[0][1]), "hour": rows[0][2]}
+
+    async def set_digest_hour(self, contact_id: int, hour: int) -> None:
+        await self.conn.execute("UPDATE contacts SET digest_hour = ? WHERE id = ?",
+                                (hour, contact_id))
 
     async def set_digest_preference(self, contact_id: int, which: str, on: bool) -> None:
         column = {"daily": "digest_daily", "weekly": "digest_weekly"}[which]

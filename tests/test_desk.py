@@ -140,3 +140,24 @@ async def test_workbook_for_the_period(desk):
     completeness = list(book["Tiến độ báo cáo"].iter_rows(values_only=True))
     le_chan = [r for r in completeness if r[3] == "Q-LECHAN" and r[0] == "Báo cáo năm"]
     assert le_chan[0][6:] == ("Có", "Có")
+
+
+async def test_digest_hour_is_the_coordinators_choice(desk):
+    coordinator = desk.coordinator
+    await coordinator.say("/settings")
+    await coordinator.press("Nhận lúc 13 giờ")
+    assert "lúc 13 giờ" in coordinator.last().text
+    desk.think_seconds = 0
+
+    async def tick(moment):
+        desk.clock.now = moment
+        await desk.runtime.tick()
+        await desk.drain()
+
+    def digests():
+        return [t for t in coordinator.texts() if t.startswith("<b>Bản tổng hợp</b>")]
+
+    await tick(at(3, 10, 12))  # the reports came in this morning; not yet 13:00
+    assert digests() == []
+    await tick(at(3, 10, 13))
+    assert len(digests()) == 1 and "<b>4 báo cáo mới</b>" in digests()[0]
