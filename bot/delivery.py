@@ -178,9 +178,8 @@ class DeliveryWorker:
         self._inflight_rows.discard(row.id)
         self._inflight_chats.discard(row.chat_id)
         # Outcomes are written in batches (one transaction, one statement for all the sent
-        # ones): when a batch is full, else on the next pump, which this wakes at once.
-        if len(self._results) >= self.limits.concurrency:
-            await self._flush()
+        # ones) at the start of the next pass, which this wakes at once. Only there: a pass
+        # still walking its list must see this row as sent-but-unrecorded, never as pending.
         self.wake()
 
     async def _flush(self) -> None:

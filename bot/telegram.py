@@ -115,10 +115,12 @@ class TelegramSender:
                 source = InputFile(data,
                                    filename=attachment.get("name") or Path(attachment["path"]).name)
             if attachment["kind"] == "photo":
-                message = await self.bot.send_photo(chat_id, source, caption=payload.get("text"))
+                message = await self.bot.send_photo(chat_id, source, caption=payload.get("text"),
+                                                    parse_mode=ParseMode.HTML)
             else:
                 message = await self.bot.send_document(chat_id, source,
-                                                       caption=payload.get("text"))
+                                                       caption=payload.get("text"),
+                                                       parse_mode=ParseMode.HTML)
             return str(message.message_id)
         if payload.get("edit"):
             await self.bot.edit_message_text(payload["text"], chat_id=chat_id,

@@ -223,6 +223,9 @@ async def _button(ctx: Ctx, rest: str) -> None:
     elif what == "open":
         await _show(ctx, broadcast_id, with_missing=True)
     elif what == "cx":
+        if (await ctx.tx.broadcasts.get(broadcast_id)).status not in ("sending", "scheduled"):
+            ctx.reply(t._("This notice can no longer be cancelled."))
+            return
         stopped = await ctx.tx.broadcasts.cancel_pending(broadcast_id)
         await ctx.tx.broadcasts.set_status(broadcast_id, "cancelled", ctx.now)
         await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "broadcast.cancel", ctx.now,
@@ -231,6 +234,9 @@ async def _button(ctx: Ctx, rest: str) -> None:
         ctx.reply(t._("Notice #{id} cancelled: the messages not yet sent are stopped.").format(
             id=broadcast_id), [Choice(f"bc:st:{broadcast_id}", t._("Refresh"))])
     elif what == "rem":
+        if (await ctx.tx.broadcasts.get(broadcast_id)).status == "cancelled":
+            ctx.reply(t._("This notice was cancelled."))
+            return
         await _remind(ctx, broadcast_id)
     else:
         ctx.reply(t._("This button is not valid."))

@@ -92,7 +92,9 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         return []
     tx.updates.record(event.channel, event.update_id, now)
     if speaker.contact is None:
-        if not (event.channel == "telegram" and event.user_id in config.admin_ids):
+        # Registration binds the chat the person writes from, so it happens in private only.
+        if event.is_group or not (event.channel == "telegram"
+                                  and event.user_id in config.admin_ids):
             return await _stranger(event, tx, config, now)
         contact, flow, state = await _enrol_admin(event, tx, config, now), MENU_FLOW, {}
     else:
@@ -137,9 +139,13 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     t = config.translator(language)
     command = event.command
     code = command[1] if command and command[0] == "start" else ""
-    if not code:
-        if event.is_group and not command:
+    if event.is_group:
+        if not command:
             return []  # group chatter is not for us
+        return [Outgoing(event.channel, event.chat_id, Reply(t._(
+            "Please register in a private chat with the bot: open it and send /start CODE "
+            "there.")))]
+    if not code:
         text = t._("Hello! This bot is for the contact persons of units reporting on the "
                    "implementation of the resolution. To use it you need an invite code "
                    "from the coordinating department (Sở Thông tin và Truyền thông). When "
@@ -254,8 +260,6 @@ async def _run_action(ctx: Ctx, found: Action, args: str) -> None:
         ctx.reply(t._("Let us continue in a private chat, so the group is not flooded:{link}")
                   .format(link=link))
         return
-    if ctx.flow != MENU_FLOW and found.private_only:
-        forms.leave(ctx)  # starting something new leaves the unfinished form
     await found.run(ctx, args)
 
 
@@ -309,6 +313,9 @@ async def _redeem(ctx: Ctx, code: str) -> bool:
     found = await tx.invites.check(code, ctx.now)
     if isinstance(found, InviteProblem):
         ctx.reply(_invite_problem(t, found))
+        return False
+    if found.for_contact is not None and found.for_contact != ctx.contact.id:
+        ctx.reply(_invite_problem(t, InviteProblem.UNKNOWN))  # someone else's /link code
         return False
     contact = ctx.contact
     if not await tx.invites.mark_used(found.code, contact.id, ctx.now):

@@ -41,7 +41,7 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     moved = await tx.tracking.moved_deadlines()
     found = []
     for obligation in programme.obligations:
-        if year is not None and obligation.period in ("annual",):
+        if year is not None and obligation.period == "annual" and programme.period(str(year)):
             period = programme.period(str(year))
             deadline = moved.get((obligation.id, period.key),
                                  programme.deadline(obligation, period))

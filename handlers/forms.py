@@ -217,6 +217,11 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
                 answers: dict | None = None, intro: str = "") -> None:
     """Begin a form (optionally with answers already known, e.g. pre-filled figures); questions
     already answered are not asked but shown in the summary."""
+    shelved = await shelve(ctx)
+    if shelved:
+        note = ctx.t._("Your unfinished “{title}” is kept as a draft; you can continue it "
+                       "later.").format(title=ctx.t._(shelved.title))
+        intro = f"{note}\n{intro}" if intro else note
     # Steps count on across forms, so a button of an earlier form never matches this one.
     state = {"id": form.id, "answers": dict(answers or {}), "mode": Mode.ASK,
              "params": params or {}, "step": ctx.state.get("seq", 0)}
@@ -240,6 +245,16 @@ async def resume(ctx: Ctx, form: Form, state: dict) -> None:
     else:
         _new_step(state)
         _ask(ctx, form, state, prefix)
+
+
+async def shelve(ctx: Ctx) -> Form | None:
+    """Keep the running form, if any, as a draft and leave it; return that form."""
+    form = FORMS.get(ctx.flow)
+    if form is None or "form" not in ctx.state:
+        return None
+    await ctx.tx.sessions.save_draft(ctx.contact.id, form.id, ctx.state["form"], ctx.now)
+    leave(ctx)
+    return form
 
 
 def leave(ctx: Ctx) -> None:

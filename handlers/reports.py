@@ -223,9 +223,13 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
     """Store a confirmed form as a new report, or as a new version of the one being edited."""
     t, tx = ctx.t, ctx.tx
     answers = dict(answers)
-    evidence = [dict(a, channel=ctx.event.channel) for a in answers.pop("evidence", None) or []]
+    # Files keep the channel they came from (a Telegram file id means nothing on Zalo).
+    evidence = [dict(a, channel=a.get("channel") or ctx.event.channel)
+                for a in answers.pop("evidence", None) or []]
     day = activity_date(answers)
-    period_key = params.get("period") or (periods.year_of(day).key if day else None)
+    # A periodic report names its period; an activity counts towards the year of its date.
+    period_key = (params.get("period") if kind == "periodic"
+                  else periods.year_of(day).key if day else None)
     if params.get("report_id"):
         report = await tx.reports.get(params["report_id"])
         if report is None or report.unit_id != ctx.contact.unit_id:
@@ -237,7 +241,7 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
             return
         was = report.status
         report = await tx.reports.update_answers(report, answers, evidence, ctx.contact.id,
-                                                 ctx.event.channel, ctx.now)
+                                                 ctx.event.channel, ctx.now, day, period_key)
         ctx.reply(t._("Report {number} was updated (version {version}). The previous version "
                       "is kept.").format(number=report.number, version=report.version))
         await notify_reviewers(ctx, report, corrected=was is ReportStatus.NEEDS_CORRECTION)
@@ -378,7 +382,8 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
         if not await ctx.go_private():
             return
         answers = dict(report.answers)
-        answers["evidence"] = [{"kind": f["kind"], "file_id": f["file_id"], "name": f["name"]}
+        answers["evidence"] = [{"kind": f["kind"], "file_id": f["file_id"], "name": f["name"],
+                                "channel": f["channel"]}
                                for f in await ctx.tx.reports.attachments(report.id)] or None
         await forms.start(ctx, KINDS[report.kind],
                           {"report_id": report.id, "period": report.period_key}, answers,

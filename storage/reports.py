@@ -124,7 +124,8 @@ class ReportsRepo:
         return [_report(r) for r in rows]
 
     async def update_answers(self, report: Report, answers: dict, attachments: list[dict],
-                             contact_id: int, channel: str, now: datetime) -> Report:
+                             contact_id: int, channel: str, now: datetime,
+                             activity_date: date | None, period_key: str | None) -> Report:
         """Change a report, keeping the previous version; a corrected report is received again."""
         await self.conn.execute(
             "INSERT INTO report_versions (report_id, version, answers, changed_by, changed_at) "
@@ -133,10 +134,10 @@ class ReportsRepo:
              contact_id, iso(now)))
         await self.conn.execute(
             "UPDATE reports SET answers = ?, version = version + 1, status = 'received', "
-            "activity_date = COALESCE(?, activity_date), period_key = COALESCE(?, period_key), "
-            "updated_at = ? WHERE id = ?",
-            (json.dumps(answers, ensure_ascii=False), answers.get("_activity_date"),
-             answers.get("_period_key"), iso(now), report.id))
+            "activity_date = ?, period_key = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(answers, ensure_ascii=False),
+             activity_date.isoformat() if activity_date else None, period_key, iso(now),
+             report.id))
         await self._replace_attachments(report.id, attachments, channel, now)
         await self.add_event(report.id, "edited", contact_id, None, now)
         return await self.get(report.id)

@@ -279,6 +279,11 @@ async def test_button_press_is_answered_and_message_edited(harness):
 
 async def test_group_chat_commands_buttons_and_private_forms(harness):
     admin_in_group = harness.chat(1, "Quản trị", chat_id=-100500)
+    await admin_in_group.say("/help")  # never written privately: the group is not their chat
+    assert "cửa sổ trò chuyện riêng" in admin_in_group.last().text
+    async with harness.runtime.db.transaction() as tx:
+        assert await tx.contacts.by_identity("telegram", "1") is None
+    await harness.chat(1, "Quản trị").say("/start")
     await admin_in_group.say("/help")
     assert "/invite" in admin_in_group.last().text
     sent_before = len(harness.request.sent(-100500))

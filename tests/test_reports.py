@@ -259,3 +259,40 @@ async def test_english_officer_sees_english_forms(harness, language):
     assert "When was the session held?" in officer.last().text
     await officer.say("today")
     assert "in person or online" in officer.last().text
+
+
+async def test_editing_the_date_moves_the_report_to_its_period(harness):
+    officer = await register(harness, 501)
+    number = await submit_plan(officer)
+    await officer.say("/myreports")
+    await officer.press(number)
+    await officer.press("Chỉnh sửa")
+    await officer.press("Sửa một câu trả lời")
+    await officer.press("Ngày ban hành")
+    await officer.say("20/12/2025")  # after 15 December: reporting year 2026
+    await confirm(officer)
+    async with harness.runtime.db.transaction() as tx:
+        report = (await tx.reports.latest(limit=1))[0]
+    assert report.activity_date.isoformat() == "2025-12-20" and report.period_key == "2026"
+    await officer.say("/myreports")
+    await officer.press(number)
+    await officer.press("Chỉnh sửa")
+    await officer.press("Sửa một câu trả lời")
+    await officer.press("Ngày ban hành")
+    await officer.say("10/12/2025")
+    await confirm(officer)
+    async with harness.runtime.db.transaction() as tx:
+        report = (await tx.reports.latest(limit=1))[0]
+    assert report.activity_date.isoformat() == "2025-12-10" and report.period_key == "2025"
+
+
+async def test_starting_another_form_keeps_the_unfinished_one(harness):
+    officer = await register(harness, 501)
+    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await officer.say("45/KH-UBND")
+    await officer.say("/difficulty")
+    assert "đã được lưu thành bản nháp" in officer.last().text
+    await officer.say("/cancel")
+    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await officer.press("Tiếp tục")
+    assert "Ngày ban hành văn bản?" in officer.last().text

@@ -227,3 +227,17 @@ async def test_webhook_mode_checks_the_secret(tmp_path):
         await channel.stop()
         await runtime.stop()
         server.stop()
+
+
+async def test_someone_elses_link_code_is_refused(both):
+    h = both
+    owner = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    await owner.say("/link")
+    code = owner.last().text.split("/start ")[1].split("<")[0]
+    other = await register(h, 601, "Ngô Văn Khác", unit="Q-NGOQUYEN")
+    await other.say(f"/start {code}")
+    assert "không hợp lệ" in other.last().text
+    async with h.runtime.db.read() as tx:
+        contact = await tx.contacts.by_identity("telegram", "601")
+        unit = await tx.units.get(contact.unit_id)
+    assert unit.code == "Q-NGOQUYEN"  # still their own unit, not the code owner's
