@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 
 from bot.settings import load_settings
+from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def post(url: str, body: dict, secret: str | None) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    if secret is not None:
-        request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    header = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    return post_json(url, body, header)
 
 
 async def test_webhook_refuses_a_wrong_secret(tmp_path):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -19,15 +16,10 @@ from bot.run import ZaloChannel
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from storage.models import Role
+from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
 
 TOKEN = "12345:ZALO-TEST"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class FakeZalo:
@@ -187,15 +179,7 @@ async def test_one_person_on_both_channels(both):
 
 
 def post(url: str, body: dict, secret: str | None) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    if secret is not None:
-        request.add_header("X-Bot-Api-Secret-Token", secret)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return post_json(url, body, {"X-Bot-Api-Secret-Token": secret} if secret is not None else {})
 
 
 async def test_webhook_mode_checks_the_secret(tmp_path):
