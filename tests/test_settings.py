@@ -51,3 +51,12 @@ def test_cli_bad_setting_is_one_line_and_exit_2(monkeypatch):
     assert len(lines) == 1, done.stderr
     assert "WEBHOOK_PORT" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_env_example_documents_every_setting():
+    from pathlib import Path
+
+    from bot.settings import Settings
+
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    assert [n.upper() for n in Settings.model_fields if f"\n{n.upper()}=" not in example] == []
