@@ -119,7 +119,9 @@ class DeliveryWorker:
         """Start sending every row that may go now; return seconds until more may, if any."""
         await self._flush()
         async with self.db.read() as tx:
-            rows = await tx.outbox.due(self.sender.channel, self.now(), limit=500)
+            # A pass sends at most `budget` rows; a few times that covers those held back.
+            rows = await tx.outbox.due(self.sender.channel, self.now(),
+                                       limit=4 * self.limits.concurrency)
             next_due = None if rows else await tx.outbox.next_due_at(self.sender.channel)
         waits: list[float] = []
         held: set[str] = set()

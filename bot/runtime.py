@@ -172,6 +172,7 @@ class Runtime:
                           "Please shorten it.").format(n=t.number(len(text)),
                                                        limit=t.number(
                                                            self.settings.max_message_chars))
+        new_jobs = False
         try:
             async with self.db.transaction() as tx:
                 if refusal is not None:
@@ -179,11 +180,13 @@ class Runtime:
                 else:
                     messages = await core.handle(event, tx, self.config, now)
                 await self.write(tx, messages, now)
+            new_jobs = "jobs" in tx.signals
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
             await self._apologise(event, now)
         self.wake()
-        self.start_jobs()
+        if new_jobs:
+            self.start_jobs()
 
     async def _apologise(self, event: Inbound, now: datetime) -> None:
         t = self.config.translator(event.language_code)

@@ -121,11 +121,13 @@ class OutboxRepo:
                          delivery_id)
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """Pending rows whose time has come, oldest first; replies to people before notices
-        (a broadcast to thousands must not hold up the answer to someone's message)."""
+        """The oldest pending row of each chat whose time has come (a chat gets one message at
+        a time, in order); replies to people before notices, so a broadcast to thousands never
+        holds up the answer to someone's message."""
         rows = await self.conn.execute_fetchall(
             "SELECT id, channel, chat_id, contact_id, payload, attempts FROM outbox "
-            "WHERE status = 'pending' AND channel = ? AND not_before <= ? "
+            "WHERE id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND channel = ? "
+            "AND not_before <= ? GROUP BY chat_id) "
             "ORDER BY delivery_id IS NOT NULL, id LIMIT ?",
             (channel, iso(now), limit),
         )
@@ -187,8 +189,9 @@ class OutboxRepo:
 
 
 class JobsRepo:
-    def __init__(self, conn: aiosqlite.Connection):
+    def __init__(self, conn: aiosqlite.Connection, signals: set[str]):
         self.conn = conn
+        self.signals = signals
 
     async def add(self, kind: str, params: dict, contact_id: int | None, channel: str,
                   chat_id: str, now: datetime) -> None:
@@ -196,6 +199,7 @@ class JobsRepo:
             "INSERT INTO jobs (kind, params, contact_id, channel, chat_id, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (kind, _dump(params), contact_id, channel, chat_id, iso(now)))
+        self.signals.add("jobs")
 
     async def pending(self) -> list[dict]:
         rows = await self.conn.execute_fetchall(

@@ -26,6 +26,8 @@ class Tx:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
         self.pending = StepWrites(conn)
+        # What this transaction set going that the program should act on after it commits.
+        self.signals: set[str] = set()
 
     @cached_property
     def units(self) -> UnitsRepo:
@@ -73,7 +75,7 @@ class Tx:
 
     @cached_property
     def jobs(self) -> JobsRepo:
-        return JobsRepo(self.conn)
+        return JobsRepo(self.conn, self.signals)
 
     @cached_property
     def broadcasts(self) -> BroadcastsRepo:
