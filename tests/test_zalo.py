@@ -8,13 +8,16 @@ import json
 import time
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 import tornado.web
 
+from bot.delivery import RejectedError, TransientSendError, UnreachableError
 from bot.i18n import translator
 from bot.run import ZaloChannel
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
+from bot.zalo import ZaloClient, ZaloSender
 from storage.models import Role
 from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
@@ -225,3 +228,27 @@ async def test_someone_elses_link_code_is_refused(both):
         contact = await tx.contacts.by_identity("telegram", "601")
         unit = await tx.units.get(contact.unit_id)
     assert unit.code == "Q-NGOQUYEN"  # still their own unit, not the code owner's
+
+
+@pytest.mark.parametrize(("status", "description", "outcome"), [
+    (429, "Too many requests", "retry"),
+    (400, "Daily quota exceeded", "retry"),
+    (502, "Bad gateway", "retry"),
+    (403, "User blocked the bot", "unreachable"),
+    (400, "Bad request: text too long", "rejected"),
+])
+async def test_zalo_errors_become_delivery_outcomes(status, description, outcome):
+    def answer(_request):
+        return httpx.Response(status, json={"ok": False, "error_code": status,
+                                            "description": description})
+
+    client = ZaloClient("http://zalo.invalid", TOKEN,
+                        httpx.AsyncClient(transport=httpx.MockTransport(answer)))
+    sender = ZaloSender(client)
+    expected = {"retry": TransientSendError, "unreachable": UnreachableError,
+                "rejected": RejectedError}[outcome]
+    with pytest.raises(expected) as caught:
+        await sender.send("z-1", {"text": "xin chào"})
+    if outcome == "retry" and status != 502:
+        assert caught.value.retry_after == 60.0  # quota: back off for a minute
+    await client.close()
