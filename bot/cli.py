@@ -10,7 +10,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from xlsxwriter.exceptions import XlsxFileError
+
 from bot.i18n import Translator, translator
+from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import UnitsFileError, read_units_file
 from handlers.programme import ProgrammeError, load_programme
@@ -201,12 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, UnitsFileError) as exc:
         print(exc, file=sys.stderr)
         return 1
+    except StartError as exc:
+        print(t._("The bot could not start: {detail}").format(detail=exc), file=sys.stderr)
+        return 1
     except SchemaTooNewError as exc:
         print(t._("The database was made by a newer version of Baocao; upgrade Baocao "
                   "first. ({detail})").format(detail=exc), file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
         print(t._("Database error: {detail}").format(detail=exc), file=sys.stderr)
+        return 1
+    except UnicodeDecodeError:
+        print(t._("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
+              file=sys.stderr)
+        return 1
+    except (OSError, XlsxFileError) as exc:
+        print(t._("Cannot read or write a file: {detail}").format(detail=exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

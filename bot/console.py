@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import queue
 import re
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery import ChannelLimits
@@ -71,6 +73,35 @@ class ConsoleSender:
         return str(next(self._ids))
 
 
+def _keyboard() -> Callable[[], Awaitable[str]]:
+    """Lines typed at the terminal, read by a daemon thread and awaited without blocking the
+    loop, so Ctrl-C never has to wait for Enter."""
+    typed: queue.Queue = queue.Queue()
+
+    def reader() -> None:
+        while True:
+            try:
+                typed.put(input("> "))
+            except EOFError:
+                typed.put(EOFError)
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+
+    async def next_line() -> str:
+        while True:
+            try:
+                line = typed.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.05)
+                continue
+            if line is EOFError:
+                raise EOFError
+            return line
+
+    return next_line
+
+
 class ShiftedClock:
     """The demo's clock: real time moved forward by /skip, to watch reminders happen."""
 
@@ -132,8 +163,8 @@ class ConsoleSession:
         return Inbound(CHANNEL, str(next(self._updates)), self.user_id, self.user_id, text=text)
 
 
-async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "SO-TTTT",
-                   lines: Callable[[], str] | None = None) -> None:
+async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "SO-TTTT"
+                   ) -> None:
     """Chat in the terminal until /quit or end of input."""
     t = translator(settings.default_locale, settings.zone)
     clock = ShiftedClock()
@@ -156,13 +187,13 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
               "a number to pick an option. /as ROLE [UNIT] switches person (officer, "
               "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
               "watch reminders; /quit leaves.").format(who=session.user_id))
-    read = lines or (lambda: input("> "))
+    read = _keyboard()
     await runtime.handle(session.event("/start"))
     await worker.drain()
     try:
         while True:
             try:
-                line = (await asyncio.to_thread(read)).strip()
+                line = (await read()).strip()
             except EOFError:
                 break
             if not line:

@@ -55,6 +55,10 @@ class ZaloChannel:
         await self.client.close()
 
 
+class StartError(Exception):
+    """A channel could not start (a wrong token, the platform unreachable)."""
+
+
 def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,15 +67,26 @@ def run(settings: Settings) -> None:
     runtime = Runtime(settings)
     zalo_channel = ZaloChannel(settings, runtime) if settings.zalo_bot_token else None
     if settings.telegram_bot_token:
+        from telegram.error import InvalidToken, NetworkError
+
         from bot.telegram import run_telegram
-        run_telegram(settings, runtime, zalo_channel)
+        try:
+            run_telegram(settings, runtime, zalo_channel)
+        except (InvalidToken, NetworkError, zalo.ZaloApiError) as exc:
+            raise StartError(f"{type(exc).__name__}: {exc}") from None
     elif zalo_channel is not None:
         asyncio.run(_run_zalo_only(runtime, zalo_channel))
 
 
 async def _run_zalo_only(runtime: Runtime, channel: ZaloChannel) -> None:
     await runtime.start([channel.sender])
-    await channel.start()
+    try:
+        await channel.client.call("getMe")  # a wrong token shows now, not in the poll loop
+        await channel.start()
+    except (zalo.ZaloApiError, zalo.TransientSendError) as exc:
+        await channel.stop()
+        await runtime.stop()
+        raise StartError(f"Zalo: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

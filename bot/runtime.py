@@ -140,7 +140,9 @@ class Runtime:
                               {"attachment": files[0], "text": reply.text}, now,
                               message.delivery_id)
                 continue
-            parts = split_message(reply.text, limit) if reply.text else []
+            # Channels without buttons print the choices under the text: leave them room.
+            room = sum(len(c.label) + 6 for c in reply.choices)
+            parts = split_message(reply.text, max(limit - room, limit // 2)) if reply.text else []
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 payload: dict = {"text": part}

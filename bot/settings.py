@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["vi", "en"]
@@ -93,6 +93,13 @@ class Settings(BaseSettings):
                 raise ValueError("use 1-256 characters: letters, digits, _ or -")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_secrets(self) -> Settings:
+        # A webhook without a secret would take updates from anyone who finds its URL.
+        if self.zalo_webhook_url and not self.zalo_webhook_secret:
+            raise ValueError("ZALO_WEBHOOK_SECRET must be set when ZALO_WEBHOOK_URL is")
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -104,5 +111,6 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "?"
-        raise SettingsError(f"{name}: {error['msg']}") from None
+        if error["loc"]:
+            raise SettingsError(f"{str(error['loc'][0]).upper()}: {error['msg']}") from None
+        raise SettingsError(str(error["msg"]).removeprefix("Value error, ")) from None

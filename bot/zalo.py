@@ -49,6 +49,8 @@ class ZaloClient:
             body = response.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         if response.status_code >= 400 or not body.get("ok", False):
             raise ZaloApiError(response.status_code, body.get("error_code"),
                                str(body.get("description", "")))
@@ -133,17 +135,24 @@ async def poll(client: ZaloClient, handle: Callable[[Inbound], Awaitable[None]],
     while not stop.is_set():
         try:
             result = await client.call("getUpdates", timeout=wait_seconds)
-        except (TransientSendError, ZaloApiError) as exc:
-            if isinstance(exc, ZaloApiError) and exc.status == 408:
+        except ZaloApiError as exc:
+            if 408 in (exc.status, exc.code):
                 continue  # the long poll ended without updates
+            log.warning("zalo getUpdates failed: %s", exc)
+            await asyncio.sleep(3)
+            continue
+        except TransientSendError as exc:
             log.warning("zalo getUpdates failed: %s", exc)
             await asyncio.sleep(3)
             continue
         updates = result if isinstance(result, list) else [result] if result else []
         for update in updates:
-            event = to_inbound(update)
-            if event is not None:
-                await handle(event)
+            try:  # one odd update must not stop the channel
+                event = to_inbound(update) if isinstance(update, dict) else None
+                if event is not None:
+                    await handle(event)
+            except Exception:
+                log.exception("zalo update could not be handled")
 
 
 def webhook_app(secret: str, path: str, handle: Callable[[Inbound], Awaitable[None]]

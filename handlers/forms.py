@@ -236,7 +236,8 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
 
 
 async def resume(ctx: Ctx, form: Form, state: dict) -> None:
-    """Continue a saved form where it stopped."""
+    """Continue a saved form where it stopped (keeping any other running form as a draft)."""
+    await shelve(ctx)
     state["step"] = max(state.get("step", 0), ctx.state.get("seq", 0))
     ctx.set_flow(form.id, state)
     prefix = ctx.t._("Continuing where you stopped.")
@@ -271,6 +272,10 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
     value_id = _pressed(ctx, state)
     text = (event.text or "").strip()
     if question.optional and (value_id == SKIP or (not value_id and fold(text) in _SKIP_WORDS)):
+        return True, None, ""
+    # Without buttons, Skip is shown as option 1 of a text question: "1" means Skip there.
+    # (Not for numbers and dates, where "1" is a real answer; "bỏ qua" always works.)
+    if question.optional and question.kind is Kind.TEXT and not value_id and text == "1":
         return True, None, ""
     kind = question.kind
     if kind is Kind.ATTACHMENT:
@@ -361,7 +366,8 @@ def _validate_multi(ctx: Ctx, question: Question, state: dict, value_id: str | N
         else:
             chosen.append(value_id)
         return False, None, ""
-    if value_id is None and text and fold(text) not in _DONE_WORDS:
+    done_number = str(len(question.options) + 1)  # Done follows the options when numbered
+    if value_id is None and text and fold(text) not in _DONE_WORDS and text != done_number:
         picked = []
         labelled = [(oid, t._(label)) for oid, label in question.options]
         for part in text.replace(";", ",").replace(" ", ",").split(","):

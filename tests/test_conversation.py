@@ -142,7 +142,7 @@ async def test_full_form_with_bad_answers_of_every_type(harness):
     await chat.say("x" * 51)
     assert "dưới 50 ký tự" in chat.last().text
     await chat.send_sticker()
-    assert "Title?" in chat.last().text
+    assert "trả lời bằng chữ hoặc bấm nút" in chat.last().text and "Title?" in chat.last().text
     await chat.say("Hội nghị <b>quán triệt</b>")
 
     await chat.send_sticker()

@@ -292,7 +292,14 @@ async def test_starting_another_form_keeps_the_unfinished_one(harness):
     await officer.say("45/KH-UBND")
     await officer.say("/difficulty")
     assert "đã được lưu thành bản nháp" in officer.last().text
-    await officer.say("/cancel")
+    await officer.say("Thiếu kinh phí")  # the difficulty is now under way too
     await start_kind(officer, "Kế hoạch, chương trình thực hiện")
-    await officer.press("Tiếp tục")
+    await officer.press("Tiếp tục")  # back to the plan: the difficulty becomes a draft
     assert "Ngày ban hành văn bản?" in officer.last().text
+    await reply_all(officer, "01/03/2026", "Kế hoạch A", "Tóm tắt")
+    await officer.press("Bỏ qua")
+    assert "Số văn bản</b>: 45/KH-UBND" in officer.last().text
+    await confirm(officer)
+    await officer.say("/difficulty")
+    await officer.press("Tiếp tục")
+    assert "Khó khăn thuộc lĩnh vực nào?" in officer.last().text  # its answer was kept

@@ -80,13 +80,15 @@ class ZaloUser:
             "chat": {"id": self.user_id, "chat_type": "PRIVATE"}, "text": text}}
 
     async def say(self, text: str) -> None:
-        before = len(self.fake.sent)
-        self.fake.updates.append(self.update(text))
-        for _ in range(200):
+        """Send a message and wait until the bot has handled it and sent every answer."""
+        update = self.update(text)
+        self.fake.updates.append(update)
+        for _ in range(1000):
             await asyncio.sleep(0.01)
-            await self.h.drain()
-            if not self.fake.updates and len(self.fake.sent) > before:
-                break
+            async with self.h.runtime.db.read() as tx:
+                if await tx.updates.seen("zalo", update["message"]["message_id"]):
+                    break
+        await self.h.drain()
 
     def last(self) -> str:
         return self.fake.to(self.user_id)[-1]
@@ -252,3 +254,22 @@ async def test_zalo_errors_become_delivery_outcomes(status, description, outcome
     if outcome == "retry" and status != 502:
         assert caught.value.retry_after == 60.0  # quota: back off for a minute
     await client.close()
+
+
+def test_zalo_webhook_needs_a_secret(tmp_path):
+    from bot.settings import SettingsError
+    with pytest.raises(SettingsError, match="ZALO_WEBHOOK_SECRET"):
+        load_settings(database_path=tmp_path / "x.db", zalo_bot_token=TOKEN,
+                      zalo_webhook_url="https://bot.example.org/zalo")
+
+
+async def test_poller_survives_odd_updates(both):
+    h, fake = both, both.fake
+    fake.updates += ["not an update", {"event_name": "message.text.received"},
+                     {"event_name": "message.sticker.received", "message": {
+                         "message_id": "s1", "from": {"id": "z-3"},
+                         "chat": {"id": "z-3", "chat_type": "PRIVATE"}, "sticker": "x"}}]
+    stranger = ZaloUser(h, fake, "z-4", "Người mới")
+    await stranger.say("xin chào")  # still polled and answered after the odd ones
+    assert "mã mời" in stranger.last()
+    assert "mã mời" in fake.to("z-3")[0]  # an unsupported message gets a polite answer
