@@ -95,7 +95,7 @@ class Runtime:
     async def start(self, senders: list[Sender], bot_username: str | None = None,
                     background: bool = True) -> None:
         """Open the database (if needed) and start a worker per channel and the clock tick."""
-        if self.db._conn is None:
+        if not self.db.is_open:
             await self.open()
         if bot_username:
             self.config = config_from(self.settings, bot_username)
