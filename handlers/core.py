@@ -225,7 +225,10 @@ async def _route(ctx: Ctx) -> None:
 async def _on_command(ctx: Ctx, name: str, args: str) -> None:
     t = ctx.t
     if name == "start":
-        if args:
+        if args and ctx.event.is_group:  # an invite binds the chat it is used in: private only
+            ctx.reply(t._("Please register in a private chat with the bot: open it and send "
+                          "/start CODE there."))
+        elif args:
             await _redeem(ctx, args)
         else:
             await show_menu(ctx, greeting=True)
@@ -281,7 +284,7 @@ async def _on_choice(ctx: Ctx, choice: str) -> None:
         await _run_action(ctx, found, "")
         return
     handler = CALLBACKS.get(prefix)
-    if handler is None or (prefix == "m"):
+    if handler is None:
         ctx.reply(t._("This button is not valid."))
         return
     if ctx.role not in handler.roles:

@@ -326,3 +326,16 @@ async def test_handler_error_is_logged_and_user_gets_apology(harness, caplog):
     assert failed and "update" in failed[0].getMessage()
     async with harness.runtime.db.transaction() as tx:
         assert await tx.meta.get("half-done") is None  # the failed step left nothing behind
+
+
+async def test_an_invite_used_in_a_group_binds_nothing(harness):
+    chat = await officer(harness)
+    in_group = harness.chat(501, "Trần Thị Bình", chat_id=-100700)
+    await in_group.say(f"/start {await invite(harness, Role.COORDINATOR, 'SO-TTTT')}")
+    assert "cửa sổ trò chuyện riêng" in in_group.last().text
+    async with harness.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", "501")
+        identities = await tx.contacts.identities(contact.id)
+    assert contact.role is Role.OFFICER and [i.chat_id for i in identities] == ["501"]
+    await chat.say("/help")
+    assert "/report" in chat.last().text
