@@ -121,13 +121,14 @@ class OutboxRepo:
                          delivery_id)
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """The oldest pending row of each chat whose time has come (a chat gets one message at
-        a time, in order); replies to people before notices, so a broadcast to thousands never
-        holds up the answer to someone's message."""
+        """The oldest pending row of each chat, if its time has come: a chat gets one message
+        at a time and in order, so a row waiting to be retried holds back the ones after it.
+        Replies to people go before notices, so a broadcast to thousands never holds up the
+        answer to someone's message."""
         rows = await self.conn.execute_fetchall(
             "SELECT id, channel, chat_id, contact_id, payload, attempts FROM outbox "
             "WHERE id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND channel = ? "
-            "AND not_before <= ? GROUP BY chat_id) "
+            "GROUP BY chat_id) AND not_before <= ? "
             "ORDER BY delivery_id IS NOT NULL, id LIMIT ?",
             (channel, iso(now), limit),
         )
@@ -144,12 +145,11 @@ class OutboxRepo:
         ]
 
     async def next_due_at(self, channel: str) -> datetime | None:
+        """When the next chat's first pending row falls due (what `due` would return)."""
         rows = await self.conn.execute_fetchall(
-            "SELECT MIN(not_before) FROM outbox WHERE status = 'pending' AND channel = ?",
-            (channel,),
-        )
-        row = first(rows)
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+            "SELECT MIN(not_before) FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox "
+            "WHERE status = 'pending' AND channel = ? GROUP BY chat_id)", (channel,))
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     async def mark_sent(self, row_id: int, message_id: str | None, now: datetime) -> None:
         await self.conn.execute(

@@ -147,3 +147,13 @@ async def test_group_chats_have_their_own_limit(db):
     private = [stamp for stamp, chat, _t in sender.log if chat == "5"]
     assert group[-1] - group[0] >= 4 * 0.1 * 0.8  # 600 a minute = one per 0.1 s
     assert private[-1] - private[0] < group[-1] - group[0]
+
+
+async def test_a_retried_message_keeps_its_place_in_the_chat(harness):
+    harness.request.script.append(("sendMessage", 502, "Bad Gateway", None))
+    await queue(harness, "11", "một", "hai")
+    await harness.drain()
+    assert harness.request.sent("11") == []  # "hai" waits behind "một", which waits to retry
+    harness.clock.advance(seconds=5)
+    await harness.drain()
+    assert [s.text for s in harness.request.sent("11")] == ["một", "hai"]
