@@ -52,9 +52,6 @@ class Period:
                                                       start=t.date(self.start),
                                                       end=t.date(self.end))
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def year(number: int) -> Period:
     return Period(str(number), date(number - 1, 12, 15), date(number, 12, 14))

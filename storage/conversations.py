@@ -151,13 +151,6 @@ class OutboxRepo:
             "WHERE status = 'pending' AND channel = ? GROUP BY chat_id)", (channel,))
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
-    async def mark_sent(self, row_id: int, message_id: str | None, now: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
-            "attempts = attempts + 1 WHERE id = ?",
-            (iso(now), message_id, row_id),
-        )
-
     async def mark_sent_many(self, sent: list[tuple[int, str | None]], now: datetime) -> None:
         """Record (row id, platform message id) pairs as sent, in one statement."""
         if sent:

@@ -259,13 +259,6 @@ class ContactsRepo:
         )
         return {row[0]: row[1] for row in rows}
 
-    async def for_unit(self, unit_id: int) -> list[Contact]:
-        rows = await self.conn.execute_fetchall(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.unit_id = ? ORDER BY c.id",
-            (unit_id,),
-        )
-        return [Contact.model_validate(dict(r)) for r in rows]
-
 
 # Codes are read aloud and typed on phones (Zalo has no deep links), so the alphabet leaves out
 # look-alikes (0/O, 1/I/L). 12 characters of 31 give about 59 bits: unguessable for a single-use,

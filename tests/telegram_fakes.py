@@ -167,6 +167,12 @@ class Harness:
         for worker in self.runtime.workers.values():
             await worker.drain()
 
+    async def tick_at(self, moment: datetime) -> None:
+        """Set the clock, run the clock tick, and let what it sent go out."""
+        self.clock.now = moment
+        await self.runtime.tick()
+        await self.drain()
+
     async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)
         update = Update.de_json(data, self.app.bot)

@@ -93,24 +93,19 @@ async def test_scheduled_digests_once_per_slot_and_caught_up(desk):
     coordinator = desk.coordinator
     desk.think_seconds = 0
 
-    async def tick(moment):
-        desk.clock.now = moment
-        await desk.runtime.tick()
-        await desk.drain()
-
     def digests():
         return [t for t in coordinator.texts() if t.startswith("<b>Bản tổng hợp</b>")]
 
-    await tick(at(3, 11, 7))  # Wednesday before 08:00: not yet
+    await desk.tick_at(at(3, 11, 7))  # Wednesday before 08:00: not yet
     assert digests() == []
-    await tick(at(3, 11, 8))
+    await desk.tick_at(at(3, 11, 8))
     assert len(digests()) == 1
     await desk.restart()
-    await tick(at(3, 11, 15))
+    await desk.tick_at(at(3, 11, 15))
     assert len(digests()) == 1  # never twice for the same slot
-    await tick(at(3, 12, 9))  # Thursday: nothing new since yesterday, so no daily digest
+    await desk.tick_at(at(3, 12, 9))  # Thursday: nothing new since yesterday, so no daily digest
     assert len(digests()) == 1
-    await tick(at(3, 16, 10))  # Monday: the weekly digest (with its chart), after a long weekend
+    await desk.tick_at(at(3, 16, 10))  # Monday: the weekly digest, with its chart
     assert len(digests()) == 2
     assert [c for c in desk.request.calls if c.chat_id == "301"][-1].method == "sendPhoto"
 
@@ -149,15 +144,10 @@ async def test_digest_hour_is_the_coordinators_choice(desk):
     assert "lúc 13 giờ" in coordinator.last().text
     desk.think_seconds = 0
 
-    async def tick(moment):
-        desk.clock.now = moment
-        await desk.runtime.tick()
-        await desk.drain()
-
     def digests():
         return [t for t in coordinator.texts() if t.startswith("<b>Bản tổng hợp</b>")]
 
-    await tick(at(3, 10, 12))  # the reports came in this morning; not yet 13:00
+    await desk.tick_at(at(3, 10, 12))  # the reports came in this morning; not yet 13:00
     assert digests() == []
-    await tick(at(3, 10, 13))
+    await desk.tick_at(at(3, 10, 13))
     assert len(digests()) == 1 and "<b>4 báo cáo mới</b>" in digests()[0]

@@ -139,30 +139,25 @@ async def test_escalation_by_deadline_in_working_hours_never_twice(people):
     await report_difficulty(h.officer)
     h.think_seconds = 0
 
-    async def tick(moment):
-        h.clock.now = moment
-        await h.runtime.tick()
-        await h.drain()
-
     # Sent at about 16:07 on Friday: 53 working minutes that day, then 9 hours a working day.
-    await tick(at(14, 10))  # Saturday: no working time
+    await h.tick_at(at(14, 10))  # Saturday: no working time
     assert not texts(h.coordinators[0], "Chưa tiếp nhận")
-    await tick(at(16, 15, 30))  # Monday 15:30: 0.9 + 7.5 hours, one working day not yet up
+    await h.tick_at(at(16, 15, 30))  # Monday 15:30: 0.9 + 7.5 hours, one working day not yet up
     assert not texts(h.coordinators[0], "Chưa tiếp nhận")
-    await tick(at(16, 16, 30))
+    await h.tick_at(at(16, 16, 30))
     assert len(texts(h.coordinators[0], "Chưa tiếp nhận")) == 1
     await h.restart()
-    await tick(at(17, 9, 0))
+    await h.tick_at(at(17, 9, 0))
     assert len(texts(h.coordinators[0], "Chưa tiếp nhận")) == 1
 
-    await tick(at(20, 15, 0))  # Friday 15:00: 0.9 + 4 x 9 + 7 = 43.9 working hours
+    await h.tick_at(at(20, 15, 0))  # Friday 15:00: 0.9 + 4 x 9 + 7 = 43.9 working hours
     assert not texts(h.leader, "trình lãnh đạo cho ý kiến")
-    await tick(at(20, 18, 0))  # past 45 hours, but after office hours: it waits
+    await h.tick_at(at(20, 18, 0))  # past 45 hours, but after office hours: it waits
     assert not texts(h.leader, "trình lãnh đạo cho ý kiến")
-    await tick(at(23, 8, 0))  # Monday 08:00
+    await h.tick_at(at(23, 8, 0))  # Monday 08:00
     assert len(texts(h.leader, "quá thời hạn trả lời")) == 1
     assert "đã được trình lãnh đạo" in h.officer.last().text
-    await tick(at(24, 9, 0))
+    await h.tick_at(at(24, 9, 0))
     assert len(texts(h.leader, "trình lãnh đạo cho ý kiến")) == 1
 
 

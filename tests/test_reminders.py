@@ -55,39 +55,33 @@ async def desk(tmp_path):
     await h.stop()
 
 
-async def tick_at(h: Harness, moment: datetime) -> None:
-    h.clock.now = moment
-    await h.runtime.tick()
-    await h.drain()
-
-
 def reminders(chat) -> list[str]:
     return [t for t in chat.texts() if t.startswith(("⏰", "⚠️", "🔺"))]
 
 
 async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(desk):
     officer = desk.officer
-    await tick_at(desk, hanoi(13, 7, 30))  # 7 days before, but before office hours
+    await desk.tick_at(hanoi(13, 7, 30))  # 7 days before, but before office hours
     assert reminders(officer) == []
-    await tick_at(desk, hanoi(13, 8, 0))
+    await desk.tick_at(hanoi(13, 8, 0))
     assert len(reminders(officer)) == 1
     first = officer.last()
     assert "còn 7 ngày" in first.text and "quý I/2026" in first.text and "20/03/2026" in first.text
     assert first.buttons == [("Báo cáo ngay", "rp:2026-Q1")]
-    await tick_at(desk, hanoi(13, 11))
+    await desk.tick_at(hanoi(13, 11))
     await desk.restart()
-    await tick_at(desk, hanoi(13, 15))
+    await desk.tick_at(hanoi(13, 15))
     assert len(reminders(officer)) == 1  # neither a second tick nor a restart repeats it
 
-    await tick_at(desk, hanoi(17, 9))
+    await desk.tick_at(hanoi(17, 9))
     assert "còn 3 ngày" in reminders(officer)[-1]
-    await tick_at(desk, hanoi(19, 16, 59))
+    await desk.tick_at(hanoi(19, 16, 59))
     assert "còn 1 ngày" in reminders(officer)[-1]
-    await tick_at(desk, hanoi(20, 17, 0))  # the deadline, but after office hours
+    await desk.tick_at(hanoi(20, 17, 0))  # the deadline, but after office hours
     assert len(reminders(officer)) == 3
-    await tick_at(desk, hanoi(21, 10))  # Saturday
+    await desk.tick_at(hanoi(21, 10))  # Saturday
     assert len(reminders(officer)) == 3
-    await tick_at(desk, hanoi(23, 8))  # Monday: the day's reminder is past, the overdue one goes
+    await desk.tick_at(hanoi(23, 8))  # Monday: the day's reminder is past, the overdue one goes
     assert len(reminders(officer)) == 4
     assert "quá hạn gửi “Báo cáo quý” kỳ quý I/2026 3 ngày" in reminders(officer)[-1]
 
@@ -97,9 +91,9 @@ async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(de
         assert len(gathered) == 1
         assert gathered[0].count("•") == 15 and "Ủy ban nhân dân quận Lê Chân" in gathered[0]
     assert reminders(desk.leader) == []
-    await tick_at(desk, hanoi(25, 9))
+    await desk.tick_at(hanoi(25, 9))
     assert len(reminders(desk.leader)) == 1 and "quá hạn 5 ngày" in reminders(desk.leader)[0]
-    await tick_at(desk, hanoi(26, 9))
+    await desk.tick_at(hanoi(26, 9))
     assert len(reminders(desk.coordinator)) == 1 and len(reminders(desk.leader)) == 1
     assert len(reminders(officer)) == 4
 
@@ -116,20 +110,20 @@ async def submit_quarterly(chat):
 
 async def test_no_reminder_after_submission_and_escalation_stops(desk):
     officer = desk.officer
-    await tick_at(desk, hanoi(13, 9))
+    await desk.tick_at(hanoi(13, 9))
     await submit_quarterly(officer)
     count = len(reminders(officer))
     for day in (17, 19, 20, 23, 25):
-        await tick_at(desk, hanoi(day, 9))
+        await desk.tick_at(hanoi(day, 9))
     assert len(reminders(officer)) == count
     gathered = reminders(desk.coordinator)[0]
     assert "Lê Chân" not in gathered and gathered.count("•") == 14
 
 
 async def test_catch_up_after_ten_days_down_sends_one_message_per_track(desk):
-    await tick_at(desk, hanoi(12, 9))
+    await desk.tick_at(hanoi(12, 9))
     assert reminders(desk.officer) == []
-    await tick_at(desk, hanoi(25, 9))  # the bot was down from the 13th to the 25th
+    await desk.tick_at(hanoi(25, 9))  # the bot was down from the 13th to the 25th
     assert len(reminders(desk.officer)) == 1
     assert "quá hạn" in reminders(desk.officer)[0]
     assert len(reminders(desk.coordinator)) == 1 and len(reminders(desk.leader)) == 1
@@ -152,15 +146,15 @@ async def test_moved_deadline_moves_the_reminders(desk):
         audit = await tx.audit.recent(5)
     assert audit[0]["action"] == "deadline.move" and audit[0]["details"]["due"] == "2026-03-27"
 
-    await tick_at(desk, hanoi(13, 9))  # 7 days before the old deadline: nothing now
+    await desk.tick_at(hanoi(13, 9))  # 7 days before the old deadline: nothing now
     assert reminders(desk.officer) == []
-    await tick_at(desk, hanoi(20, 9))  # 7 days before the new one
+    await desk.tick_at(hanoi(20, 9))  # 7 days before the new one
     assert "còn 7 ngày" in reminders(desk.officer)[0] and "27/03/2026" in reminders(
         desk.officer)[0]
 
 
 async def test_completeness_and_timeliness(desk):
-    await tick_at(desk, hanoi(13, 9))
+    await desk.tick_at(hanoi(13, 9))
     await submit_quarterly(desk.officer)  # on time
     other = await register(desk, 502, "Cán bộ Ngô Quyền", unit="Q-NGOQUYEN")
     desk.clock.now = hanoi(24, 9)
