@@ -188,7 +188,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
               "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
               "watch reminders; /quit leaves.").format(who=session.user_id))
     read = _keyboard()
-    await runtime.handle(session.event("/start"))
+    await runtime.receive([session.event("/start")], wait=True)
     await worker.drain()
     try:
         while True:
@@ -226,7 +226,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
                     continue
                 print(t._("You are now {who}.").format(who=session.user_id))
                 line = "/start"
-            await runtime.handle(session.event(line))
+            await runtime.receive([session.event(line)], wait=True)
             await worker.drain()
     finally:
         await runtime.stop()

@@ -1,9 +1,8 @@
 """The delivery worker: drains the outbox of one channel within the platform's rate limits.
 
 Rows are sent oldest first, one at a time per chat (so a chat sees its messages in order), several
-chats at once. Outcomes are recorded within milliseconds of the platform accepting a message, in
-small batches; a crash inside that window can repeat those messages, but a row recorded as sent is
-never sent again.
+chats at once. Each outcome is committed as soon as the platform answers; a crash can repeat only
+the messages in flight at that moment, and a row recorded as sent is never sent again.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -42,15 +41,17 @@ class RejectedError(Exception):
 @dataclass(frozen=True)
 class ChannelLimits:
     # Telegram: about 30 messages a second overall, 1 a second in a chat, 20 a minute in a group.
-    # Sending evenly a little under 30/s keeps every one-second window at 30 or fewer.
-    per_second: float = 29.5
+    per_second: float = 29.4
     chat_per_second: float = 1.0
     chat_burst: int = 3
     group_per_minute: float = 20.0
     group_burst: int = 3
     max_text: int = 4096
     concurrency: int = 16
-    max_attempts: int = 12
+    # A message that keeps failing is given up after this many tries or this age, so that the
+    # messages after it in its chat can go.
+    max_attempts: int = 8
+    max_age: timedelta = timedelta(hours=6)
 
 
 class Sender(Protocol):
@@ -64,6 +65,8 @@ class Sender(Protocol):
 
 
 class TokenBucket:
+    """A chat's own limit: `capacity` messages at once, then `rate` a second."""
+
     def __init__(self, rate: float, capacity: float, now: float):
         self.rate, self.capacity = rate, capacity
         self.tokens, self.stamp = capacity, now
@@ -77,28 +80,61 @@ class TokenBucket:
     def take(self) -> None:
         self.tokens -= 1
 
+    def full(self, now: float) -> bool:
+        return self.tokens + (now - self.stamp) * self.rate >= self.capacity
+
+
+class Pacer:
+    """The overall limit: sends spaced 1/rate seconds apart. A late wake-up is made up, up to
+    `slack` seconds' worth, so lateness is not lost (a one-token bucket loses it), while any
+    one-second window still holds at most 1 + (1 + slack) x rate sends: 30 at 29.4/s."""
+
+    def __init__(self, rate: float, slack: float = 0.02):
+        self.interval, self.slack = 1 / rate, slack
+        self.next = 0.0
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self.next - now)
+
+    def take(self, now: float) -> None:
+        self.next = max(self.next, now - self.slack) + self.interval
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class DeliveryWorker:
-    """Sends one channel's outbox rows; `wake()` after a commit makes replies go out at once."""
+Outcome = tuple  # ("sent", message id) | ("retry", error, not before) | (status, error)
 
-    def __init__(self, db: Database, sender: Sender, now: Callable[[], datetime] = utcnow):
+
+class DeliveryWorker:
+    """Sends one channel's outbox rows; `wake()` after a commit makes replies go out at once.
+
+    A row is claimed from the moment it is picked until its outcome is committed, and its
+    outcome is committed as soon as the platform answers (sends finishing together share one
+    commit), so a crash repeats at most the sends in flight at that moment."""
+
+    def __init__(self, db: Database, sender: Sender, now: Callable[[], datetime] = utcnow,
+                 on_failed: Callable[[list[tuple[OutboxRow, str]]], Awaitable[None]]
+                 | None = None):
         self.db, self.sender, self.now = db, sender, now
         self.limits = sender.limits
-        self._overall = TokenBucket(self.limits.per_second, 1, time.monotonic())
+        self.on_failed = on_failed
+        self._overall = Pacer(self.limits.per_second)
         self._chats: dict[str, TokenBucket] = {}
-        self._inflight_rows: set[int] = set()
-        self._unflushed: set[int] = set()
-        self._results: list[tuple[OutboxRow, tuple]] = []
+        self._claimed: set[int] = set()
+        # Recorded since the current pass began reading: the pass may still hold them as pending.
+        self._recorded: set[int] = set()
         self._inflight_chats: set[str] = set()
+        self._outcomes: list[tuple[OutboxRow, Outcome]] = []
+        self._record_lock = asyncio.Lock()
+        self._pump_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._stopped = False
+        self._passes = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -115,28 +151,46 @@ class DeliveryWorker:
             self._chats[chat_id] = bucket
         return bucket
 
+    def _forget_idle_chats(self) -> None:
+        """A chat whose bucket is full again is like one never seen: drop it."""
+        now = time.monotonic()
+        for chat_id in [c for c, b in self._chats.items()
+                        if b.full(now) and c not in self._inflight_chats]:
+            del self._chats[chat_id]
+
     async def pump(self) -> float | None:
-        """Start sending every row that may go now; return seconds until more may, if any."""
-        await self._flush()
-        async with self.db.read() as tx:
-            # A pass sends at most `budget` rows; a few times that covers those held back.
-            rows = await tx.outbox.due(self.sender.channel, self.now(),
-                                       limit=4 * self.limits.concurrency)
-            next_due = None if rows else await tx.outbox.next_due_at(self.sender.channel)
-        waits: list[float] = []
-        held: set[str] = set()
+        """Start sending every row that may go now; return seconds until more may, if any.
+        One pass at a time, so no two passes can pick the same row."""
+        async with self._pump_lock:
+            return await self._pass()
+
+    async def _pass(self) -> float | None:
+        self._passes += 1
+        if self._passes % 1000 == 0:
+            self._forget_idle_chats()
+        # Rows recorded before this read are no longer pending in it.
+        self._recorded.clear()
         # A pass starts at most a quarter second's worth of sends, then looks again, so a row
         # held behind its chat's message in flight is not left waiting for a long pass.
         budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
+        now = self.now()
+        async with self.db.read() as tx:
+            rows = await tx.outbox.due(self.sender.channel, now, limit=budget + 8)
+            next_due = await tx.outbox.next_due_at(self.sender.channel, now)
+        waits: list[float] = []
+        held: set[str] = set()
         for row in rows:
             if budget == 0:
                 waits.append(0.0)
                 break
-            if row.id in self._unflushed:
-                continue  # sent; its outcome is about to be written
-            if row.id in self._inflight_rows or row.chat_id in self._inflight_chats \
-                    or row.chat_id in held:
+            if row.id in self._claimed or row.id in self._recorded:
+                held.add(row.chat_id)
+                continue
+            if row.chat_id in self._inflight_chats or row.chat_id in held:
                 held.add(row.chat_id)  # keep each chat's messages in order
+                continue
+            if self._too_old(row, now):
+                await self._start(row, give_up=True)
                 continue
             chat_wait = self._chat_bucket(row.chat_id).wait(time.monotonic())
             if chat_wait > 0:
@@ -145,68 +199,91 @@ class DeliveryWorker:
                 continue
             await self._slots.acquire()
             while True:  # the overall limit and any pause the platform asked for
-                now = time.monotonic()
-                delay = max(self._overall.wait(now), self._paused_until - now)
+                moment = time.monotonic()
+                delay = max(self._overall.wait(moment), self._paused_until - moment)
                 if delay <= 0:
                     break
                 await asyncio.sleep(delay)
             if self._stopped:
                 self._slots.release()
                 return None
-            self._overall.take()
+            self._overall.take(time.monotonic())
             self._chat_bucket(row.chat_id).take()
-            self._inflight_rows.add(row.id)
-            self._inflight_chats.add(row.chat_id)
             budget -= 1
-            task = asyncio.create_task(self._deliver(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            await self._start(row)
         if held and not waits:
             waits.append(0.05)
         if next_due is not None:
             waits.append(max(0.0, (next_due - self.now()).total_seconds()))
         return min(waits) if waits else None
 
+    def _too_old(self, row: OutboxRow, now: datetime) -> bool:
+        return now - row.created_at > self.limits.max_age
+
+    async def _start(self, row: OutboxRow, give_up: bool = False) -> None:
+        self._claimed.add(row.id)
+        self._inflight_chats.add(row.chat_id)
+        if give_up:
+            task = asyncio.create_task(self._finish(row, ("failed", "too old to send")))
+        else:
+            task = asyncio.create_task(self._deliver(row))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             outcome = await self._attempt(row)
         except Exception as exc:  # a bug of ours must not lose the row: try again later
             log.exception("delivery of outbox row %s failed", row.id)
-            outcome = ("retry", repr(exc), self.now() + timedelta(seconds=60))
+            outcome = self._retry(row, repr(exc), 60.0)
         finally:
             self._slots.release()
-        self._results.append((row, outcome))
-        self._unflushed.add(row.id)
-        self._inflight_rows.discard(row.id)
+        await self._finish(row, outcome)
+
+    async def _finish(self, row: OutboxRow, outcome: Outcome) -> None:
+        """Commit the outcome at once (group commit: whoever holds the lock writes every
+        outcome waiting), then free the row and its chat."""
+        self._outcomes.append((row, outcome))
+        async with self._record_lock:
+            batch, self._outcomes = self._outcomes, []
+            if batch:
+                await self._record(batch)
         self._inflight_chats.discard(row.chat_id)
-        # Outcomes are written in batches (one transaction, one statement for all the sent
-        # ones) at the start of the next pass, which this wakes at once. Only there: a pass
-        # still walking its list must see this row as sent-but-unrecorded, never as pending.
         self.wake()
 
-    async def _flush(self) -> None:
-        results, self._results = self._results, []
-        if not results:
-            return
+    async def _record(self, batch: list[tuple[OutboxRow, Outcome]]) -> None:
+        sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
+        retries = [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"]
+        given_up = [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")]
         try:
             async with self.db.transaction() as tx:
-                now = self.now()
-                await tx.outbox.mark_sent_many(
-                    [(row.id, o[1]) for row, o in results if o[0] == "sent"], now)
-                for row, outcome in results:
-                    if outcome[0] == "retry":
-                        await tx.outbox.retry_later(row.id, outcome[2], outcome[1])
-                    elif outcome[0] == "unreachable":
-                        await tx.outbox.give_up(row.id, "unreachable", outcome[1])
+                await tx.outbox.record(sent, retries, given_up, self.now())
+                for row, outcome in batch:
+                    if outcome[0] == "unreachable":
                         await tx.contacts.set_reachable(row.channel, row.chat_id, False)
-                    elif outcome[0] == "failed":
-                        await tx.outbox.give_up(row.id, "failed", outcome[1])
         except Exception:
-            log.exception("could not record the outcome of %s outbox rows", len(results))
-        finally:
-            self._unflushed.difference_update(row.id for row, _o in results)
+            # Not recorded: the rows stay pending and claimed would send them again; unclaim
+            # them only after a pause so the database can recover.
+            log.exception("could not record the outcome of %s outbox rows", len(batch))
+            await asyncio.sleep(1.0)
+        ids = [row.id for row, _o in batch]
+        self._recorded.update(ids)
+        self._claimed.difference_update(ids)
+        failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
+        if failed and self.on_failed is not None:
+            try:
+                await self.on_failed(failed)
+            except Exception:
+                log.exception("could not report %s failed messages", len(failed))
 
-    async def _attempt(self, row: OutboxRow) -> tuple:
+    def _retry(self, row: OutboxRow, error: str, delay: float) -> Outcome:
+        if row.attempts + 1 >= self.limits.max_attempts:
+            log.warning("outbox row %s: giving up after %s attempts", row.id, row.attempts + 1)
+            return ("failed", error)
+        log.info("outbox row %s: retry in %.1fs (%s)", row.id, delay, error)
+        return ("retry", error, self.now() + timedelta(seconds=delay))
+
+    async def _attempt(self, row: OutboxRow) -> Outcome:
         try:
             message_id = await self.sender.send(row.chat_id, row.payload)
         except TransientSendError as exc:
@@ -216,11 +293,7 @@ class DeliveryWorker:
                 delay = exc.retry_after
             else:
                 delay = min(2 ** row.attempts, 300) * random.uniform(0.8, 1.2)
-            if row.attempts + 1 >= self.limits.max_attempts:
-                log.warning("outbox row %s: giving up after %s attempts", row.id, row.attempts + 1)
-                return ("failed", str(exc))
-            log.info("outbox row %s: retry in %.1fs (%s)", row.id, delay, exc)
-            return ("retry", str(exc), self.now() + timedelta(seconds=delay))
+            return self._retry(row, str(exc), delay)
         except UnreachableError as exc:
             log.info("outbox row %s: chat %s unreachable", row.id, row.chat_id)
             return ("unreachable", str(exc))
@@ -262,8 +335,8 @@ class DeliveryWorker:
                 pass
 
     async def stop(self) -> None:
+        """Let the sends in flight finish and their outcomes be recorded."""
         self._stopped = True
         self.wake()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
-        await self._flush()

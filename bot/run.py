@@ -34,7 +34,7 @@ class ZaloChannel:
             await self.client.call("setWebhook", url=settings.zalo_webhook_url,
                                    secret_token=secret)
             app = zalo.webhook_app(secret, urlparse(settings.zalo_webhook_url).path,
-                                   self.runtime.handle)
+                                   self.runtime.receive)
             self._server = app.listen(settings.zalo_webhook_port,
                                       address=settings.webhook_listen)
         else:
@@ -42,7 +42,7 @@ class ZaloChannel:
                 await self.client.call("deleteWebhook")
             except Exception as exc:  # no webhook set is fine
                 log.info("zalo deleteWebhook: %s", exc)
-            self._task = asyncio.create_task(zalo.poll(self.client, self.runtime.handle,
+            self._task = asyncio.create_task(zalo.poll(self.client, self.runtime.receive,
                                                        self._stop))
 
     async def stop(self) -> None:

@@ -5,23 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
-from handlers import broadcasts, core, desk, difficulties, export, reminders
+from handlers import admin, broadcasts, core, desk, difficulties, export, reminders
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
 from storage.db import Database
+from storage.models import OutboxRow
 from storage.repos import Tx
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
+# An update whose processing failed this many times (not even an apology could be stored) is
+# dropped, so that one poisoned update cannot hold up everyone after it.
+INBOX_ATTEMPTS = 3
 CAPTION_LIMIT = 1024  # Telegram's longest caption
 
 
@@ -86,8 +90,14 @@ class Runtime:
         self.flood = (FloodGuard(settings.flood_max_messages, settings.flood_window_seconds)
                       if check_floods else None)
         self.workers: dict[str, DeliveryWorker] = {}
-        self._tasks: list[asyncio.Task] = []
+        # How each channel acknowledges a handled button press (see Inbound.ack).
+        self.acknowledgers: dict[str, Callable[[str], Awaitable[object]]] = {}
+        self.background = False
+        self._tasks: list[asyncio.Task] = []  # delivery workers
+        self._loops: list[asyncio.Task] = []  # the inbox and the clock
         self._jobs: asyncio.Task | None = None
+        self._inbox_lock = asyncio.Lock()
+        self._inbox_wake = asyncio.Event()
 
     async def open(self) -> None:
         await self.db.open()
@@ -102,12 +112,22 @@ class Runtime:
             async with self.db.transaction() as tx:
                 await tx.meta.set("telegram_username", bot_username)
         for sender in senders:
-            self.workers[sender.channel] = DeliveryWorker(self.db, sender, self.clock)
+            self.workers[sender.channel] = DeliveryWorker(self.db, sender, self.clock,
+                                                          self.report_failed)
+        self.background = background
         if background:
             self._tasks = [asyncio.create_task(w.run()) for w in self.workers.values()]
-            self._tasks.append(asyncio.create_task(self._tick_forever()))
+            # Updates received before a restart are processed first.
+            self._loops = [asyncio.create_task(self._consume_inbox()),
+                           asyncio.create_task(self._tick_forever())]
+        else:
+            await self.process_inbox()
 
     async def stop(self) -> None:
+        for task in self._loops:  # no new work: stop taking updates and ticking first
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
         if self._jobs is not None:
             await asyncio.gather(self._jobs, return_exceptions=True)
         for worker in self.workers.values():
@@ -132,13 +152,16 @@ class Runtime:
             if reply.choices and message.contact_id is not None and not in_group:
                 tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
                                   now)
+
+            def add(payload: dict, message: Outgoing = message) -> None:
+                tx.outbox.add(message.channel, message.chat_id, message.contact_id, payload, now,
+                              message.delivery_id, message.urgent)
+
             files = [{"kind": a.kind, "file_id": a.file_id, "name": a.name, "path": a.path}
                      for a in reply.attachments]
             if len(files) == 1 and not reply.choices and len(reply.text) <= CAPTION_LIMIT:
                 # One file with a short text: the text is its caption, in one message.
-                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              {"attachment": files[0], "text": reply.text}, now,
-                              message.delivery_id)
+                add({"attachment": files[0], "text": reply.text})
                 continue
             # Channels without buttons print the choices under the text: leave them room.
             room = sum(len(c.label) + 6 for c in reply.choices)
@@ -148,22 +171,74 @@ class Runtime:
                 payload: dict = {"text": part}
                 if last and reply.choices:
                     payload["choices"] = [[c.id, c.label] for c in reply.choices]
+                if last and reply.asks:
+                    payload["asks"] = reply.asks
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
-                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              payload, now, message.delivery_id)
+                add(payload)
             for file in files:
-                tx.outbox.add(message.channel, message.chat_id, message.contact_id,
-                              {"attachment": file}, now, message.delivery_id)
+                add({"attachment": file})
+
+    async def receive(self, events: list[Inbound], wait: bool = False) -> None:
+        """Store inbound events in the inbox and commit: only after this returns may the
+        platform be told they were received. Then have them processed: in the background, or
+        before returning with `wait` (and always when the runtime runs no background tasks)."""
+        if events:
+            async with self.db.transaction() as tx:
+                await tx.inbox.add_many(
+                    [(e.channel, e.update_id, e.to_json()) for e in events], self.clock())
+        if self.background and not wait:
+            self._inbox_wake.set()
+        else:
+            await self.process_inbox()
+
+    async def process_inbox(self) -> None:
+        """Handle every stored update, oldest first, one at a time (each person's messages in
+        the order sent). Also what a restart does with updates received before a crash."""
+        async with self._inbox_lock:
+            while True:
+                async with self.db.read() as tx:
+                    waiting = await tx.inbox.waiting()
+                if not waiting:
+                    return
+                for channel, update_id, event_json, attempts in waiting:
+                    if attempts >= INBOX_ATTEMPTS:
+                        log.error("update %s on %s dropped after %s failed attempts",
+                                  update_id, channel, attempts)
+                        async with self.db.transaction() as tx:
+                            await tx.inbox.drop(channel, update_id)
+                        continue
+                    try:
+                        await self.handle(Inbound.from_json(event_json))
+                    except Exception:
+                        log.exception("update %s on %s could not be processed", update_id,
+                                      channel)
+                        async with self.db.transaction() as tx:
+                            await tx.inbox.failed(channel, update_id)
+
+    async def _consume_inbox(self) -> None:
+        while True:
+            self._inbox_wake.clear()
+            try:
+                await self.process_inbox()
+            except Exception:
+                log.exception("inbox processing failed")
+                await asyncio.sleep(1.0)
+            await self._inbox_wake.wait()
 
     async def handle(self, event: Inbound) -> None:
-        """Handle one inbound event: its state changes and replies commit together."""
+        """Handle one inbound event: its state changes and replies commit together, with the
+        removal of the event from the inbox. Raises only if not even an apology could be
+        committed (the event then stays in the inbox)."""
         now = self.clock()
         text = event.text or ""
         verdict = (self.flood.check(event.channel, event.user_id, now.timestamp())
                    if self.flood else "ok")
         refusal = None
         if verdict == "drop":
+            async with self.db.transaction() as tx:
+                tx.inbox.done(event.channel, event.update_id, now)
+            await self._acknowledge(event)
             return
         t = self.config.translator(event.language_code)
         if verdict == "warn":
@@ -177,30 +252,66 @@ class Runtime:
         new_jobs = False
         try:
             async with self.db.transaction() as tx:
+                tx.inbox.done(event.channel, event.update_id, now)
                 if refusal is not None:
-                    messages = [Outgoing(event.channel, event.chat_id, Reply(refusal))]
+                    # Ahead of the replies already queued: they would make it wait a minute.
+                    messages = [Outgoing(event.channel, event.chat_id, Reply(refusal),
+                                         urgent=verdict == "warn")]
                 else:
                     messages = await core.handle(event, tx, self.config, now)
+                    messages = await self._collapse_repeats(tx, messages)
                 await self.write(tx, messages, now)
             new_jobs = "jobs" in tx.signals
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
             await self._apologise(event, now)
+        await self._acknowledge(event)
         self.wake()
         if new_jobs:
             self.start_jobs()
+
+    async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
+        """A burst of messages the bot cannot use gets one "not understood" and one menu, not
+        one per message: a reply already waiting, unchanged, in the chat's queue is not
+        queued again."""
+        if not messages or any(m.reply.edit_message_id or m.reply.attachments or m.delivery_id
+                               for m in messages):
+            return messages
+        for message in messages:
+            payload: dict = {"text": message.reply.text}
+            if message.reply.choices:
+                payload["choices"] = [[c.id, c.label] for c in message.reply.choices]
+            if len(message.reply.text) > CAPTION_LIMIT or not await tx.outbox.has_pending(
+                    message.channel, message.chat_id, payload):
+                return messages
+        return []
+
+    async def _acknowledge(self, event: Inbound) -> None:
+        """Tell the platform a button press was handled (it stops the button's spinner)."""
+        acknowledge = self.acknowledgers.get(event.channel)
+        if event.ack and acknowledge is not None:
+            try:
+                await acknowledge(event.ack)
+            except Exception as exc:  # the spinner stops by itself; nothing else depends on it
+                log.info("could not acknowledge update %s: %s", event.update_id, exc)
 
     async def _apologise(self, event: Inbound, now: datetime) -> None:
         t = self.config.translator(event.language_code)
         text = t._("Sorry, something went wrong on our side and your last message was not "
                    "processed. Please try again; what you entered before is kept.")
-        try:
-            async with self.db.transaction() as tx:
-                if not await tx.updates.seen(event.channel, event.update_id):
-                    tx.updates.record(event.channel, event.update_id, now)
-                await self.write(tx, [Outgoing(event.channel, event.chat_id, Reply(text))], now)
-        except Exception:
-            log.exception("could not apologise for update %s", event.update_id)
+        async with self.db.transaction() as tx:
+            tx.inbox.done(event.channel, event.update_id, now)
+            if not await tx.updates.seen(event.channel, event.update_id):
+                tx.updates.record(event.channel, event.update_id, now)
+            await self.write(tx, [Outgoing(event.channel, event.chat_id, Reply(text))], now)
+
+    async def report_failed(self, failed: list[tuple[OutboxRow, str]]) -> None:
+        """Messages given up for a reason that is not the person's doing: tell the admins."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            messages = await admin.delivery_failed(tx, self.config, failed, now)
+            await self.write(tx, messages, now)
+        self.wake()
 
     def start_jobs(self) -> None:
         """Run pending background jobs (exports), one at a time, without blocking chats."""

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
         # A webhook without a secret would take updates from anyone who finds its URL.
         if self.zalo_webhook_url and not self.zalo_webhook_secret:
             raise ValueError("ZALO_WEBHOOK_SECRET must be set when ZALO_WEBHOOK_URL is")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is")
         return self
 
     @property

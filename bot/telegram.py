@@ -4,19 +4,36 @@ imports `telegram`."""
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import tornado.web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.delivery import ChannelLimits, RejectedError, TransientSendError, UnreachableError
+from bot.delivery import (
+    ChannelLimits,
+    RejectedError,
+    Sender,
+    TransientSendError,
+    UnreachableError,
+)
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.types import Attachment, Inbound
@@ -26,6 +43,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 def to_inbound(update: Update) -> Inbound | None:
@@ -49,10 +67,13 @@ def to_inbound(update: Update) -> Inbound | None:
         return Inbound(**common, choice=query.data or "",
                        pressed_message_id=str(message.message_id) if message else None,
                        pressed_message_text=getattr(message, "text_html", None),
-                       pressed_label=label)
+                       pressed_label=label, ack=query.id)
     message = update.message
     if message is None:
         return None
+    common["message_id"] = message.message_id
+    if message.reply_to_message is not None:
+        common["reply_to"] = message.reply_to_message.message_id
     if message.text is not None:
         return Inbound(**common, text=message.text)
     if message.photo:
@@ -134,51 +155,123 @@ class TelegramSender:
 
 
 def build_application(settings: Settings, runtime: Runtime,
-                      request: BaseRequest | None = None, also=None) -> Application:
-    """The python-telegram-bot Application wired to our runtime (no ConversationHandler, no
-    persistence: conversation state lives in our database)."""
+                      request: BaseRequest | None = None) -> Application:
+    """The python-telegram-bot Application wired to our runtime: no ConversationHandler, no
+    persistence (conversation state lives in our database) and no Updater: updates come from
+    our own fetch loop or webhook, which confirm them only once they are in the inbox."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    builder = Application.builder().token(token).base_url(settings.telegram_base_url)
+    builder = Application.builder().token(token).base_url(settings.telegram_base_url).updater(None)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-
-    async def on_init(app: Application) -> None:
-        senders = [TelegramSender(app.bot)] + ([also.sender] if also else [])
-        await runtime.start(senders, bot_username=app.bot.username)
-        if also is not None:  # Zalo in the same process, on the same database
-            await also.start()
-
-    async def on_shutdown(_app: Application) -> None:
-        if also is not None:
-            await also.stop()
-        await runtime.stop()
-
-    app = builder.post_init(on_init).post_shutdown(on_shutdown).build()
+    app = builder.build()
 
     async def on_update(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer()  # stop the button's spinning clock at once
-            except (BadRequest, NetworkError) as exc:
-                log.info("could not answer callback of update %s: %s", update.update_id, exc)
         event = to_inbound(update)
         if event is not None:
-            await runtime.handle(event)
+            await runtime.receive([event])
 
     app.add_handler(TypeHandler(Update, on_update))
     return app
 
 
+async def start_channel(app: Application, runtime: Runtime, others: list[Sender] | None = None,
+                        limits: ChannelLimits | None = None, background: bool = True) -> None:
+    """Initialise the bot (getMe) and start the runtime with Telegram's sender (and `others`,
+    the senders of other channels on the same database)."""
+    await app.initialize()
+    runtime.acknowledgers[CHANNEL] = lambda query_id: app.bot.answer_callback_query(query_id)
+    await runtime.start([TelegramSender(app.bot, limits), *(others or [])],
+                        bot_username=app.bot.username, background=background)
+
+
+async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
+                        timeout: int = 30) -> None:
+    """Long polling that loses nothing: Telegram keeps an update until a getUpdates asks for an
+    offset above it, and that offset is asked for only once the update is committed to our
+    inbox. A crash at any moment leaves the update with Telegram or in the inbox."""
+    offset: int | None = None
+    failures = 0
+    while not stop.is_set():
+        try:
+            updates = await app.bot.get_updates(offset=offset, timeout=timeout,
+                                                allowed_updates=ALLOWED_UPDATES)
+            await runtime.receive([e for e in map(to_inbound, updates) if e is not None])
+        except (InvalidToken, Forbidden):
+            raise
+        except Exception as exc:  # the network, Telegram or the database: try again shortly
+            failures += 1
+            log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+            continue
+        failures = 0
+        if updates:
+            offset = updates[-1].update_id + 1
+
+
+def webhook_app(app: Application, runtime: Runtime, path: str,
+                secret: str) -> tornado.web.Application:
+    """Telegram's webhook: the secret header is checked first, and the 200 that tells Telegram
+    the update was received is sent only once the update is committed to the inbox."""
+
+    class Webhook(tornado.web.RequestHandler):
+        async def post(self) -> None:
+            given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                self.set_status(403)
+                return
+            try:
+                update = Update.de_json(json.loads(self.request.body), app.bot)
+            except Exception:  # well signed but unreadable: nothing to retry
+                log.warning("webhook: an update that could not be read was ignored")
+                return
+            event = to_inbound(update) if update is not None else None
+            if event is not None:
+                await runtime.receive([event])  # an error here answers 500: Telegram retries
+
+    return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])
+
+
+async def serve(settings: Settings, runtime: Runtime, also=None,
+                request: BaseRequest | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run the bot on Telegram until SIGINT or SIGTERM (or `stop`): long polling, or a webhook
+    when configured (`also`: another channel started and stopped with it)."""
+    app = build_application(settings, runtime, request)
+    await start_channel(app, runtime, [also.sender] if also else None)
+    if also is not None:
+        await also.start()
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    server = None
+    fetching: asyncio.Task | None = None
+    try:
+        if settings.webhook_url:
+            secret = settings.webhook_secret.get_secret_value()  # checked by the settings
+            server = webhook_app(app, runtime, urlparse(settings.webhook_url).path, secret
+                                 ).listen(settings.webhook_port, address=settings.webhook_listen)
+            await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                      allowed_updates=ALLOWED_UPDATES)
+        else:
+            await app.bot.delete_webhook()
+            fetching = asyncio.create_task(fetch_updates(app, runtime, stop))
+        waiting = asyncio.create_task(stop.wait())
+        done, _pending = await asyncio.wait({waiting, *([fetching] if fetching else [])},
+                                            return_when=asyncio.FIRST_COMPLETED)
+        if fetching in done:
+            fetching.result()  # a wrong token: raise it
+    finally:
+        if fetching is not None:
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)
+        if server is not None:
+            server.stop()
+        if also is not None:
+            await also.stop()
+        await runtime.stop()
+        await app.shutdown()
+
+
 def run_telegram(settings: Settings, runtime: Runtime, also=None) -> None:
-    """Run the bot on Telegram until interrupted: long polling, or a webhook when configured
-    (`also`: another channel started and stopped with it)."""
-    app = build_application(settings, runtime, also=also)
-    allowed = ["message", "callback_query"]
-    if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
-                        url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-                        webhook_url=settings.webhook_url, secret_token=secret,
-                        allowed_updates=allowed)
-    else:
-        app.run_polling(allowed_updates=allowed)
+    asyncio.run(serve(settings, runtime, also))

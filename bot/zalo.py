@@ -129,9 +129,11 @@ class ZaloSender:
         return str((result or {}).get("message_id", "")) if isinstance(result, dict) else None
 
 
-async def poll(client: ZaloClient, handle: Callable[[Inbound], Awaitable[None]],
+async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[None]],
                stop: asyncio.Event, wait_seconds: int = 30) -> None:
-    """Long polling: fetch updates and handle them until `stop` is set."""
+    """Long polling until `stop` is set. Zalo's getUpdates has no offset to confirm with: what
+    it returns is gone from Zalo, so each batch is committed to the inbox before anything else
+    (and before the next poll)."""
     while not stop.is_set():
         try:
             result = await client.call("getUpdates", timeout=wait_seconds)
@@ -146,18 +148,28 @@ async def poll(client: ZaloClient, handle: Callable[[Inbound], Awaitable[None]],
             await asyncio.sleep(3)
             continue
         updates = result if isinstance(result, list) else [result] if result else []
+        events = []
         for update in updates:
             try:  # one odd update must not stop the channel
                 event = to_inbound(update) if isinstance(update, dict) else None
-                if event is not None:
-                    await handle(event)
             except Exception:
-                log.exception("zalo update could not be handled")
+                log.exception("a zalo update could not be read")
+                continue
+            if event is not None:
+                events.append(event)
+        while not stop.is_set():
+            try:
+                await receive(events)
+                break
+            except Exception:  # the database: keep the batch and try again, it has no copy
+                log.exception("zalo updates could not be stored; retrying")
+                await asyncio.sleep(1)
 
 
-def webhook_app(secret: str, path: str, handle: Callable[[Inbound], Awaitable[None]]
+def webhook_app(secret: str, path: str, receive: Callable[[list[Inbound]], Awaitable[None]]
                 ) -> tornado.web.Application:
-    """A webhook endpoint that checks Zalo's secret header before handling anything."""
+    """A webhook endpoint that checks Zalo's secret header before anything else and answers
+    200 only once the update is committed to the inbox."""
 
     class Webhook(tornado.web.RequestHandler):
         async def post(self) -> None:
@@ -173,7 +185,7 @@ def webhook_app(secret: str, path: str, handle: Callable[[Inbound], Awaitable[No
             update = body.get("result", body) if isinstance(body, dict) else {}
             event = to_inbound(update) if isinstance(update, dict) else None
             if event is not None:
-                await handle(event)
+                await receive([event])
             self.write({"ok": True})
 
     return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])

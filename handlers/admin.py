@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.i18n import N_
 from handlers import forms
 from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
+from handlers.types import Outgoing, Reply
 from storage.models import Role
 
 ADMINS = frozenset({Role.ADMIN})
@@ -95,3 +98,23 @@ action(Action("invite", N_("Invite"), N_("issue invite codes for a unit and role
               _invite, aliases=("moi",), private_only=True))
 action(Action("units", N_("Units"), N_("list units and how many contacts each has"), ADMINS,
               _units, aliases=("donvi",)))
+
+
+async def delivery_failed(tx, config, failed: list, now: datetime) -> list[Outgoing]:
+    """Admins hear once a day that messages could not be delivered for a reason that is not
+    the recipient's doing (refused by the platform, or still failing after every retry)."""
+    today = now.astimezone(config.zone).date().isoformat()
+    if await tx.meta.get("delivery_failures_reported") == today:
+        return []
+    await tx.meta.set("delivery_failures_reported", today)
+    out = []
+    for contact, identity in await tx.contacts.reachable_identities(roles=[Role.ADMIN]):
+        t = config.translator(contact.language)
+        text = t.ngettext(
+            "{n} message could not be delivered and was given up (the platform refused it or "
+            "kept failing). Last error: {error}. Later failures today are not reported again.",
+            "{n} messages could not be delivered and were given up (the platform refused them "
+            "or kept failing). Last error: {error}. Later failures today are not reported "
+            "again.", len(failed)).format(n=t.number(len(failed)), error=esc(failed[-1][1][:200]))
+        out.append(Outgoing(identity.channel, identity.chat_id, Reply(text), contact.id))
+    return out

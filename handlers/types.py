@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 
@@ -36,6 +37,23 @@ class Inbound:
     pressed_message_id: str | None = None
     pressed_message_text: str | None = None
     pressed_label: str | None = None
+    # The platform's number of this message and of the message it replies to, where a chat's
+    # messages are numbered in one sequence (Telegram): they tell which question was answered.
+    message_id: int | None = None
+    reply_to: int | None = None
+    # The platform's handle to acknowledge a button press once it has been stored (Telegram's
+    # callback query id).
+    ack: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Inbound:
+        data = json.loads(text)
+        if data.get("attachment"):
+            data["attachment"] = Attachment(**data["attachment"])
+        return cls(**data)
 
     @property
     def command(self) -> tuple[str, str] | None:
@@ -61,6 +79,8 @@ class Reply:
     attachments: tuple[Attachment, ...] = ()
     # Replace the text of an earlier message (and drop its buttons) instead of sending a new one.
     edit_message_id: str | None = None
+    # The form question this message asks ("form id:step"), so a typed answer can be bound to it.
+    asks: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,3 +93,5 @@ class Outgoing:
     contact_id: int | None = None
     # A notice's delivery, so that what happens to the message counts in its figures.
     delivery_id: int | None = None
+    # Goes ahead of the messages already queued for the chat (the flood warning).
+    urgent: bool = False

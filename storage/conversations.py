@@ -109,70 +109,134 @@ class UpdatesRepo:
         self.pending.add("update", channel, update_id, None, None, now)
 
 
+class InboxRepo:
+    """Updates received and committed, waiting to be processed."""
+
+    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+        self.conn = conn
+        self.pending = pending
+
+    async def add_many(self, rows: list[tuple[str, str, str]], now: datetime) -> None:
+        """Store (channel, update_id, event JSON) rows; one already there is left as it is."""
+        await self.conn.executemany(
+            "INSERT INTO inbox (channel, update_id, event, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (channel, update_id) DO NOTHING",
+            [(*row, iso(now)) for row in rows])
+
+    async def waiting(self, limit: int = 100) -> list[tuple[str, str, str, int]]:
+        """(channel, update_id, event JSON, attempts) of the oldest unprocessed updates."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT channel, update_id, event, attempts FROM inbox ORDER BY id LIMIT ?",
+            (limit,))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def done(self, channel: str, update_id: str, now: datetime) -> None:
+        """Remove the update from the inbox when this transaction (its processing) commits."""
+        self.pending.add("received", channel, update_id, None, None, now)
+
+    async def failed(self, channel: str, update_id: str) -> None:
+        await self.conn.execute(
+            "UPDATE inbox SET attempts = attempts + 1 WHERE channel = ? AND update_id = ?",
+            (channel, update_id))
+
+    async def drop(self, channel: str, update_id: str) -> None:
+        await self.conn.execute("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
+                                (channel, update_id))
+
+
+_ROW_COLUMNS = "id, channel, chat_id, contact_id, payload, attempts, created_at"
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(id=r[0], channel=r[1], chat_id=r[2], contact_id=r[3],
+                     payload=json.loads(r[4]), attempts=r[5],
+                     created_at=datetime.fromisoformat(r[6]))
+
+
 class OutboxRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
         self.conn = conn
         self.pending = pending
 
     def add(self, channel: str, chat_id: str, contact_id: int | None, payload: dict,
-            now: datetime, delivery_id: int | None = None) -> None:
-        """Queue a message; it is written with the transaction that caused it."""
-        self.pending.add("outbox", channel, chat_id, contact_id, _dump(payload), now,
-                         delivery_id)
+            now: datetime, delivery_id: int | None = None, urgent: bool = False) -> None:
+        """Queue a message; it is written with the transaction that caused it. An urgent one
+        goes ahead of what is already queued for the chat."""
+        self.pending.add("outbox_urgent" if urgent else "outbox", channel, chat_id, contact_id,
+                         _dump(payload), now, delivery_id)
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """The oldest pending row of each chat, if its time has come: a chat gets one message
-        at a time and in order, so a row waiting to be retried holds back the ones after it.
-        Replies to people go before notices, so a broadcast to thousands never holds up the
-        answer to someone's message."""
+        """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
+        of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
+        row waiting to be retried holds back the ones after it), replies to people before
+        notices, so a broadcast to thousands never holds up the answer to someone's message.
+        Each class is read in id order from an index and stops at `limit`: the cost follows
+        what is sent, not how much is waiting."""
+        head = ("NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel "
+                "AND e.chat_id = o.chat_id AND e.status = 'pending' AND e.id < o.id)")
         rows = await self.conn.execute_fetchall(
-            "SELECT id, channel, chat_id, contact_id, payload, attempts FROM outbox "
-            "WHERE id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND channel = ? "
-            "GROUP BY chat_id) AND not_before <= ? "
-            "ORDER BY delivery_id IS NOT NULL, id LIMIT ?",
-            (channel, iso(now), limit),
-        )
-        return [
-            OutboxRow(
-                id=r[0],
-                channel=r[1],
-                chat_id=r[2],
-                contact_id=r[3],
-                payload=json.loads(r[4]),
-                attempts=r[5],
-            )
-            for r in rows
-        ]
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
+            "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
+            "LIMIT :limit) UNION ALL "
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
+            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 0 "
+            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit) UNION ALL "
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
+            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 1 "
+            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit)",
+            {"channel": channel, "now": iso(now), "limit": limit})
+        return [_outbox_row(r) for r in rows]
 
-    async def next_due_at(self, channel: str) -> datetime | None:
-        """When the next chat's first pending row falls due (what `due` would return)."""
+    async def next_due_at(self, channel: str, now: datetime) -> datetime | None:
+        """When the next row waiting for its time (a retry) falls due."""
         rows = await self.conn.execute_fetchall(
-            "SELECT MIN(not_before) FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox "
-            "WHERE status = 'pending' AND channel = ? GROUP BY chat_id)", (channel,))
+            "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
+            "AND not_before > ?", (channel, iso(now)))
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
-    async def mark_sent_many(self, sent: list[tuple[int, str | None]], now: datetime) -> None:
-        """Record (row id, platform message id) pairs as sent, in one statement."""
+    async def has_pending(self, channel: str, chat_id: str, payload: dict) -> bool:
+        """Whether the very same message is already waiting to go to this chat."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
+            "AND payload = ? LIMIT 1", (channel, chat_id, _dump(payload)))
+        return bool(rows)
+
+    async def question_before(self, channel: str, chat_id: str, message_id: int,
+                              reply_to: int | None) -> str | None:
+        """The question ("form:step") that the person saw last before writing their message
+        `message_id` (or the one they replied to), where the platform numbers a chat's
+        messages in one sequence; None if it cannot be told."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
+            "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
+            (channel, chat_id))
+        for asks, sent_id in rows:
+            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
+                return None
+            if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
+                return asks
+        return None
+
+    async def record(self, sent: list[tuple[int, str | None]],
+                     retries: list[tuple[int, datetime, str]],
+                     given_up: list[tuple[int, str, str]], now: datetime) -> None:
+        """Record delivery outcomes: (id, platform message id) sent; (id, not before, error) to
+        try again; (id, 'failed' or 'unreachable', error) given up."""
         if sent:
             await self.conn.executemany(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
                 "attempts = attempts + 1 WHERE id = ?",
-                [(iso(now), message_id, row_id) for row_id, message_id in sent],
-            )
-
-    async def retry_later(self, row_id: int, not_before: datetime, error: str) -> None:
-        await self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
-            "WHERE id = ?",
-            (iso(not_before), error[:500], row_id),
-        )
-
-    async def give_up(self, row_id: int, status: str, error: str) -> None:
-        """Stop trying a row: 'failed' (the platform refused it) or 'unreachable'."""
-        await self.conn.execute(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-            (status, error[:500], row_id),
-        )
+                [(iso(now), message_id, row_id) for row_id, message_id in sent])
+        if retries:
+            await self.conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
+                "WHERE id = ?",
+                [(iso(when), error[:500], row_id) for row_id, when, error in retries])
+        if given_up:
+            await self.conn.executemany(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? "
+                "WHERE id = ?",
+                [(status, error[:500], row_id) for row_id, status, error in given_up])
 
     async def counts(self) -> dict[str, int]:
         rows = await self.conn.execute_fetchall(

@@ -71,3 +71,4 @@ class OutboxRow(Record):
     contact_id: int | None
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime

@@ -8,6 +8,7 @@ import aiosqlite
 
 from storage.broadcasts import BroadcastsRepo
 from storage.conversations import (
+    InboxRepo,
     JobsRepo,
     OutboxRepo,
     SessionsRepo,
@@ -56,6 +57,10 @@ class Tx:
     @cached_property
     def updates(self) -> UpdatesRepo:
         return UpdatesRepo(self.conn, self.pending)
+
+    @cached_property
+    def inbox(self) -> InboxRepo:
+        return InboxRepo(self.conn, self.pending)
 
     @cached_property
     def outbox(self) -> OutboxRepo:

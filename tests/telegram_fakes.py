@@ -16,7 +16,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.delivery import ChannelLimits
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.telegram import TelegramSender, build_application
+from bot.telegram import build_application, start_channel
 from storage.models import Role
 
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Báo cáo", "username": "baocao_test_bot",
@@ -148,10 +148,8 @@ class Harness:
     async def start(self) -> Harness:
         self.runtime = Runtime(self.settings, self.clock)
         self.app = build_application(self.settings, self.runtime, self.request)
-        await self.app.initialize()
-        await self.runtime.start([TelegramSender(self.app.bot, self.limits),
-                                  *self.extra_senders],
-                                 bot_username=self.app.bot.username, background=False)
+        await start_channel(self.app, self.runtime, self.extra_senders, self.limits,
+                            background=False)
         return self
 
     async def stop(self) -> None:

@@ -1,13 +1,19 @@
-"""Webhook mode: Telegram's secret token is checked before an update is handled."""
+"""Webhook mode: Telegram's secret token is checked before an update is handled, and the 200
+that confirms an update goes only once it is committed to the inbox."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 
-from bot.settings import load_settings
+import pytest
+
+from bot.runtime import Runtime
+from bot.settings import SettingsError, load_settings
+from bot.telegram import serve
 from tests.loopback import free_port, post_json
-from tests.telegram_fakes import FakeClock, Harness
+from tests.telegram_fakes import FakeClock, Harness, RecordingRequest
 
 
 def post(url: str, body: dict, secret: str | None) -> int:
@@ -20,25 +26,37 @@ async def test_webhook_refuses_a_wrong_secret(tmp_path):
     settings = load_settings(database_path=tmp_path / "bot.db", telegram_bot_token="123:TEST",
                              webhook_url="https://bot.example.org/tg", webhook_secret="s3cret",
                              webhook_listen="127.0.0.1", webhook_port=port)
-    h = await Harness(settings, FakeClock(datetime(2026, 3, 10, 2, tzinfo=UTC))).start()
-    await h.app.start()
-    await h.app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="tg",
-                                      webhook_url=settings.webhook_url, secret_token="s3cret")
+    request, stop = RecordingRequest(), asyncio.Event()
+    clock = FakeClock(datetime(2026, 3, 10, 2, tzinfo=UTC))
+    serving = asyncio.create_task(serve(settings, Runtime(settings, clock), request=request,
+                                        stop=stop))
     try:
+        for _ in range(100):  # until the webhook is set and listening
+            await asyncio.sleep(0.02)
+            if any(c.method == "setWebhook" for c in request.calls):
+                break
+        assert any(c.method == "setWebhook" and c.params.get("secret_token") == "s3cret"
+                   for c in request.calls)
         url = f"http://127.0.0.1:{port}/tg"
-        update = h.chat(77).message(text="xin chào")
+        update = Harness(settings, clock).chat(77).message(text="xin chào")
         assert await asyncio.to_thread(post, url, update, "wrong") == 403
         assert await asyncio.to_thread(post, url, update, None) == 403
         assert await asyncio.to_thread(post, url, update, "s3cret") == 200
-        for _ in range(50):
-            await asyncio.sleep(0.05)
-            await h.drain()
-            if h.request.sent(77):
+        # The 200 came after the commit: the update is in the database already.
+        with sqlite3.connect(tmp_path / "bot.db") as conn:
+            stored = conn.execute("SELECT (SELECT COUNT(*) FROM inbox) + "
+                                  "(SELECT COUNT(*) FROM processed_updates)").fetchone()[0]
+        assert stored == 1
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if request.sent(77):
                 break
-        assert len(h.request.sent(77)) == 1  # only the update with the right secret was handled
-        assert any(c.method == "setWebhook" and c.params.get("secret_token") == "s3cret"
-                   for c in h.request.calls)
+        assert len(request.sent(77)) == 1  # only the update with the right secret was handled
     finally:
-        await h.app.updater.stop()
-        await h.app.stop()
-        await h.stop()
+        stop.set()
+        await serving
+
+
+def test_webhook_without_a_secret_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET"):
+        load_settings(telegram_bot_token="123:TEST", webhook_url="https://bot.example.org/tg")
