@@ -185,7 +185,7 @@ async def start_channel(app: Application, runtime: Runtime, others: list[Sender]
 
 
 async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
-                        timeout: int = 30) -> None:
+                        poll_seconds: int = 30) -> None:
     """Long polling that loses nothing: Telegram keeps an update until a getUpdates asks for an
     offset above it, and that offset is asked for only once the update is committed to our
     inbox. A crash at any moment leaves the update with Telegram or in the inbox."""
@@ -193,7 +193,7 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
     failures = 0
     while not stop.is_set():
         try:
-            updates = await app.bot.get_updates(offset=offset, timeout=timeout,
+            updates = await app.bot.get_updates(offset=offset, timeout=poll_seconds,
                                                 allowed_updates=ALLOWED_UPDATES)
             await runtime.receive([e for e in map(to_inbound, updates) if e is not None])
         except (InvalidToken, Forbidden):
