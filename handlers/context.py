@@ -63,11 +63,13 @@ class Ctx:
         return self.config.translator(language)
 
     def reply(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (),
-              attachments: tuple[Attachment, ...] = (), edit: str | None = None) -> None:
+              attachments: tuple[Attachment, ...] = (), edit: str | None = None,
+              asks: str | None = None) -> None:
         """Answer in the chat the event came from; the offered choices are remembered so that
-        typing an option's number or label works on channels without buttons."""
+        typing an option's number or label works on channels without buttons. `asks` names the
+        form question the message puts (see Reply.asks)."""
         self.out.append(Outgoing(self.event.channel, self.event.chat_id,
-                                 Reply(text, tuple(choices), attachments, edit),
+                                 Reply(text, tuple(choices), attachments, edit, asks),
                                  self.contact.id))
         if choices and not self.event.is_group:
             self.state["offered"] = [[c.id, c.label] for c in choices]

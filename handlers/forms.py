@@ -98,6 +98,11 @@ _SKIP_WORDS = {"bo qua", "skip", "-"}
 _DONE_WORDS = {"xong", "done", "het"}
 
 
+def _asks(form: Form, state: dict) -> str:
+    """What a message putting the current step asks, in the outbox (see `_answers_earlier`)."""
+    return f"{form.id}:{state['step']}"
+
+
 def _choice(state: dict, value: str, label: str) -> Choice:
     return Choice(f"f:{state['step']}:{value}", label)
 
@@ -160,7 +165,7 @@ def _ask(ctx: Ctx, form: Form, state: dict, prefix: str = "", edit: str | None =
         choices = [_choice(state, DONE, t._("Done"))]
     if question.optional:
         choices.append(_choice(state, SKIP, t._("Skip")))
-    ctx.reply("\n".join(lines), choices, edit=edit)
+    ctx.reply("\n".join(lines), choices, edit=edit, asks=_asks(form, state))
 
 
 def _new_step(state: dict) -> None:
@@ -210,7 +215,7 @@ async def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
         lines.append(await form.preview(ctx, state["answers"]))
     ctx.reply("\n".join(lines), [_choice(state, CONFIRM, t._("Confirm")),
                                  _choice(state, CHANGE, t._("Change an answer")),
-                                 _choice(state, CANCEL, t._("Cancel"))])
+                                 _choice(state, CANCEL, t._("Cancel"))], asks=_asks(form, state))
 
 
 async def start(ctx: Ctx, form: Form, params: dict | None = None,
@@ -400,10 +405,32 @@ def is_stale(ctx: Ctx, state: dict) -> bool:
     return bool(choice) and _pressed(ctx, state) is None
 
 
+async def _answers_earlier(ctx: Ctx, form: Form, state: dict) -> bool:
+    """Whether a typed message answers an earlier question than the current one: the last
+    question the person saw before writing it (or the one they replied to) is another step.
+    This keeps an answer to a question shown twice (a message repeated after a crash, or two
+    answers typed quickly) from landing in the next field."""
+    event = ctx.event
+    if event.choice is not None or event.message_id is None:
+        return False
+    asked = await ctx.tx.outbox.question_before(event.channel, event.chat_id, event.message_id,
+                                                event.reply_to)
+    return asked is not None and asked != _asks(form, state)
+
+
 async def on_event(ctx: Ctx, form: Form) -> None:
     """Feed the current event to the running form."""
     t = ctx.t
     state = ctx.state["form"]
+    if await _answers_earlier(ctx, form, state):
+        prefix = t._("That answer was for an earlier question, which already has its answer "
+                     "(to change it, use Change an answer before confirming). Here is where we "
+                     "are:")
+        if state["mode"] in (Mode.SUMMARY, Mode.PICK):
+            await _summary(ctx, form, state, prefix)
+        else:
+            _ask(ctx, form, state, prefix)
+        return
     if is_stale(ctx, state):
         prefix = t._("That button belongs to an earlier step. Here is where we are:")
         if state["mode"] in (Mode.SUMMARY, Mode.PICK):
@@ -436,7 +463,7 @@ async def _on_answer(ctx: Ctx, form: Form, state: dict) -> None:
             ctx.reply(ctx.t.ngettext("Received {n} file. Send more or press Done.",
                                      "Received {n} files. Send more or press Done.",
                                      count).format(n=count),
-                      [_choice(state, DONE, ctx.t._("Done"))])
+                      [_choice(state, DONE, ctx.t._("Done"))], asks=_asks(form, state))
         return
     state["answers"][question.key] = value
     following = None if state["mode"] == Mode.EDIT else _next_index(form, state["answers"],
@@ -484,7 +511,7 @@ async def _on_summary(ctx: Ctx, form: Form, state: dict) -> None:
         _new_step(state)
         choices = [_choice(state, f"q{i}", t._(q.label)) for i, q in enumerate(form.questions)
                    if _applicable(form, state["answers"], i)]
-        ctx.reply(t._("Which answer do you want to change?"), choices)
+        ctx.reply(t._("Which answer do you want to change?"), choices, asks=_asks(form, state))
     else:
         await _summary(ctx, form, state, "⚠️ " + t._("Please choose Confirm, Change an answer or "
                                                "Cancel."))
@@ -499,7 +526,7 @@ def _on_pick(ctx: Ctx, form: Form, state: dict) -> None:
         value = match_option(ctx.event.text, applicable)
     if value not in {v for v, _label in applicable}:
         ctx.reply("⚠️ " + t._("Please choose one of the answers listed."),
-                  [_choice(state, v, label) for v, label in applicable])
+                  [_choice(state, v, label) for v, label in applicable], asks=_asks(form, state))
         return
     state.update(pos=int(value[1:]), mode=Mode.EDIT)
     _new_step(state)

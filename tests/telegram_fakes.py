@@ -7,6 +7,7 @@ import html
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -58,6 +59,10 @@ class RecordingRequest(BaseRequest):
         self.calls: list[Sent] = []
         self.script: list[tuple[str, int, str, int | None]] = []
         self._ids = itertools.count(1000)
+        # Updates waiting on "Telegram's" side for getUpdates: kept until an offset above them.
+        self.updates: list[dict] = []
+        # Called with (method, params) before a call is answered (tests check invariants).
+        self.before_call: Callable[[str, dict], None] | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -99,6 +104,12 @@ class RecordingRequest(BaseRequest):
     def _result(self, api: str, params: dict):
         if api == "getMe":
             return BOT_USER
+        if api == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            return self.updates[:int(params.get("limit") or 100)]
+        if self.before_call is not None:
+            self.before_call(api, params)
         if api in ("sendMessage", "sendPhoto", "sendDocument", "editMessageText"):
             chat_id = int(params.get("chat_id", 0))
             message_id = int(params["message_id"]) if api == "editMessageText" else next(self._ids)
@@ -110,6 +121,9 @@ class RecordingRequest(BaseRequest):
                 message["reply_markup"] = params["reply_markup"]
             return message
         return True
+
+    def next_message_id(self) -> int:
+        return next(self._ids)
 
     def sent(self, chat_id: int | str | None = None) -> list[Sent]:
         """Messages the bot sent (not edits or other calls), to one chat if given."""
@@ -201,8 +215,10 @@ class Chat:
 
     def message(self, **content) -> dict:
         update_id = next(self.h.updates)
+        # As in Telegram, the person's messages and the bot's are numbered in one sequence.
         return {"update_id": update_id, "message": {
-            "message_id": update_id, "date": int(self.h.clock().timestamp()),
+            "message_id": self.h.request.next_message_id(),
+            "date": int(self.h.clock().timestamp()),
             "chat": self._chat(), "from": self._user(), **content}}
 
     async def say(self, text: str) -> None:

@@ -1,0 +1,197 @@
+"""Nothing lost, nothing twice, nothing in the wrong field: the durable inbox, the tight outbox,
+answers bound to their question, bursts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from bot.telegram import fetch_updates
+from handlers.types import Attachment, Inbound, Outgoing, Reply
+from tests.telegram_fakes import register
+
+NOT_UNDERSTOOD = "Bot chưa hiểu nội dung này"
+
+
+def pending_before(db_path, chat_id: str) -> list[int]:
+    """Ids of rows of the chat still pending in the committed database (another connection)."""
+    with sqlite3.connect(db_path) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending'", (chat_id,))]
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+async def test_an_update_received_before_a_crash_is_processed_after_the_restart(harness):
+    h = harness
+    chat = await register(h, 501)
+    event = Inbound("telegram", "9001", "501", "501", text="/report", message_id=5000)
+    async with h.runtime.db.transaction() as tx:  # committed, then the process died
+        await tx.inbox.add_many([(event.channel, event.update_id, event.to_json())], h.clock())
+    await h.restart()
+    await h.drain()
+    assert "Đồng chí báo cáo nội dung nào?" in chat.last().text
+    async with h.runtime.db.read() as tx:
+        assert await tx.inbox.waiting() == []
+
+
+async def test_get_updates_confirms_only_what_is_committed(harness, monkeypatch):
+    h = harness
+    chat = await register(h, 501)
+    h.request.updates = [chat.message(text="/help"), chat.message(text="/myreports")]
+    real_receive, failures = h.runtime.receive, []
+
+    async def receive_failing_once(events, wait=False):
+        if not failures:
+            failures.append(events)
+            raise sqlite3.OperationalError("database is locked")
+        await real_receive(events, wait)
+
+    monkeypatch.setattr(h.runtime, "receive", receive_failing_once)
+    stop = asyncio.Event()
+    task = asyncio.create_task(fetch_updates(h.app, h.runtime, stop, poll_seconds=0))
+    for _ in range(500):  # the retry waits a second
+        await asyncio.sleep(0.01)
+        if not h.request.updates:
+            break
+    stop.set()
+    await task
+    offsets = [c.params.get("offset") for c in h.request.calls if c.method == "getUpdates"]
+    # The batch that could not be stored was fetched again, unconfirmed; then confirmed.
+    last_id = int(failures[0][-1].update_id)
+    assert offsets[:2] == [None, None] and int(offsets[2]) == last_id + 1
+    assert h.request.updates == []  # Telegram forgot them only after that
+    await h.drain()
+    texts = chat.texts()
+    assert sum("Các lệnh dành cho vai trò" in t for t in texts) == 1  # /help answered once
+
+
+async def test_a_button_press_is_acknowledged_after_it_is_processed(harness):
+    h = harness
+    chat = await register(h, 501)
+    await chat.say("/report")
+    processed_when_answered = []
+
+    def check(api, _params):
+        if api == "answerCallbackQuery":
+            with sqlite3.connect(h.settings.database_path) as conn:
+                processed_when_answered.append(conn.execute(
+                    "SELECT COUNT(*) FROM processed_updates").fetchone()[0])
+
+    before = await processed_count(h)
+    h.request.before_call = check
+    await chat.press("Hoạt động tuyên truyền")
+    assert processed_when_answered == [before + 1]
+
+
+async def processed_count(h) -> int:
+    async with h.runtime.db.read() as tx:
+        rows = await tx.conn.execute_fetchall("SELECT COUNT(*) FROM processed_updates")
+    return rows[0][0]
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+async def test_each_outcome_is_committed_before_the_chats_next_message(harness):
+    h = harness
+    await register(h, 501)
+    seen_pending: list[int] = []
+    h.request.before_call = lambda api, params: api == "sendMessage" and seen_pending.append(
+        len(pending_before(h.settings.database_path, str(params.get("chat_id")))))
+    await h.runtime.send([Outgoing("telegram", "501", Reply(f"tin {n}"), None)
+                          for n in range(6)])
+    await h.drain()
+    assert [s.text for s in h.request.sent(501)][-6:] == [f"tin {n}" for n in range(6)]
+    # When each message went, the ones before it were recorded as sent: only itself pending.
+    assert seen_pending == [6, 5, 4, 3, 2, 1]
+
+
+async def test_two_passes_at_once_never_send_a_row_twice(harness):
+    h = harness
+    chats = [str(7000 + n) for n in range(60)]
+    await h.runtime.send([Outgoing("telegram", c, Reply(f"tin {c}-{k}"), None)
+                          for c in chats for k in range(3)])
+    worker = h.runtime.workers["telegram"]
+    running = asyncio.create_task(worker.run())
+    await asyncio.gather(*(worker.drain() for _ in range(4)))
+    await worker.stop()
+    running.cancel()
+    texts = [s.text for s in h.request.sent() if s.text.startswith("tin ")]
+    assert len(texts) == len(set(texts)) == 180
+
+
+async def test_a_message_that_keeps_failing_is_given_up_and_its_chat_moves_on(harness):
+    h = harness
+    admin = h.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+    officer = await register(h, 501)
+    h.request.script += [("sendPhoto", 500, "Internal Server Error", None)] * 20
+    photo = Reply("Ảnh minh chứng", attachments=(Attachment("photo", "PHOTO-X"),))
+    await h.runtime.send([Outgoing("telegram", "501", photo, None),
+                          Outgoing("telegram", "501", Reply("Tin sau ảnh"), None)])
+    for _ in range(12):  # retries wait longer each time: move the clock past each wait
+        h.clock.advance(seconds=400)
+        await h.drain()
+    assert officer.last().text == "Tin sau ảnh"
+    with sqlite3.connect(h.settings.database_path) as conn:
+        status, attempts = conn.execute(
+            "SELECT status, attempts FROM outbox WHERE payload LIKE '%PHOTO-X%'").fetchone()
+    assert (status, attempts) == ("failed", 8)
+    alerts = [t for t in admin.texts() if "không gửi được" in t]
+    assert len(alerts) == 1 and "Internal Server Error" in alerts[0]
+    # A second failure the same day is not reported again.
+    h.request.script += [("sendMessage", 400, "Bad Request: can't parse entities", None)]
+    await h.runtime.send([Outgoing("telegram", "501", Reply("x"), None)])
+    await h.drain()
+    assert len([t for t in admin.texts() if "không gửi được" in t]) == 1
+
+
+# --- answers bound to their question -----------------------------------------------------------
+
+async def test_an_answer_to_a_question_shown_twice_never_lands_in_the_next_field(harness):
+    h = harness
+    chat = await register(h, 501)
+    await chat.say("/report")
+    await chat.press("Kế hoạch, chương trình thực hiện")
+    assert "Số hiệu văn bản" in chat.last().text
+    # The person answers the first question twice before the second question reaches them
+    # (as after a question was repeated): the second answer is not taken for question 2.
+    first = chat.message(text="45/KH-UBND")
+    second = chat.message(text="46/KH-UBND")
+    await h.feed(first, drain=False)
+    await h.feed(second)
+    assert any("câu hỏi trước" in t for t in chat.texts()[-3:])
+    async with h.runtime.db.read() as tx:
+        session = await tx.sessions.get(int((await tx.contacts.by_identity("telegram", "501"))
+                                            .id))
+    answers = session[1]["form"]["answers"]
+    assert answers == {"doc_number": "45/KH-UBND"}
+
+
+async def test_an_answer_replying_to_the_current_question_is_taken(harness):
+    h = harness
+    chat = await register(h, 501)
+    await chat.say("/report")
+    await chat.press("Kế hoạch, chương trình thực hiện")
+    question = chat.last()
+    message = chat.message(text="45/KH-UBND", reply_to_message={
+        "message_id": question.message_id, "date": 1_700_000_000,
+        "chat": {"id": 501, "type": "private"}, "text": question.text})
+    await h.feed(message)
+    assert "câu 2/" in chat.last().text
+
+
+# --- bursts -----------------------------------------------------------------------------------
+
+async def test_a_burst_gets_the_flood_warning_first_and_one_not_understood(harness):
+    h = harness
+    chat = await register(h, 501)
+    before = len(chat.texts())
+    h.think_seconds = 0
+    for _ in range(40):
+        await h.feed(chat.message(text="xyz"), drain=False)
+    await h.drain()
+    texts = chat.texts()[before:]
+    assert "quá nhanh" in texts[0]
+    assert sum(NOT_UNDERSTOOD in t for t in texts) == 1
+    assert len(texts) == 3  # the warning, one "not understood", one menu
