@@ -188,10 +188,11 @@ class OutboxRepo:
         return [_outbox_row(r) for r in rows]
 
     async def next_due_at(self, channel: str, now: datetime) -> datetime | None:
-        """When the next row waiting for its time (a retry) falls due."""
+        """When the next row waiting for its time falls due: rows are created due, so only
+        a retry waits."""
         rows = await self.conn.execute_fetchall(
             "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
-            "AND not_before > ?", (channel, iso(now)))
+            "AND attempts > 0 AND not_before > ?", (channel, iso(now)))
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     async def has_pending(self, channel: str, chat_id: str, payload: dict) -> bool:

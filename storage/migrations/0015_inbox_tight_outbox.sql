@@ -39,12 +39,15 @@ BEGIN
 END;
 
 -- A delivery pass reads the heads of the chats' queues in id order, a page at a time: replies
--- first, then notices, then rows waiting to be retried are found by time.
+-- first, then notices; rows waiting to be retried are found by time.
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_queue ON outbox(channel, (delivery_id IS NOT NULL), id)
     WHERE status = 'pending';
 CREATE INDEX outbox_chat ON outbox(channel, chat_id, id) WHERE status = 'pending';
-CREATE INDEX outbox_waiting ON outbox(channel, not_before) WHERE status = 'pending';
+-- Only rows that failed wait for a later time (a row is created due): partial on attempts, so the
+-- planner never takes it for the queue scans above.
+CREATE INDEX outbox_waiting ON outbox(channel, not_before)
+    WHERE status = 'pending' AND attempts > 0;
 CREATE INDEX outbox_urgent ON outbox(channel, id) WHERE status = 'pending' AND urgent = 1;
 -- The question a chat was asked last: read for each typed form answer.
 CREATE INDEX outbox_asks ON outbox(channel, chat_id, id) WHERE asks IS NOT NULL;
