@@ -7,6 +7,7 @@ flowchart TD
     C -->|no| S{/start CODE or ADMIN_IDS?} -->|no| R[polite refusal]
     S -->|yes| REG[register, menu]
     C -->|yes| K{command / button / text}
+    K -->|button pressed again on the same message| G[no effect: say so, show where we are]
     K -->|command or menu button| A[action, role checked]
     K -->|form button or text| F[form engine]
     K -->|other button| B[callback, role checked]
@@ -30,6 +31,8 @@ from storage.repos import Tx
 from storage.units import InviteProblem
 
 ALL_ROLES = frozenset(Role)
+# How many of a person's latest button presses are remembered, to recognise one pressed again.
+PRESSES_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -103,24 +106,51 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
             await tx.contacts.seen(event.channel, event.user_id)
     ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state)
     before = (flow, repr(state))
-    await _route(ctx)
-    _mark_pressed(ctx)
+    press = _press(event)
+    if press is not None and press in ctx.state.get("pressed", ()):
+        await _pressed_again(ctx)
+    else:
+        await _route(ctx)
+        _mark_pressed(ctx, press)
     if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
         tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
 
 
-def _mark_pressed(ctx: Ctx) -> None:
-    """Replace the pressed message's buttons by the choice made, unless a handler redrew it."""
+def _press(event: Inbound) -> str | None:
+    """What identifies a button press: the button's data on one message of one chat."""
+    if event.choice is None or event.pressed_message_id is None:
+        return None
+    return f"{event.chat_id}:{event.pressed_message_id}:{event.choice}"
+
+
+def _mark_pressed(ctx: Ctx, press: str | None) -> None:
+    """Replace the pressed message's buttons by the choice made, unless a handler redrew it,
+    and remember the press: the same button of that message pressed again (a double tap, or a
+    second device that still shows it) must not act twice."""
     event = ctx.event
-    if not (event.choice and event.pressed_message_id and event.pressed_message_text):
-        return
-    if any(o.reply.edit_message_id == event.pressed_message_id for o in ctx.out):
+    if press is None or any(o.reply.edit_message_id == event.pressed_message_id
+                            for o in ctx.out):
+        return  # a redrawn message keeps live buttons (Refresh, a multi-choice question)
+    ctx.state["pressed"] = [*ctx.state.get("pressed", []), press][-PRESSES_KEPT:]
+    if not event.pressed_message_text:
         return
     label = f"\n\n✓ <b>{esc(event.pressed_label)}</b>" if event.pressed_label else ""
     ctx.out.insert(0, Outgoing(event.channel, event.chat_id,
                                Reply(event.pressed_message_text + label,
                                      edit_message_id=event.pressed_message_id), ctx.contact.id))
+
+
+async def _pressed_again(ctx: Ctx) -> None:
+    """A button pressed again on the same message: the first press has done what it does, so
+    this one only says so, with the running form's current question if there is one."""
+    t = ctx.t
+    form = forms.FORMS.get(ctx.flow)
+    if form is not None and "form" in ctx.state and not ctx.event.is_group:
+        await forms.show_current(ctx, form, ctx.state["form"], t._(
+            "You pressed that button already. Here is where we are:"))
+        return
+    ctx.reply(t._("You pressed that button already; its answer is above."))
 
 
 async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) -> Contact:

@@ -219,6 +219,11 @@ async def _export_period(ctx: Ctx, key: str) -> None:
     if period is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
+    if any(job["kind"] == "export" and job["params"] == {"period": key}
+           and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
+        ctx.reply(ctx.t._("The spreadsheet for {period} is already being prepared; it will "
+                          "arrive here in a moment.").format(period=period.label(ctx.t)))
+        return
     await ctx.tx.jobs.add("export", {"period": key}, ctx.contact.id, ctx.event.channel,
                           ctx.event.chat_id, ctx.now)
     ctx.reply(ctx.t._("Preparing the spreadsheet for {period}; it will arrive here in a "

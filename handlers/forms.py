@@ -15,7 +15,8 @@ stateDiagram-v2
 ```
 
 State lives in the session row as JSON (`mode` is one of the strings of `Mode`), so a form
-survives a restart. Button ids carry the step number, so a stale or forged button is recognised.
+survives a restart. Button ids carry the step number, so a stale or forged button is recognised;
+a multi-choice question takes a new step at each toggle, so a double tap cannot undo itself.
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ def _new_step(state: dict) -> None:
     state["step"] = state.get("step", 0) + 1
     state.pop("multi", None)
     state.pop("files", None)
+    state.pop("drawn", None)
 
 
 def _show_value(ctx: Ctx, question: Question, value: Any) -> str:
@@ -205,9 +207,13 @@ def summary_lines(ctx: Ctx, form: Form, answers: dict,
 
 
 async def _summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
-    t = ctx.t
     state["mode"] = Mode.SUMMARY
     _new_step(state)
+    await _show_summary(ctx, form, state, prefix)
+
+
+async def _show_summary(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
+    t = ctx.t
     lines = [prefix] if prefix else []
     lines.append(t._("<b>{title}</b>: please check your answers.").format(title=t._(form.title)))
     lines += summary_lines(ctx, form, state["answers"])
@@ -418,25 +424,35 @@ async def _answers_earlier(ctx: Ctx, form: Form, state: dict) -> bool:
     return asked is not None and asked != _asks(form, state)
 
 
+async def show_current(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
+    """Show where the form is (question, summary or the answers to change) again, changing
+    nothing: the buttons already shown for it stay valid."""
+    mode = Mode(state["mode"])
+    if mode is Mode.SUMMARY:
+        await _show_summary(ctx, form, state, prefix)
+    elif mode is Mode.PICK:
+        _show_pick(ctx, form, state, prefix)
+    else:
+        _ask(ctx, form, state, prefix)
+
+
 async def on_event(ctx: Ctx, form: Form) -> None:
     """Feed the current event to the running form."""
     t = ctx.t
     state = ctx.state["form"]
     if await _answers_earlier(ctx, form, state):
-        prefix = t._("That answer was for an earlier question, which already has its answer "
-                     "(to change it, use Change an answer before confirming). Here is where we "
-                     "are:")
-        if state["mode"] in (Mode.SUMMARY, Mode.PICK):
-            await _summary(ctx, form, state, prefix)
-        else:
-            _ask(ctx, form, state, prefix)
+        await show_current(ctx, form, state, t._(
+            "That answer was for an earlier question, which already has its answer (to change "
+            "it, use Change an answer before confirming). Here is where we are:"))
         return
     if is_stale(ctx, state):
-        prefix = t._("That button belongs to an earlier step. Here is where we are:")
-        if state["mode"] in (Mode.SUMMARY, Mode.PICK):
-            await _summary(ctx, form, state, prefix)
+        pressed = ctx.event.pressed_message_id
+        if pressed and pressed == state.get("drawn"):
+            # A second tap on an option of the question just redrawn: it is shown as it is.
+            _ask(ctx, form, state, edit=pressed)
         else:
-            _ask(ctx, form, state, prefix)
+            await show_current(ctx, form, state, t._("That button belongs to an earlier step. "
+                                                     "Here is where we are:"))
         return
     mode = Mode(state["mode"])
     if mode is Mode.SUMMARY:
@@ -457,7 +473,11 @@ async def _on_answer(ctx: Ctx, form: Form, state: dict) -> None:
         if error:
             _ask(ctx, form, state, f"⚠️ {error}")
         elif question.kind is Kind.MULTI:
-            _ask(ctx, form, state, edit=ctx.event.pressed_message_id)
+            # An option toggled: the question is redrawn in place with new button ids, so a
+            # second tap of the same option (a double tap) is stale and cannot undo the first.
+            state["step"] += 1
+            state["drawn"] = ctx.event.pressed_message_id
+            _ask(ctx, form, state, edit=state["drawn"])
         else:  # a file arrived for an attachment question
             count = len(state.get("files", []))
             ctx.reply(ctx.t.ngettext("Received {n} file. Send more or press Done.",
@@ -509,19 +529,29 @@ async def _on_summary(ctx: Ctx, form: Form, state: dict) -> None:
     elif value == CHANGE:
         state["mode"] = Mode.PICK
         _new_step(state)
-        choices = [_choice(state, f"q{i}", t._(q.label)) for i, q in enumerate(form.questions)
-                   if _applicable(form, state["answers"], i)]
-        ctx.reply(t._("Which answer do you want to change?"), choices, asks=_asks(form, state))
+        _show_pick(ctx, form, state)
     else:
         await _summary(ctx, form, state, "⚠️ " + t._("Please choose Confirm, Change an answer or "
                                                "Cancel."))
 
 
+def _pickable(ctx: Ctx, form: Form, state: dict) -> list[tuple[str, str]]:
+    """(value, label) of the answers that can be changed."""
+    return [(f"q{i}", ctx.t._(q.label)) for i, q in enumerate(form.questions)
+            if _applicable(form, state["answers"], i)]
+
+
+def _show_pick(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
+    lines = ([prefix] if prefix else []) + [ctx.t._("Which answer do you want to change?")]
+    ctx.reply("\n".join(lines), [_choice(state, v, label)
+                                 for v, label in _pickable(ctx, form, state)],
+              asks=_asks(form, state))
+
+
 def _on_pick(ctx: Ctx, form: Form, state: dict) -> None:
     t = ctx.t
     value = _pressed(ctx, state)
-    applicable = [(f"q{i}", t._(q.label)) for i, q in enumerate(form.questions)
-                  if _applicable(form, state["answers"], i)]
+    applicable = _pickable(ctx, form, state)
     if value is None and ctx.event.text:
         value = match_option(ctx.event.text, applicable)
     if value not in {v for v, _label in applicable}:

@@ -335,8 +335,9 @@ async def open_report(ctx: Ctx, report: Report) -> None:
     if ctx.role is Role.OFFICER and report.status is not ReportStatus.APPROVED:
         choices.append(Choice(f"r:edit:{report.id}", t._("Edit")))
     if ctx.role in REVIEWERS and report.status is not ReportStatus.APPROVED:
-        choices += [Choice(f"rv:ok:{report.id}", t._("Approve")),
-                    Choice(f"rv:back:{report.id}", t._("Send back"))]
+        choices.append(Choice(f"rv:ok:{report.id}", t._("Approve")))
+    if ctx.role in REVIEWERS and report.status is ReportStatus.RECEIVED:
+        choices.append(Choice(f"rv:back:{report.id}", t._("Send back")))
     if ctx.role in READERS and report.version > 1:
         choices.append(Choice(f"r:hist:{report.id}", t._("Edit history")))
     attachments = tuple(Attachment(f["kind"], f["file_id"], f["name"]) for f in files
@@ -513,6 +514,9 @@ async def _review(ctx: Ctx, rest: str) -> None:
         await approve(ctx, report)
         ctx.reply(t._("Report {number} approved; the unit was told.").format(
             number=report.number))
+    elif what == "back" and report.status is ReportStatus.NEEDS_CORRECTION:
+        ctx.reply(t._("Report {number} was already sent back; the unit is correcting it.").format(
+            number=report.number))
     elif what == "back":
         if not await ctx.go_private():
             ctx.reply(t._("Please open a private chat with the bot first."))
@@ -527,7 +531,7 @@ async def _review(ctx: Ctx, rest: str) -> None:
 async def _send_back(ctx: Ctx, answers: dict, params: dict) -> None:
     t = ctx.t
     report = await ctx.tx.reports.get(params["report_id"])
-    if report is None or report.status is ReportStatus.APPROVED:
+    if report is None or report.status is not ReportStatus.RECEIVED:  # approved, or sent back
         ctx.reply(t._("This report can no longer be sent back."))
         return
     note = answers["note"]
