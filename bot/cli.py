@@ -17,7 +17,7 @@ from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import UnitsFileError, read_units_file
 from handlers.programme import ProgrammeError, load_programme
-from storage.db import Database, SchemaTooNewError
+from storage.db import Database, DatabasePathError, SchemaTooNewError
 from storage.models import Role
 
 
@@ -159,6 +159,11 @@ async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> No
                 version=await db.schema_version()))
 
 
+async def _check_database(settings: Settings) -> None:
+    async with Database(settings.database_path):
+        pass
+
+
 def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
     has_token = settings.telegram_bot_token or settings.zalo_bot_token
     command = args.command or ("run" if has_token else "demo")
@@ -166,6 +171,7 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         if not has_token:
             raise UserError(t._("Set TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN (see .env.example)."))
         from bot.run import run
+        asyncio.run(_check_database(settings))  # a wrong DATABASE_PATH shows before any network
         run(settings)
     elif command == "demo":
         from bot.console import run_demo
@@ -204,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, UnitsFileError) as exc:
         print(exc, file=sys.stderr)
         return 1
+    except DatabasePathError as exc:
+        print(t._("Invalid setting {detail}").format(detail="DATABASE_PATH: " + t._(
+            "not a database Baocao can open ({detail})").format(detail=exc)), file=sys.stderr)
+        return 2
     except StartError as exc:
         print(t._("The bot could not start: {detail}").format(detail=exc), file=sys.stderr)
         return 1

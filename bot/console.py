@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import os
 import queue
 import re
 import sys
@@ -73,31 +74,61 @@ class ConsoleSender:
         return str(next(self._ids))
 
 
+def _read_line(prompt: str) -> str:
+    """One line of stdin. At a terminal input() (line editing, history); otherwise the file
+    descriptor itself, a byte at a time: input() would wait holding stdin's lock, and Python
+    aborts at exit ("Fatal Python error") when a daemon thread holds it, as on Ctrl-C with a
+    pipe still open."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return input(prompt)
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(sys.stdin.fileno(), 1)
+        if not byte:
+            if not line:
+                raise EOFError
+            break
+        line += byte
+    return line.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
 def _keyboard() -> Callable[[], Awaitable[str]]:
     """Lines typed at the terminal, read by a daemon thread and awaited without blocking the
-    loop, so Ctrl-C never has to wait for Enter."""
-    typed: queue.Queue = queue.Queue()
+    loop, so Ctrl-C never has to wait for Enter. The thread reads a line only when one is asked
+    for, so the prompt comes after the bot's answer and nothing is read past /quit."""
+    loop = asyncio.get_running_loop()
+    asked: queue.Queue[asyncio.Future] = queue.Queue()
+
+    def answer(future: asyncio.Future, line: str | None) -> None:
+        if future.done():  # cancelled by Ctrl-C
+            return
+        if line is None:
+            future.set_exception(EOFError())
+        else:
+            future.set_result(line)
 
     def reader() -> None:
         while True:
+            future = asked.get()
             try:
-                typed.put(input("> "))
+                line = _read_line("> ")
             except EOFError:
-                typed.put(EOFError)
+                line = None
+            try:
+                loop.call_soon_threadsafe(answer, future, line)
+            except RuntimeError:  # the loop has closed: the program is ending
+                return
+            if line is None:
                 return
 
     threading.Thread(target=reader, daemon=True).start()
 
     async def next_line() -> str:
-        while True:
-            try:
-                line = typed.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(0.05)
-                continue
-            if line is EOFError:
-                raise EOFError
-            return line
+        future = loop.create_future()
+        asked.put(future)
+        return await future
 
     return next_line
 

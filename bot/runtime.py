@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
-from handlers import admin, broadcasts, core, desk, difficulties, export, reminders
+from handlers import admin, core, export, scheduler
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -342,15 +342,21 @@ class Runtime:
         self.wake()
 
     async def tick(self) -> None:
-        """Clock tick: everything that is due because time passed."""
+        """Clock tick: everything that is due because time passed. Each job commits with its
+        messages in its own transaction, so one that fails holds back none of the others."""
         now = self.clock()
-        async with self.db.transaction() as tx:
-            messages = await core.expire_idle_sessions(tx, self.config, now)
-            messages += await reminders.tick(tx, self.config, now)
-            messages += await difficulties.tick(tx, self.config, now)
-            messages += await desk.tick(tx, self.config, now)
-            messages += await broadcasts.tick(tx, self.config, now)
-            await self.write(tx, messages, now)
+        for job in scheduler.jobs():
+            try:
+                async with self.db.transaction() as tx:
+                    await self.write(tx, await job.run(tx, self.config, now), now)
+                    await scheduler.succeeded(tx, job)
+            except Exception:
+                log.exception("clock job %s failed", job.key)
+                try:
+                    async with self.db.transaction() as tx:
+                        await self.write(tx, await scheduler.failed(tx, self.config, job), now)
+                except Exception:
+                    log.exception("could not record the failure of clock job %s", job.key)
         self.wake()
         self.start_jobs()
 

@@ -19,6 +19,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+class DatabasePathError(Exception):
+    """The database path is not a SQLite database that can be opened (a directory, a text
+    file, a folder that cannot be made)."""
+
+
 class SchemaTooNewError(Exception):
     """The database was made by a newer Baocao; opening it could damage it."""
 
@@ -47,25 +52,45 @@ class Database:
         self._lock = asyncio.Lock()
 
     async def open(self, migrate_to: int | None = None) -> Database:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._probe()
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
         # write, which saves a thread hop per transaction over an explicit BEGIN.
-        conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
-        conn.row_factory = sqlite3.Row
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            "busy_timeout=5000",
-            "synchronous=NORMAL",
-        ):
-            await conn.execute(f"PRAGMA {pragma}")
-        self._conn = conn
+        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         try:
+            self._conn.row_factory = sqlite3.Row
+            for pragma in (
+                "journal_mode=WAL",
+                "foreign_keys=ON",
+                "busy_timeout=5000",
+                "synchronous=NORMAL",
+            ):
+                await self._conn.execute(f"PRAGMA {pragma}")
             await self.migrate(migrate_to)
         except BaseException:
+            # Otherwise aiosqlite's (non-daemon) thread lives on and the program never exits.
             await self.close()
             raise
         return self
+
+    def _probe(self) -> None:
+        """Fail at once, in one line, when the path is not a database we can open (a directory,
+        a text file). Done with plain sqlite3: when aiosqlite fails to connect, its thread
+        outlives the event loop and prints a traceback at exit."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            probe = sqlite3.connect(self.path)
+            try:
+                probe.execute("PRAGMA schema_version")  # reads the header: "not a database"
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                raise  # another program is busy with it: nothing wrong with the path
+            raise DatabasePathError(f"{self.path}: {exc}") from None
+        except (FileExistsError, NotADirectoryError):
+            raise DatabasePathError(f"{self.path}: a folder on the way is a file") from None
+        except OSError as exc:
+            raise DatabasePathError(f"{self.path}: {exc.strerror or exc}") from None
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -10,11 +10,12 @@ import pytest
 from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
+from handlers import desk as digests
 from handlers import periods
 from handlers.programme import load_programme
 from handlers.reminders import owed
 from storage.models import Role
-from tests.telegram_fakes import FakeClock, Harness, register
+from tests.telegram_fakes import FakeClock, Harness, invite, register
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # Quarter I/2026 runs 15/12/2025 - 14/03/2026; its report is due six days later, Friday 20/03.
@@ -219,3 +220,72 @@ def test_shipped_programme_is_valid():
     assert ids == {"plan", "annual", "review-2025", "review-2030"}
     annual = programme.obligation("annual")
     assert programme.deadline(annual, periods.year(2026)) == date(2026, 12, 19)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clock jobs run each in its own transaction; one that keeps failing is reported to admins
+# once, and again only after it worked in between.
+
+FAILED_VI = "Tác vụ định kỳ “bản tin tổng hợp gửi cán bộ điều phối” đã bị lỗi"
+FAILED_EN = "The scheduled task “coordinators' digests” has failed"
+
+
+@pytest.fixture
+async def h(desk):
+    """The desk above, with two admins: one reads Vietnamese, one English."""
+    h = desk
+    h.admin = h.chat(1, "Phạm Thu Hà")
+    await h.admin.say("/start")
+    h.admin_en = h.chat(2, "Mary Admin", language="en")
+    await h.admin_en.say(f"/start {await invite(h, Role.ADMIN, unit=None)}")
+    return h
+
+
+def broken_digest(monkeypatch) -> None:
+    async def tick(tx, config, now):
+        await tx.meta.set("half-done digest", "must be rolled back")
+        raise RuntimeError("digest broke")
+
+    monkeypatch.setattr(digests, "tick", tick)
+
+
+def alerts(chat, phrase: str) -> list[str]:
+    return [text for text in chat.texts() if phrase in text]
+
+
+async def test_a_failing_digest_does_not_hold_back_a_due_reminder(h, monkeypatch):
+    broken_digest(monkeypatch)
+    await h.tick_at(hanoi(13, 9))  # 7 days before the quarterly deadline
+    assert len(reminders(h.officer)) == 1
+    assert "còn 7 ngày" in reminders(h.officer)[0]
+    async with h.runtime.db.read() as tx:
+        assert await tx.meta.get("half-done digest") is None  # the failed job's own writes
+    await h.tick_at(hanoi(13, 10))
+    assert len(reminders(h.officer)) == 1  # the reminder was recorded as sent, not repeated
+
+
+async def test_a_job_failing_again_and_again_is_reported_once_until_it_recovers(h, monkeypatch):
+    broken_digest(monkeypatch)
+    for minute in (0, 1):
+        await h.tick_at(hanoi(13, 9, minute))
+    assert alerts(h.admin, FAILED_VI) == [] and alerts(h.admin_en, FAILED_EN) == []
+    await h.tick_at(hanoi(13, 9, 2))
+    assert len(alerts(h.admin, FAILED_VI)) == 1
+    assert "3 lần liên tiếp" in alerts(h.admin, FAILED_VI)[0]
+    assert len(alerts(h.admin_en, FAILED_EN)) == 1
+    assert "3 times in a row" in alerts(h.admin_en, FAILED_EN)[0]
+    assert alerts(h.officer, FAILED_VI) == []  # admins only
+
+    await h.restart()  # the report is remembered across a restart
+    for minute in (3, 4, 5):  # a count kept only in memory would report again at the third
+        await h.tick_at(hanoi(13, 9, minute))
+    assert len(alerts(h.admin, FAILED_VI)) == 1 and len(alerts(h.admin_en, FAILED_EN)) == 1
+
+    monkeypatch.undo()  # the digest works again...
+    await h.tick_at(hanoi(13, 9, 6))
+    broken_digest(monkeypatch)  # ...and breaks once more: three failures in a row again
+    for minute in (7, 8):
+        await h.tick_at(hanoi(13, 9, minute))
+    assert len(alerts(h.admin, FAILED_VI)) == 1
+    await h.tick_at(hanoi(13, 9, 9))
+    assert len(alerts(h.admin, FAILED_VI)) == 2 and len(alerts(h.admin_en, FAILED_EN)) == 2

@@ -1,8 +1,9 @@
 import sqlite3
+import threading
 
 import pytest
 
-from storage.db import Database, SchemaTooNewError, migrations
+from storage.db import Database, DatabasePathError, SchemaTooNewError, migrations
 
 
 async def tables(db):
@@ -71,3 +72,21 @@ async def test_backup_of_live_database(db, tmp_path):
     assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert restored.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 200
     restored.close()
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("notes.txt", "file is not a database"), ("folder", "unable to open database file"),
+    ("notes.txt/baocao.db", "a folder on the way is a file"),
+    ("notes.txt/more/baocao.db", "a folder on the way is a file"),
+])
+async def test_a_path_that_is_not_a_database_is_refused_and_leaves_no_thread(tmp_path, path,
+                                                                            reason):
+    (tmp_path / "notes.txt").write_text("Ghi chú, không phải cơ sở dữ liệu.\n")
+    (tmp_path / "folder").mkdir()
+    threads = threading.active_count()
+    with pytest.raises(DatabasePathError) as caught:
+        await Database(tmp_path / path).open()
+    assert str(caught.value) == f"{tmp_path / path}: {reason}"
+    assert threading.active_count() == threads  # a thread left behind kept the CLI from exiting
+    assert (tmp_path / "notes.txt").read_text().startswith("Ghi chú")
+
