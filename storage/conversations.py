@@ -117,11 +117,15 @@ class InboxRepo:
         self.pending = pending
 
     async def add_many(self, rows: list[tuple[str, str, str]], now: datetime) -> None:
-        """Store (channel, update_id, event JSON) rows; one already there is left as it is."""
+        """Store (channel, update_id, event JSON) rows. An update already waiting or already
+        processed (a platform delivering it again) is not stored again: it never reaches the
+        handlers, nor counts against the sender's flood limit."""
         await self.conn.executemany(
-            "INSERT INTO inbox (channel, update_id, event, received_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO inbox (channel, update_id, event, received_at) "
+            "SELECT :channel, :update, :event, :at WHERE NOT EXISTS (SELECT 1 FROM "
+            "processed_updates WHERE channel = :channel AND update_id = :update) "
             "ON CONFLICT (channel, update_id) DO NOTHING",
-            [(*row, iso(now)) for row in rows])
+            [{"channel": c, "update": u, "event": e, "at": iso(now)} for c, u, e in rows])
 
     async def waiting(self, limit: int = 100) -> list[tuple[str, str, str, int]]:
         """(channel, update_id, event JSON, attempts) of the oldest unprocessed updates."""

@@ -195,3 +195,15 @@ async def test_a_burst_gets_the_flood_warning_first_and_one_not_understood(harne
     assert "quá nhanh" in texts[0]
     assert sum(NOT_UNDERSTOOD in t for t in texts) == 1
     assert len(texts) == 3  # the warning, one "not understood", one menu
+
+
+async def test_updates_delivered_again_do_not_count_as_a_flood(harness):
+    h = harness
+    chat = await register(h, 501)
+    h.think_seconds = 0
+    updates = [chat.message(text="/help") for _ in range(20)]
+    for update in updates + updates:  # a platform that delivers every update twice
+        await h.feed(update)
+    texts = chat.texts()
+    assert not any("quá nhanh" in t for t in texts)
+    assert sum("Các lệnh dành cho vai trò" in t for t in texts) == 20
