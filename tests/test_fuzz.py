@@ -98,7 +98,9 @@ async def test_forged_ids_out_of_range_are_refused_politely(harness):
             (officer, f"bc:ack:{huge}", "Nút bấm này không hợp lệ"),
             (admin, f"bc:st:{huge}", "Nút bấm này không hợp lệ"),
             (admin, "bc:st:²", "Nút bấm này không hợp lệ"),
-            (coord, "set:hour:①", "Nút bấm này không hợp lệ")]:
+            (coord, "set:hour:①", "Nút bấm này không hợp lệ"),
+            (coord, "st:year:２０２６", "Nút bấm này không hợp lệ"),
+            (coord, "ex:２０２６", "Nút bấm này không hợp lệ")]:
         await chat.press_data(data)
         assert answer in chat.last().text, (data, chat.last().text)
     assert not any(APOLOGY in t for c in (officer, coord, admin) for t in c.texts())
