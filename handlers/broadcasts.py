@@ -23,7 +23,7 @@ from handlers.admin import UNIT_KINDS
 from handlers.context import Config, Ctx
 from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc
+from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.models import Role
 from storage.repos import Tx
@@ -204,20 +204,20 @@ async def _show(ctx: Ctx, broadcast_id: int, edit: str | None = None,
 async def _button(ctx: Ctx, rest: str) -> None:
     t = ctx.t
     what, _, target = rest.partition(":")
-    if not target.isdigit():
+    broadcast_id = parse_id(target)  # or, for "ack", the delivery's id
+    if broadcast_id is None:
         ctx.reply(t._("This button is not valid."))
         return
     if what == "ack":  # anyone, for their own delivery
-        outcome = await ctx.tx.broadcasts.acknowledge(int(target), ctx.contact.id, ctx.now)
+        outcome = await ctx.tx.broadcasts.acknowledge(broadcast_id, ctx.contact.id, ctx.now)
         if outcome is None:
             ctx.reply(t._("This button is not valid."))
         else:
             ctx.reply(t._("Thank you, your receipt was recorded."))
         return
-    if ctx.role is not Role.ADMIN or await ctx.tx.broadcasts.get(int(target)) is None:
+    if ctx.role is not Role.ADMIN or await ctx.tx.broadcasts.get(broadcast_id) is None:
         ctx.reply(t._("This button is not valid."))
         return
-    broadcast_id = int(target)
     if what == "st":
         await _show(ctx, broadcast_id, edit=ctx.event.pressed_message_id, with_missing=True)
     elif what == "open":

@@ -20,7 +20,7 @@ from handlers.periods import Period
 from handlers.programme import Obligation
 from handlers.reminders import current_obligations, owed
 from handlers.reports import KINDS
-from handlers.text import esc
+from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.models import Role
 from storage.repos import Tx
@@ -65,7 +65,7 @@ def _rates(t, statuses: list[UnitStatus]) -> str:
 
 
 async def _status(ctx: Ctx, args: str) -> None:
-    await show_status(ctx, int(args) if args.strip().isdigit() else None)
+    await show_status(ctx, parse_id(args.strip(), 2000, 2100))
 
 
 async def show_status(ctx: Ctx, year: int | None) -> None:
@@ -81,7 +81,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         if missing:
             lines.append(t._("Missing: {list}").format(list=", ".join(
                 f"{esc(unit_kind_label(t, kind))} {n}" for kind, n in sorted(missing.items()))))
-            choices.append(Choice(f"st:miss:{obligation.id}:{period.key}",
+            choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
     ages = Counter()
@@ -101,15 +101,16 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
 @callback("st", DESK)
 async def _status_button(ctx: Ctx, rest: str) -> None:
     what, _, target = rest.partition(":")
-    if what == "year" and target.isdigit():
-        await show_status(ctx, int(target))
+    year = parse_id(target, 2000, 2100)
+    if what == "year" and year is not None:
+        await show_status(ctx, year)
         return
-    obligation_id, _, key = target.partition(":")
     programme = ctx.config.programme
-    obligation, period = programme.obligation(obligation_id), programme.period(key)
-    if what != "miss" or obligation is None or period is None:
+    found = programme.by_ref(target) if what == "miss" else None
+    if found is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
+    obligation, period = found
     moved = await ctx.tx.tracking.moved_deadlines()
     deadline = moved.get((obligation.id, period.key), programme.deadline(obligation, period))
     statuses = await ctx.tx.tracking.status(owed(ctx.config, obligation, period, deadline))
@@ -258,8 +259,9 @@ async def _settings(ctx: Ctx, _args: str) -> None:
 @callback("set", COORDINATORS)
 async def _set(ctx: Ctx, rest: str) -> None:
     what, _, value = rest.partition(":")
-    if what == "hour" and value.isdigit() and int(value) in DIGEST_HOURS:
-        await ctx.tx.contacts.set_digest_hour(ctx.contact.id, int(value))
+    hour = parse_id(value, 0, 23)
+    if what == "hour" and hour in DIGEST_HOURS:
+        await ctx.tx.contacts.set_digest_hour(ctx.contact.id, hour)
         await _settings(ctx, "")
         return
     if what not in ("each", "daily", "weekly") or value not in ("on", "off"):

@@ -29,7 +29,7 @@ from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc
+from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.difficulties import Difficulty, DifficultyStatus
 from storage.models import Role
@@ -162,8 +162,8 @@ async def _difficulty(ctx: Ctx, _args: str) -> None:
 # Viewing and acting
 
 async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
-    difficulty = (await ctx.tx.difficulties.get(int(difficulty_id))
-                  if difficulty_id.isdigit() else None)
+    number = parse_id(difficulty_id)
+    difficulty = await ctx.tx.difficulties.get(number) if number is not None else None
     if difficulty is None or (ctx.role is Role.OFFICER
                               and difficulty.unit_id != ctx.contact.unit_id) \
             or ctx.role is Role.ADMIN:

@@ -28,7 +28,15 @@ from enum import StrEnum
 from typing import Any
 
 from handlers.context import MENU_FLOW, Ctx
-from handlers.text import esc, fold, match_option, parse_date, parse_integer, parse_yes_no
+from handlers.text import (
+    esc,
+    fold,
+    is_blank,
+    match_option,
+    parse_date,
+    parse_integer,
+    parse_yes_no,
+)
 from handlers.types import Choice
 from storage.models import Role
 
@@ -323,7 +331,7 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
         return _validate_multi(ctx, question, state, value_id, text)
     if value_id is not None:
         return False, None, t._("That button does not answer this question.")
-    if not text:
+    if is_blank(text):  # spaces or zero-width characters only: nothing anyone could read
         return False, None, t._("The answer cannot be empty.")
     if kind is Kind.UNIT:
         return await _validate_unit(ctx, text)

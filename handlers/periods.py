@@ -105,7 +105,7 @@ def previous(period: Period) -> Period:
     return of(kind, date.fromordinal(period.start.toordinal() - 1))
 
 
-_KEY = re.compile(r"^(\d{4})(?:-(H[12]|Q[1-4]|M(?:0[1-9]|1[0-2])))?$")
+_KEY = re.compile(r"([0-9]{4})(?:-(H[12]|Q[1-4]|M(?:0[1-9]|1[0-2])))?")  # ASCII digits only
 
 
 def kind_of(key: str) -> str:
@@ -114,7 +114,7 @@ def kind_of(key: str) -> str:
 
 
 def parse(key: str) -> Period | None:
-    match = _KEY.match(key or "")
+    match = _KEY.fullmatch(key or "")
     if not match or not 2000 <= int(match.group(1)) <= 2100:
         return None
     number, part = int(match.group(1)), match.group(2)

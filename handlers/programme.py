@@ -3,6 +3,7 @@ messages may go out (working hours, weekends, holidays)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -53,6 +54,12 @@ class Obligation(Model):
     def label(self, language: str) -> str:
         return self.name.get(language) or next(iter(self.name.values()))
 
+    @property
+    def ref(self) -> str:
+        """A short stable name for button data, which Telegram caps at 64 bytes (ids are
+        written by people and can be long)."""
+        return hashlib.blake2s(self.id.encode(), digest_size=4).hexdigest()
+
 
 class Reminders(Model):
     days_before: tuple[int, ...] = (7, 3, 1)
@@ -86,10 +93,26 @@ class Programme(Model):
             if obligation.period not in RECURRING and obligation.period not in adhoc:
                 raise ValueError(f"obligation {obligation.id}: unknown period "
                                  f"{obligation.period!r}")
+        if len({o.ref for o in self.obligations}) != len(self.obligations):
+            raise ValueError("two obligations have the same id (or ids too alike); rename one")
         return self
 
     def obligation(self, obligation_id: str) -> Obligation | None:
         return next((o for o in self.obligations if o.id == obligation_id), None)
+
+    def ref(self, obligation: Obligation, period: Period) -> str:
+        """An obligation's period in button data: "1a2b3c4d:2026-Q1", or "1a2b3c4d:" for an
+        obligation of one ad hoc period (whose id, too, can be long)."""
+        return f"{obligation.ref}:{period.key if obligation.period in RECURRING else ''}"
+
+    def by_ref(self, ref: str) -> tuple[Obligation, Period] | None:
+        """The obligation and period of button data made by `ref`, if they exist."""
+        short, _, key = ref.partition(":")
+        obligation = next((o for o in self.obligations if o.ref == short), None)
+        if obligation is None:
+            return None
+        period = self.period(key if obligation.period in RECURRING else obligation.period)
+        return (obligation, period) if period is not None else None
 
     def period(self, key: str) -> Period | None:
         """A period by key: a regular one ("2026-Q1") or an ad hoc one by its id."""

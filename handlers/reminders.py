@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from bot.i18n import N_
-from handlers import forms
+from handlers import forms, periods
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.forms import Form, Kind, Question
@@ -68,7 +68,9 @@ def _officer_stage(programme: Programme, deadline: date, today: date) -> str | N
 
 
 def _open_form_choice(t, obligation: Obligation, period: Period) -> Choice:
-    if obligation.report == "periodic":
+    # An ad hoc period's id can be long, and button data is capped at 64 bytes: "rk:periodic"
+    # asks for the period instead.
+    if obligation.report == "periodic" and periods.parse(period.key) is not None:
         return Choice(f"rp:{period.key}", t._("Report now"))
     return Choice(f"rk:{obligation.report}", t._("Report now"))
 
@@ -175,20 +177,18 @@ async def _deadlines(ctx: Ctx, _args: str) -> None:
             period=esc(period.label(t)), deadline=t.date(deadline),
             moved=t._(" (moved)") if was_moved else ""))
         if ctx.role in ADMINS:
-            choices.append(Choice(f"dl:{obligation.id}:{period.key}", t._("Move: {name}").format(
-                name=obligation.label(t.language))))
+            choices.append(Choice(f"dl:{programme.ref(obligation, period)}",
+                                  t._("Move: {name}").format(name=obligation.label(t.language))))
     ctx.reply("\n".join(lines), choices)
 
 
 @callback("dl", ADMINS)
 async def _move(ctx: Ctx, rest: str) -> None:
-    obligation_id, _, period_key = rest.partition(":")
-    programme = ctx.config.programme
-    obligation = programme.obligation(obligation_id)
-    period = programme.period(period_key)
-    if obligation is None or period is None or not await ctx.go_private():
+    found = ctx.config.programme.by_ref(rest)
+    if found is None or not await ctx.go_private():
         ctx.reply(ctx.t._("This button is not valid."))
         return
+    obligation, period = found
     await forms.start(ctx, MOVE_FORM, {"obligation": obligation.id, "period": period.key},
                       intro=ctx.t._("Moving the deadline of “{name}” for {period}.").format(
                           name=esc(obligation.label(ctx.t.language)),

@@ -21,7 +21,7 @@ from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc
+from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.reports import Report, ReportStatus
@@ -299,7 +299,8 @@ def _gist(report: Report) -> str:
 
 async def _readable(ctx: Ctx, report_id: str) -> Report | None:
     """The report if this person may see it: officers their own unit's, others all."""
-    report = await ctx.tx.reports.get(int(report_id)) if report_id.isdigit() else None
+    number = parse_id(report_id)
+    report = await ctx.tx.reports.get(number) if number is not None else None
     if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
         ctx.reply(ctx.t._("This report is not available to you."))
         return None
@@ -348,6 +349,10 @@ async def open_report(ctx: Ctx, report: Report) -> None:
 async def _history(ctx: Ctx, report: Report) -> None:
     t = ctx.t
     versions = await ctx.tx.reports.versions(report.id)
+    if not versions:  # the button shows only after an edit, but data can be forged
+        ctx.reply(t._("Report {number} has not been changed since it was sent.").format(
+            number=report.number))
+        return
     form = KINDS[report.kind]
     labels = {q.key: t._(q.label) for q in form.questions}
     lines = [t._("<b>Edit history of {number}</b>").format(number=report.number)]
@@ -464,10 +469,11 @@ async def _list_reports(ctx: Ctx, unit_id: int | None, kind: str | None) -> None
 @callback("rf", READERS)
 async def _filter(ctx: Ctx, rest: str) -> None:
     unit_id, _, kind = rest.partition(":")
-    if kind not in KINDS or (unit_id and not unit_id.isdigit()):
+    unit = parse_id(unit_id) if unit_id else None
+    if kind not in KINDS or (unit_id and unit is None):
         ctx.reply(ctx.t._("This button is not valid."))
         return
-    await _list_reports(ctx, int(unit_id) if unit_id else None, kind)
+    await _list_reports(ctx, unit, kind)
 
 
 async def _tell_unit(ctx: Ctx, report: Report, text_for, choices_for=lambda t: ()) -> None:
@@ -496,11 +502,12 @@ async def _review(ctx: Ctx, rest: str) -> None:
     what, _, target = rest.partition(":")
     if what == "all":
         unit_id, _, key = target.partition(":")
-        if not unit_id.isdigit() or periods.parse(key) is None:
+        unit = parse_id(unit_id)
+        if unit is None or periods.parse(key) is None:
             ctx.reply(t._("This button is not valid."))
             return
         count = 0
-        for report_id in await ctx.tx.reports.received_ids(int(unit_id), key):
+        for report_id in await ctx.tx.reports.received_ids(unit, key):
             count += await approve(ctx, await ctx.tx.reports.get(report_id))
         ctx.reply(t.ngettext("{n} report approved.", "{n} reports approved.", count).format(
             n=count))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from datetime import date, timedelta
 
 from storage.text import fold
@@ -14,35 +15,101 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+# A tag, an entity or one character: a message is cut between these, never inside one.
+_TOKEN = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;|.", re.DOTALL)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*>")
+_ROOM = 64  # for the tags closed at the end of a part and opened again in the next
+
+
 def split_message(text: str, limit: int) -> list[str]:
-    """Cut a long message into parts of at most `limit` characters, on line boundaries."""
+    """Cut a long message into parts of at most `limit` characters, on line boundaries where it
+    can and never inside a tag or an entity; a tag open at a cut is closed at the end of the
+    part and opened again in the next. A part that would show nothing (only spaces or
+    zero-width characters) is left out: Telegram refuses blank texts."""
     if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
+        return [] if is_blank(_shown(text)) else [text]
+    budget = max(limit - _ROOM, limit // 2)
+    pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:  # a single line longer than the limit: cut at a space if any
-            cut = line.rfind(" ", 0, limit)
-            cut = cut if cut > limit // 2 else limit
+        while len(line) > budget:  # a single line longer than the budget: cut at a space if any
+            cut = _cut(line, budget)
             if current:
-                parts.append(current)
+                pieces.append(current)
                 current = ""
-            parts.append(line[:cut])
+            pieces.append(line[:cut])
             line = line[cut:].lstrip(" ")
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
+        if len(candidate) > budget:
+            pieces.append(current)
             current = line
         else:
             current = candidate
-    if current:
-        parts.append(current)
+    pieces.append(current)
+    return _balanced(pieces)
+
+
+def _cut(line: str, budget: int) -> int:
+    """Where to cut a long line: the last space in its second half, else as late as fits;
+    always between tokens."""
+    cut = space = 0
+    for token in _TOKEN.finditer(line):
+        if token.end() > budget:
+            break
+        cut = token.end()
+        if token.group() == " " and token.start() > budget // 2:
+            space = token.start()
+    return space or cut or len(line[:1])
+
+
+def _balanced(pieces: list[str]) -> list[str]:
+    """Close the tags left open at the end of each piece and open them again in the next; drop
+    pieces that show nothing."""
+    parts = []
+    opened: list[tuple[str, str]] = []  # (name, opening tag) of the tags open so far
+    for piece in pieces:
+        prefix = "".join(tag for _name, tag in opened)
+        for match in _TAG.finditer(piece):
+            if not match.group(1):
+                opened.append((match.group(2), match.group(0)))
+            elif opened and opened[-1][0] == match.group(2):
+                opened.pop()
+        part = prefix + piece + "".join(f"</{name}>" for name, _tag in reversed(opened))
+        if not is_blank(_shown(part)):
+            parts.append(part)
     return parts
 
 
+def _shown(markup: str) -> str:
+    """The text a person sees: without tags, entities decoded."""
+    return html.unescape(re.sub(r"<[^<>]*>", "", markup))
+
+
+SQL_MAX = 2**63 - 1  # the largest integer SQLite stores
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_id(text: str, low: int = 1, high: int = SQL_MAX) -> int | None:
+    """The number `text` spells in the ASCII digits 0-9 and nothing else, if it lies in
+    [low, high]; else None. The one parser for every number, id and choice a person types or a
+    button carries: str.isdigit() also takes "²" and "①", which int() refuses, int() takes "٣"
+    and "３", and an id beyond SQLite's 64 bits fails in the query."""
+    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a person would see: spaces, line breaks, zero-width and other invisible marks
+    (Telegram refuses to send such a text)."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs", "Zl", "Zp")
+               for c in text)
+
+
 _TODAY_WORDS = {"hom nay": 0, "today": 0, "hom qua": 1, "yesterday": 1, "hom kia": 2}
-_DATE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2}|\d{4}))?$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DATE_DMY = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})(?:[/.-]([0-9]{2}|[0-9]{4}))?")
+_DATE_ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 def parse_date(value: str, today: date) -> date | None:
@@ -51,9 +118,9 @@ def parse_date(value: str, today: date) -> date | None:
     if folded in _TODAY_WORDS:
         return today - timedelta(days=_TODAY_WORDS[folded])
     day = month = year = None
-    if match := _DATE_ISO.match(folded):
+    if match := _DATE_ISO.fullmatch(folded):
         year, month, day = (int(g) for g in match.groups())
-    elif match := _DATE_DMY.match(folded):
+    elif match := _DATE_DMY.fullmatch(folded):
         day, month = int(match.group(1)), int(match.group(2))
         year = int(match.group(3)) if match.group(3) else today.year
         if year < 100:
@@ -66,15 +133,17 @@ def parse_date(value: str, today: date) -> date | None:
         return None
 
 
-_INTEGER = re.compile(r"^[+-]?\d{1,3}([.,\s]\d{3})+$|^[+-]?\d+$")
+_GROUPING = "., \u00a0\u202f"  # thousands separators: dot, comma, space, no-break spaces
+_INTEGER = re.compile(rf"([+-]?)([0-9]{{1,3}}(?:[{_GROUPING}][0-9]{{3}})+|[0-9]+)")
 
 
 def parse_integer(value: str) -> int | None:
-    """Whole numbers written as 1200, 1.200, 1,200 or 1 200."""
-    cleaned = value.strip()
-    if not _INTEGER.match(cleaned):
+    """Whole numbers written as 1200, 1.200, 1,200 or 1 200 (within SQLite's range)."""
+    match = _INTEGER.fullmatch(value.strip())
+    number = parse_id(re.sub(f"[{_GROUPING}]", "", match.group(2)), 0) if match else None
+    if number is None:
         return None
-    return int(re.sub(r"[.,\s]", "", cleaned))
+    return -number if match.group(1) == "-" else number
 
 
 YES_WORDS = {"co", "yes", "y", "dong y", "ok", "c"}
@@ -92,9 +161,9 @@ def parse_yes_no(value: str) -> bool | None:
 
 def match_option(value: str, options: list[tuple[str, str]]) -> str | None:
     """The id of the option chosen by its number ('2') or its label (any case, no diacritics)."""
-    cleaned = value.strip().rstrip(".")
-    if cleaned.isdigit() and 1 <= int(cleaned) <= len(options):
-        return options[int(cleaned) - 1][0]
+    number = parse_id(value.strip().rstrip("."), 1, len(options))
+    if number is not None:
+        return options[number - 1][0]
     folded = fold(value)
     exact = [oid for oid, label in options if fold(label) == folded]
     if exact:

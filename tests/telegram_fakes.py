@@ -19,6 +19,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import build_application, start_channel
 from storage.models import Role
+from tests.telegram_html import refusal
 
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Báo cáo", "username": "baocao_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -52,7 +53,8 @@ class RecordingRequest(BaseRequest):
     """Answers Bot API calls from canned results and keeps every call. Never touches the network.
 
     `script` holds planned failures: (method, status, description, retry_after) consumed in order
-    by the next matching call.
+    by the next matching call. A message Telegram would refuse (markup its HTML parser cannot
+    read, a blank or too long text, button data over 64 bytes) is answered with Telegram's 400.
     """
 
     def __init__(self) -> None:
@@ -91,6 +93,11 @@ class RecordingRequest(BaseRequest):
                 if retry_after is not None:
                     body["parameters"] = {"retry_after": retry_after}
                 return status, json.dumps(body).encode()
+        problem = refusal(api, params)
+        if problem is not None:
+            self.calls.append(Sent(f"{api}!400", params))
+            return 400, json.dumps({"ok": False, "error_code": 400,
+                                    "description": problem}).encode()
         result = self._result(api, params)
         message_id = result.get("message_id") if isinstance(result, dict) else None
         self.calls.append(Sent(api, params, message_id))
