@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +43,7 @@ class RejectedError(Exception):
 @dataclass(frozen=True)
 class ChannelLimits:
     # Telegram: about 30 messages a second overall, 1 a second in a chat, 20 a minute in a group.
-    per_second: float = 29.4
+    per_second: float = 29.7
     chat_per_second: float = 1.0
     chat_burst: int = 3
     group_per_minute: float = 20.0
@@ -85,11 +87,11 @@ class TokenBucket:
 
 
 class Pacer:
-    """The overall limit: sends spaced 1/rate seconds apart. A late wake-up is made up, up to
-    `slack` seconds' worth, so lateness is not lost (a one-token bucket loses it), while any
-    one-second window still holds at most 1 + (1 + slack) x rate sends: 30 at 29.4/s."""
+    """The overall rate: sends spaced 1/rate seconds apart. A late wake-up is made up, up to
+    `slack` seconds' worth, so lateness is not lost (a one-token bucket loses it); the hard
+    limit per second is AnsweredWindow's."""
 
-    def __init__(self, rate: float, slack: float = 0.02):
+    def __init__(self, rate: float, slack: float = 0.1):
         self.interval, self.slack = 1 / rate, slack
         self.next = 0.0
 
@@ -98,6 +100,32 @@ class Pacer:
 
     def take(self, now: float) -> None:
         self.next = max(self.next, now - self.slack) + self.interval
+
+
+class AnsweredWindow:
+    """A send starts only a second after the send `count` places before it was answered. The
+    platform then never receives more than `count` in any second, whatever delays its requests
+    meet on the way (the pacer alone spaces the starts, not the arrivals)."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.sends: deque[list[float | None]] = deque()
+
+    def wait(self, now: float) -> float:
+        while len(self.sends) >= self.count:
+            answered = self.sends[0][0]
+            if answered is None:
+                return 0.005  # still on its way
+            if answered + 1.0 > now:
+                return answered + 1.0 - now
+            self.sends.popleft()
+        return 0.0
+
+    def start(self) -> list[float | None]:
+        """Record a send starting; set the returned entry's [0] when it is answered."""
+        entry: list[float | None] = [None]
+        self.sends.append(entry)
+        return entry
 
 
 def utcnow() -> datetime:
@@ -121,6 +149,7 @@ class DeliveryWorker:
         self.limits = sender.limits
         self.on_failed = on_failed
         self._overall = Pacer(self.limits.per_second)
+        self._window = AnsweredWindow(math.ceil(self.limits.per_second))  # 30 on Telegram
         self._chats: dict[str, TokenBucket] = {}
         self._claimed: set[int] = set()
         # Recorded since the current pass began reading: the pass may still hold them as pending.
@@ -200,7 +229,8 @@ class DeliveryWorker:
             await self._slots.acquire()
             while True:  # the overall limit and any pause the platform asked for
                 moment = time.monotonic()
-                delay = max(self._overall.wait(moment), self._paused_until - moment)
+                delay = max(self._overall.wait(moment), self._window.wait(moment),
+                            self._paused_until - moment)
                 if delay <= 0:
                     break
                 await asyncio.sleep(delay)
@@ -210,7 +240,7 @@ class DeliveryWorker:
             self._overall.take(time.monotonic())
             self._chat_bucket(row.chat_id).take()
             budget -= 1
-            await self._start(row)
+            await self._start(row, answered=self._window.start())
         if held and not waits:
             waits.append(0.05)
         if next_due is not None:
@@ -220,23 +250,25 @@ class DeliveryWorker:
     def _too_old(self, row: OutboxRow, now: datetime) -> bool:
         return now - row.created_at > self.limits.max_age
 
-    async def _start(self, row: OutboxRow, give_up: bool = False) -> None:
+    async def _start(self, row: OutboxRow, give_up: bool = False,
+                     answered: list[float | None] | None = None) -> None:
         self._claimed.add(row.id)
         self._inflight_chats.add(row.chat_id)
         if give_up:
             task = asyncio.create_task(self._finish(row, ("failed", "too old to send")))
         else:
-            task = asyncio.create_task(self._deliver(row))
+            task = asyncio.create_task(self._deliver(row, answered or [None]))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _deliver(self, row: OutboxRow, answered: list[float | None]) -> None:
         try:
             outcome = await self._attempt(row)
         except Exception as exc:  # a bug of ours must not lose the row: try again later
             log.exception("delivery of outbox row %s failed", row.id)
             outcome = self._retry(row, repr(exc), 60.0)
         finally:
+            answered[0] = time.monotonic()
             self._slots.release()
         await self._finish(row, outcome)
 
