@@ -281,8 +281,7 @@ class Runtime:
             payload: dict = {"text": message.reply.text}
             if message.reply.choices:
                 payload["choices"] = [[c.id, c.label] for c in message.reply.choices]
-            if len(message.reply.text) > CAPTION_LIMIT or not await tx.outbox.has_pending(
-                    message.channel, message.chat_id, payload):
+            if not await tx.outbox.has_pending(message.channel, message.chat_id, payload):
                 return messages
         return []
 
