@@ -174,12 +174,14 @@ class ContactsRepo:
     async def bind(
         self, contact_id: int, channel: str, external_id: str, chat_id: str, now: datetime
     ) -> None:
-        """Attach a channel address to a contact (re-binding moves it and makes it reachable)."""
+        """Attach a channel address to a contact (re-binding moves it and makes it reachable);
+        the person is writing from it, so it was seen now."""
         await self.conn.execute(
             "INSERT INTO contact_channels (channel, external_id, contact_id, chat_id, reachable, "
-            "created_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(channel, external_id) DO UPDATE "
-            "SET contact_id = excluded.contact_id, chat_id = excluded.chat_id, reachable = 1",
-            (channel, external_id, contact_id, chat_id, iso(now)),
+            "created_at, last_seen_at) VALUES (?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id, "
+            "chat_id = excluded.chat_id, reachable = 1, last_seen_at = excluded.last_seen_at",
+            (channel, external_id, contact_id, chat_id, iso(now), iso(now)),
         )
 
     async def update(self, contact_id: int, *, unit_id: int | None, role: Role) -> None:
@@ -193,11 +195,13 @@ class ContactsRepo:
                                 (None if active else iso(now), contact_id))
 
     async def promote_by_setting(self, contact_id: int) -> None:
-        """ADMIN_IDS lists them: an active admin, remembering the role to go back to."""
+        """ADMIN_IDS lists them: an active admin, remembering the role to go back to (none if
+        they had no access of their own: deactivated, or made admin by the setting alone)."""
         await self.conn.execute(
             "UPDATE contacts SET role_before_admin = CASE WHEN admin_by_setting = 1 "
-            "THEN role_before_admin ELSE role END, role = 'admin', admin_by_setting = 1, "
-            "deactivated_at = NULL WHERE id = ?", (contact_id,))
+            "THEN role_before_admin WHEN deactivated_at IS NOT NULL THEN NULL ELSE role END, "
+            "role = 'admin', admin_by_setting = 1, deactivated_at = NULL WHERE id = ?",
+            (contact_id,))
 
     async def end_admin_by_setting(self, contact_id: int) -> Role | None:
         """ADMIN_IDS no longer lists them: forget it; the role they had before, if any."""
