@@ -167,8 +167,12 @@ async def follow_admin_ids(tx: Tx, config: Config, contact: Contact, event: Inbo
         await tx.invites.void_links(contact.id, now)
         await tx.audit.record("setting:ADMIN_IDS", "contact.admin", now, contact=contact.id,
                               before_role=contact.role.value)
-        return contact.model_copy(update={"role": Role.ADMIN, "active": True,
-                                          "admin_by_setting": True}), []
+        contact = contact.model_copy(update={"role": Role.ADMIN, "active": True,
+                                             "admin_by_setting": True})
+        t = config.translator(contact.language)
+        return contact, await tell(tx, contact.id, Reply(t._(
+            "You are now registered as {who}.").format(
+            who=await role_text(tx, t, Role.ADMIN, contact.unit_id))))
     if not contact.admin_by_setting:
         return contact, []
     before = await tx.contacts.end_admin_by_setting(contact.id)

@@ -157,6 +157,7 @@ async def test_removing_an_admin_from_admin_ids_demotes_at_once(harness):
     h.runtime.config = replace(h.runtime.config, admin_ids=frozenset({"1", "501"}))
     await officer.say("/people")
     assert "Quản trị — quản trị viên" in officer.last().text
+    assert any("hiện được đăng ký là quản trị viên" in text for text in officer.texts()[-3:])
     # Both are taken out of ADMIN_IDS.
     h.runtime.config = replace(h.runtime.config, admin_ids=frozenset())
     await officer.say("/people")
