@@ -326,3 +326,26 @@ def test_people_from_the_command_line(capsys, monkeypatch, tmp_path):
         assert "mã mời" in officer.last().text
 
     asyncio.run(_bot(db_path, updates, unlinked, later()))
+
+
+async def test_upgrade_knows_which_admins_came_from_admin_ids(db_path):
+    from storage.db import Database
+    db = await Database(db_path).open(migrate_to=15)
+    try:
+        async with db.transaction() as tx:
+            for number, name in ((1, "By setting"), (2, "By invite")):  # as version 15 did
+                await tx.conn.execute(
+                    "INSERT INTO contacts (id, role, name, created_at) VALUES (?, 'admin', ?, ?)",
+                    (number, name, START.isoformat()))
+                await tx.conn.execute(
+                    "INSERT INTO contact_channels (channel, external_id, contact_id, chat_id, "
+                    "created_at) VALUES ('telegram', ?, ?, ?, ?)",
+                    (str(number * 100), number, str(number * 100), START.isoformat()))
+            await tx.audit.record("telegram:100", "admin.first_contact", START)
+        await db.migrate()
+        async with db.read() as tx:
+            people = {p.contact.name: p.contact for p in await tx.contacts.people()}
+    finally:
+        await db.close()
+    assert people["By setting"].admin_by_setting and not people["By invite"].admin_by_setting
+    assert all(contact.active for contact in people.values())
