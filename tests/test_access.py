@@ -71,8 +71,9 @@ async def test_an_officer_deactivated_mid_form_gets_nothing_in_and_nothing_out(h
         await officer.say(attempt)
     await officer.press_data("rk:plan")
     await officer.press_data("m:myreports")
+    await officer.send_photo()
     answers = officer.texts()[sent_before:]
-    assert len(answers) == 8 and all(WITHDRAWN in text for text in answers), answers
+    assert len(answers) == 9 and all(WITHDRAWN in text for text in answers), answers
     assert all(not sent.buttons for sent in h.request.sent(501)[sent_before + 1:])
     assert await rows(h, "SELECT COUNT(*) FROM reports") == [(0,)]
     assert await rows(h, "SELECT COUNT(*) FROM invites WHERE for_contact = ?", number) == [(0,)]
