@@ -54,6 +54,27 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     invite.add_argument("--count", type=int, default=1, help=t._("how many invites"))
     invite.add_argument("--expires", type=int, metavar=t._("DAYS"),
                         help=t._("days until the invites expire"))
+    invite.add_argument("--deactivate", action="store_true",
+                        help=t._("when revoking an invite already used: deactivate its user"))
+
+    people = sub.add_parser("people", help=t._("list people; change their role, unit or access"))
+    people_sub = people.add_subparsers(dest="people_command", required=True,
+                                       metavar=t._("action"))
+    plist = people_sub.add_parser("list", help=t._("list people: unit, role, apps, last seen"))
+    plist.add_argument("words", nargs="?", default="", help=t._("part of a name or unit"))
+    role = people_sub.add_parser("role", help=t._("change a person's role and unit"))
+    role.add_argument("id", type=int, help=t._("the person's number (see: baocao people list)"))
+    role.add_argument("role", choices=[r.value for r in Role], help=t._("the new role"))
+    role.add_argument("--unit", help=t._("the unit code (an officer needs one)"))
+    for verb, text in (("deactivate", t._("take all access away from a person")),
+                       ("reactivate", t._("give a deactivated person their access back"))):
+        people_sub.add_parser(verb, help=text).add_argument(
+            "id", type=int, help=t._("the person's number (see: baocao people list)"))
+    unlink = people_sub.add_parser("unlink", help=t._("remove one of a person's apps"))
+    unlink.add_argument("id", type=int, help=t._("the person's number (see: baocao people list)"))
+    unlink.add_argument("channel", help=t._("telegram or zalo"))
+    unlink.add_argument("external_id", nargs="?",
+                        help=t._("the account id on that app, if they have several"))
 
     export = sub.add_parser("export", help=t._("write a period's spreadsheet (.xlsx)"))
     export.add_argument("--period", required=True,
@@ -89,19 +110,54 @@ async def _units_list(settings: Settings, t: Translator, kind: str | None) -> No
         print(f"{unit.code:<14} {unit.kind:<13} {unit.name}")
 
 
+def _runtime(settings: Settings):
+    """What the people commands need of the program: its database, its handlers' settings, and
+    the outbox writer (the running bot delivers what they queue)."""
+    from bot.runtime import Runtime
+    return Runtime(settings, check_floods=False)
+
+
+async def _invite_revoke(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
+    """Withdraw an unused invite; for one already used, say by whom and offer to deactivate
+    them (--deactivate, or a yes at the keyboard)."""
+    if not args.code:
+        raise UserError(t._("Name the invite code to revoke."))
+    code, now = args.code.strip().upper(), datetime.now(UTC)
+    async with Database(settings.database_path) as db:
+        async with db.transaction() as tx:
+            invite = await tx.invites.get(code)
+            contact_id = invite.used_by if invite else None
+            if contact_id is None:
+                if not await tx.invites.revoke(code, now):
+                    raise UserError(t._("No unused invite with code {code}.").format(code=code))
+                await tx.audit.record("cli", "invite.revoke", now, code=code)
+                print(t._("Invite {code} revoked.").format(code=code))
+                return
+            found = await tx.contacts.people(contact_id=contact_id)
+    if not found:
+        raise UserError(t._("Invite {code} was used by someone no longer registered.")
+                        .format(code=code))
+    print(t._("Invite {code} was already used, by:").format(code=code))
+    print(_person_row(t, found[0]))
+    if not found[0].contact.active:
+        return
+    if not args.deactivate and sys.stdin.isatty():
+        answer = await asyncio.to_thread(input, t._("Deactivate them? [y/N] "))
+        args.deactivate = answer.strip().lower() in ("y", "c")
+    if not args.deactivate:
+        print(t._("To take their access away: baocao people deactivate {id}").format(
+            id=found[0].contact.id))
+        return
+    await _people_change(settings, t, "deactivate", found[0].contact.id)
+
+
 async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
+    if args.action == "revoke":
+        await _invite_revoke(settings, t, args)
+        return
     now = datetime.now(UTC)
     async with Database(settings.database_path) as db:
         async with db.transaction() as tx:
-            if args.action == "revoke":
-                if not args.code:
-                    raise UserError(t._("Name the invite code to revoke."))
-                if not await tx.invites.revoke(args.code, now):
-                    raise UserError(t._("No unused invite with code {code}.").format(
-                        code=args.code))
-                await tx.audit.record("cli", "invite.revoke", now, code=args.code.upper())
-                print(t._("Invite {code} revoked.").format(code=args.code.upper()))
-                return
             if not args.role:
                 raise UserError(t._("Choose a role with --role."))
             role = Role(args.role)
@@ -127,6 +183,82 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
     for invite in invites:
         link = f"  https://t.me/{username}?start={invite.code}" if username else ""
         print(f"{invite.code}{link}")
+
+
+def _person_row(t: Translator, person) -> str:
+    contact = person.contact
+    seen = t.datetime(person.last_seen) if person.last_seen else "—"
+    state = "" if contact.active else "  " + t._("deactivated")
+    return (f"{contact.id:>5}  {contact.name[:28]:<28}  {contact.role.value:<11}  "
+            f"{person.unit_code or '—':<14}  {','.join(person.channels) or '—':<14}  {seen}"
+            f"{state}")
+
+
+async def _people_list(settings: Settings, t: Translator, words: str) -> None:
+    async with Database(settings.database_path) as db:
+        async with db.read() as tx:
+            people = await tx.contacts.people(words)
+    if not people:
+        print(t._("Nobody is registered yet.") if not words else
+              t._("Nobody matches “{words}”.").format(words=words))
+    for person in people:
+        print(_person_row(t, person))
+
+
+async def _people_change(settings: Settings, t: Translator, verb: str, contact_id: int,
+                         args: argparse.Namespace | None = None) -> None:
+    """Change one person's access, as an admin would in chat; they are told by the bot."""
+    from handlers import access
+    runtime = _runtime(settings)
+    await runtime.open()
+    now = datetime.now(UTC)
+    try:
+        async with runtime.db.transaction() as tx:
+            contact = await tx.contacts.get(contact_id)
+            if contact is None:
+                raise UserError(t._("There is nobody with the number #{id}.").format(
+                    id=contact_id))
+            if await access.listed_admin(tx, runtime.config, contact):
+                raise UserError(t._("#{id} is an administrator through the ADMIN_IDS setting: "
+                                    "remove them from it first.").format(id=contact_id))
+            config = runtime.config
+            if verb == "deactivate":
+                out = await access.deactivate(tx, config, contact, "cli", now)
+            elif verb == "reactivate":
+                out = await access.reactivate(tx, config, contact, "cli", now)
+            elif verb == "role":
+                out = await access.change_role(tx, config, contact, Role(args.role),
+                                               await _unit_id(tx, t, args), "cli", now)
+            else:
+                out = await _unlink(tx, t, config, contact, args, now)
+            await runtime.write(tx, out, now)
+    finally:
+        await runtime.db.close()
+    print(t._("Done: #{id}. The person is told the next time the bot runs.").format(
+        id=contact_id) if out else t._("Nothing to change for #{id}.").format(id=contact_id))
+
+
+async def _unit_id(tx, t: Translator, args: argparse.Namespace) -> int | None:
+    if Role(args.role) is Role.OFFICER and not args.unit:
+        raise UserError(t._("An officer belongs to a unit: add --unit CODE."))
+    if not args.unit:
+        return None
+    unit = await tx.units.by_code(args.unit)
+    if unit is None:
+        raise UserError(t._("Unknown unit {code}. See: baocao units list").format(code=args.unit))
+    return unit.id
+
+
+async def _unlink(tx, t: Translator, config, contact, args: argparse.Namespace, now: datetime):
+    from handlers import access
+    matching = [i for i in await tx.contacts.identities(contact.id)
+                if i.channel == args.channel
+                and args.external_id in (None, i.external_id)]
+    if len(matching) != 1:
+        raise UserError(t._("#{id} has {n} accounts on {channel}; name the one to remove.")
+                        .format(id=contact.id, n=len(matching), channel=args.channel))
+    return await access.remove_identity(tx, config, contact, args.channel,
+                                        matching[0].external_id, "cli", now)
 
 
 async def _export(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
@@ -183,6 +315,10 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_units_list(settings, t, args.kind))
     elif command == "invite":
         asyncio.run(_invite(settings, t, args))
+    elif command == "people" and args.people_command == "list":
+        asyncio.run(_people_list(settings, t, args.words))
+    elif command == "people":
+        asyncio.run(_people_change(settings, t, args.people_command, args.id, args))
     elif command == "db":
         asyncio.run(_db(settings, t, args))
     elif command == "export":

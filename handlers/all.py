@@ -8,6 +8,7 @@ from handlers import (  # noqa: F401
     difficulties,
     export,
     forms,
+    people,
     reminders,
     reports,
 )

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import N_, pick_language
-from handlers import forms
+from handlers import access, forms
+from handlers.access import ROLE_NAMES
+from handlers.access import ROLE_TITLES as ROLE_TITLES  # imported from here by other modules
 from handlers.context import MENU_FLOW, Config, Ctx
 from handlers.text import esc, match_option
 from handlers.types import Choice, Inbound, Outgoing, Reply
-from storage.models import Contact, Role
+from storage.models import Contact, Invite, Role
 from storage.repos import Tx
 from storage.units import InviteProblem
 
@@ -77,14 +79,6 @@ def _find_action(name: str) -> Action | None:
     return ACTIONS.get(name) or next((a for a in ACTIONS.values() if name in a.aliases), None)
 
 
-# In running text ("registered as officer of ...") and as a button or heading.
-ROLE_NAMES = {Role.OFFICER: N_("officer"), Role.COORDINATOR: N_("coordinator"),
-              Role.LEADER: N_("leader"), Role.ADMIN: N_("administrator")}
-ROLE_TITLES = {Role.OFFICER: N_("Officer (unit contact person)"),
-               Role.COORDINATOR: N_("Coordinator"), Role.LEADER: N_("Leader"),
-               Role.ADMIN: N_("Administrator")}
-
-
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -100,11 +94,17 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
                                   and event.user_id in config.admin_ids):
             return await _stranger(event, tx, config, now)
         contact, flow, state = await _enrol_admin(event, tx, config, now), MENU_FLOW, {}
+        notices: list[Outgoing] = []
     else:
         contact, flow, state = speaker.contact, speaker.flow or MENU_FLOW, speaker.state
         if not speaker.reachable:
             await tx.contacts.seen(event.channel, event.user_id)
-    ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state)
+        tx.contacts.touch(event.channel, event.user_id, now)
+        contact, notices = await access.follow_admin_ids(tx, config, contact, event, now)
+        if not contact.active:
+            return notices or _withdrawn(event, config, contact)
+    ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state,
+              notices)
     before = (flow, repr(state))
     press = _press(event)
     if press is not None and press in ctx.state.get("pressed", ()):
@@ -115,6 +115,15 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
     if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
         tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
+
+
+def _withdrawn(event: Inbound, config: Config, contact: Contact) -> list[Outgoing]:
+    """A deactivated person: nothing they send is acted on; they are told why (not to a
+    group's chatter). The reply carries no contact id, which would cancel it."""
+    if event.is_group and event.command is None and event.choice is None:
+        return []
+    text = access.withdrawn(config.translator(contact.language))
+    return [Outgoing(event.channel, event.chat_id, Reply(text))]
 
 
 def _press(event: Inbound) -> str | None:
@@ -157,7 +166,7 @@ async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) ->
     """A person listed in ADMIN_IDS becomes an admin on first contact."""
     language = pick_language(event.language_code, config.default_locale)
     contact = await tx.contacts.create(unit_id=None, role=Role.ADMIN, name=event.name,
-                                       language=language, now=now)
+                                       language=language, now=now, admin_by_setting=True)
     await tx.contacts.bind(contact.id, event.channel, event.user_id, event.chat_id, now)
     await tx.audit.record(f"{event.channel}:{event.user_id}", "admin.first_contact", now)
     return contact
@@ -185,25 +194,44 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     if isinstance(found, InviteProblem):
         return [Outgoing(event.channel, event.chat_id, Reply(_invite_problem(t, found)))]
     if found.for_contact is not None:
-        return await _link(event, tx, config, now, found.code, found.for_contact)
+        return await _link(event, tx, config, now, found)
     contact = await tx.contacts.create(unit_id=found.unit_id, role=found.role, name=event.name,
                                        language=language, now=now)
     ctx = Ctx(tx, event, contact, t, now, config)
-    await _redeem(ctx, code)
+    await _redeem(ctx, code, new=True)
     if ctx.state:
         tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
 
 
-async def _link(event: Inbound, tx: Tx, config: Config, now: datetime, code: str,
-                contact_id: int) -> list[Outgoing]:
-    """Bind this channel address to an existing contact (a code made with /link)."""
-    contact = await tx.contacts.get(contact_id)
-    await tx.invites.mark_used(code, contact_id, now)
+async def _link(event: Inbound, tx: Tx, config: Config, now: datetime,
+                invite: Invite) -> list[Outgoing]:
+    """Bind this channel address to an existing contact (a code made with /link on another
+    app). The person's other apps are told, with a button to undo it: whoever read the code
+    over their shoulder is found out at once."""
+    contact_id = invite.for_contact
+    contact = await tx.contacts.get(contact_id) if contact_id is not None else None
+    t = config.translator(contact.language if contact else event.language_code)
+    if contact is None or not contact.active:
+        return [Outgoing(event.channel, event.chat_id,
+                         Reply(_invite_problem(t, InviteProblem.UNKNOWN)))]
+    if event.channel == invite.made_on:
+        return [Outgoing(event.channel, event.chat_id, Reply(t._(
+            "This code links another app to your account: send it to the Baocao bot in that "
+            "app (e.g. Zalo), not here.")))]
+    others = await tx.contacts.identities(contact_id)
+    await tx.invites.mark_used(invite.code, contact_id, now)
     await tx.contacts.bind(contact_id, event.channel, event.user_id, event.chat_id, now)
     await tx.audit.record(f"{event.channel}:{event.user_id}", "contact.link", now,
                           contact=contact_id)
-    ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config)
+    ctx = Ctx(tx, event, contact, t, now, config)
+    for identity in others:
+        if identity.reachable:
+            ctx.send(identity.channel, identity.chat_id, contact_id, Reply(t._(
+                "A {app} account ({name}) was just linked to your Baocao account with a link "
+                "code. If this was not you, press Undo: it will be unlinked at once.").format(
+                app=access.channel_name(t, event.channel), name=esc(event.name or event.user_id)),
+                (Choice(f"ul:{event.channel}:{event.user_id}", t._("Undo: unlink it")),)))
     ctx.reply(ctx.t._("This account is now linked to your Baocao account; you can report from "
                       "here too."))
     await show_menu(ctx, greeting=True)
@@ -213,13 +241,31 @@ async def _link(event: Inbound, tx: Tx, config: Config, now: datetime, code: str
 
 
 async def _link_code(ctx: Ctx, _args: str) -> None:
-    """A one-day code that links another app (e.g. Zalo) to this contact."""
+    """A one-day code that links another app (e.g. Zalo) to this contact. It works only on
+    another channel than this one, and a new code voids the older ones."""
+    await ctx.tx.invites.void_links(ctx.contact.id, ctx.now)
     invite = await ctx.tx.invites.create(unit_id=ctx.contact.unit_id, role=ctx.role,
                                          created_by=f"contact:{ctx.contact.id}", now=ctx.now,
-                                         days=1, for_contact=ctx.contact.id)
+                                         days=1, for_contact=ctx.contact.id,
+                                         made_on=ctx.event.channel)
     ctx.reply(ctx.t._("To use Baocao in another app (e.g. Zalo), send this message to the Baocao "
                       "bot there within 24 hours:\n<code>/start {code}</code>").format(
-        code=invite.code))
+        code=invite.code) + "\n" + ctx.t._("Keep it to yourself: whoever sends it gets your "
+                                           "account. It works once, and a new code replaces it."))
+
+
+@callback("ul", ALL_ROLES)
+async def _undo_link(ctx: Ctx, rest: str) -> None:
+    """Undo a link the person was told of: unlink that app from their account."""
+    channel, _, external_id = rest.partition(":")
+    if (channel, external_id) == (ctx.event.channel, ctx.event.user_id):
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    out = await access.remove_identity(ctx.tx, ctx.config, ctx.contact, channel, external_id,
+                                       f"contact:{ctx.contact.id}", ctx.now)
+    if not out:
+        ctx.reply(ctx.t._("That account is not linked to yours (any more)."))
+    ctx.out += out
 
 
 async def _route(ctx: Ctx) -> None:
@@ -340,26 +386,52 @@ def _invite_problem(t, problem: InviteProblem) -> str:
     }[problem]
 
 
-async def _redeem(ctx: Ctx, code: str) -> bool:
-    """Give the contact the invite's unit and role, bound to this channel address."""
+async def _redeem(ctx: Ctx, code: str, new: bool = False, confirmed: bool = False) -> None:
+    """/start CODE: register a new person with the invite's unit and role, bound to this
+    channel address; a registered person first confirms the change (an invite link can be
+    slipped to anyone), and an administrator is never lowered this way."""
     t, tx = ctx.t, ctx.tx
     found = await tx.invites.check(code, ctx.now)
     if isinstance(found, InviteProblem):
         ctx.reply(_invite_problem(t, found))
-        return False
-    if found.for_contact is not None and found.for_contact != ctx.contact.id:
-        ctx.reply(_invite_problem(t, InviteProblem.UNKNOWN))  # someone else's /link code
-        return False
+        return
+    if found.for_contact is not None:  # a /link code links an app; it never changes a role
+        ctx.reply(t._("This app is already linked to your account; the code was not used.")
+                  if found.for_contact == ctx.contact.id
+                  else _invite_problem(t, InviteProblem.UNKNOWN))
+        return
     contact = ctx.contact
+    if not new:
+        if contact.role is Role.ADMIN and found.role is not Role.ADMIN:
+            ctx.reply(t._("You are an administrator: an invite cannot change your role. Another "
+                          "administrator can change it with /people. The invite was not used."))
+            return
+        current = await access.role_text(tx, t, contact.role, contact.unit_id)
+        offered = await access.role_text(tx, t, found.role, found.unit_id)
+        if current == offered:
+            ctx.reply(t._("You are already registered as {who}; the invite was not used.")
+                      .format(who=current))
+            return
+        if not confirmed:
+            ctx.reply(t._("You are registered as {current}. This invite would make you {new} "
+                          "instead. Change?").format(current=current, new=offered),
+                      [Choice(f"rd:{found.code}", t._("Yes, change")),
+                       Choice("rd:-", t._("No, keep my role"))])
+            return
     if not await tx.invites.mark_used(found.code, contact.id, ctx.now):
         ctx.reply(_invite_problem(t, InviteProblem.USED))
-        return False
-    await tx.contacts.update(contact.id, unit_id=found.unit_id, role=found.role)
+        return
+    actor = f"{ctx.event.channel}:{ctx.event.user_id}"
+    await tx.audit.record(actor, "invite.redeem", ctx.now, code=found.code,
+                          role=found.role.value, contact=contact.id)
+    ctx.contact = contact.model_copy(update={"unit_id": found.unit_id, "role": found.role})
+    if not new:
+        ctx.out += await access.change_role(tx, ctx.config, contact, found.role, found.unit_id,
+                                            actor, ctx.now)
+        await show_menu(ctx)
+        return
     await tx.contacts.bind(contact.id, ctx.event.channel, ctx.event.user_id, ctx.event.chat_id,
                            ctx.now)
-    ctx.contact = contact.model_copy(update={"unit_id": found.unit_id, "role": found.role})
-    await tx.audit.record(f"{ctx.event.channel}:{ctx.event.user_id}", "invite.redeem", ctx.now,
-                          code=found.code, role=found.role.value, contact=contact.id)
     unit = await tx.units.get(found.unit_id) if found.unit_id else None
     role = t._(ROLE_NAMES[found.role])
     if unit:
@@ -370,7 +442,16 @@ async def _redeem(ctx: Ctx, code: str) -> bool:
             name=esc(ctx.event.name), role=role)
     ctx.reply(text)
     await show_menu(ctx)
-    return True
+
+
+@callback("rd", ALL_ROLES)
+async def _confirm_redeem(ctx: Ctx, code: str) -> None:
+    """The answer to "This invite would make you ... Change?"."""
+    if code == "-":
+        ctx.reply(ctx.t._("Nothing was changed."))
+        await show_menu(ctx)
+        return
+    await _redeem(ctx, code, confirmed=True)
 
 
 def menu_choices(ctx: Ctx) -> list[Choice]:
@@ -451,7 +532,7 @@ async def start_form(ctx: Ctx, form: forms.Form, params: dict | None = None,
 action(Action("help", N_("Help"), N_("the commands you can use"), ALL_ROLES, _help,
               aliases=("trogiup",)))
 action(Action("link", N_("Use on Zalo"), N_("a code to use Baocao in another app, e.g. Zalo"),
-              ALL_ROLES, _link_code, aliases=("lienket",), in_menu=False))
+              ALL_ROLES, _link_code, aliases=("lienket",), private_only=True, in_menu=False))
 action(Action("language", N_("Language / Ngôn ngữ"), N_("switch between Vietnamese and English"),
               ALL_ROLES, _language, aliases=("ngonngu", "lang")))
 
@@ -463,14 +544,11 @@ async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Ou
     """Close forms left alone too long: keep the answers as a draft and tell the person."""
     out: list[Outgoing] = []
     for contact_id, flow, state in await tx.sessions.idle(now - config.session_idle, MENU_FLOW):
-        form = forms.FORMS.get(flow)
         contact = await tx.contacts.get(contact_id)
-        if form is None or contact is None or "form" not in state:
+        form = await access.park_form(tx, contact_id, flow, state, now) if contact else None
+        if form is None or contact is None:
             await tx.sessions.delete(contact_id)
             continue
-        await tx.sessions.save_draft(contact_id, flow, state["form"], now)
-        state["seq"] = state["form"].get("step", 0)
-        del state["form"]
         t = config.translator(contact.language)
         text = t._("Your unfinished “{title}” was closed after a long pause. Your answers are "
                    "kept: press Continue when you are ready.").format(title=t._(form.title))

@@ -89,7 +89,7 @@ class BroadcastsRepo:
         Units' audiences are their officers; roles' are everyone with those roles."""
         scope = audience["scope"]
         sql = (f"SELECT {_CONTACT_COLUMNS} FROM contacts c LEFT JOIN units u ON u.id = c.unit_id "
-               "WHERE ")
+               "WHERE c.deactivated_at IS NULL AND ")
         args: list = []
         if scope == "roles":
             roles = audience["roles"]

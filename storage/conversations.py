@@ -243,6 +243,14 @@ class OutboxRepo:
                 "WHERE id = ?",
                 [(status, error[:500], row_id) for row_id, status, error in given_up])
 
+    async def cancel(self, chats: list[tuple[str, str]], contact_id: int | None = None) -> int:
+        """Drop what is still waiting to go to these (channel, chat) and to this contact."""
+        where = " OR ".join(["contact_id = ?"] + ["(channel = ? AND chat_id = ?)"] * len(chats))
+        cur = await self.conn.execute(
+            f"UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND ({where})",
+            [contact_id, *(part for chat in chats for part in chat)])
+        return cur.rowcount
+
     async def counts(self) -> dict[str, int]:
         rows = await self.conn.execute_fetchall(
             "SELECT status, COUNT(*) FROM outbox GROUP BY status"

@@ -39,6 +39,9 @@ class Contact(Record):
     role: Role
     name: str
     language: str
+    active: bool = True
+    # Admin because ADMIN_IDS lists them (see handlers/access.py follow_admin_ids).
+    admin_by_setting: bool = False
 
 
 class Identity(Record):
@@ -49,6 +52,7 @@ class Identity(Record):
     contact_id: int
     chat_id: str
     reachable: bool
+    last_seen_at: datetime | None = None
 
 
 class Invite(Record):
@@ -62,6 +66,8 @@ class Invite(Record):
     used_by: int | None = None
     revoked_at: datetime | None = None
     for_contact: int | None = None
+    # The channel a /link code was made on (it works on the others only).
+    made_on: str | None = None
 
 
 class OutboxRow(Record):

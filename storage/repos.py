@@ -36,7 +36,7 @@ class Tx:
 
     @cached_property
     def contacts(self) -> ContactsRepo:
-        return ContactsRepo(self.conn)
+        return ContactsRepo(self.conn, self.pending)
 
     @cached_property
     def invites(self) -> InvitesRepo:

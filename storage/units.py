@@ -7,11 +7,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from storage.models import Contact, Identity, Invite, Role, Unit, UnitIn
 from storage.text import fold
+
+if TYPE_CHECKING:  # conversations imports this module
+    from storage.conversations import StepWrites
 
 
 def first(rows):
@@ -103,12 +107,24 @@ class UnitsRepo:
         return (first(rows))[0]
 
 
-_CONTACT_COLUMNS = "c.id, c.unit_id, c.role, c.name, c.language"
+_CONTACT_COLUMNS = ("c.id, c.unit_id, c.role, c.name, c.language, "
+                    "c.deactivated_at IS NULL AS active, c.admin_by_setting")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A row of the list of people: who, where, on which channels, when last heard from."""
+
+    contact: Contact
+    unit_code: str | None
+    channels: tuple[str, ...]
+    last_seen: datetime | None
 
 
 class ContactsRepo:
-    def __init__(self, conn: aiosqlite.Connection):
+    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites | None = None):
         self.conn = conn
+        self.pending = pending
 
     async def by_identity(self, channel: str, external_id: str) -> Contact | None:
         rows = await self.conn.execute_fetchall(
@@ -144,24 +160,28 @@ class ContactsRepo:
         return Contact.model_validate(dict(row)) if row else None
 
     async def create(
-        self, *, unit_id: int | None, role: Role, name: str, language: str, now: datetime
+        self, *, unit_id: int | None, role: Role, name: str, language: str, now: datetime,
+        admin_by_setting: bool = False,
     ) -> Contact:
         cur = await self.conn.execute(
-            "INSERT INTO contacts (unit_id, role, name, language, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (unit_id, role.value, name, language, iso(now)),
+            "INSERT INTO contacts (unit_id, role, name, language, created_at, admin_by_setting) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (unit_id, role.value, name, language, iso(now), int(admin_by_setting)),
         )
-        return Contact(id=cur.lastrowid, unit_id=unit_id, role=role, name=name, language=language)
+        return Contact(id=cur.lastrowid, unit_id=unit_id, role=role, name=name, language=language,
+                       admin_by_setting=admin_by_setting)
 
     async def bind(
         self, contact_id: int, channel: str, external_id: str, chat_id: str, now: datetime
     ) -> None:
-        """Attach a channel address to a contact (re-binding moves it and makes it reachable)."""
+        """Attach a channel address to a contact (re-binding moves it and makes it reachable);
+        the person is writing from it, so it was seen now."""
         await self.conn.execute(
             "INSERT INTO contact_channels (channel, external_id, contact_id, chat_id, reachable, "
-            "created_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(channel, external_id) DO UPDATE "
-            "SET contact_id = excluded.contact_id, chat_id = excluded.chat_id, reachable = 1",
-            (channel, external_id, contact_id, chat_id, iso(now)),
+            "created_at, last_seen_at) VALUES (?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id, "
+            "chat_id = excluded.chat_id, reachable = 1, last_seen_at = excluded.last_seen_at",
+            (channel, external_id, contact_id, chat_id, iso(now), iso(now)),
         )
 
     async def update(self, contact_id: int, *, unit_id: int | None, role: Role) -> None:
@@ -169,6 +189,63 @@ class ContactsRepo:
             "UPDATE contacts SET unit_id = ?, role = ? WHERE id = ?",
             (unit_id, role.value, contact_id),
         )
+
+    async def set_active(self, contact_id: int, active: bool, now: datetime) -> None:
+        await self.conn.execute("UPDATE contacts SET deactivated_at = ? WHERE id = ?",
+                                (None if active else iso(now), contact_id))
+
+    async def promote_by_setting(self, contact_id: int) -> None:
+        """ADMIN_IDS lists them: an active admin, remembering the role to go back to (none if
+        they had no access of their own: deactivated, or made admin by the setting alone)."""
+        await self.conn.execute(
+            "UPDATE contacts SET role_before_admin = CASE WHEN admin_by_setting = 1 "
+            "THEN role_before_admin WHEN deactivated_at IS NOT NULL THEN NULL ELSE role END, "
+            "role = 'admin', admin_by_setting = 1, deactivated_at = NULL WHERE id = ?",
+            (contact_id,))
+
+    async def end_admin_by_setting(self, contact_id: int) -> Role | None:
+        """ADMIN_IDS no longer lists them: forget it; the role they had before, if any."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT role_before_admin FROM contacts WHERE id = ?", (contact_id,))
+        await self.conn.execute(
+            "UPDATE contacts SET admin_by_setting = 0, role_before_admin = NULL WHERE id = ?",
+            (contact_id,))
+        return Role(rows[0][0]) if rows and rows[0][0] else None
+
+    def touch(self, channel: str, external_id: str, now: datetime) -> None:
+        """Note when the person last wrote, with the step's other writes."""
+        assert self.pending is not None
+        self.pending.add("seen", channel, external_id, None, None, now)
+
+    async def unbind(self, channel: str, external_id: str) -> None:
+        await self.conn.execute(
+            "DELETE FROM contact_channels WHERE channel = ? AND external_id = ?",
+            (channel, external_id))
+
+    async def people(self, search: str = "", contact_id: int | None = None,
+                     limit: int = 1000) -> list[Person]:
+        """Everyone (or the one with this id, or those whose name or unit matches `search`,
+        any diacritics), admins first, then by unit."""
+        rows = await self.conn.execute_fetchall(
+            f"SELECT {_CONTACT_COLUMNS}, u.code AS unit_code, u.name AS unit_name, "
+            "GROUP_CONCAT(i.channel) AS channels, MAX(i.last_seen_at) AS last_seen "
+            "FROM contacts c LEFT JOIN units u ON u.id = c.unit_id "
+            "LEFT JOIN contact_channels i ON i.contact_id = c.id "
+            "WHERE (:id IS NULL OR c.id = :id) GROUP BY c.id "
+            "ORDER BY c.role != 'admin', u.code, c.name, c.id", {"id": contact_id})
+        needle = fold(search)
+        found = []
+        for row in rows:
+            if needle and not any(needle in fold(row[k] or "")
+                                  for k in ("name", "unit_code", "unit_name")):
+                continue
+            found.append(Person(
+                Contact.model_validate(dict(row)), row["unit_code"],
+                tuple(sorted(set((row["channels"] or "").split(",")) - {""})),
+                datetime.fromisoformat(row["last_seen"]) if row["last_seen"] else None))
+            if len(found) >= limit:
+                break
+        return found
 
     async def set_language(self, contact_id: int, language: str) -> None:
         await self.conn.execute(
@@ -190,8 +267,8 @@ class ContactsRepo:
 
     async def identities(self, contact_id: int) -> list[Identity]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, external_id, contact_id, chat_id, reachable FROM contact_channels "
-            "WHERE contact_id = ? ORDER BY channel",
+            "SELECT channel, external_id, contact_id, chat_id, reachable, last_seen_at "
+            "FROM contact_channels WHERE contact_id = ? ORDER BY channel",
             (contact_id,),
         )
         return [Identity.model_validate(dict(r)) for r in rows]
@@ -204,7 +281,8 @@ class ContactsRepo:
         sql = (
             f"SELECT {_CONTACT_COLUMNS}, i.channel, i.external_id, i.chat_id, i.reachable "
             "FROM contacts c JOIN contact_channels i ON i.contact_id = c.id "
-            f"WHERE i.reachable = 1 AND c.role IN ({','.join('?' * len(roles))})"
+            "WHERE i.reachable = 1 AND c.deactivated_at IS NULL "
+            f"AND c.role IN ({','.join('?' * len(roles))})"
         )
         args: list = [r.value for r in roles]
         if unit_id is not None:
@@ -280,7 +358,7 @@ class InvitesRepo:
 
     async def create(
         self, *, unit_id: int | None, role: Role, created_by: str, now: datetime, days: int,
-        for_contact: int | None = None,
+        for_contact: int | None = None, made_on: str | None = None,
     ) -> Invite:
         code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
         invite = Invite(
@@ -291,12 +369,13 @@ class InvitesRepo:
             created_at=now,
             expires_at=now + timedelta(days=days),
             for_contact=for_contact,
+            made_on=made_on,
         )
         await self.conn.execute(
             "INSERT INTO invites (code, unit_id, role, created_by, created_at, expires_at, "
-            "for_contact) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "for_contact, made_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (code, unit_id, role.value, created_by, iso(now), iso(invite.expires_at),
-             for_contact),
+             for_contact, made_on),
         )
         return invite
 
@@ -336,6 +415,13 @@ class InvitesRepo:
             (iso(now), code.strip().upper()),
         )
         return cur.rowcount == 1
+
+
+    async def void_links(self, contact_id: int, now: datetime) -> None:
+        """Withdraw the person's unused /link codes."""
+        await self.conn.execute(
+            "UPDATE invites SET revoked_at = ? WHERE for_contact = ? AND used_at IS NULL "
+            "AND revoked_at IS NULL", (iso(now), contact_id))
 
 
 class AuditRepo:

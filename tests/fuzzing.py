@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import traceback
 import zlib
 from collections import Counter
@@ -282,6 +283,7 @@ ENTRIES: dict[str, dict[str, Callable[[World, Chat], Awaitable[None]]]] = {
     "broadcast": {"admin": lambda w, c: w.say_into(c, "/broadcast")},
     "deadline_move": {"admin": lambda w, c: w.say_then_press(c, "/deadlines", "dl:")},
     "invite": {"admin": lambda w, c: w.say_into(c, "/invite")},
+    "person_role": {"admin": lambda w, c: w.person_role(c)},
 }
 
 # Views reached by buttons, whose offered choices can be typed by number.
@@ -416,6 +418,17 @@ class World:
 
     async def press_with(self, chat: Chat, pattern: str, need, *args) -> None:
         await self.press(chat, pattern.format(await need(*args)))
+
+    async def person_role(self, chat: Chat) -> None:
+        """/people, someone else's card (the list starts with the admin), then Change role or
+        unit."""
+        await chat.say("/people")
+        cards = [(sent, data) for sent in self.h.request.sent(chat.chat_id)[-2:]
+                 for _label, data in sent.buttons if re.fullmatch(r"pp:\d+", data)]
+        if len(cards) < 2:
+            raise Unreachable("/people listed nobody else")
+        await chat.press_data(cards[-1][1], cards[-1][0])
+        await self.press_prefix(chat, "pp:role:")
 
     async def draft_offered(self, chat: Chat) -> None:
         await self.say_into(chat, "/report")

@@ -17,7 +17,7 @@ from handlers.core import ACTIONS, CALLBACKS
 from handlers.forms import Form, Kind, Question
 from handlers.types import Inbound
 from storage.models import Role
-from tests.telegram_fakes import Chat, Harness, Sent, register
+from tests.telegram_fakes import Chat, Harness, Sent, invite, register
 
 # Rows that record traffic rather than effects; timestamps move with the clock between taps.
 TRAFFIC = {"outbox", "processed_updates", "schema_migrations"}
@@ -157,6 +157,25 @@ async def _yes_no_form(h: Harness, chat: Chat) -> None:
     await h.drain()
 
 
+async def _another_invite(h: Harness, chat: Chat) -> None:
+    await chat.say(f"/start {await invite(h, Role.COORDINATOR, 'SO-TTTT')}")
+
+
+async def _linked_on_zalo(h: Harness, chat: Chat) -> None:
+    """The person's /link code used on another app: their Telegram chat gets an Undo button."""
+    await chat.say("/link")
+    code = re.search(r"/start (\w+)", chat.last().text).group(1)
+    await h.runtime.handle(Inbound("zalo", "z-upd-1", "z-1", "z-1", text=f"/start {code}",
+                                   name="Bình trên Zalo"))
+    await h.drain()
+
+
+async def admin_after_officer(h: Harness) -> Chat:
+    """An officer (#1), then the admin (#2) who manages them."""
+    await officer(h)
+    return await admin(h)
+
+
 async def _noted(ctx: Ctx, _answers: dict, _params: dict) -> None:
     ctx.reply("Đã lưu.")
 
@@ -247,6 +266,14 @@ TAPS: dict[str, Reach] = {
     "bc:rem": shown(after_notice("admin"), f"bc:rem:{ID}", "/broadcasts", f"tap:bc:open:{ID}"),
     "ex": shown(coordinator, f"ex:{ID}", "/export"),
     "dl": shown(admin, r"dl:.+", "/deadlines"),
+    "rd": shown(officer, r"rd:[A-Z0-9]+", _another_invite),
+    "rd:-": shown(officer, "rd:-", _another_invite),
+    "ul": shown(officer, "ul:zalo:z-1", _linked_on_zalo),
+    "pp": shown(admin_after_officer, r"pp:\d+", "/people"),
+    "pp:off": shown(admin_after_officer, "pp:off:1", "/people #1"),
+    "pp:on": shown(admin_after_officer, "pp:on:1", "/people #1", "tap:pp:off:1", "/people #1"),
+    "pp:rm": shown(admin_after_officer, "pp:rm:1:telegram:501", "/people #1"),
+    "pp:role": shown(admin_after_officer, "pp:role:1", "/people #1"),
     # Form buttons: f:STEP:VALUE
     "f:choice": shown(officer, form_button("conference"), "/report", "tap:rk:dissemination"),
     "f:yesno": shown(officer, form_button("yes"), _yes_no_form),

@@ -273,3 +273,42 @@ async def test_poller_survives_odd_updates(both):
     await stranger.say("xin chào")  # still polled and answered after the odd ones
     assert "mã mời" in stranger.last()
     assert "mã mời" in fake.to("z-3")[0]  # an unsupported message gets a polite answer
+
+
+async def test_link_codes_are_private_for_the_other_app_and_the_newest_only(both):
+    h, fake = both, both.fake
+    owner = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    in_group = h.chat(501, "Trần Thị Bình", chat_id=-100700)
+    await in_group.say("/link")
+    assert "trò chuyện riêng" in in_group.last().text and "/start" not in in_group.last().text
+
+    await owner.say("/link")
+    older = owner.last().text.split("/start ")[1].split("<")[0]
+    # Someone who reads the code on Telegram cannot use it there.
+    reader = h.chat(666, "Người đọc trộm")
+    await reader.say(f"/start {older}")
+    assert "ứng dụng khác" in reader.last().text or "không gửi ở đây" in reader.last().text
+    await owner.say("/link")
+    newer = owner.last().text.split("/start ")[1].split("<")[0]
+    zalo_self = ZaloUser(h, fake, "z-777", "Bình trên Zalo")
+    await zalo_self.say(f"/start {older}")  # replaced by the newer code
+    assert "thu hồi" in zalo_self.last()
+    async with h.runtime.db.read() as tx:
+        assert await tx.contacts.by_identity("telegram", "666") is None
+        assert await tx.contacts.by_identity("zalo", "z-777") is None
+
+    await zalo_self.say(f"/start {newer}")
+    assert any("đã được liên kết" in text for text in fake.to("z-777")[1:])
+    told = owner.last()
+    assert "Zalo" in told.text and "Bình trên Zalo" in told.text
+    await owner.press("Hủy liên kết")
+    assert "không còn được liên kết" in zalo_self.last()
+    assert "không còn được liên kết" in owner.last().text
+    await zalo_self.say("/report")
+    assert "mã mời" in zalo_self.last()  # a stranger again
+    async with h.runtime.db.read() as tx:
+        contact = await tx.contacts.by_identity("telegram", "501")
+        assert [i.channel for i in await tx.contacts.identities(contact.id)] == ["telegram"]
+        actions = [r[0] for r in await tx.conn.execute_fetchall(
+            "SELECT action FROM audit_log ORDER BY id")]
+    assert actions[-2:] == ["contact.link", "contact.unlink"]
