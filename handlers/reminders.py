@@ -48,10 +48,8 @@ async def current_obligations(tx: Tx, programme: Programme, today: date
     moved = await tx.tracking.moved_deadlines()
     found = []
     for obligation in programme.obligations:
-        for period in programme.periods_due_around(obligation, today):
-            deadline = moved.get((obligation.id, period.key),
-                                 programme.deadline(obligation, period))
-            found.append((obligation, period, deadline))
+        for period in programme.periods_due_around(obligation, today, moved):
+            found.append((obligation, period, programme.due(obligation, period, moved)))
     return found
 
 
@@ -205,9 +203,26 @@ async def _moved(ctx: Ctx, answers: dict, params: dict) -> None:
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.move", ctx.now,
                               obligation=obligation.id, period=period.key, due=due.isoformat(),
                               reason=answers["reason"])
+    # The units that still owe it are told, each officer in their own language.
+    told = 0
+    for unit_id, _code, _name in await ctx.tx.tracking.missing(
+            owed(ctx.config, obligation, period, due)):
+        for contact, identity in await ctx.tx.contacts.reachable_identities(
+                roles=[Role.OFFICER], unit_id=unit_id):
+            ot = ctx.translator_for(contact.language)
+            ctx.send(identity.channel, identity.chat_id, contact.id, Reply(ot._(
+                "📅 The deadline of “{name}” for {period} has been moved to {due}. Reason: "
+                "{reason}").format(name=esc(obligation.label(ot.language)),
+                                   period=esc(period.label(ot)), due=ot.date(due),
+                                   reason=esc(answers["reason"])),
+                (_open_form_choice(ot, obligation, period),)))
+            told += 1
     ctx.reply(t._("The deadline of “{name}” for {period} is now {due}. Reminders follow the new "
                   "date.").format(name=esc(obligation.label(t.language)),
-                                  period=esc(period.label(t)), due=t.date(due)))
+                                  period=esc(period.label(t)), due=t.date(due)) + "\n" +
+              t.ngettext("{n} officer of the units that still owe it was told.",
+                         "{n} officers of the units that still owe it were told.", told).format(
+                  n=t.number(told)))
 
 
 async def _not_past(ctx: Ctx, value: str) -> str | None:

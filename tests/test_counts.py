@@ -1,0 +1,81 @@
+"""Deadlines, periods and counts a coordinator can trust (issue 14, "Wrong results"), on the
+shipped programme, driven through the conversations with a moving clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import translator
+from bot.settings import load_settings
+from bot.units_file import SAMPLE_UNITS, read_units_file
+from storage.models import Role
+from tests.telegram_fakes import FakeClock, Harness, register
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HANOI).astimezone(UTC)
+
+
+def reminders(chat) -> list[str]:
+    return [t for t in chat.texts() if t.startswith(("⏰", "⚠️", "🔺"))]
+
+
+@pytest.fixture
+async def desk(tmp_path):
+    """The shipped programme, the sample units, an officer of Lê Chân, a coordinator, a leader
+    and the admin, on 20/11/2026."""
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST", coordinator_chat_id=-100900)
+    h = await Harness(settings, FakeClock(at(2026, 11, 20))).start()
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                   h.clock())
+    h.officer = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    h.coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, unit="SO-TTTT")
+    h.leader = await register(h, 401, "Lê Văn Lãnh", Role.LEADER, unit=None)
+    h.admin = h.chat(1, "Quản trị")
+    await h.admin.say("/start")
+    h.think_seconds = 0
+    yield h
+    await h.stop()
+
+
+async def move_annual(h, new_date: str, reason: str = "Thành phố yêu cầu sớm hơn") -> None:
+    await h.admin.say("/deadlines")
+    await h.admin.press("Điều chỉnh hạn: Báo cáo năm")
+    await h.admin.say(new_date)
+    await h.admin.say(reason)
+    await h.admin.press("Xác nhận")
+
+
+async def test_a_deadline_moved_earlier_keeps_its_reminders_and_units_are_told(desk):
+    await move_annual(desk, "08/12/2026")
+    assert "08/12/2026" in desk.admin.last().text
+    told = desk.officer.last()
+    assert "Báo cáo năm" in told.text and "08/12/2026" in told.text
+    assert "Thành phố yêu cầu sớm hơn" in told.text
+    assert told.buttons == [("Báo cáo ngay", "rp:2026")]
+
+    await desk.tick_at(at(2026, 11, 30))  # 8 days before the new deadline: nothing yet
+    assert reminders(desk.officer) == []
+    await desk.tick_at(at(2026, 12, 1))  # Tuesday, 7 days before
+    assert "còn 7 ngày" in reminders(desk.officer)[-1]
+    assert "08/12/2026" in reminders(desk.officer)[-1]
+    await desk.tick_at(at(2026, 12, 5))  # Saturday: nothing goes out
+    assert len(reminders(desk.officer)) == 1
+    await desk.tick_at(at(2026, 12, 7))  # Monday, the day before: only the latest stage
+    assert "còn 1 ngày" in reminders(desk.officer)[-1]
+    await desk.tick_at(at(2026, 12, 8))
+    assert "Hôm nay là hạn" in reminders(desk.officer)[-1]
+    assert reminders(desk.coordinator) == []
+    await desk.tick_at(at(2026, 12, 9))
+    assert "quá hạn" in reminders(desk.officer)[-1] and "1 ngày" in reminders(desk.officer)[-1]
+    assert len(reminders(desk.coordinator)) == 1 and reminders(desk.leader) == []
+    await desk.tick_at(at(2026, 12, 14))  # Monday, 6 days late: now the leaders
+    assert len(reminders(desk.leader)) == 1 and "6 ngày" in reminders(desk.leader)[0]
+    assert len(reminders(desk.officer)) == 4
