@@ -23,7 +23,7 @@ from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.forms import Form, Kind, Question
 from handlers.periods import Period
-from handlers.programme import Obligation, Programme
+from handlers.programme import RECURRING, Obligation, Programme
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
 from storage.models import Role
@@ -38,8 +38,12 @@ def owed(config: Config, obligation: Obligation, period: Period, deadline: date)
     """The storage view of an obligation for a period."""
     end_of_day = datetime.combine(deadline + timedelta(days=1), datetime.min.time(),
                                   tzinfo=config.zone).astimezone(UTC)
+    # A single report (the plan, a review) is that report whenever it was held once its period
+    # began: reviews are held after the period's cut-off, before (or after) the deadline, and
+    # the deadline decides "on time". A recurring one counts in the period its activity is in.
+    end = period.end if obligation.period in RECURRING else date.max
     return Owed(obligation.report, obligation.level, obligation.unit_kinds, period.key,
-                period.start, period.end, end_of_day)
+                period.start, end, end_of_day)
 
 
 async def current_obligations(tx: Tx, programme: Programme, today: date

@@ -26,12 +26,13 @@ def reminders(chat) -> list[str]:
 
 
 @pytest.fixture
-async def desk(tmp_path):
+async def desk(tmp_path, request):
     """The shipped programme, the sample units, an officer of Lê Chân, a coordinator, a leader
-    and the admin, on 20/11/2026."""
+    and the admin, on 20/11/2026 (or the day a test gives with indirect parametrize)."""
     settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
                              telegram_bot_token="123:TEST", coordinator_chat_id=-100900)
-    h = await Harness(settings, FakeClock(at(2026, 11, 20))).start()
+    start = getattr(request, "param", at(2026, 11, 20))
+    h = await Harness(settings, FakeClock(start)).start()
     async with h.runtime.db.transaction() as tx:
         await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
                                    h.clock())
@@ -79,3 +80,34 @@ async def test_a_deadline_moved_earlier_keeps_its_reminders_and_units_are_told(d
     await desk.tick_at(at(2026, 12, 14))  # Monday, 6 days late: now the leaders
     assert len(reminders(desk.leader)) == 1 and "6 ngày" in reminders(desk.leader)[0]
     assert len(reminders(desk.officer)) == 4
+
+
+def status_block(text: str, name: str) -> str:
+    """The lines of /status about one obligation."""
+    part = text.split(f"<b>{name}</b>", 1)[1]
+    return part.split("\n\n", 1)[0]
+
+
+@pytest.mark.parametrize("desk", [at(2025, 12, 10)], indirect=True)
+async def test_a_review_held_after_the_cut_off_but_before_its_deadline_counts(desk):
+    await desk.coordinator.say("/status")
+    assert "0/" in status_block(desk.coordinator.last().text, "Báo cáo sơ kết 3 năm")
+    desk.clock.now = at(2025, 12, 17, 10)
+    officer = desk.officer
+    await officer.say("/report")
+    await officer.press("Sơ kết, tổng kết")
+    await officer.press("Sơ kết")
+    await officer.say("17/12/2025")
+    await officer.say("Hội nghị sơ kết 3 năm thực hiện Nghị quyết")
+    await officer.press("Bỏ qua")
+    await officer.press("Xác nhận")
+    assert "Đã tiếp nhận báo cáo" in officer.last().text
+    await desk.coordinator.say("/status")
+    block = status_block(desk.coordinator.last().text, "Báo cáo sơ kết 3 năm")
+    assert "19/12/2025" in block and "1/" in block and "1 đơn vị đúng hạn" in block
+    for day in (18, 19, 22, 29):  # no reminder, no escalation for a unit that sent it
+        await desk.tick_at(at(2025, 12, day))
+    assert not [t for t in reminders(officer) if "sơ kết" in t]
+    late = [line for text in desk.coordinator.texts() for line in text.splitlines()
+            if "“Báo cáo sơ kết 3 năm”" in line]  # a long message goes in several parts
+    assert len(late) == 40 and not [line for line in late if "Lê Chân" in line]
