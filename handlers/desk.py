@@ -18,7 +18,7 @@ from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
 from handlers.periods import Period
 from handlers.programme import Obligation
-from handlers.reminders import current_obligations, owed
+from handlers.reminders import current_obligations, in_view, owed
 from handlers.reports import KINDS
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
@@ -46,7 +46,7 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
             deadline = moved.get((obligation.id, period.key),
                                  programme.deadline(obligation, period))
         else:
-            period, deadline = programme.upcoming(obligation, today, moved)
+            period, deadline = await in_view(tx, config, obligation, today, moved)
         statuses = await tx.tracking.status(owed(config, obligation, period, deadline))
         found.append((obligation, period, deadline, statuses))
     return found

@@ -57,6 +57,19 @@ async def current_obligations(tx: Tx, programme: Programme, today: date
     return found
 
 
+async def in_view(tx: Tx, config: Config, obligation: Obligation, today: date,
+                  moved: dict) -> tuple[Period, date]:
+    """The period to show for an obligation: one whose deadline has passed while units still
+    owe it (as long as the clock chases it), else the next deadline."""
+    programme = config.programme
+    for period in programme.periods_due_around(obligation, today, moved):
+        deadline = programme.due(obligation, period, moved)
+        if deadline < today and await tx.tracking.missing(
+                owed(config, obligation, period, deadline)):
+            return period, deadline
+    return programme.upcoming(obligation, today, moved)
+
+
 def _officer_stage(programme: Programme, deadline: date, today: date) -> str | None:
     """The latest officers' stage due today: 'before7', 'before3', 'before1', 'due', 'overdue'."""
     stages = sorted([(deadline - timedelta(days=n), f"before{n}")
@@ -170,7 +183,7 @@ async def _deadlines(ctx: Ctx, _args: str) -> None:
     lines = [t._("<b>Obligations and deadlines</b>")]
     choices = []
     for obligation in programme.obligations:
-        period, deadline = programme.upcoming(obligation, ctx.today, moved)
+        period, deadline = await in_view(ctx.tx, ctx.config, obligation, ctx.today, moved)
         lines.append(f"\n<b>{esc(obligation.label(t.language))}</b>")
         was_moved = (obligation.id, period.key) in moved
         lines.append(t._("{period}: deadline {deadline}{moved}").format(

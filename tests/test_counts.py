@@ -111,3 +111,20 @@ async def test_a_review_held_after_the_cut_off_but_before_its_deadline_counts(de
     late = [line for text in desk.coordinator.texts() for line in text.splitlines()
             if "“Báo cáo sơ kết 3 năm”" in line]  # a long message goes in several parts
     assert len(late) == 40 and not [line for line in late if "Lê Chân" in line]
+
+
+@pytest.mark.parametrize("desk", [at(2026, 12, 18)], indirect=True)
+async def test_status_and_deadlines_stay_on_the_overdue_year(desk):
+    await desk.tick_at(at(2026, 12, 21))  # Monday: the 2026 annual report is overdue
+    assert any("Báo cáo năm" in t and "năm 2026" in t for t in reminders(desk.coordinator))
+    await desk.coordinator.say("/status")
+    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
+    assert "năm 2026" in block and "19/12/2026" in block and "0/" in block
+    await desk.admin.say("/deadlines")
+    block = status_block(desk.admin.last().text, "Báo cáo năm")
+    assert "Năm 2026" in block or "năm 2026" in block
+    assert "19/12/2026" in block
+    await desk.tick_at(at(2027, 3, 1))  # the clock no longer chases it: the next year shows
+    await desk.coordinator.say("/status")
+    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
+    assert "năm 2027" in block and "19/12/2027" in block
