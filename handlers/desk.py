@@ -19,7 +19,7 @@ from handlers.difficulties import UNANSWERED
 from handlers.periods import Period
 from handlers.programme import Obligation
 from handlers.reminders import current_obligations, in_view, owed
-from handlers.reports import KINDS
+from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.models import Role
@@ -77,6 +77,11 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))} · "
                      + t._("deadline {day}").format(day=t.date(deadline)))
         lines.append(_rates(t, statuses))
+        if obligation.report == "periodic":  # the figures its reports will carry, so far
+            figures = await period_figures(ctx.tx, period)
+            lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
+                f"{t._(label)} {t.number(figures[key])}" for key, label in FIGURES
+                if not key.startswith("diss_"))))
         missing = Counter(s.kind for s in statuses if not s.first_at)
         if missing:
             lines.append(t._("Missing: {list}").format(list=", ".join(

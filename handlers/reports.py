@@ -25,6 +25,7 @@ from handlers.text import esc
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.reports import Report, ReportStatus
+from storage.repos import Tx
 
 OFFICERS = frozenset({Role.OFFICER})
 REVIEWERS = frozenset({Role.COORDINATOR, Role.ADMIN})
@@ -132,16 +133,19 @@ MODEL = _form(
 )
 
 # The figures of a periodic report: totalled from the unit's activity reports, then confirmed.
+# Each label says what it counts: activities by the day they were held, plans by the day they
+# were issued, good models by the day they were reported (a model may have started years ago).
+# The same figures are shown in /status and on the spreadsheet's totals sheet.
 FIGURES = (
-    ("count_plan", N_("Plans and programmes issued")),
-    ("count_dissemination", N_("Dissemination activities")),
+    ("count_plan", N_("Plans and programmes issued in the period")),
+    ("count_dissemination", N_("Dissemination activities held in the period")),
     *((f"diss_{key}", label) for key, label in DISSEMINATION_FORMS),
-    ("reached", N_("People reached by dissemination")),
-    ("count_study", N_("Study and briefing sessions")),
-    ("participants", N_("Participants in study sessions")),
-    ("count_inspection", N_("Inspections and supervisions")),
-    ("count_review", N_("Reviews held")),
-    ("count_model", N_("Creative models and exemplary cases")),
+    ("reached", N_("People reached by dissemination in the period")),
+    ("count_study", N_("Study and briefing sessions held in the period")),
+    ("participants", N_("Participants in study sessions held in the period")),
+    ("count_inspection", N_("Inspections and supervisions held in the period")),
+    ("count_review", N_("Reviews held in the period")),
+    ("count_model", N_("Creative models and exemplary cases reported in the period")),
 )
 PERIODIC = _form(
     "periodic", N_("Periodic report"),
@@ -205,15 +209,21 @@ async def _pick_period(ctx: Ctx, key: str) -> None:
     if period is None or ctx.contact.unit_id is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
-    totals = await ctx.tx.reports.activity_totals(ctx.contact.unit_id, period.start, period.end)
-    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
-    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
-    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
-    figures |= {"reached": totals["reached"], "participants": totals["participants"]}
+    figures = await period_figures(ctx.tx, period, ctx.contact.unit_id)
     intro = ctx.t._("The figures for {period} were totalled from your unit's reports. Check them "
                     "in the summary at the end and change any that is not right.").format(
         period=period.label(ctx.t))
     await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
+
+
+async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = None
+                         ) -> dict[str, int]:
+    """The FIGURES of a period counted from the activity reports (of one unit, or of all)."""
+    totals = await tx.reports.activity_totals(unit_id, period.start, period.end)
+    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
+    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
+    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
+    return figures | {"reached": totals["reached"], "participants": totals["participants"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,12 +236,15 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
     # Files keep the channel they came from (a Telegram file id means nothing on Zalo).
     evidence = [dict(a, channel=a.get("channel") or ctx.event.channel)
                 for a in answers.pop("evidence", None) or []]
-    day = activity_date(answers)
+    # The day a report counts on: an activity's own date; a good model's is the day it was
+    # reported (its "applied since" may be years back, and it is news in the year it is told).
+    report = await tx.reports.get(params["report_id"]) if params.get("report_id") else None
+    day = (activity_date(answers) if kind != "model"
+           else report.activity_date if report else ctx.today)
     # A periodic report names its period; an activity counts towards the year of its date.
     period_key = (params.get("period") if kind == "periodic"
                   else periods.year_of(day).key if day else None)
     if params.get("report_id"):
-        report = await tx.reports.get(params["report_id"])
         if report is None or report.unit_id != ctx.contact.unit_id:
             ctx.reply(t._("This report is not available to you."))
             return

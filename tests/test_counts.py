@@ -3,9 +3,12 @@ shipped programme, driven through the conversations with a moving clock."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 
 from bot.i18n import translator
@@ -128,3 +131,58 @@ async def test_status_and_deadlines_stay_on_the_overdue_year(desk):
     await desk.coordinator.say("/status")
     block = status_block(desk.coordinator.last().text, "Báo cáo năm")
     assert "năm 2027" in block and "19/12/2027" in block
+
+
+async def report_model(officer, started: str) -> None:
+    await officer.say("/report")
+    await officer.press("Mô hình sáng tạo, điển hình tiên tiến")
+    for answer in ("Tổ dân phố kiểu mẫu", "Phường Lạch Tray", started, "Tự quản",
+                   "Giảm vi phạm"):
+        await officer.say(answer)
+    await officer.press("Bỏ qua")
+    await officer.press("Xác nhận")
+    assert "được tính vào kỳ báo cáo năm 2026" in officer.last().text
+
+
+async def send_periodic(officer, key: str = "2026") -> str:
+    """The unit's periodic report with the figures as totalled; returns the summary shown."""
+    await officer.say("/report")
+    await officer.press("Báo cáo định kỳ")
+    await officer.press_data(f"rp:{key}", officer.last())
+    await officer.say("Đạt kế hoạch")
+    await officer.say("Thiếu kinh phí")
+    await officer.press("Bỏ qua")
+    await officer.press("Bỏ qua")
+    summary = officer.last().text
+    await officer.press("Xác nhận")
+    assert "Đã tiếp nhận báo cáo" in officer.last().text
+    return summary
+
+
+async def export_totals(h, button: str) -> dict:
+    """The totals sheet of the spreadsheet the coordinator asks for: label -> (counted, sent)."""
+    await h.coordinator.say("/export")
+    await h.coordinator.press(button)
+    await asyncio.wait_for(h.runtime._jobs, 30)
+    await h.drain()
+    path = max(Path(h.settings.database_path).parent.glob("files/*.xlsx"),
+               key=lambda p: p.stat().st_mtime)
+    book = openpyxl.load_workbook(path, read_only=True)
+    return {row[0]: row[1:3] for row in book["Tổng hợp"].iter_rows(values_only=True) if row[0]}
+
+
+MODELS = "Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ"
+
+
+async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
+    await report_model(desk.officer, "01/06/2024")  # started in 2024, reported in 2026
+    summary = await send_periodic(desk.officer)
+    assert f"{MODELS}</b>: 1" in summary
+    await desk.coordinator.say("/status")
+    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
+    assert f"{MODELS} 1" in block
+    totals = await export_totals(desk, "Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    assert totals[MODELS] == (1, 1)
+    assert totals["Mô hình sáng tạo, điển hình tiên tiến"][0] == 1
+    totals = await export_totals(desk, "Năm 2025 (từ 15/12/2024 đến 14/12/2025)")
+    assert totals[MODELS] == (0, 0)
