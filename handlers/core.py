@@ -270,16 +270,31 @@ async def _on_command(ctx: Ctx, name: str, args: str) -> None:
                   else t._("There is nothing to cancel."))
         await show_menu(ctx)
         return
+    # A command in a group says nothing about the person's private form.
+    form = forms.FORMS.get(ctx.flow) if "form" in ctx.state and not ctx.event.is_group else None
+    found = _find_action(name)
+    if found is None and name != "menu" and form is not None:
+        # The form stays in front: what is typed next answers the question shown again here.
+        await forms.show_current(ctx, form, ctx.state["form"], t._(
+            "Unknown command /{name}. /menu keeps this form as a draft, /cancel leaves it. "
+            "Here is where we are:").format(name=esc(name[:30])))
+        return
+    running, mark = ctx.state.get("form"), len(ctx.out)
     if name in ("menu",):
         await show_menu(ctx)
-        return
-    found = _find_action(name)
-    if found is None:
+    elif found is None:
         ctx.reply(t._("Unknown command /{name}. Here is what you can do:").format(
             name=esc(name[:30])))
         await _help(ctx, "")
-        return
-    await _run_action(ctx, found, args)
+    else:
+        await _run_action(ctx, found, args)
+    if form is not None and ctx.state.get("form") is running:
+        # Another screen took the chat: the form is set aside as a draft, so a number typed
+        # next answers what is shown, never a question no longer on screen.
+        await forms.shelve(ctx)
+        ctx.out.insert(mark, Outgoing(ctx.event.channel, ctx.event.chat_id, Reply(t._(
+            "Your unfinished “{title}” is kept as a draft; you can continue it later.").format(
+            title=t._(form.title))), ctx.contact.id))
 
 
 async def _run_action(ctx: Ctx, found: Action, args: str) -> None:

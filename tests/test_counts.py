@@ -186,3 +186,33 @@ async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
     assert totals["Mô hình sáng tạo, điển hình tiên tiến"][0] == 1
     totals = await export_totals(desk, "Năm 2025 (từ 15/12/2024 đến 14/12/2025)")
     assert totals[MODELS] == (0, 0)
+
+
+async def start_dissemination(officer) -> None:
+    await officer.say("/report")
+    await officer.press("Hoạt động tuyên truyền")
+    await officer.press("Cuộc thi")
+    await officer.say("02/11/2026")
+    await officer.say("Học sinh")
+    assert "lượt người được tiếp cận" in officer.last().text  # the question now on screen
+
+
+async def test_a_number_after_menu_or_an_unknown_command_never_answers_a_hidden_form(desk):
+    officer = desk.officer
+    await start_dissemination(officer)
+    await officer.say("/foo")  # unknown: the form's question is shown again, and answered
+    assert "/foo" in officer.last().text and "lượt người được tiếp cận" in officer.last().text
+    await officer.say("300")
+    assert "lượt người được tiếp cận" not in officer.last().text
+    await officer.say("/menu")
+    assert "bản nháp" in officer.texts()[-2]
+    menu = officer.last()
+    assert menu.buttons[1][1] == "m:report"
+    await officer.say("2")  # the second option of the menu on screen: a new report
+    assert officer.last().buttons[0][1].startswith("rk:")
+    async with desk.runtime.db.read() as tx:
+        assert await tx.reports.count_in_period("2026", desk.clock().date(),
+                                                desk.clock().date()) == 0
+    await officer.press("Hoạt động tuyên truyền")
+    await officer.press("Tiếp tục")  # the draft comes back where it stopped
+    assert "Nội dung" in officer.last().text or "nội dung" in officer.last().text
