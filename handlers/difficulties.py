@@ -31,7 +31,7 @@ from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from storage.difficulties import Difficulty, DifficultyStatus
+from storage.difficulties import Difficulty, DifficultyEvent, DifficultyStatus
 from storage.models import Role
 from storage.repos import Tx
 
@@ -126,10 +126,8 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
         number=difficulty.number))
 
     def text_for(tt):
-        lines = [tt._("🆘 New difficulty") + " " + headline(tt, difficulty), esc(difficulty.text)]
-        if difficulty.proposal:
-            lines.append(tt._("Proposal: {text}").format(text=esc(difficulty.proposal)))
-        return "\n".join(lines)
+        return "\n".join([tt._("🆘 New difficulty") + " " + headline(tt, difficulty),
+                          esc(difficulty.text), *proposal_line(tt, difficulty)])
 
     ctx.out += await _tell(ctx.tx, ctx.config, [Role.COORDINATOR], difficulty, text_for,
                            group=True)
@@ -172,15 +170,33 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
     return difficulty
 
 
+def event_parts(t, event: DifficultyEvent) -> tuple[str, str, str]:
+    """(who, what, text) of a thread event, in the reader's language: the clock's own steps
+    name the system as their actor and say why, not an internal word."""
+    who = event.who or t._("Baocao (automatic)")
+    text = event.text or ""
+    if event.kind == "escalated" and event.contact_id is None and text == "overdue":
+        text = t._("not answered in time")
+    return who, t._(EVENT_LABELS.get(event.kind, event.kind)), text
+
+
+def proposal_line(t, difficulty: Difficulty) -> list[str]:
+    """The unit's proposal (Đề xuất), when it made one."""
+    if not difficulty.proposal:
+        return []
+    return [t._("Proposal: {text}").format(text=esc(difficulty.proposal))]
+
+
 async def show(ctx: Ctx, difficulty: Difficulty) -> None:
     t = ctx.t
     lines = [headline(t, difficulty),
-             t._("State: {state}").format(state=t._(STATUS_LABELS[difficulty.status])), ""]
+             t._("State: {state}").format(state=t._(STATUS_LABELS[difficulty.status])),
+             *proposal_line(t, difficulty), ""]
     for event in await ctx.tx.difficulties.events(difficulty.id):
-        who = esc(event.who) if event.who else "—"
-        line = f"{t.datetime(event.at)} · {who}: {t._(EVENT_LABELS.get(event.kind, event.kind))}"
-        if event.text:
-            line += f"\n  {esc(event.text)}"
+        who, what, text = event_parts(t, event)
+        line = f"{t.datetime(event.at)} · {esc(who)}: {what}"
+        if text:
+            line += f"\n  {esc(text)}"
         lines.append(line)
     files = await ctx.tx.difficulties.attachments(difficulty.id)
     attachments = tuple(Attachment(f["kind"], f["file_id"], f["name"]) for f in files
@@ -258,9 +274,14 @@ async def escalate(tx: Tx, config: Config, difficulty: Difficulty, contact_id: i
         why = (t._("not answered in time") if overdue
                else t._("escalated by the coordinating department"))
         return "\n".join([t._("🔺 Difficulty for your decision ({why})").format(why=why),
-                          headline(t, escalated), esc(difficulty.text)])
+                          headline(t, escalated), esc(difficulty.text),
+                          *proposal_line(t, escalated)])
 
     out += await _tell(tx, config, [Role.LEADER], escalated, for_leaders)
+    if overdue:  # the coordinators did not do it themselves: they must know it left them
+        out += await _tell(tx, config, [Role.COORDINATOR], escalated, lambda t: t._(
+            "🔺 {headline} was not answered in time and has gone to the leaders.").format(
+            headline=headline(t, escalated)), group=True)
     out += await _tell(tx, config, [Role.OFFICER], escalated, lambda t: t._(
         "🔺 {number} has been passed to the leaders for a decision.").format(
         number=difficulty.number), unit_only=True)

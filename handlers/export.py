@@ -18,7 +18,7 @@ from handlers import forms, periods
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
-from handlers.difficulties import EVENT_LABELS, FIELDS, STATUS_LABELS, URGENCIES
+from handlers.difficulties import FIELDS, STATUS_LABELS, URGENCIES, event_parts
 from handlers.forms import Kind
 from handlers.periods import Period
 from handlers.programme import RECURRING
@@ -142,8 +142,8 @@ async def _difficulties_sheet(db: Database, config: Config, t: Translator, book,
         items = await tx.difficulties.opened_between(start, end)
         threads = {d.id: await tx.difficulties.events(d.id) for d in items}
     for row, item in enumerate(items, start=1):
-        thread = "\n".join(f"{t.datetime(e.at)} {e.who}: {t._(EVENT_LABELS.get(e.kind, e.kind))}"
-                           + (f": {e.text}" if e.text else "") for e in threads[item.id])
+        thread = "\n".join(f"{t.datetime(e.at)} {who}: {what}" + (f": {text}" if text else "")
+                           for e in threads[item.id] for who, what, text in [event_parts(t, e)])
         sheet.write_row(row, 0, [item.number, item.unit_name, t._(dict(FIELDS)[item.field]),
                                  t._(dict(URGENCIES)[item.urgency]),
                                  t._(STATUS_LABELS[item.status]), t.datetime(item.created_at),
