@@ -216,3 +216,37 @@ async def test_a_number_after_menu_or_an_unknown_command_never_answers_a_hidden_
     await officer.press("Hoạt động tuyên truyền")
     await officer.press("Tiếp tục")  # the draft comes back where it stopped
     assert "Nội dung" in officer.last().text or "nội dung" in officer.last().text
+
+
+def test_units_import_refuses_an_unknown_kind_and_list_names_the_kinds(tmp_path, capsys):
+    from bot.cli import main
+
+    (tmp_path / "units.csv").write_text("code,name,kind\nX-1,Xã Một,commune\nP-1,Sao Hỏa,planet\n",
+                                        encoding="utf-8")
+    assert main(["units", "import", str(tmp_path / "units.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "planet" in err and "district" in err and "Dòng 3" in err
+    assert main(["units", "list"]) == 0
+    assert "X-1" not in capsys.readouterr().out  # all or nothing: not even the good line
+    (tmp_path / "units.csv").write_text("code,name,kind\nX-1,Xã Một,commune\n", encoding="utf-8")
+    assert main(["units", "import", str(tmp_path / "units.csv")]) == 0
+    assert main(["units", "list", "--kind", "bogus"]) == 1
+    err = capsys.readouterr().err
+    assert "bogus" in err and "commune" in err and "department" in err
+    assert main(["units", "list", "--kind", "commune"]) == 0
+    assert "X-1" in capsys.readouterr().out
+
+
+def test_db_backup_onto_the_live_database_is_refused(tmp_path, capsys):
+    import os
+
+    from bot.cli import main
+
+    assert main(["db", "migrate"]) == 0
+    live = os.environ["DATABASE_PATH"]
+    size = os.path.getsize(live)
+    assert main(["db", "backup", live]) == 1
+    err = capsys.readouterr().err
+    assert "live database" in err or "đang dùng" in err
+    assert os.path.getsize(live) == size
+    assert main(["db", "backup", str(tmp_path / "copy.db")]) == 0
