@@ -27,7 +27,8 @@ from storage.repos import Tx
 from storage.tracking import UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
-COORDINATORS = frozenset({Role.COORDINATOR})
+# Admins have the coordinator's views (README), their notifications included.
+COORDINATORS = frozenset({Role.COORDINATOR, Role.ADMIN})
 DIGEST_HOURS = (8, 10, 13, 16)  # the times a coordinator can choose, all in working hours
 
 
@@ -216,7 +217,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
-    for contact, identity in await tx.contacts.reachable_identities(roles=[Role.COORDINATOR]):
+    for contact, identity in await tx.contacts.reachable_identities(roles=list(COORDINATORS)):
         prefs = await tx.contacts.digest_preferences(contact.id)
         for key, span, with_chart in _slots(config, local, prefs["hour"]):
             kind = key.split(":")[0]

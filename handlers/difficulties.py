@@ -36,7 +36,8 @@ from storage.models import Role
 from storage.repos import Tx
 
 OFFICERS = frozenset({Role.OFFICER})
-DESK = frozenset({Role.COORDINATOR, Role.LEADER})
+# Admins have the coordinator's views and buttons (README).
+DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 Status = DifficultyStatus
 
 FIELDS = (
@@ -163,8 +164,7 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
     difficulty = (await ctx.tx.difficulties.get(int(difficulty_id))
                   if difficulty_id.isdigit() else None)
     if difficulty is None or (ctx.role is Role.OFFICER
-                              and difficulty.unit_id != ctx.contact.unit_id) \
-            or ctx.role is Role.ADMIN:
+                              and difficulty.unit_id != ctx.contact.unit_id):
         ctx.reply(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
@@ -219,12 +219,17 @@ async def _act(ctx: Ctx, rest: str) -> None:
         await show(ctx, difficulty)
         return
     allowed = {c.id.split(":")[1] for c in _buttons(ctx.t, difficulty, ctx.role)}
-    if what not in allowed:
+    if (what if what != "resok" else "res") not in allowed:
         _refuse(ctx, difficulty)
         return
     if what == "ack":
         await _acknowledge(ctx, difficulty)
-    elif what == "res":
+    elif what == "res":  # closing a thread tells the unit: asked once more, on purpose
+        ctx.reply(ctx.t._("Mark {headline} as resolved? The unit will be told; it can reopen "
+                          "it with a reason.").format(headline=headline(ctx.t, difficulty)),
+                  [Choice(f"kk:resok:{difficulty.id}", ctx.t._("Yes, resolved")),
+                   Choice(f"kk:open:{difficulty.id}", ctx.t._("Not now"))])
+    elif what == "resok":
         await _resolve(ctx, difficulty)
     elif what == "esc":
         await escalate(ctx.tx, ctx.config, difficulty, ctx.contact.id, ctx.now, ctx.out)
@@ -389,7 +394,7 @@ async def _listing(ctx: Ctx, filter_: str, unit_id: int | None = None) -> None:
     if not items:
         lines.append(t._("None."))
     choices = [Choice(f"kk:open:{i.id}", i.number) for i in items]
-    if not filter_ and ctx.role is Role.COORDINATOR:
+    if not filter_ and ctx.role in (Role.COORDINATOR, Role.ADMIN):
         choices += [Choice("kf:u", t._("Urgent only")),
                     Choice("kf:s:open", t._("Not yet acknowledged")),
                     Choice("kf:s:escalated", t._("With the leaders"))]

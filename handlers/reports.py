@@ -275,7 +275,7 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
 async def notify_reviewers(ctx: Ctx, report: Report, corrected: bool) -> None:
     """One compact message with review buttons to every coordinator who takes each report,
     and to the coordinators' group."""
-    recipients = await ctx.tx.contacts.reachable_identities(roles=[Role.COORDINATOR],
+    recipients = await ctx.tx.contacts.reachable_identities(roles=list(REVIEWERS),
                                                             each_report=True)
     targets = [(identity.channel, identity.chat_id, contact.id, contact.language)
                for contact, identity in recipients]
@@ -507,13 +507,28 @@ async def approve(ctx: Ctx, report: Report) -> bool:
 async def _review(ctx: Ctx, rest: str) -> None:
     t = ctx.t
     what, _, target = rest.partition(":")
-    if what == "all":
-        unit_id, _, key = target.partition(":")
-        if not unit_id.isdigit() or periods.parse(key) is None:
+    if what in ("all", "allok"):
+        unit_id, _, rest = target.partition(":")
+        key, _, last_id = rest.partition(":")
+        unit = await ctx.tx.units.get(int(unit_id)) if unit_id.isdigit() else None
+        period = periods.parse(key)
+        if unit is None or period is None or (what == "allok" and not last_id.isdigit()):
             ctx.reply(t._("This button is not valid."))
             return
-        count = 0
-        for report_id in await ctx.tx.reports.received_ids(int(unit_id), key):
+        waiting = await ctx.tx.reports.received_ids(unit.id, key)
+        if what == "all":  # many at once: asked once more, naming what will be approved
+            if not waiting:
+                ctx.reply(t._("No received reports are waiting."))
+                return
+            ctx.reply(t.ngettext(
+                "Approve {n} received report of {unit} for {period}? The unit will be told.",
+                "Approve all {n} received reports of {unit} for {period}? The unit will be "
+                "told.", len(waiting)).format(n=len(waiting), unit=esc(unit.name),
+                                             period=period.label(t)),
+                [Choice(f"rv:allok:{unit.id}:{key}:{waiting[-1]}", t._("Yes, approve"))])
+            return
+        count = 0  # only those the question named: a report sent since waits for its own look
+        for report_id in (i for i in waiting if i <= int(last_id)):
             count += await approve(ctx, await ctx.tx.reports.get(report_id))
         ctx.reply(t.ngettext("{n} report approved.", "{n} reports approved.", count).format(
             n=count))

@@ -250,3 +250,26 @@ def test_db_backup_onto_the_live_database_is_refused(tmp_path, capsys):
     assert "live database" in err or "đang dùng" in err
     assert os.path.getsize(live) == size
     assert main(["db", "backup", str(tmp_path / "copy.db")]) == 0
+
+
+async def test_the_admin_has_the_coordinators_difficulties_and_settings(desk):
+    officer, admin = desk.officer, desk.admin
+    await officer.say("/difficulty")
+    await officer.say("Thiếu tài liệu hướng dẫn")
+    await officer.press("Kế hoạch, hướng dẫn")
+    await officer.press("Bình thường")
+    await officer.say("Đề nghị Sở gửi tài liệu")
+    await officer.press("Bỏ qua")
+    await officer.press("Xác nhận")
+    await admin.say("/difficulties")
+    assert "KK-2026-0001" in admin.last().text
+    await admin.press("KK-2026-0001")
+    assert "Đề xuất: Đề nghị Sở gửi tài liệu" in admin.last().text
+    await admin.press("Đã giải quyết")
+    assert "đã được giải quyết" not in officer.last().text
+    await admin.press("Đúng, đã giải quyết")
+    assert "đã được giải quyết" in officer.last().text
+    await admin.say("/settings")
+    assert "✅ bản tổng hợp hằng ngày" in admin.last().text
+    await admin.press("Tắt tổng hợp ngày")
+    assert "⬜ bản tổng hợp hằng ngày" in admin.last().text

@@ -80,7 +80,9 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
         assert "phản hồi về" in coordinator.last().text
         assert "đơn vị chờ hướng dẫn" in coordinator.last().text
 
-    await second.press("Đã giải quyết")
+    await second.press("Đã giải quyết")  # asked once more before the unit is told
+    assert "đã được giải quyết" not in h.officer.last().text
+    await second.press("Đúng, đã giải quyết")
     assert "đã được giải quyết" in h.officer.last().text
     await h.officer.press("Đề nghị xem xét lại")
     await h.officer.say("Đến nay vẫn chưa nhận được kinh phí")

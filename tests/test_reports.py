@@ -247,9 +247,15 @@ async def test_digest_only_coordinators_are_not_pushed_and_bulk_approve(harness)
     assert len(harness.request.sent(301)) == pushes_before
     await coord.say("/reports Q-LECHAN")
     await coord.press("Duyệt tất cả 2 báo cáo đã tiếp nhận (năm 2026)")
+    assert "Lê Chân" in coord.last().text  # asked once more, nothing approved yet
+    async with harness.runtime.db.transaction() as tx:
+        assert {r.status.value for r in await tx.reports.latest()} == {"received"}
+    await submit_plan(officer, "Kế hoạch 3")  # sent meanwhile: not in what was confirmed
+    await coord.press("Đồng ý duyệt")
     assert "Đã duyệt 2 báo cáo" in coord.last().text
     async with harness.runtime.db.transaction() as tx:
-        assert {r.status.value for r in await tx.reports.latest()} == {"approved"}
+        statuses = sorted(r.status.value for r in await tx.reports.latest())
+    assert statuses == ["approved", "approved", "received"]
 
 
 @pytest.mark.parametrize("language", ["en"])
