@@ -273,3 +273,114 @@ async def test_the_admin_has_the_coordinators_difficulties_and_settings(desk):
     assert "✅ bản tổng hợp hằng ngày" in admin.last().text
     await admin.press("Tắt tổng hợp ngày")
     assert "⬜ bản tổng hợp hằng ngày" in admin.last().text
+
+
+# ---------------------------------------------------------------------------------------------
+# One unit through a whole reporting year, the clock moving day by day
+
+async def send_review(officer) -> None:
+    await officer.say("/report")
+    await officer.press("Sơ kết, tổng kết")
+    await officer.press("Sơ kết")
+    await officer.say(officer.h.clock().astimezone(HANOI).strftime("%d/%m/%Y"))
+    await officer.say("Hội nghị sơ kết 3 năm thực hiện Nghị quyết")
+    await officer.press("Bỏ qua")
+    await officer.press("Xác nhận")
+    assert "Đã tiếp nhận báo cáo" in officer.last().text
+
+
+async def send_dissemination(officer) -> None:
+    await officer.say("/report")
+    await officer.press("Hoạt động tuyên truyền")
+    await officer.press("Cuộc thi")
+    await officer.say(officer.h.clock().astimezone(HANOI).strftime("%d/%m/%Y"))
+    await officer.say("Học sinh")
+    await officer.say("500")
+    await officer.say("Cuộc thi tìm hiểu Nghị quyết")
+    await officer.press("Bỏ qua")
+    await officer.press("Xác nhận")
+    assert "Đã tiếp nhận báo cáo" in officer.last().text
+
+
+def status_figures(text: str) -> dict[str, int]:
+    """The figures line of /status's annual block: label -> number."""
+    line = next(line for line in status_block(text, "Báo cáo năm").splitlines()
+                if line.startswith("Tổng hợp từ các báo cáo đến nay: "))
+    pairs = line.split(": ", 1)[1].split("; ")
+    return {label: int(number.replace(".", "")) for label, number in
+            (pair.rsplit(" ", 1) for pair in pairs)}
+
+
+@pytest.mark.parametrize("desk", [at(2025, 12, 11)], indirect=True)
+async def test_one_unit_through_a_whole_year_day_by_day(desk):
+    from datetime import date, timedelta
+
+    officer, coordinator, leader, admin = desk.officer, desk.coordinator, desk.leader, desk.admin
+    for chat in (coordinator, admin):  # the digests are not what this test is about
+        await chat.say("/settings")
+        await chat.press("Tắt tổng hợp ngày")
+        await chat.press("Tắt tổng hợp tuần")
+
+    async def on_17_12_2025():  # both 2025 reports, two days before their deadline
+        await send_periodic(officer, "2025")
+        await send_review(officer)
+
+    async def on_20_11_2026():
+        await move_annual(desk, "08/12/2026")
+
+    async def on_16_12_2026():  # a week late
+        await send_periodic(officer, "2026")
+
+    events = {date(2025, 12, 17): on_17_12_2025,
+              date(2026, 3, 10): lambda: send_dissemination(officer),
+              date(2026, 6, 9): lambda: report_model(officer, "01/06/2024"),
+              date(2026, 11, 20): on_20_11_2026,
+              date(2026, 12, 16): on_16_12_2026}
+    seen = {chat: 0 for chat in (officer, coordinator, leader)}
+    got: dict = {chat: [] for chat in seen}
+    day = date(2025, 12, 12)
+    while day <= date(2026, 12, 31):
+        await desk.tick_at(at(day.year, day.month, day.day, 9))
+        if day in events:
+            desk.clock.now = at(day.year, day.month, day.day, 10)
+            await events[day]()
+        for chat in seen:
+            new = chat.texts()[seen[chat]:]
+            seen[chat] = len(chat.texts())
+            got[chat] += [(day, text) for text in new if text.startswith(("⏰", "⚠️", "🔺"))
+                          and (chat is officer or "Lê Chân" in text)]
+        day += timedelta(days=1)
+
+    def short(items):
+        return [(d.isoformat(), "sơ kết" in text, text.split("(")[-1][:12] if "còn" in text
+                 else "hôm nay" if "Hôm nay" in text else "quá hạn") for d, text in items]
+
+    assert short(got[officer]) == [
+        ("2025-12-12", False, "còn 7 ngày)."), ("2025-12-12", True, "còn 7 ngày)."),
+        ("2025-12-16", False, "còn 3 ngày)."), ("2025-12-16", True, "còn 3 ngày)."),
+        # 2026's report moved from 19/12 to 08/12 (Tuesday): 7 days before, then Monday the
+        # 7th (the 3-day stage fell on Saturday the 5th), the day, the day after.
+        ("2026-12-01", False, "còn 7 ngày)."), ("2026-12-07", False, "còn 1 ngày)."),
+        ("2026-12-08", False, "hôm nay"), ("2026-12-09", False, "quá hạn")]
+    assert all("08/12/2026" in text for _d, text in got[officer][4:] if "còn" in text)
+    # Only 2026's report was late: coordinators the day after, leaders on the next working day
+    # after five days (the 13th was a Sunday).
+    assert [d.isoformat() for d, _ in got[coordinator]] == ["2026-12-09"]
+    assert [d.isoformat() for d, _ in got[leader]] == ["2026-12-14"]
+    assert "quá hạn 6 ngày" in got[leader][0][1]
+
+    # Status, the unit's periodic figures and the spreadsheet agree.
+    await coordinator.say("/status")
+    text = coordinator.last().text
+    annual = status_block(text, "Báo cáo năm")
+    assert "năm 2026" in annual and "08/12/2026" in annual and "1/44 đơn vị đã gửi" in annual
+    assert "0 đơn vị đúng hạn" in annual  # sent, but after the moved deadline
+    review = status_block(text, "Báo cáo sơ kết 3 năm")
+    assert "1/41 đơn vị đã gửi" in review and "1 đơn vị đúng hạn" in review
+    in_status = status_figures(text)
+    totals = await export_totals(desk, "Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    assert in_status[MODELS] == 1 and in_status[
+        "Số hoạt động tuyên truyền tổ chức trong kỳ"] == 1
+    assert in_status["Số lượt người được tuyên truyền trong kỳ"] == 500
+    for label, number in in_status.items():
+        assert totals[label] == (number, number), label  # counted, and as the unit confirmed
