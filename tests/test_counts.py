@@ -384,3 +384,14 @@ async def test_one_unit_through_a_whole_year_day_by_day(desk):
     assert in_status["Số lượt người được tuyên truyền trong kỳ"] == 500
     for label, number in in_status.items():
         assert totals[label] == (number, number), label  # counted, and as the unit confirmed
+
+
+async def test_an_old_menu_button_inside_a_form_sets_the_form_aside(desk):
+    officer = desk.officer
+    await officer.say("/menu")
+    menu = officer.last()
+    await start_dissemination(officer)
+    await officer.press_data("m:myreports", menu)  # a button of an older message
+    assert "bản nháp" in officer.texts()[-2]
+    async with desk.runtime.db.read() as tx:
+        assert await tx.sessions.has_draft(1, "report_dissemination")
