@@ -510,9 +510,13 @@ async def _review(ctx: Ctx, rest: str) -> None:
     if what in ("all", "allok"):
         unit_id, _, rest = target.partition(":")
         key, _, last_id = rest.partition(":")
-        unit = await ctx.tx.units.get(int(unit_id)) if unit_id.isdigit() else None
+
+        def number(text: str) -> int | None:  # ASCII digits, within SQLite's integers
+            return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+        unit = await ctx.tx.units.get(number(unit_id)) if number(unit_id) else None
         period = periods.parse(key)
-        if unit is None or period is None or (what == "allok" and not last_id.isdigit()):
+        if unit is None or period is None or (what == "allok" and number(last_id) is None):
             ctx.reply(t._("This button is not valid."))
             return
         waiting = await ctx.tx.reports.received_ids(unit.id, key)

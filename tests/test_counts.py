@@ -395,3 +395,10 @@ async def test_an_old_menu_button_inside_a_form_sets_the_form_aside(desk):
     assert "bản nháp" in officer.texts()[-2]
     async with desk.runtime.db.read() as tx:
         assert await tx.sessions.has_draft(1, "report_dissemination")
+
+
+@pytest.mark.parametrize("data", ["rv:allok:１:2026:１", "rv:allok:1:2026:", "rv:allok:1:2026:x",
+                                  "rv:all:99999999999999999999:2026"])
+async def test_forged_approve_all_buttons_change_nothing(desk, data):
+    await desk.coordinator.press_data(data)
+    assert "không hợp lệ" in desk.coordinator.last().text
