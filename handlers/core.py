@@ -301,7 +301,8 @@ async def _set_aside_if_hidden(ctx: Ctx, running: dict | None) -> None:
     the choices on screen, never an answer to a question no longer shown."""
     form = forms.FORMS.get(ctx.flow)
     if running is None or form is None or ctx.state.get("form") is not running or not any(
-            o.reply.choices and o.reply.asks is None for o in ctx.out):
+            o.reply.choices and o.reply.asks is None and o.chat_id == ctx.event.chat_id
+            for o in ctx.out):
         return
     await forms.shelve(ctx)
     ctx.out.insert(0, Outgoing(ctx.event.channel, ctx.event.chat_id, Reply(ctx.t._(
