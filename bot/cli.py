@@ -89,11 +89,21 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     return parser
 
 
+def unit_kinds(settings: Settings) -> list[str]:
+    """The kinds a unit may have: those the bot names and those the programme's obligations
+    chase (kinds are data: a programme may add one)."""
+    from handlers.admin import UNIT_KINDS
+
+    programme = load_programme(settings.programme_file)
+    return sorted(set(UNIT_KINDS) | {kind for obligation in programme.obligations
+                                     for kind in obligation.unit_kinds})
+
+
 async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
     async with Database(settings.database_path) as db:
         async with db.transaction() as tx:
             known = {u.code for u in await tx.units.list()}
-            units = read_units_file(path, t, known)
+            units = read_units_file(path, t, known, unit_kinds(settings))
             counts = await tx.units.upsert_many(units, datetime.now(UTC))
     print(t._("{added} added, {updated} updated, {unchanged} unchanged.").format(
         added=t.number(counts.added), updated=t.number(counts.updated),
@@ -101,6 +111,9 @@ async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
 
 
 async def _units_list(settings: Settings, t: Translator, kind: str | None) -> None:
+    if kind is not None and kind not in unit_kinds(settings):
+        raise UserError(t._("Unknown kind of unit \u201c{kind}\u201d; the kinds are: {kinds}.")
+                        .format(kind=kind, kinds=", ".join(unit_kinds(settings))))
     async with Database(settings.database_path) as db:
         async with db.transaction() as tx:
             units = await tx.units.list(kind)
@@ -291,6 +304,15 @@ async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> No
                 version=await db.schema_version()))
 
 
+def _refuse_live_target(settings: Settings, t: Translator, target: Path) -> None:
+    """A backup written over the database it copies would destroy it."""
+    live = Path(settings.database_path).resolve()
+    if target.resolve() == live or (target.exists() and live.exists()
+                                    and os.path.samefile(target, live)):
+        raise UserError(t._("{path} is the live database; write the backup to another "
+                            "file.").format(path=target))
+
+
 async def _check_database(settings: Settings) -> None:
     async with Database(settings.database_path):
         pass
@@ -320,6 +342,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
     elif command == "people":
         asyncio.run(_people_change(settings, t, args.people_command, args.id, args))
     elif command == "db":
+        if args.db_command == "backup":
+            _refuse_live_target(settings, t, args.path)
         asyncio.run(_db(settings, t, args))
     elif command == "export":
         asyncio.run(_export(settings, t, args))

@@ -44,8 +44,10 @@ def _rows(path: Path, t: Translator) -> list[tuple[int, dict]]:
     return [(reader.line_num, row) for row in reader]
 
 
-def read_units_file(path: Path, t: Translator, known_codes: set[str]) -> list[UnitIn]:
-    """Every unit of the file, or UnitsFileError for the first bad row (nothing half-read)."""
+def read_units_file(path: Path, t: Translator, known_codes: set[str],
+                    kinds: list[str] | None = None) -> list[UnitIn]:
+    """Every unit of the file, or UnitsFileError for the first bad row (nothing half-read).
+    With `kinds`, a unit of any other kind is refused: no obligation would ever chase it."""
     if not path.is_file():
         raise UnitsFileError(t._("File not found: {path}").format(path=path))
     units: list[UnitIn] = []
@@ -60,6 +62,10 @@ def read_units_file(path: Path, t: Translator, known_codes: set[str]) -> list[Un
             raise UnitsFileError(t._("Line {line}: the value of \u201c{field}\u201d is not valid "
                                      "({value!r}).").format(line=line, field=field,
                                                            value=cleaned.get(field))) from None
+        if kinds is not None and unit.kind not in kinds:
+            raise UnitsFileError(t._("Line {line}: unknown kind of unit \u201c{kind}\u201d; use "
+                                     "one of: {kinds}.").format(line=line, kind=unit.kind,
+                                                                kinds=", ".join(kinds)))
         if unit.code in seen:
             raise UnitsFileError(t._("Line {line}: code {code} already appears on line {first}.")
                                  .format(line=line, code=unit.code, first=seen[unit.code]))

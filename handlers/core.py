@@ -271,10 +271,15 @@ async def _undo_link(ctx: Ctx, rest: str) -> None:
 async def _route(ctx: Ctx) -> None:
     event = ctx.event
     command = event.command
+    # The private form running before a command or a button other than its own (see below).
+    running = ctx.state.get("form") if not event.is_group else None
     if command is not None:
         await _on_command(ctx, *command)
+        await _set_aside_if_hidden(ctx, running)
     elif event.choice is not None:
         await _on_choice(ctx, event.choice)
+        if not event.choice.startswith("f:"):
+            await _set_aside_if_hidden(ctx, running)
     elif event.is_group:
         return  # plain group messages are conversation between people, not with the bot
     elif ctx.flow in forms.FORMS:
@@ -316,16 +321,39 @@ async def _on_command(ctx: Ctx, name: str, args: str) -> None:
                   else t._("There is nothing to cancel."))
         await show_menu(ctx)
         return
+    # A command in a group says nothing about the person's private form.
+    form = forms.FORMS.get(ctx.flow) if "form" in ctx.state and not ctx.event.is_group else None
+    found = _find_action(name)
+    if found is None and name != "menu" and form is not None:
+        # The form stays in front: what is typed next answers the question shown again here.
+        await forms.show_current(ctx, form, ctx.state["form"], t._(
+            "Unknown command /{name}. /menu keeps this form as a draft, /cancel leaves it. "
+            "Here is where we are:").format(name=esc(name[:30])))
+        return
     if name in ("menu",):
         await show_menu(ctx)
         return
-    found = _find_action(name)
     if found is None:
         ctx.reply(t._("Unknown command /{name}. Here is what you can do:").format(
             name=esc(name[:30])))
         await _help(ctx, "")
         return
     await _run_action(ctx, found, args)
+
+
+async def _set_aside_if_hidden(ctx: Ctx, running: dict | None) -> None:
+    """A command or another button showed a screen with its own choices while a form runs:
+    the form is kept as a draft (and the person told), so a number typed next means one of
+    the choices on screen, never an answer to a question no longer shown."""
+    form = forms.FORMS.get(ctx.flow)
+    if running is None or form is None or ctx.state.get("form") is not running or not any(
+            o.reply.choices and o.reply.asks is None and o.chat_id == ctx.event.chat_id
+            for o in ctx.out):
+        return
+    await forms.shelve(ctx)
+    ctx.out.insert(0, Outgoing(ctx.event.channel, ctx.event.chat_id, Reply(ctx.t._(
+        "Your unfinished “{title}” is kept as a draft; you can continue it later.").format(
+        title=ctx.t._(form.title))), ctx.contact.id))
 
 
 async def _run_action(ctx: Ctx, found: Action, args: str) -> None:

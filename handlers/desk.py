@@ -18,8 +18,8 @@ from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
 from handlers.periods import Period
 from handlers.programme import Obligation
-from handlers.reminders import current_obligations, owed
-from handlers.reports import KINDS
+from handlers.reminders import current_obligations, in_view, owed
+from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.models import Role
@@ -27,7 +27,8 @@ from storage.repos import Tx
 from storage.tracking import UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
-COORDINATORS = frozenset({Role.COORDINATOR})
+# Admins have the coordinator's views (README), their notifications included.
+COORDINATORS = frozenset({Role.COORDINATOR, Role.ADMIN})
 DIGEST_HOURS = (8, 10, 13, 16)  # the times a coordinator can choose, all in working hours
 
 
@@ -46,7 +47,7 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
             deadline = moved.get((obligation.id, period.key),
                                  programme.deadline(obligation, period))
         else:
-            period, deadline = programme.upcoming(obligation, today, moved)
+            period, deadline = await in_view(tx, config, obligation, today, moved)
         statuses = await tx.tracking.status(owed(config, obligation, period, deadline))
         found.append((obligation, period, deadline, statuses))
     return found
@@ -77,6 +78,11 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))} · "
                      + t._("deadline {day}").format(day=t.date(deadline)))
         lines.append(_rates(t, statuses))
+        if obligation.report == "periodic":  # the figures its reports will carry, so far
+            figures = await period_figures(ctx.tx, period)
+            lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
+                f"{t._(label)} {t.number(figures[key])}" for key, label in FIGURES
+                if not key.startswith("diss_"))))
         missing = Counter(s.kind for s in statuses if not s.first_at)
         if missing:
             lines.append(t._("Missing: {list}").format(list=", ".join(
@@ -212,7 +218,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
-    for contact, identity in await tx.contacts.reachable_identities(roles=[Role.COORDINATOR]):
+    for contact, identity in await tx.contacts.reachable_identities(roles=list(COORDINATORS)):
         prefs = await tx.contacts.digest_preferences(contact.id)
         for key, span, with_chart in _slots(config, local, prefs["hour"]):
             kind = key.split(":")[0]

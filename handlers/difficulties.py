@@ -31,12 +31,13 @@ from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from storage.difficulties import Difficulty, DifficultyStatus
+from storage.difficulties import Difficulty, DifficultyEvent, DifficultyStatus
 from storage.models import Role
 from storage.repos import Tx
 
 OFFICERS = frozenset({Role.OFFICER})
-DESK = frozenset({Role.COORDINATOR, Role.LEADER})
+# Admins have the coordinator's views and buttons (README).
+DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 Status = DifficultyStatus
 
 FIELDS = (
@@ -126,10 +127,8 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
         number=difficulty.number))
 
     def text_for(tt):
-        lines = [tt._("🆘 New difficulty") + " " + headline(tt, difficulty), esc(difficulty.text)]
-        if difficulty.proposal:
-            lines.append(tt._("Proposal: {text}").format(text=esc(difficulty.proposal)))
-        return "\n".join(lines)
+        return "\n".join([tt._("🆘 New difficulty") + " " + headline(tt, difficulty),
+                          esc(difficulty.text), *proposal_line(tt, difficulty)])
 
     ctx.out += await _tell(ctx.tx, ctx.config, [Role.COORDINATOR], difficulty, text_for,
                            group=True)
@@ -165,22 +164,39 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
     number = parse_id(difficulty_id)
     difficulty = await ctx.tx.difficulties.get(number) if number is not None else None
     if difficulty is None or (ctx.role is Role.OFFICER
-                              and difficulty.unit_id != ctx.contact.unit_id) \
-            or ctx.role is Role.ADMIN:
+                              and difficulty.unit_id != ctx.contact.unit_id):
         ctx.reply(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
 
 
+def event_parts(t, event: DifficultyEvent) -> tuple[str, str, str]:
+    """(who, what, text) of a thread event, in the reader's language: the clock's own steps
+    name the system as their actor and say why, not an internal word."""
+    who = event.who or t._("Baocao (automatic)")
+    text = event.text or ""
+    if event.kind == "escalated" and event.contact_id is None and text == "overdue":
+        text = t._("not answered in time")
+    return who, t._(EVENT_LABELS.get(event.kind, event.kind)), text
+
+
+def proposal_line(t, difficulty: Difficulty) -> list[str]:
+    """The unit's proposal (Đề xuất), when it made one."""
+    if not difficulty.proposal:
+        return []
+    return [t._("Proposal: {text}").format(text=esc(difficulty.proposal))]
+
+
 async def show(ctx: Ctx, difficulty: Difficulty) -> None:
     t = ctx.t
     lines = [headline(t, difficulty),
-             t._("State: {state}").format(state=t._(STATUS_LABELS[difficulty.status])), ""]
+             t._("State: {state}").format(state=t._(STATUS_LABELS[difficulty.status])),
+             *proposal_line(t, difficulty), ""]
     for event in await ctx.tx.difficulties.events(difficulty.id):
-        who = esc(event.who) if event.who else "—"
-        line = f"{t.datetime(event.at)} · {who}: {t._(EVENT_LABELS.get(event.kind, event.kind))}"
-        if event.text:
-            line += f"\n  {esc(event.text)}"
+        who, what, text = event_parts(t, event)
+        line = f"{t.datetime(event.at)} · {esc(who)}: {what}"
+        if text:
+            line += f"\n  {esc(text)}"
         lines.append(line)
     files = await ctx.tx.difficulties.attachments(difficulty.id)
     attachments = tuple(Attachment(f["kind"], f["file_id"], f["name"]) for f in files
@@ -203,12 +219,17 @@ async def _act(ctx: Ctx, rest: str) -> None:
         await show(ctx, difficulty)
         return
     allowed = {c.id.split(":")[1] for c in _buttons(ctx.t, difficulty, ctx.role)}
-    if what not in allowed:
+    if (what if what != "resok" else "res") not in allowed:
         _refuse(ctx, difficulty)
         return
     if what == "ack":
         await _acknowledge(ctx, difficulty)
-    elif what == "res":
+    elif what == "res":  # closing a thread tells the unit: asked once more, on purpose
+        ctx.reply(ctx.t._("Mark {headline} as resolved? The unit will be told; it can reopen "
+                          "it with a reason.").format(headline=headline(ctx.t, difficulty)),
+                  [Choice(f"kk:resok:{difficulty.id}", ctx.t._("Yes, resolved")),
+                   Choice(f"kk:open:{difficulty.id}", ctx.t._("Not now"))])
+    elif what == "resok":
         await _resolve(ctx, difficulty)
     elif what == "esc":
         await escalate(ctx.tx, ctx.config, difficulty, ctx.contact.id, ctx.now, ctx.out)
@@ -258,9 +279,14 @@ async def escalate(tx: Tx, config: Config, difficulty: Difficulty, contact_id: i
         why = (t._("not answered in time") if overdue
                else t._("escalated by the coordinating department"))
         return "\n".join([t._("🔺 Difficulty for your decision ({why})").format(why=why),
-                          headline(t, escalated), esc(difficulty.text)])
+                          headline(t, escalated), esc(difficulty.text),
+                          *proposal_line(t, escalated)])
 
     out += await _tell(tx, config, [Role.LEADER], escalated, for_leaders)
+    if overdue:  # the coordinators did not do it themselves: they must know it left them
+        out += await _tell(tx, config, [Role.COORDINATOR], escalated, lambda t: t._(
+            "🔺 {headline} was not answered in time and has gone to the leaders.").format(
+            headline=headline(t, escalated)), group=True)
     out += await _tell(tx, config, [Role.OFFICER], escalated, lambda t: t._(
         "🔺 {number} has been passed to the leaders for a decision.").format(
         number=difficulty.number), unit_only=True)
@@ -368,7 +394,7 @@ async def _listing(ctx: Ctx, filter_: str, unit_id: int | None = None) -> None:
     if not items:
         lines.append(t._("None."))
     choices = [Choice(f"kk:open:{i.id}", i.number) for i in items]
-    if not filter_ and ctx.role is Role.COORDINATOR:
+    if not filter_ and ctx.role in (Role.COORDINATOR, Role.ADMIN):
         choices += [Choice("kf:u", t._("Urgent only")),
                     Choice("kf:s:open", t._("Not yet acknowledged")),
                     Choice("kf:s:escalated", t._("With the leaders"))]

@@ -18,12 +18,12 @@ from handlers import forms, periods
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
-from handlers.difficulties import EVENT_LABELS, FIELDS, STATUS_LABELS, URGENCIES
+from handlers.difficulties import FIELDS, STATUS_LABELS, URGENCIES, event_parts
 from handlers.forms import Kind
 from handlers.periods import Period
 from handlers.programme import RECURRING
 from handlers.reminders import owed
-from handlers.reports import KINDS
+from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
@@ -76,7 +76,7 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
     time_format = book.add_format({"num_format": "dd/mm/yyyy hh:mm"})
     summary = book.add_worksheet(t._("Totals")[:31])
     counts: Counter = Counter()
-    sums: Counter = Counter()
+    confirmed: Counter = Counter()
     done = 0
     for kind, form in KINDS.items():
         sheet = book.add_worksheet(t._(SHEET_NAMES[kind])[:31])
@@ -112,9 +112,9 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                     else:
                         sheet.write_string(row, column, str(value))
                 row += 1
-                for key in ("reached", "participants"):
-                    if isinstance(report.answers.get(key), int):
-                        sums[(kind, key)] += report.answers[key]
+                if kind == "periodic":  # the figures the units confirmed
+                    confirmed.update({key: report.answers[key] for key, _label in FIGURES
+                                      if isinstance(report.answers.get(key), int)})
             counts[kind] += len(page)
             done += len(page)
             after = page[-1].id
@@ -122,7 +122,9 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                 await progress(done, total)
     await _difficulties_sheet(db, config, t, book, bold, period)
     completeness = await _completeness_sheet(db, config, t, book, bold, period)
-    _summary(t, summary, bold, period, counts, sums, completeness)
+    async with db.read() as tx:
+        counted = await period_figures(tx, period)
+    _summary(t, summary, bold, period, counts, counted, confirmed, completeness)
     book.close()
     return dict(counts)
 
@@ -140,8 +142,8 @@ async def _difficulties_sheet(db: Database, config: Config, t: Translator, book,
         items = await tx.difficulties.opened_between(start, end)
         threads = {d.id: await tx.difficulties.events(d.id) for d in items}
     for row, item in enumerate(items, start=1):
-        thread = "\n".join(f"{t.datetime(e.at)} {e.who}: {t._(EVENT_LABELS.get(e.kind, e.kind))}"
-                           + (f": {e.text}" if e.text else "") for e in threads[item.id])
+        thread = "\n".join(f"{t.datetime(e.at)} {who}: {what}" + (f": {text}" if text else "")
+                           for e in threads[item.id] for who, what, text in [event_parts(t, e)])
         sheet.write_row(row, 0, [item.number, item.unit_name, t._(dict(FIELDS)[item.field]),
                                  t._(dict(URGENCIES)[item.urgency]),
                                  t._(STATUS_LABELS[item.status]), t.datetime(item.created_at),
@@ -178,8 +180,8 @@ async def _completeness_sheet(db: Database, config: Config, t: Translator, book,
     return totals
 
 
-def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, sums: Counter,
-             completeness: list[tuple[str, int, int, int]]) -> None:
+def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, counted: dict,
+             confirmed: Counter, completeness: list[tuple[str, int, int, int]]) -> None:
     sheet.set_column(0, 0, 48)
     sheet.set_column(1, 3, 14)
     sheet.write_row(0, 0, [t._("Summary for {period}").format(period=period.long_label(t))],
@@ -189,10 +191,14 @@ def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, sums: 
     for kind, form in KINDS.items():
         sheet.write_row(row, 0, [t._(form.title), counts.get(kind, 0)])
         row += 1
-    for (kind, key), label in (
-            (("dissemination", "reached"), N_("People reached by dissemination")),
-            (("study", "participants"), N_("Participants in study sessions"))):
-        sheet.write_row(row, 0, [t._(label), sums.get((kind, key), 0)])
+    # The periodic report's figures, as counted from the reports (the same as /status and the
+    # form a unit confirms) and as the units confirmed them in their periodic reports.
+    row += 1
+    sheet.write_row(row, 0, [t._("Figure"), t._("Counted from the reports"),
+                             t._("In the periodic reports sent")], bold)
+    row += 1
+    for key, label in FIGURES:
+        sheet.write_row(row, 0, [t._(label), counted.get(key, 0), confirmed.get(key, 0)])
         row += 1
     row += 1
     sheet.write_row(row, 0, [t._("Obligation"), t._("Units"), t._("Sent"), t._("On time")], bold)

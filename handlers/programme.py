@@ -127,26 +127,33 @@ class Programme(Model):
             return obligation.due
         return period.end + timedelta(days=obligation.due_days_after_end or 0)
 
-    def periods_due_around(self, obligation: Obligation, today: date,
+    def due(self, obligation: Obligation, period: Period, moved: dict) -> date:
+        """The deadline in force: an admin's move (`moved`, from storage) or the configured one."""
+        return moved.get((obligation.id, period.key), self.deadline(obligation, period))
+
+    def periods_due_around(self, obligation: Obligation, today: date, moved: dict,
                            lookback_days: int = 60) -> list[Period]:
-        """The periods of an obligation whose deadline is near enough to today to act on:
-        reminders ahead of it, escalation behind it."""
+        """The periods of an obligation whose deadline in force is near enough to today to act
+        on: reminders ahead of it, escalation behind it. A deadline moved earlier than the
+        configured one counts from its new date (and a moved one up to a year either side)."""
         if obligation.period not in RECURRING:
             period = self.period(obligation.period)
-            if period is None or self.deadline(obligation, period) < today - timedelta(
+            if period is None or self.due(obligation, period, moved) < today - timedelta(
                     days=lookback_days):
                 return []
             return [period]
         found = []
         ahead = max(self.reminders.days_before, default=0)
-        period = periods.of(obligation.period, today + timedelta(days=ahead))
-        for _ in range(24):
+        # Start a year ahead: a later period's deadline may have been moved into reach.
+        period = periods.of(obligation.period, today + timedelta(days=ahead + 366))
+        for _ in range(40):
             if obligation.first_year and int(period.key[:4]) < obligation.first_year:
                 break
-            due = self.deadline(obligation, period)
-            if due < today - timedelta(days=lookback_days):
+            due = self.due(obligation, period, moved)
+            if due < today - timedelta(days=lookback_days) and \
+                    period.end < today - timedelta(days=366):
                 break
-            if due <= today + timedelta(days=ahead):
+            if today - timedelta(days=lookback_days) <= due <= today + timedelta(days=ahead):
                 found.append(period)
             period = periods.previous(period)
         return found

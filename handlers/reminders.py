@@ -23,7 +23,7 @@ from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.forms import Form, Kind, Question
 from handlers.periods import Period
-from handlers.programme import Obligation, Programme
+from handlers.programme import RECURRING, Obligation, Programme
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
 from storage.models import Role
@@ -38,8 +38,12 @@ def owed(config: Config, obligation: Obligation, period: Period, deadline: date)
     """The storage view of an obligation for a period."""
     end_of_day = datetime.combine(deadline + timedelta(days=1), datetime.min.time(),
                                   tzinfo=config.zone).astimezone(UTC)
+    # A single report (the plan, a review) is that report whenever it was held once its period
+    # began: reviews are held after the period's cut-off, before (or after) the deadline, and
+    # the deadline decides "on time". A recurring one counts in the period its activity is in.
+    end = period.end if obligation.period in RECURRING else date.max
     return Owed(obligation.report, obligation.level, obligation.unit_kinds, period.key,
-                period.start, period.end, end_of_day)
+                period.start, end, end_of_day)
 
 
 async def current_obligations(tx: Tx, programme: Programme, today: date
@@ -48,11 +52,22 @@ async def current_obligations(tx: Tx, programme: Programme, today: date
     moved = await tx.tracking.moved_deadlines()
     found = []
     for obligation in programme.obligations:
-        for period in programme.periods_due_around(obligation, today):
-            deadline = moved.get((obligation.id, period.key),
-                                 programme.deadline(obligation, period))
-            found.append((obligation, period, deadline))
+        for period in programme.periods_due_around(obligation, today, moved):
+            found.append((obligation, period, programme.due(obligation, period, moved)))
     return found
+
+
+async def in_view(tx: Tx, config: Config, obligation: Obligation, today: date,
+                  moved: dict) -> tuple[Period, date]:
+    """The period to show for an obligation: one whose deadline has passed while units still
+    owe it (as long as the clock chases it), else the next deadline."""
+    programme = config.programme
+    for period in programme.periods_due_around(obligation, today, moved):
+        deadline = programme.due(obligation, period, moved)
+        if deadline < today and await tx.tracking.missing(
+                owed(config, obligation, period, deadline)):
+            return period, deadline
+    return programme.upcoming(obligation, today, moved)
 
 
 def _officer_stage(programme: Programme, deadline: date, today: date) -> str | None:
@@ -170,7 +185,7 @@ async def _deadlines(ctx: Ctx, _args: str) -> None:
     lines = [t._("<b>Obligations and deadlines</b>")]
     choices = []
     for obligation in programme.obligations:
-        period, deadline = programme.upcoming(obligation, ctx.today, moved)
+        period, deadline = await in_view(ctx.tx, ctx.config, obligation, ctx.today, moved)
         lines.append(f"\n<b>{esc(obligation.label(t.language))}</b>")
         was_moved = (obligation.id, period.key) in moved
         lines.append(t._("{period}: deadline {deadline}{moved}").format(
@@ -205,9 +220,26 @@ async def _moved(ctx: Ctx, answers: dict, params: dict) -> None:
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.move", ctx.now,
                               obligation=obligation.id, period=period.key, due=due.isoformat(),
                               reason=answers["reason"])
+    # The units that still owe it are told, each officer in their own language.
+    told = 0
+    for unit_id, _code, _name in await ctx.tx.tracking.missing(
+            owed(ctx.config, obligation, period, due)):
+        for contact, identity in await ctx.tx.contacts.reachable_identities(
+                roles=[Role.OFFICER], unit_id=unit_id):
+            ot = ctx.translator_for(contact.language)
+            ctx.send(identity.channel, identity.chat_id, contact.id, Reply(ot._(
+                "📅 The deadline of “{name}” for {period} has been moved to {due}. Reason: "
+                "{reason}").format(name=esc(obligation.label(ot.language)),
+                                   period=esc(period.label(ot)), due=ot.date(due),
+                                   reason=esc(answers["reason"])),
+                (_open_form_choice(ot, obligation, period),)))
+            told += 1
     ctx.reply(t._("The deadline of “{name}” for {period} is now {due}. Reminders follow the new "
                   "date.").format(name=esc(obligation.label(t.language)),
-                                  period=esc(period.label(t)), due=t.date(due)))
+                                  period=esc(period.label(t)), due=t.date(due)) + "\n" +
+              t.ngettext("{n} officer of the units that still owe it was told.",
+                         "{n} officers of the units that still owe it were told.", told).format(
+                  n=t.number(told)))
 
 
 async def _not_past(ctx: Ctx, value: str) -> str | None:

@@ -25,6 +25,7 @@ from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.reports import Report, ReportStatus
+from storage.repos import Tx
 
 OFFICERS = frozenset({Role.OFFICER})
 REVIEWERS = frozenset({Role.COORDINATOR, Role.ADMIN})
@@ -132,16 +133,19 @@ MODEL = _form(
 )
 
 # The figures of a periodic report: totalled from the unit's activity reports, then confirmed.
+# Each label says what it counts: activities by the day they were held, plans by the day they
+# were issued, good models by the day they were reported (a model may have started years ago).
+# The same figures are shown in /status and on the spreadsheet's totals sheet.
 FIGURES = (
-    ("count_plan", N_("Plans and programmes issued")),
-    ("count_dissemination", N_("Dissemination activities")),
+    ("count_plan", N_("Plans and programmes issued in the period")),
+    ("count_dissemination", N_("Dissemination activities held in the period")),
     *((f"diss_{key}", label) for key, label in DISSEMINATION_FORMS),
-    ("reached", N_("People reached by dissemination")),
-    ("count_study", N_("Study and briefing sessions")),
-    ("participants", N_("Participants in study sessions")),
-    ("count_inspection", N_("Inspections and supervisions")),
-    ("count_review", N_("Reviews held")),
-    ("count_model", N_("Creative models and exemplary cases")),
+    ("reached", N_("People reached by dissemination in the period")),
+    ("count_study", N_("Study and briefing sessions held in the period")),
+    ("participants", N_("Participants in study sessions held in the period")),
+    ("count_inspection", N_("Inspections and supervisions held in the period")),
+    ("count_review", N_("Reviews held in the period")),
+    ("count_model", N_("Creative models and exemplary cases reported in the period")),
 )
 PERIODIC = _form(
     "periodic", N_("Periodic report"),
@@ -205,15 +209,21 @@ async def _pick_period(ctx: Ctx, key: str) -> None:
     if period is None or ctx.contact.unit_id is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
-    totals = await ctx.tx.reports.activity_totals(ctx.contact.unit_id, period.start, period.end)
-    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
-    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
-    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
-    figures |= {"reached": totals["reached"], "participants": totals["participants"]}
+    figures = await period_figures(ctx.tx, period, ctx.contact.unit_id)
     intro = ctx.t._("The figures for {period} were totalled from your unit's reports. Check them "
                     "in the summary at the end and change any that is not right.").format(
         period=period.label(ctx.t))
     await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
+
+
+async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = None
+                         ) -> dict[str, int]:
+    """The FIGURES of a period counted from the activity reports (of one unit, or of all)."""
+    totals = await tx.reports.activity_totals(unit_id, period.start, period.end)
+    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
+    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
+    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
+    return figures | {"reached": totals["reached"], "participants": totals["participants"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,12 +236,15 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
     # Files keep the channel they came from (a Telegram file id means nothing on Zalo).
     evidence = [dict(a, channel=a.get("channel") or ctx.event.channel)
                 for a in answers.pop("evidence", None) or []]
-    day = activity_date(answers)
+    # The day a report counts on: an activity's own date; a good model's is the day it was
+    # reported (its "applied since" may be years back, and it is news in the year it is told).
+    report = await tx.reports.get(params["report_id"]) if params.get("report_id") else None
+    day = (activity_date(answers) if kind != "model"
+           else report.activity_date if report else ctx.today)
     # A periodic report names its period; an activity counts towards the year of its date.
     period_key = (params.get("period") if kind == "periodic"
                   else periods.year_of(day).key if day else None)
     if params.get("report_id"):
-        report = await tx.reports.get(params["report_id"])
         if report is None or report.unit_id != ctx.contact.unit_id:
             ctx.reply(t._("This report is not available to you."))
             return
@@ -262,7 +275,7 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
 async def notify_reviewers(ctx: Ctx, report: Report, corrected: bool) -> None:
     """One compact message with review buttons to every coordinator who takes each report,
     and to the coordinators' group."""
-    recipients = await ctx.tx.contacts.reachable_identities(roles=[Role.COORDINATOR],
+    recipients = await ctx.tx.contacts.reachable_identities(roles=list(REVIEWERS),
                                                             each_report=True)
     targets = [(identity.channel, identity.chat_id, contact.id, contact.language)
                for contact, identity in recipients]
@@ -500,14 +513,28 @@ async def approve(ctx: Ctx, report: Report) -> bool:
 async def _review(ctx: Ctx, rest: str) -> None:
     t = ctx.t
     what, _, target = rest.partition(":")
-    if what == "all":
-        unit_id, _, key = target.partition(":")
-        unit = parse_id(unit_id)
-        if unit is None or periods.parse(key) is None:
+    if what in ("all", "allok"):
+        unit_id, _, rest = target.partition(":")
+        key, _, last_id = rest.partition(":")
+        unit = await ctx.tx.units.get(found) if (found := parse_id(unit_id)) else None
+        period = periods.parse(key)
+        if unit is None or period is None or (what == "allok" and parse_id(last_id) is None):
             ctx.reply(t._("This button is not valid."))
             return
-        count = 0
-        for report_id in await ctx.tx.reports.received_ids(unit, key):
+        waiting = await ctx.tx.reports.received_ids(unit.id, key)
+        if what == "all":  # many at once: asked once more, naming what will be approved
+            if not waiting:
+                ctx.reply(t._("No received reports are waiting."))
+                return
+            ctx.reply(t.ngettext(
+                "Approve {n} received report of {unit} for {period}? The unit will be told.",
+                "Approve all {n} received reports of {unit} for {period}? The unit will be "
+                "told.", len(waiting)).format(n=len(waiting), unit=esc(unit.name),
+                                             period=period.label(t)),
+                [Choice(f"rv:allok:{unit.id}:{key}:{waiting[-1]}", t._("Yes, approve"))])
+            return
+        count = 0  # only those the question named: a report sent since waits for its own look
+        for report_id in (i for i in waiting if i <= int(last_id)):
             count += await approve(ctx, await ctx.tx.reports.get(report_id))
         ctx.reply(t.ngettext("{n} report approved.", "{n} reports approved.", count).format(
             n=count))

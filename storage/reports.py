@@ -175,22 +175,26 @@ class ReportsRepo:
             "ORDER BY id", (unit_id, period_key))
         return [r[0] for r in rows]
 
-    async def activity_totals(self, unit_id: int, start: date, end: date) -> dict[str, Any]:
-        """The unit's own activity reports in a period, counted and summed for a periodic
-        report: reports by kind, dissemination by form, people reached, participants."""
+    async def activity_totals(self, unit_id: int | None, start: date, end: date
+                              ) -> dict[str, Any]:
+        """The activity reports in a period (of one unit, or of all when `unit_id` is None),
+        counted and summed as a periodic report has them: reports by kind, dissemination by
+        form, people reached, participants."""
+        unit = "unit_id = :unit AND " if unit_id is not None else ""
+        args = {"unit": unit_id, "start": start.isoformat(), "end": end.isoformat()}
         rows = await self.conn.execute_fetchall(
             "SELECT kind, COUNT(*) AS n, "
             "SUM(COALESCE(json_extract(answers, '$.reached'), 0)) AS reached, "
             "SUM(COALESCE(json_extract(answers, '$.participants'), 0)) AS participants "
-            "FROM reports WHERE unit_id = ? AND activity_date BETWEEN ? AND ? AND kind != "
-            "'periodic' GROUP BY kind", (unit_id, start.isoformat(), end.isoformat()))
+            f"FROM reports WHERE {unit}activity_date BETWEEN :start AND :end AND kind != "
+            "'periodic' GROUP BY kind", args)
         totals: dict[str, Any] = {"by_kind": {r["kind"]: r["n"] for r in rows}}
         totals["reached"] = sum(r["reached"] or 0 for r in rows)
         totals["participants"] = sum(r["participants"] or 0 for r in rows)
         forms = await self.conn.execute_fetchall(
             "SELECT json_extract(answers, '$.channel') AS channel, COUNT(*) AS n FROM reports "
-            "WHERE unit_id = ? AND kind = 'dissemination' AND activity_date BETWEEN ? AND ? "
-            "GROUP BY channel", (unit_id, start.isoformat(), end.isoformat()))
+            f"WHERE {unit}kind = 'dissemination' AND activity_date BETWEEN :start AND :end "
+            "GROUP BY channel", args)
         totals["dissemination_by_form"] = {r["channel"]: r["n"] for r in forms}
         return totals
 

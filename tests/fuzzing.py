@@ -273,6 +273,7 @@ ENTRIES: dict[str, dict[str, Callable[[World, Chat], Awaitable[None]]]] = {
     "difficulty": {"officer": lambda w, c: w.say_into(c, "/difficulty")},
     "difficulty_answer": {
         "coordinator": lambda w, c: w.press_with(c, "kk:ans:{}", w.need_difficulty, "open"),
+        "admin": lambda w, c: w.press_with(c, "kk:ans:{}", w.need_difficulty, "open"),
         "leader": lambda w, c: w.press_with(c, "kk:ans:{}", w.need_difficulty, "escalated")},
     "difficulty_reply": {
         "officer": lambda w, c: w.press_with(c, "kk:rep:{}", w.need_difficulty, "open")},
@@ -428,7 +429,9 @@ class World:
         if len(cards) < 2:
             raise Unreachable("/people listed nobody else")
         await chat.press_data(cards[-1][1], cards[-1][0])
-        await self.press_prefix(chat, "pp:role:")
+        role = next(data for sent in reversed(self.h.request.sent(chat.chat_id))
+                    for _label, data in sent.buttons if data.startswith("pp:role:"))
+        await self.press_into(chat, role)
 
     async def draft_offered(self, chat: Chat) -> None:
         await self.say_into(chat, "/report")
@@ -476,9 +479,13 @@ class World:
             new = max(await tx.difficulties.listing(statuses=[DifficultyStatus.OPEN],
                                                     unit_id=unit.id, limit=100_000),
                       key=lambda d: d.id)
-        if status != "open":
+        if status == "escalated":
             await self.walk(self.chats["coordinator"], lambda w, c: w.press(
-                c, f"kk:{'esc' if status == 'escalated' else 'res'}:{new.id}"))
+                c, f"kk:esc:{new.id}"))
+        elif status == "resolved":  # resolving asks once more
+            await self.walk(self.chats["coordinator"], lambda w, c: w.press(
+                c, f"kk:res:{new.id}"))
+            await self.press(self.chats["coordinator"], f"kk:resok:{new.id}")
         return new.id
 
     async def need_broadcast(self) -> int:

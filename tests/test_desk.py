@@ -129,7 +129,7 @@ async def test_workbook_for_the_period(desk):
     assert sorted(row[reached] for row in dissemination[1:]) == [300, 1200]
     totals = {row[0]: row[1] for row in book["Tổng hợp"].iter_rows(values_only=True) if row[0]}
     assert totals["Hoạt động tuyên truyền"] == 2 and totals["Báo cáo định kỳ"] == 1
-    assert totals["Số lượt người được tuyên truyền"] == 1500
+    assert totals["Số lượt người được tuyên truyền trong kỳ"] == 1500
     difficulties = list(book["Khó khăn, vướng mắc"].iter_rows(values_only=True))
     assert difficulties[1][0] == "KK-2026-0001" and "phản ánh" in difficulties[1][-1]
     completeness = list(book["Tiến độ báo cáo"].iter_rows(values_only=True))

@@ -80,7 +80,9 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
         assert "phản hồi về" in coordinator.last().text
         assert "đơn vị chờ hướng dẫn" in coordinator.last().text
 
-    await second.press("Đã giải quyết")
+    await second.press("Đã giải quyết")  # asked once more before the unit is told
+    assert "đã được giải quyết" not in h.officer.last().text
+    await second.press("Đúng, đã giải quyết")
     assert "đã được giải quyết" in h.officer.last().text
     await h.officer.press("Đề nghị xem xét lại")
     await h.officer.say("Đến nay vẫn chưa nhận được kinh phí")
@@ -175,3 +177,22 @@ async def test_urgent_difficulty_has_short_deadlines(people):
     await h.runtime.tick()
     await h.drain()
     assert len(texts(h.leader, "quá thời hạn trả lời")) == 1
+
+
+async def test_proposal_shown_and_clock_escalation_told_to_coordinators(people):
+    h = people
+    number = await report_difficulty(h.officer, urgent=True)
+    h.think_seconds = 0
+    await h.tick_at(at(11, 10))  # nine working hours later, still unanswered: to the leaders
+    for_leader = texts(h.leader, number)
+    assert len(for_leader) == 1 and "Đề xuất: Đề nghị hỗ trợ 20 triệu đồng" in for_leader[0]
+    for chat in (*h.coordinators, h.group):  # the coordinators learn it left their hands
+        told = texts(chat, "lãnh đạo")
+        assert told and number in told[-1] and "quá thời hạn" in told[-1]
+    difficulty_id = int(h.leader.last().buttons[0][1].rsplit(":", 1)[1])
+    await h.coordinators[0].press_data(f"kk:open:{difficulty_id}")
+    view = h.coordinators[0].last().text
+    assert "Đề xuất: Đề nghị hỗ trợ 20 triệu đồng" in view
+    escalated = [line for line in view.splitlines() if "trình lãnh đạo" in line]
+    assert escalated and "—" not in escalated[0] and "overdue" not in view
+    assert "quá thời hạn trả lời" in view

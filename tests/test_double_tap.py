@@ -206,15 +206,16 @@ def desk_after(*unit_steps: Step):
     return make
 
 
-def after_difficulty(desk_step: str | None, who: str):
+def after_difficulty(desk_step: str | tuple[str, ...] | None, who: str):
     """A leader, a coordinator and an officer who reports a difficulty; the coordinator takes
     `desk_step`; then the chat of `who`."""
     async def make(h: Harness) -> Chat:
         people = {"leader": await leader(h), "desk": await coordinator(h),
                   "unit": await officer(h)}
         await act(h, people["unit"], *DIFFICULTY)
-        if desk_step:
-            await act(h, people["desk"], desk_step)
+        if desk_step:  # one step, or several in a tuple
+            await act(h, people["desk"], *((desk_step,) if isinstance(desk_step, str)
+                                           else desk_step))
         return people[who]
     return make
 
@@ -246,13 +247,17 @@ TAPS: dict[str, Reach] = {
     "rv:ok": shown(desk_after(*PLAN), f"rv:ok:{ID}"),
     "rv:back": shown(desk_after(*PLAN), f"rv:back:{ID}"),
     "rv:all": shown(desk_after(*PLAN), rf"rv:all:{ID}:{ID}", "/reports le chan"),
+    "rv:allok": shown(desk_after(*PLAN), rf"rv:allok:{ID}:{ID}:{ID}", "/reports le chan",
+                      rf"tap:rv:all:{ID}:{ID}"),
     "kk:open": shown(after_difficulty(None, "desk"), f"kk:open:{ID}", "/difficulties"),
     "kk:ack": shown(after_difficulty(None, "desk"), f"kk:ack:{ID}"),
     "kk:ans": shown(after_difficulty(None, "desk"), f"kk:ans:{ID}"),
     "kk:res": shown(after_difficulty(None, "desk"), f"kk:res:{ID}"),
+    "kk:resok": shown(after_difficulty(f"tap:kk:res:{ID}", "desk"), f"kk:resok:{ID}"),
     "kk:esc": shown(after_difficulty(None, "desk"), f"kk:esc:{ID}"),
     "kk:rep": shown(after_difficulty(f"tap:kk:ack:{ID}", "unit"), f"kk:rep:{ID}"),
-    "kk:reo": shown(after_difficulty(f"tap:kk:res:{ID}", "unit"), f"kk:reo:{ID}"),
+    "kk:reo": shown(after_difficulty((f"tap:kk:res:{ID}", f"tap:kk:resok:{ID}"), "unit"),
+                    f"kk:reo:{ID}"),
     "kk:ret": shown(after_difficulty(f"tap:kk:esc:{ID}", "leader"), f"kk:ret:{ID}"),
     "kf": shown(after_difficulty(None, "desk"), "kf:u", "/difficulties"),
     "st:year": shown(coordinator, f"st:year:{ID}", "/status"),
