@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import json
+import logging
 import random
 import re
 import time
@@ -217,6 +217,7 @@ class FakeTelegram:
         self.pending: list[dict] = []  # updates not confirmed yet, oldest first
         self.handed_at: dict[int, float] = {}  # update id -> first time a getUpdates returned it
         self.pushed_at: dict[int, float] = {}
+        self.confirmed_at: dict[int, float] = {}  # update id -> when an offset passed it
         self.polls = 0
         self._replay: list[dict] = []
         self._replayed: set[int] = set()
@@ -338,6 +339,9 @@ class FakeTelegram:
         else:
             gone = [u for u in self.pending if u["update_id"] < offset]
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
+        now = time.monotonic()
+        for update in gone:
+            self.confirmed_at.setdefault(update["update_id"], now)
         if self.replay_updates:
             fresh = [u for u in gone if u["update_id"] not in self._replayed]
             self._replayed.update(u["update_id"] for u in fresh)

@@ -111,7 +111,9 @@ class Person:
     rng: random.Random = field(default_factory=random.Random)
     think: tuple[float, float] = (0.2, 0.7)
     lost: int = 0  # messages that got no answer
+    unanswered: list[int] = field(default_factory=list)  # their update ids
     actions: int = 0
+    _update_id: int = 0
     _seen_id: int = 0
     _acted_at: float = 0.0
 
@@ -138,7 +140,7 @@ class Person:
 
     def say(self, text: str) -> None:
         self._mark()
-        self.fake.user_says(self.user_id, text)
+        self._update_id = self.fake.user_says(self.user_id, text)
 
     def press(self, message: BotMessage, label: str) -> bool:
         """Tap the button with this label on the message; False if it has none."""
@@ -146,7 +148,7 @@ class Person:
         if data is None:
             return False
         self._mark()
-        self.fake.user_presses(self.user_id, message, data)
+        self._update_id = self.fake.user_presses(self.user_id, message, data)
         return True
 
     def _answered(self) -> bool:
@@ -164,6 +166,7 @@ class Person:
             left = max(self._acted_at, self.bot_up_since()) + self.patience - time.monotonic()
             if left <= 0:
                 self.lost += 1
+                self.unanswered.append(self._update_id)
                 return False
             await self.fake.wait_change(self.user_id, chat.version, min(left, 1.0))
         while await self.fake.wait_change(self.user_id, chat.version, 0.4):

@@ -199,11 +199,33 @@ def check_reports(db_path: Path, officers: list[Officer]) -> dict[str, int]:
             "reports missing": sum(1 for tag in told if not stored[tag])}
 
 
-def api_figures(fake: FakeTelegram, bot: BotProcess) -> dict[str, int]:
+NOT_MODIFIED = "message is not modified"
+
+
+def api_figures(fake: FakeTelegram, bot: BotProcess, figures: Figures) -> dict[str, int]:
+    """Figures judged from the Bot API's side; the refusals' reasons go in the notes."""
+    refused = fake.refused(400)
+    # Telegram refuses an edit that changes nothing; the bot may repeat an edit after a kill,
+    # which is harmless, so it is counted apart from real refusals.
+    repeated = [c for c in refused if NOT_MODIFIED in c.error]
+    for reason, n in Counter(f"{c.method}: {c.error[:90]}" for c in refused
+                             if c not in repeated).most_common(5):
+        figures.notes.append(f"{n} × 400 {reason}")
     return {"duplicate sends": duplicate_sends(fake),
-            "sends refused (400)": len(fake.refused(400)),
+            "sends refused (400)": len(refused) - len(repeated),
+            "edits repeated": len(repeated),
             "answers 429": len(fake.refused(429)),
             "tracebacks logged": bot.errors_logged()}
+
+
+def describe_update(fake: FakeTelegram, update_id: int) -> str:
+    """Where an unanswered update got to, as the platform saw it."""
+    handed, confirmed = fake.handed_at.get(update_id), fake.confirmed_at.get(update_id)
+    if handed is None:
+        return "never fetched by the bot"
+    if confirmed is None:
+        return "fetched, not confirmed yet"
+    return f"fetched, confirmed {confirmed - handed:.2f} s later"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,11 +248,10 @@ async def _officers(bot: BotProcess, fake: FakeTelegram, count: int, profile: Pr
         officer = Officer(fake, first_id + n, f"Cán bộ {n + 1}", profile.patience,
                           lambda: bot.up_since, random.Random(rng.random()), number=n + 1)
         officers.append(officer)
-    codes: dict[str, list[str]] = {}
-    for unit in UNITS:
-        members = len(officers[UNITS.index(unit)::len(UNITS)])
-        codes[unit] = await bot.invites(unit, members) if members else []
-    return [(o, codes[UNITS[i % len(UNITS)]].pop()) for i, o in enumerate(officers)]
+    units = UNITS[:count]
+    issued = await asyncio.gather(*(bot.invites(unit, len(officers[i::len(units)]))
+                                    for i, unit in enumerate(units)))
+    return [(o, issued[i % len(units)].pop()) for i, o in enumerate(officers)]
 
 
 async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False) -> Figures:
@@ -273,11 +294,15 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
         "registrations failed": registered.count(False),
         "updates lost": sum(o.lost for o in officers),
         **check_reports(bot.db_path, officers),
-        **api_figures(fake, bot),
+        **api_figures(fake, bot, figures),
         "forms stuck": sum(1 for o in officers if not o.finished),
         "officer confused": sum(o.confused for o in officers),
         "officer actions": sum(o.actions for o in officers),
     }
+    for officer in officers:
+        for update_id in officer.unanswered:
+            figures.notes.append(f"officer {officer.number}: no answer to update {update_id} "
+                                 f"({describe_update(fake, update_id)})")
     if figures.counts["tracebacks logged"]:
         figures.notes.append("bot log tail:\n" + bot.log_tail(12))
     return figures
@@ -304,6 +329,7 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
             goal = total * (k + rng.uniform(0.3, 0.8)) / profile.broadcast_kills
             while _notified(fake, pairs) < goal and _quiet_for(fake) < profile.patience:
                 await fake.wait_any(0.5)
+            figures.notes.append(f"kill {k + 1} after {_notified(fake, pairs)} notices")
             await bot.kill()
         while _notified(fake, pairs) < total and (
                 time.monotonic() - max(bot.up_since, _last_notice(fake)) < profile.patience):
@@ -317,10 +343,9 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
         "recipients": total,
         "registrations failed": registered.count(False),
         "recipients lost": sum(1 for o, _c in pairs if not per_chat[o.user_id]),
+        **api_figures(fake, bot, figures),
+        # Notices repeated to a recipient: a duplicate however far apart the two copies are.
         "duplicate sends": sum(n - 1 for n in per_chat.values() if n > 1),
-        "sends refused (400)": len(fake.refused(400)),
-        "answers 429": len(fake.refused(429)),
-        "tracebacks logged": bot.errors_logged(),
     }
     return figures
 
