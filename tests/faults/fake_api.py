@@ -3,8 +3,9 @@ public behaviour, not from the bot's code:
 
 - `getUpdates` long-polls and follows Telegram's offset rule: an update stays pending and is
   returned again until a later call passes an offset above it; then it is forgotten. A second
-  poller ends the first with 409. `replay_updates` hands every update out once more after it was
-  confirmed, at a random place in a later batch (a platform that delivers twice).
+  poller ends the first with 409. `replay_updates` hands every update out twice in all:
+  once more after it was confirmed, at a random place in a later batch (a platform that
+  delivers twice), unless the offset rule already returned it twice.
 - Sends are checked as Telegram checks them (HTML parse mode, 1-4096 characters of text after
   parsing, captions up to 1024, callback data 1-64 bytes, known chats, editable messages) and
   refused with 400 otherwise; more than `per_second` messages within one second get 429.
@@ -21,7 +22,7 @@ import logging
 import random
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import tornado.httpserver
@@ -218,6 +219,7 @@ class FakeTelegram:
         self.handed_at: dict[int, float] = {}  # update id -> first time a getUpdates returned it
         self.pushed_at: dict[int, float] = {}
         self.confirmed_at: dict[int, float] = {}  # update id -> when an offset passed it
+        self.handouts: Counter[int] = Counter()  # update id -> times a getUpdates returned it
         self.polls = 0
         self._replay: list[dict] = []
         self._replayed: set[int] = set()
@@ -342,8 +344,9 @@ class FakeTelegram:
         now = time.monotonic()
         for update in gone:
             self.confirmed_at.setdefault(update["update_id"], now)
-        if self.replay_updates:
-            fresh = [u for u in gone if u["update_id"] not in self._replayed]
+        if self.replay_updates:  # each update twice in all: once more if handed out once
+            fresh = [u for u in gone if u["update_id"] not in self._replayed
+                     and self.handouts[u["update_id"]] == 1]
             self._replayed.update(u["update_id"] for u in fresh)
             self._replay += fresh
 
@@ -357,6 +360,7 @@ class FakeTelegram:
         now = time.monotonic()
         for update in batch:
             self.handed_at.setdefault(update["update_id"], now)
+            self.handouts[update["update_id"]] += 1
         return batch
 
     async def _get_updates(self, params: dict) -> list[dict]:

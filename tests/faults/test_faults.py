@@ -14,7 +14,7 @@ from tests.faults.scenario import (
 )
 
 CI = Profile(officers=6, kills=3, kill_gap=(2.0, 4.0), recipients=100, broadcast_kills=1,
-             replay_officers=4, replay_reports=1, patience=12.0)
+             replay_officers=3, replay_reports=2, patience=12.0)
 
 
 async def test_nothing_lost_nothing_twice_nothing_in_the_wrong_field(tmp_path):
