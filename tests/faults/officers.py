@@ -214,13 +214,15 @@ class Officer(Person):
             return ("menu",)
         return None
 
-    async def register(self, code: str) -> bool:
-        """/start with the invite; True once the bot greets the officer with the menu."""
-        for _attempt in range(3):
+    async def register(self, code: str, within: float) -> bool:
+        """/start with the invite; True once the bot greets the officer with the menu (waiting
+        `within` seconds: many people registering at once wait their turn)."""
+        patience, self.patience = self.patience, within
+        try:
             self.say(f"/start {code}")
-            if await self.await_answer():
-                return True
-        return False
+            return await self.await_answer()
+        finally:
+            self.patience = patience
 
     async def fill(self, more: Callable[[], bool], until: float) -> None:
         """Fill planned reports, one after another, while `more()`; stop at `until`."""

@@ -175,28 +175,33 @@ def duplicate_sends(fake: FakeTelegram) -> int:
     return count
 
 
-def check_reports(db_path: Path, officers: list[Officer]) -> dict[str, int]:
-    """Stored reports against the officers' plans: twice, wrong fields, missing."""
+def check_reports(db_path: Path, officers: list[Officer], figures: Figures) -> dict[str, int]:
+    """Stored reports against the officers' plans: twice, wrong fields, missing. A report is
+    matched by the number the bot told the officer, else by the tag of its text answers."""
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT kind, answers FROM reports").fetchall()
+        rows = db.execute("SELECT number, kind, answers FROM reports").fetchall()
     planned = {p.tag: p for o in officers for p in o.plan}
+    told = {number: planned[tag] for o in officers for number, tag in o.received.items()}
     stored: Counter = Counter()
     wrong = 0
-    for kind, answers_json in rows:
+    for number, kind, answers_json in rows:
         answers = json.loads(answers_json)
         tags = {str(v).split()[0] for v in answers.values() if isinstance(v, str) and v}
-        plan = next((planned[t] for t in tags if t in planned), None)
+        plan = told.get(number) or next((planned[t] for t in tags if t in planned), None)
         if plan is None:
             wrong += 1  # a report nobody planned
             continue
         stored[plan.tag] += 1
-        if kind != plan.kind or any(answers.get(k) != v for k, v in plan.answers.items()):
+        bad = {k: answers.get(k) for k, v in plan.answers.items() if answers.get(k) != v}
+        if kind != plan.kind or bad:
             wrong += 1
-    told = {tag for o in officers for tag in o.received.values()}
+            if wrong <= 3:  # a few examples, to see what went where
+                figures.notes.append(f"report {number} ({plan.tag}): " + ", ".join(
+                    f"{k}={v!r} (planned {plan.answers[k]!r})" for k, v in bad.items()))
     return {"reports stored": sum(stored.values()),
             "reports stored twice": sum(n - 1 for n in stored.values() if n > 1),
             "reports wrong": wrong,
-            "reports missing": sum(1 for tag in told if not stored[tag])}
+            "reports missing": sum(1 for plan in told.values() if not stored[plan.tag])}
 
 
 NOT_MODIFIED = "message is not modified"
@@ -257,6 +262,7 @@ async def _officers(bot: BotProcess, fake: FakeTelegram, count: int, profile: Pr
 async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False) -> Figures:
     """Officers fill reports while the bot is killed `kills` times (or, with `replay`, while
     every update is delivered twice and nothing is killed)."""
+    began = time.monotonic()
     fake = FakeTelegram(TOKEN, replay_updates=replay, seed=profile.seed)
     bot = await _with_bot(folder, fake)
     count = profile.replay_officers if replay else profile.officers
@@ -265,7 +271,8 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
     await bot.start()
     figures = Figures("every update twice" if replay else f"{count} officers, kills")
     try:
-        registered = await asyncio.gather(*(o.register(code) for o, code in pairs))
+        registered = await asyncio.gather(*(o.register(code, profile.patience)
+                                            for o, code in pairs))
         kills_done = asyncio.Event()
         if replay:
             def more(officer: Officer) -> bool:
@@ -289,11 +296,12 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
         await bot.stop()
         fake.stop()
     figures.kills = bot.kills
+    figures.notes.append(f"{time.monotonic() - began:.0f} s")
     figures.counts = {
         "officers": count,
         "registrations failed": registered.count(False),
         "updates lost": sum(o.lost for o in officers),
-        **check_reports(bot.db_path, officers),
+        **check_reports(bot.db_path, officers, figures),
         **api_figures(fake, bot, figures),
         "forms stuck": sum(1 for o in officers if not o.finished),
         "officer confused": sum(o.confused for o in officers),
@@ -311,6 +319,7 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
 async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
     """The admin sends a notice to `recipients` registered officers; the bot is killed
     `broadcast_kills` times while it goes out."""
+    began = time.monotonic()
     fake = FakeTelegram(TOKEN, seed=profile.seed)
     bot = await _with_bot(folder, fake)
     pairs = await _officers(bot, fake, profile.recipients, profile, first_id=20_001)
@@ -319,11 +328,14 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
     figures = Figures(f"notice to {profile.recipients}")
     rng = random.Random(profile.seed)
     try:
+        total = profile.recipients
         await admin.start()
-        registered = await asyncio.gather(*(o.register(code) for o, code in pairs))
+        # Every welcome waits its turn behind the others at 30 messages a second.
+        within = profile.patience + 2 * total / 25
+        registered = await asyncio.gather(*(o.register(code, within) for o, code in pairs))
+        figures.notes.append(f"{total} registered after {time.monotonic() - began:.0f} s")
         if not await admin.broadcast(time.monotonic() + 10 * profile.patience):
             figures.notes.append("the admin could not send the notice")
-        total = profile.recipients
         for k in range(profile.broadcast_kills):
             # Somewhere inside each stretch of the sending, so every kill lands mid-broadcast.
             goal = total * (k + rng.uniform(0.3, 0.8)) / profile.broadcast_kills
@@ -339,6 +351,7 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
         fake.stop()
     per_chat = Counter(c.chat_id for c in fake.sent() if NOTICE_HEAD in c.text)
     figures.kills = bot.kills
+    figures.notes.append(f"{time.monotonic() - began:.0f} s")
     figures.counts = {
         "recipients": total,
         "registrations failed": registered.count(False),
