@@ -151,6 +151,12 @@ class Person:
         self._update_id = self.fake.user_presses(self.user_id, message, data)
         return True
 
+    def choose(self, message: BotMessage, label: str) -> None:
+        """Tap the option's button, or type its label when the message has no such button
+        (typing an option's label always works too)."""
+        if not self.press(message, label):
+            self.say(label)
+
     def _answered(self) -> bool:
         for message in self.fake.messages(self.user_id):
             new = message.message_id > self._seen_id
@@ -184,7 +190,11 @@ class Officer(Person):
     received: dict[str, str] = field(default_factory=dict)  # report number -> planned tag
     done: int = 0  # planned reports the bot said it received
     finished: bool = False
+    gave_up: str = ""  # why the officer stopped before finishing
     confused: int = 0  # messages the officer could not make sense of
+    # Actions on one report after which a person gives up: a form has at most 6 questions, so
+    # this many means going round in circles.
+    max_actions: int = 40
 
     @property
     def current(self) -> PlannedReport:
@@ -224,19 +234,24 @@ class Officer(Person):
         finally:
             self.patience = patience
 
-    async def fill(self, more: Callable[[], bool], until: float) -> None:
-        """Fill planned reports, one after another, while `more()`; stop at `until`."""
+    async def fill(self, more: Callable[[], bool]) -> None:
+        """Fill planned reports, one after another, while `more()`. Give up after four waits in
+        a row without an answer, or after `max_actions` on one report."""
         silent = 0
         found = self.latest()
         if found is None:
             self.say("/report")
         else:
             self._act(*found)
-        while time.monotonic() < until and silent <= 3:
-            if await self.await_answer():
-                silent = 0
-            else:
-                silent += 1
+        began = self.actions
+        while True:
+            silent = 0 if await self.await_answer() else silent + 1
+            if silent > 3:
+                self.gave_up = f"no answer {silent} times in a row"
+                return
+            if self.actions - began > self.max_actions:
+                self.gave_up = f"going round in circles on {self.current.tag}"
+                return
             found = self.latest()
             if found is None:
                 self.confused += 1
@@ -246,6 +261,7 @@ class Officer(Person):
             if meaning[0] == "received":
                 self.received[meaning[1]] = self.current.tag
                 self.done += 1
+                began = self.actions
                 if not more():
                     self.finished = True
                     return
@@ -258,15 +274,15 @@ class Officer(Person):
             if not (self.press(message, "Another report") or self.press(message, "New report")):
                 self.say("/report")
         elif what == "kinds":
-            self.press(message, FORMS[plan.kind][0])
+            self.choose(message, FORMS[plan.kind][0])
         elif what == "draft":
-            self.press(message, "Continue")
+            self.choose(message, "Continue")
         elif what == "summary":
             if FORMS[plan.kind][0] not in message.text:
                 self.confused += 1
                 self.say("/cancel")
-            elif not self.press(message, "Confirm"):
-                self.say("Confirm")
+            else:
+                self.choose(message, "Confirm")
         elif meaning[1] != plan.kind:
             self.confused += 1  # a form other than the one being filled: leave it
             self.say("/cancel")
@@ -275,12 +291,9 @@ class Officer(Person):
 
     def _answer(self, message: BotMessage, spec: Field, value: object) -> None:
         if spec.kind == "skip":
-            if not self.press(message, "Skip"):
-                self.say("skip")
+            self.choose(message, "Skip")
         elif spec.kind == "choice":
-            label = OPTIONS[spec.key][str(value)]
-            if not self.press(message, label):
-                self.say(label)
+            self.choose(message, OPTIONS[spec.key][str(value)])
         elif spec.kind == "multi":
             labels = OPTIONS[spec.key]
             missing = [labels[i] for i in value if f"✓ {labels[i]}" not in message.labels()]
@@ -329,6 +342,6 @@ class Admin(Person):
                 self.say(self.notice)
             elif how == "menu":
                 self.say("/broadcast")
-            elif not self.press(message, label):
-                self.say(label)
+            else:
+                self.choose(message, label)
         return False

@@ -281,8 +281,7 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
             def more(officer: Officer) -> bool:
                 return not kills_done.is_set()
 
-        until = time.monotonic() + 3600
-        work = [asyncio.create_task(o.fill(lambda o=o: more(o), until))
+        work = [asyncio.create_task(o.fill(lambda o=o: more(o)))
                 for o, ok in zip(officers, registered, strict=True) if ok]
         rng = random.Random(profile.seed)
         for _ in range(0 if replay else profile.kills):
@@ -308,6 +307,8 @@ async def forms_under_kills(folder: Path, profile: Profile, replay: bool = False
         "officer actions": sum(o.actions for o in officers),
     }
     for officer in officers:
+        if officer.gave_up:
+            figures.notes.append(f"officer {officer.number} gave up: {officer.gave_up}")
         for update_id in officer.unanswered:
             figures.notes.append(f"officer {officer.number}: no answer to update {update_id} "
                                  f"({describe_update(fake, update_id)})")
