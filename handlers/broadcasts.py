@@ -318,8 +318,32 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     return out
 
 
+async def _notices(ctx: Ctx, _args: str) -> None:
+    """The notices this person received, newest first, with Received for those not yet
+    acknowledged."""
+    t = ctx.t
+    received = await ctx.tx.broadcasts.received(ctx.contact.id, limit=10)
+    if not received:
+        ctx.reply(t._("You have not received any notices yet."))
+        return
+    lines = [t._("<b>Notices you received</b> (latest {n})").format(n=len(received))]
+    choices = []
+    for broadcast, delivery_id, acknowledged in received:
+        mark = (t._("✓ received {when}").format(when=t.datetime(acknowledged)) if acknowledged
+                else t._("not yet acknowledged"))
+        lines.append(f"\n<b>#{broadcast.id}</b> · {t.datetime(broadcast.created_at)} · {mark}")
+        lines.append(esc(broadcast.text[:300] + ("…" if len(broadcast.text) > 300 else "")))
+        if not acknowledged:
+            choices.append(Choice(f"bc:ack:{delivery_id}", t._("Received #{id}").format(
+                id=broadcast.id)))
+    ctx.reply("\n".join(lines), choices)
+
+
 action(Action("broadcast", N_("New notice"), N_("send a notice to units, kinds of unit or roles"),
               ADMINS, _broadcast, aliases=("thongbao",), private_only=True))
 action(Action("broadcasts", N_("Notices sent"), N_("past notices with delivery and receipt "
                                                    "figures"), ADMINS, _broadcasts,
               aliases=("dathongbao",)))
+action(Action("notices", N_("Notices received"), N_("the notices you received"),
+              frozenset({Role.OFFICER, Role.COORDINATOR, Role.LEADER}), _notices,
+              aliases=("thongbaoden",), menu_rank=1))

@@ -18,7 +18,7 @@ from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
 from handlers.periods import Period
 from handlers.programme import Obligation
-from handlers.reminders import current_obligations, owed
+from handlers.reminders import COORDINATING, current_obligations, owed
 from handlers.reports import KINDS
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
@@ -123,7 +123,11 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
     for kind, items in sorted(by_kind.items()):
         lines.append(f"\n<b>{esc(unit_kind_label(t, kind))}</b>")
         lines += [f"{esc(s.code)} — {esc(s.name)}" for s in items]
-    ctx.reply("\n".join(lines))
+    choices = []
+    if by_kind and ctx.role in COORDINATING:
+        choices = [Choice(f"rm:{obligation.id}:{period.key}", t._("Remind these units")),
+                   Choice(f"dx:{obligation.id}:{period.key}", t._("More time for one unit"))]
+    ctx.reply("\n".join(lines), choices)
 
 
 # ---------------------------------------------------------------------------------------------

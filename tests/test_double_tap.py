@@ -238,6 +238,8 @@ TAPS: dict[str, Reach] = {
     "kf": shown(after_difficulty(None, "desk"), "kf:u", "/difficulties"),
     "st:year": shown(coordinator, f"st:year:{ID}", "/status"),
     "st:miss": shown(coordinator, r"st:miss:.+", "/status"),
+    "rm": shown(desk_after(), r"rm:.+", "/status", r"tap:st:miss:.+"),
+    "dx": shown(coordinator, r"dx:.+", "/status", r"tap:st:miss:.+"),
     "set:each": shown(coordinator, "set:each:off", "/settings"),
     "set:hour": shown(coordinator, "set:hour:10", "/settings"),
     "bc:ack": shown(after_notice("unit"), f"bc:ack:{ID}"),
