@@ -18,6 +18,7 @@ from handlers.forms import Form, Kind, Question
 from handlers.types import Inbound
 from storage.models import Role
 from tests.telegram_fakes import Chat, Harness, Sent, register
+from tests.test_search import seed_reports
 
 # Rows that record traffic rather than effects; timestamps move with the clock between taps.
 TRAFFIC = {"outbox", "processed_updates", "schema_migrations"}
@@ -140,6 +141,10 @@ async def _idle(h: Harness, _chat: Chat) -> None:
     await h.drain()
 
 
+async def _eleven_reports(h: Harness, _chat: Chat) -> None:
+    await seed_reports(h, 11)
+
+
 async def _photo(_h: Harness, chat: Chat) -> None:
     await chat.send_photo()
 
@@ -224,6 +229,7 @@ TAPS: dict[str, Reach] = {
                                "45/KH-UBND-2", "f:ok"),
                     f"r:hist:{ID}", "/reports", f"tap:r:open:{ID}"),
     "rf": shown(desk_after(*PLAN), r"rf:\d*:plan", "/reports"),
+    "rq": shown(desk_after(_eleven_reports), f"rq:{ID}", "/reports"),
     "rv:ok": shown(desk_after(*PLAN), f"rv:ok:{ID}"),
     "rv:back": shown(desk_after(*PLAN), f"rv:back:{ID}"),
     "rv:all": shown(desk_after(*PLAN), rf"rv:all:{ID}:{ID}", "/reports le chan"),
