@@ -106,6 +106,11 @@ class UnitsRepo:
 _CONTACT_COLUMNS = "c.id, c.unit_id, c.role, c.name, c.language"
 
 
+def _digests_by_default(role: Role) -> int:
+    """Digests are on for a new contact, except leaders, who take them when they choose to."""
+    return int(role is not Role.LEADER)
+
+
 class ContactsRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
@@ -146,10 +151,11 @@ class ContactsRepo:
     async def create(
         self, *, unit_id: int | None, role: Role, name: str, language: str, now: datetime
     ) -> Contact:
+        digests = _digests_by_default(role)
         cur = await self.conn.execute(
-            "INSERT INTO contacts (unit_id, role, name, language, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (unit_id, role.value, name, language, iso(now)),
+            "INSERT INTO contacts (unit_id, role, name, language, created_at, digest_daily, "
+            "digest_weekly) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (unit_id, role.value, name, language, iso(now), digests, digests),
         )
         return Contact(id=cur.lastrowid, unit_id=unit_id, role=role, name=name, language=language)
 
@@ -165,9 +171,13 @@ class ContactsRepo:
         )
 
     async def update(self, contact_id: int, *, unit_id: int | None, role: Role) -> None:
+        # A new role brings that role's digest defaults; the same role keeps the choices made.
+        digests = _digests_by_default(role)
         await self.conn.execute(
-            "UPDATE contacts SET unit_id = ?, role = ? WHERE id = ?",
-            (unit_id, role.value, contact_id),
+            "UPDATE contacts SET unit_id = ?, role = ?, "
+            "digest_daily = CASE WHEN role = ? THEN digest_daily ELSE ? END, "
+            "digest_weekly = CASE WHEN role = ? THEN digest_weekly ELSE ? END WHERE id = ?",
+            (unit_id, role.value, role.value, digests, role.value, digests, contact_id),
         )
 
     async def set_language(self, contact_id: int, language: str) -> None:
