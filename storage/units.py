@@ -284,6 +284,11 @@ class InviteProblem(StrEnum):
     REVOKED = "revoked"
 
 
+# How many invites one request may make, in chat and in the CLI alike (50 codes with their
+# links fit in one chat message).
+MAX_INVITES_AT_ONCE = 50
+
+
 class InvitesRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
@@ -338,6 +343,14 @@ class InvitesRepo:
             (iso(now), contact_id, code),
         )
         return cur.rowcount == 1
+
+    async def pending(self, now: datetime, limit: int = 30) -> list[Invite]:
+        """Invites that can still be used (not the one-day /link codes), newest first."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT * FROM invites WHERE used_at IS NULL AND revoked_at IS NULL AND "
+            "for_contact IS NULL AND expires_at > ? ORDER BY created_at DESC, code LIMIT ?",
+            (iso(now), limit))
+        return [Invite.model_validate(dict(row)) for row in rows]
 
     async def revoke(self, code: str, now: datetime) -> bool:
         cur = await self.conn.execute(

@@ -17,7 +17,7 @@ from handlers.core import ACTIONS, CALLBACKS
 from handlers.forms import Form, Kind, Question
 from handlers.types import Inbound
 from storage.models import Role
-from tests.telegram_fakes import Chat, Harness, Sent, register
+from tests.telegram_fakes import Chat, Harness, Sent, invite, register
 from tests.test_search import seed_reports
 
 # Rows that record traffic rather than effects; timestamps move with the clock between taps.
@@ -145,6 +145,10 @@ async def _eleven_reports(h: Harness, _chat: Chat) -> None:
     await seed_reports(h, 11)
 
 
+async def _an_invite(h: Harness, _chat: Chat) -> None:
+    await invite(h)
+
+
 async def _photo(_h: Harness, chat: Chat) -> None:
     await chat.send_photo()
 
@@ -255,6 +259,7 @@ TAPS: dict[str, Reach] = {
     "bc:rem": shown(after_notice("admin"), f"bc:rem:{ID}", "/broadcasts", f"tap:bc:open:{ID}"),
     "ex": shown(coordinator, f"ex:{ID}", "/export"),
     "dl": shown(admin, r"dl:.+", "/deadlines"),
+    "iv": shown(admin, r"iv:rv:.+", _an_invite, "/invites"),
     # Form buttons: f:STEP:VALUE
     "f:choice": shown(officer, form_button("conference"), "/report", "tap:rk:dissemination"),
     "f:yesno": shown(officer, form_button("yes"), _yes_no_form),
