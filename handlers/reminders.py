@@ -337,7 +337,7 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
     obligation, period = found
     common = await _common_deadline(ctx, obligation, period)
     extended = await ctx.tx.tracking.extensions(obligation.id, period.key)
-    reminded, already, nobody = 0, [], []
+    reminded, already, nobody, messages = 0, [], [], []
     for unit_id, _code, name in await ctx.tx.tracking.missing(
             owed(ctx.config, obligation, period, common)):
         officers = await ctx.tx.contacts.reachable_identities(roles=[Role.OFFICER],
@@ -356,8 +356,8 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
             tt = ctx.translator_for(contact.language)
             text = tt._("📣 From the coordinating department:") + "\n" + _officer_text(
                 tt, stage, obligation, period, deadline, ctx.today)
-            ctx.send(identity.channel, identity.chat_id, contact.id,
-                     Reply(text, (_open_form_choice(tt, obligation, period),)))
+            messages.append(Outgoing(identity.channel, identity.chat_id, Reply(
+                text, (_open_form_choice(tt, obligation, period),)), contact.id))
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.remind", ctx.now,
                               obligation=obligation.id, period=period.key, units=reminded)
     lines = [t.ngettext("A reminder went to {n} unit.", "A reminder went to {n} units.",
@@ -368,9 +368,12 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
             "{n} units were already reminded today and are not reminded again: {list}",
             len(already)).format(n=t.number(len(already)), list=esc(", ".join(already))))
     if nobody:
-        lines.append(t._("No registered officer to remind: {list}").format(
-            list=esc(", ".join(nobody))))
+        shown = ", ".join(nobody[:10]) + (", …" if len(nobody) > 10 else "")
+        lines.append(t.ngettext("{n} unit has no registered officer to remind: {list}",
+                                "{n} units have no registered officer to remind: {list}",
+                                len(nobody)).format(n=t.number(len(nobody)), list=esc(shown)))
     ctx.reply("\n".join(lines))
+    ctx.out += messages  # after the coordinator's answer, which should not wait behind them
 
 
 @callback("dx", COORDINATING)

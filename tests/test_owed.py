@@ -95,7 +95,8 @@ async def test_remind_these_units_once_a_day_each(desk):
     await coordinator.press("Nhắc các đơn vị này")
     answer = coordinator.last().text
     assert answer.startswith("Đã nhắc 1 đơn vị.")
-    assert "Chưa có cán bộ đầu mối đăng ký để nhắc" in answer and "quận Hồng Bàng" in answer
+    assert "13 đơn vị chưa có cán bộ đầu mối đăng ký để nhắc: " in answer
+    assert "huyện An Dương" in answer and answer.endswith(", …")
     reminded = desk.officer.last()
     assert reminded.text.startswith("📣 Sở Thông tin và Truyền thông đề nghị:")
     assert "còn 18 ngày" in reminded.text
