@@ -124,7 +124,8 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
             by_kind[status.kind].append(status)
     for kind, items in sorted(by_kind.items()):
         lines.append(f"\n<b>{esc(unit_kind_label(t, kind))}</b>")
-        lines += [f"{esc(s.code)} — {esc(s.name)}" for s in items]
+        lines += [f"{esc(s.code)} — {esc(s.name)}" + (t._(" (given until {day})").format(
+            day=t.date(s.extended_to)) if s.extended_to else "") for s in items]
     choices = []
     if by_kind and ctx.role in COORDINATING:
         choices = [Choice(f"rm:{obligation.id}:{period.key}", t._("Remind these units")),

@@ -142,6 +142,9 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     assert audit[0]["action"] == "deadline.extend"
     assert audit[0]["details"]["unit"] == "Q-LECHAN" and audit[0]["details"]["due"] == "2026-04-02"
 
+    await missing_list(coordinator)
+    assert "Q-LECHAN — Ủy ban nhân dân quận Lê Chân (gia hạn đến 02/04/2026)" in \
+        coordinator.last().text
     await officer.say("/deadlines")
     assert "chưa gửi · hạn gửi báo cáo 02/04/2026 (đã gia hạn cho đơn vị), còn 14 ngày" in \
         officer.last().text
