@@ -16,9 +16,11 @@ from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import UnitsFileError, read_units_file
+from handlers.core import ROLE_NAMES
 from handlers.programme import ProgrammeError, load_programme
 from storage.db import Database, DatabasePathError, SchemaTooNewError
 from storage.models import Role
+from storage.units import MAX_INVITES_AT_ONCE
 
 
 class UserError(Exception):
@@ -183,8 +185,9 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
                     raise UserError(t._("Unknown unit {code}. See: baocao units list").format(
                         code=args.unit))
                 unit_id = unit.id
-            if not 1 <= args.count <= 500:
-                raise UserError(t._("--count must be between 1 and 500."))
+            if not 1 <= args.count <= MAX_INVITES_AT_ONCE:
+                raise UserError(t._("--count must be between 1 and {n}.").format(
+                    n=MAX_INVITES_AT_ONCE))
             days = args.expires if args.expires is not None else settings.invite_expiry_days
             if not 1 <= days <= 365:
                 raise UserError(t._("--expires must be between 1 and 365 days."))
@@ -193,9 +196,12 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
                                                now=now, days=days) for _ in range(args.count)]
             await tx.audit.record("cli", "invite.create", now, unit=args.unit, role=role.value,
                                   count=args.count)
+    unit_code = unit.code if unit_id else "—"
     for invite in invites:
+        # One line per code, the code first, so it can be cut and pasted or sent on as is.
+        until = t._("until {day}").format(day=t.date(invite.expires_at.astimezone(settings.zone)))
         link = f"  https://t.me/{username}?start={invite.code}" if username else ""
-        print(f"{invite.code}{link}")
+        print(f"{invite.code}  {t._(ROLE_NAMES[role])}  {unit_code}  {until}{link}")
 
 
 def _person_row(t: Translator, person) -> str:

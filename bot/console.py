@@ -12,13 +12,15 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.delivery import ChannelLimits
 from bot.i18n import translator
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.units_file import ensure_sample_units
-from handlers.types import Inbound
+from handlers.core import ROLE_NAMES
+from handlers.types import Attachment, Inbound
 from storage.models import Role
 
 CHANNEL = "console"
@@ -60,8 +62,10 @@ class ConsoleSender:
     def __init__(self, write: Callable[[str], None] = print, color: bool = False):
         self.write, self.color = write, color
         self._ids = itertools.count(1)
-        # Everyone in the demo shares this terminal: messages for another person say for whom.
+        # Everyone in the demo shares this terminal: messages for another person say for whom,
+        # by the name the demo shows for them (never the internal address).
         self.current = ""
+        self.names: dict[str, str] = {}
 
     def is_group(self, chat_id: str) -> bool:
         return False
@@ -69,7 +73,7 @@ class ConsoleSender:
     async def send(self, chat_id: str, payload: dict) -> str | None:
         shown = render(payload, self.color)
         if shown is not None:
-            to = "" if chat_id == self.current else f"[→ {chat_id}] "
+            to = "" if chat_id == self.current else f"[→ {self.names.get(chat_id, chat_id)}] "
             self.write(f"\n🤖 {to}{shown}\n")
         return str(next(self._ids))
 
@@ -161,11 +165,23 @@ class ConsoleSession:
 
     def __init__(self, runtime: Runtime, sender: ConsoleSender):
         self.runtime, self.sender = runtime, sender
-        self.user_id = ""
+        self.user_id = self.who = ""
+        self.guests = 0
         self._updates = itertools.count(int(datetime.now(UTC).timestamp() * 1000))
+
+    def act_as_guest(self) -> None:
+        """Become someone new, not registered: to try an invite with /start CODE."""
+        t = translator(self.runtime.config.default_locale)
+        self.guests += 1
+        self.user_id = self.sender.current = f"guest:{self.guests}"
+        self.who = self.sender.names[self.user_id] = t._("a new person ({n}), not registered") \
+            .format(n=self.guests)
 
     async def act_as(self, role: str, unit_code: str | None) -> str | None:
         """Become a demo contact of this role (and unit); return an error message or None."""
+        if role in ("guest", "khach"):
+            self.act_as_guest()
+            return None
         t = translator(self.runtime.config.default_locale)
         now = self.runtime.clock()
         async with self.runtime.db.transaction() as tx:
@@ -188,10 +204,24 @@ class ConsoleSession:
                 await tx.audit.record("console", "demo.contact", now, role=role_.value,
                                       unit=unit.code if unit else None)
         self.user_id = self.sender.current = user_id
+        self.who = self.sender.names[user_id] = t._(ROLE_NAMES[role_]) + (
+            f", {unit.name}" if unit else "")
         return None
 
     def event(self, text: str) -> Inbound:
-        return Inbound(CHANNEL, str(next(self._updates)), self.user_id, self.user_id, text=text)
+        name = DEMO_NAMES[Role.OFFICER] if self.user_id.startswith("guest:") else ""
+        return Inbound(CHANNEL, str(next(self._updates)), self.user_id, self.user_id, text=text,
+                       name=name)
+
+    def attachment(self, path_text: str) -> Inbound | str:
+        """A file sent from the terminal (a path), as a photo or a document; or what is wrong."""
+        t = translator(self.runtime.config.default_locale)
+        path = Path(path_text.strip().strip("'\"")).expanduser()
+        if not path_text.strip() or not path.is_file():
+            return t._("No file at {path}. Use: /attach PATH").format(path=path_text.strip())
+        kind = "photo" if path.suffix.lower() in (".jpg", ".jpeg", ".png") else "document"
+        return Inbound(CHANNEL, str(next(self._updates)), self.user_id, self.user_id,
+                       attachment=Attachment(kind, str(path.resolve()), path.name))
 
 
 async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "SO-TTTT"
@@ -217,7 +247,8 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
     print(t._("Baocao console demo. You are {who}. Type as you would in Telegram: /start, /help, "
               "a number to pick an option. /as ROLE [UNIT] switches person (officer, "
               "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
-              "watch reminders; /quit leaves.").format(who=session.user_id))
+              "watch reminders; /as guest is someone new, to try an invite; /attach PATH sends a "
+              "file; /quit leaves.").format(who=session.who))
     read = _keyboard()
     await runtime.receive([session.event("/start")], wait=True)
     await worker.drain()
@@ -255,9 +286,17 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "
                 if error:
                     print(error)
                     continue
-                print(t._("You are now {who}.").format(who=session.user_id))
+                print(t._("You are now {who}.").format(who=session.who))
+                if session.user_id.startswith("guest:"):
+                    continue  # someone new says nothing until they have an invite code
                 line = "/start"
-            await runtime.receive([session.event(line)], wait=True)
+            event = session.event(line)
+            if line.startswith("/attach"):
+                event = session.attachment(line[len("/attach"):])
+                if isinstance(event, str):
+                    print(event)
+                    continue
+            await runtime.receive([event], wait=True)
             await worker.drain()
     finally:
         await runtime.stop()

@@ -7,11 +7,12 @@ from datetime import datetime
 from bot.i18n import N_
 from handlers import forms
 from handlers.context import Ctx
-from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, start_form
+from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
-from handlers.types import Outgoing, Reply
+from handlers.types import Choice, Outgoing, Reply
 from storage.models import Role
+from storage.units import MAX_INVITES_AT_ONCE
 
 ADMINS = frozenset({Role.ADMIN})
 
@@ -66,7 +67,8 @@ INVITE_FORM = forms.register(Form(
                  N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
         Question("count", Kind.INTEGER, N_("Number of invites"),
-                 N_("How many invites? (1-50)"), min_value=1, max_value=50),
+                 N_("How many invites? (1-50)"), min_value=1,
+                 max_value=MAX_INVITES_AT_ONCE),  # the prompt says the limit: keep them one
     ),
 ))
 
@@ -94,6 +96,40 @@ async def _units(ctx: Ctx, _args: str) -> None:
     ctx.reply("\n".join(lines))
 
 
+async def _invites(ctx: Ctx, _args: str) -> None:
+    """Invites not yet used and not expired, each with a Revoke button."""
+    t = ctx.t
+    pending = await ctx.tx.invites.pending(ctx.now)
+    if not pending:
+        ctx.reply(t._("No invites are waiting to be used."))
+        return
+    units = {u.id: u for u in await ctx.tx.units.list()}
+    lines = [t._("<b>Invites waiting to be used</b> (latest {n})").format(n=len(pending))]
+    for invite in pending:
+        unit = units.get(invite.unit_id)
+        lines.append(t._("<code>{code}</code> · {role}{unit} · until {day}").format(
+            code=invite.code, role=t._(ROLE_NAMES[invite.role]),
+            unit=f" · {esc(unit.code)}" if unit else "",
+            day=t.date(invite.expires_at.astimezone(ctx.config.zone).date())))
+    ctx.reply("\n".join(lines), [Choice(f"iv:rv:{i.code}", t._("Revoke {code}").format(
+        code=i.code)) for i in pending[:20]])
+
+
+@callback("iv", ADMINS)
+async def _revoke(ctx: Ctx, rest: str) -> None:
+    t = ctx.t
+    what, _, code = rest.partition(":")
+    if what != "rv" or not code:
+        ctx.reply(t._("This button is not valid."))
+        return
+    if not await ctx.tx.invites.revoke(code, ctx.now):
+        ctx.reply(t._("Invite {code} was already used, revoked or expired.").format(
+            code=esc(code)))
+        return
+    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "invite.revoke", ctx.now, code=code)
+    ctx.reply(t._("Invite {code} revoked: it can no longer be used.").format(code=esc(code)))
+
+
 action(Action("invite", N_("Invite"), N_("issue invite codes for a unit and role"), ADMINS,
               _invite, aliases=("moi",), private_only=True))
 action(Action("units", N_("Units"), N_("list units and how many contacts each has"), ADMINS,
@@ -118,3 +154,5 @@ async def delivery_failed(tx, config, failed: list, now: datetime) -> list[Outgo
             "again.", len(failed)).format(n=t.number(len(failed)), error=esc(failed[-1][1][:200]))
         out.append(Outgoing(identity.channel, identity.chat_id, Reply(text), contact.id))
     return out
+action(Action("invites", N_("Pending invites"), N_("invites not yet used; revoke one"), ADMINS,
+              _invites, aliases=("dsmoi",)))

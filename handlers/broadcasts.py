@@ -66,6 +66,20 @@ def _when(ctx: Ctx, answers: dict) -> datetime | None:
     return datetime.combine(day, time(answers["hour"]), ctx.config.zone)
 
 
+async def _not_past_day(ctx: Ctx, value: str) -> str | None:
+    if datetime.fromisoformat(value).date() < ctx.today:
+        return ctx.t._("That day has passed. Choose today or a later day, or send it now.")
+    return None
+
+
+async def _later_hour(ctx: Ctx, value: int) -> str | None:
+    when = _when(ctx, {**ctx.state["form"]["answers"], "hour": value})
+    if when is not None and when <= ctx.now:
+        return ctx.t._("{hour} today has passed (it is {now}). Choose a later hour.").format(
+            hour=f"{value:02d}:00", now=ctx.t.datetime(ctx.now))
+    return None
+
+
 async def _preview(ctx: Ctx, answers: dict) -> str:
     t = ctx.t
     people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers))
@@ -79,8 +93,9 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
     t, tx = ctx.t, ctx.tx
     audience = await _audience(ctx, answers)
     when = _when(ctx, answers)
-    if when is not None and when <= ctx.now:
-        when = None  # a time already past means now
+    passed = when is not None and when <= ctx.now  # the time came while the summary waited
+    if passed:
+        when = None
     files = answers.get("attachment") or []
     broadcast_id = await tx.broadcasts.create(
         created_by=ctx.contact.id, text=answers["text"], audience=audience,
@@ -97,7 +112,9 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
     messages = await dispatch(tx, ctx.config, broadcast_id, ctx.now)
     figures = await tx.broadcasts.figures(broadcast_id)  # its messages are not written yet
     queued = len({m.delivery_id for m in messages})
-    ctx.reply(t._("Notice #{id} is on its way: {queued} of {total} recipients queued, "
+    ctx.reply((t._("The time set has passed, so the notice goes now.") + "\n" if passed
+               else "") +
+              t._("Notice #{id} is on its way: {queued} of {total} recipients queued, "
                   "{unreachable} unreachable. Press Refresh for the figures.").format(
         id=broadcast_id, queued=t.number(queued), total=t.number(figures.recipients),
         unreachable=t.number(figures.recipients - queued)),
@@ -128,8 +145,9 @@ BROADCAST_FORM = forms.register(Form(
         Question("timing", Kind.CHOICE, N_("When"), N_("Send it now or later?"),
                  options=(("now", N_("Now")), ("later", N_("At a set time")))),
         Question("day", Kind.DATE, N_("Day"), N_("On which day?"), allow_future=True,
-                 ask_if=lambda a: a.get("timing") == "later"),
+                 check=_not_past_day, ask_if=lambda a: a.get("timing") == "later"),
         Question("hour", Kind.INTEGER, N_("Hour"), N_("At what hour (0-23)?"), max_value=23,
+                 check=_later_hour, show=lambda hour: f"{hour:02d}:00",
                  ask_if=lambda a: a.get("timing") == "later"),
     )))
 
@@ -318,8 +336,32 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     return out
 
 
+async def _notices(ctx: Ctx, _args: str) -> None:
+    """The notices this person received, newest first, with Received for those not yet
+    acknowledged."""
+    t = ctx.t
+    received = await ctx.tx.broadcasts.received(ctx.contact.id, limit=10)
+    if not received:
+        ctx.reply(t._("You have not received any notices yet."))
+        return
+    lines = [t._("<b>Notices you received</b> (latest {n})").format(n=len(received))]
+    choices = []
+    for broadcast, delivery_id, acknowledged in received:
+        mark = (t._("✓ received {when}").format(when=t.datetime(acknowledged)) if acknowledged
+                else t._("not yet acknowledged"))
+        lines.append(f"\n<b>#{broadcast.id}</b> · {t.datetime(broadcast.created_at)} · {mark}")
+        lines.append(esc(broadcast.text[:300] + ("…" if len(broadcast.text) > 300 else "")))
+        if not acknowledged:
+            choices.append(Choice(f"bc:ack:{delivery_id}", t._("Received #{id}").format(
+                id=broadcast.id)))
+    ctx.reply("\n".join(lines), choices)
+
+
 action(Action("broadcast", N_("New notice"), N_("send a notice to units, kinds of unit or roles"),
               ADMINS, _broadcast, aliases=("thongbao",), private_only=True))
 action(Action("broadcasts", N_("Notices sent"), N_("past notices with delivery and receipt "
                                                    "figures"), ADMINS, _broadcasts,
               aliases=("dathongbao",)))
+action(Action("notices", N_("Notices received"), N_("the notices you received"),
+              frozenset({Role.OFFICER, Role.COORDINATOR, Role.LEADER}), _notices,
+              aliases=("thongbaoden",), menu_rank=1))

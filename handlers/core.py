@@ -49,6 +49,7 @@ class Action:
     aliases: tuple[str, ...] = ()
     private_only: bool = False
     in_menu: bool = True
+    menu_rank: int = 0  # the menu lists lower ranks first: the role's own work, then the rest
 
 
 @dataclass(frozen=True)
@@ -484,8 +485,7 @@ async def _confirm_redeem(ctx: Ctx, code: str) -> None:
 
 def menu_choices(ctx: Ctx) -> list[Choice]:
     t = ctx.t
-    # The role's own work first; help and language, common to all, at the end.
-    ordered = sorted(ACTIONS.values(), key=lambda a: a.roles == ALL_ROLES)
+    ordered = sorted(ACTIONS.values(), key=lambda a: a.menu_rank)
     return [Choice(f"m:{a.name}", t._(a.label)) for a in ordered
             if a.in_menu and ctx.role in a.roles]
 
@@ -558,11 +558,11 @@ async def start_form(ctx: Ctx, form: forms.Form, params: dict | None = None,
 
 
 action(Action("help", N_("Help"), N_("the commands you can use"), ALL_ROLES, _help,
-              aliases=("trogiup",)))
+              aliases=("trogiup",), menu_rank=9))
 action(Action("link", N_("Use on Zalo"), N_("a code to use Baocao in another app, e.g. Zalo"),
               ALL_ROLES, _link_code, aliases=("lienket",), private_only=True, in_menu=False))
 action(Action("language", N_("Language / Ngôn ngữ"), N_("switch between Vietnamese and English"),
-              ALL_ROLES, _language, aliases=("ngonngu", "lang")))
+              ALL_ROLES, _language, aliases=("ngonngu", "lang"), menu_rank=9))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
 from handlers.periods import Period
 from handlers.programme import Obligation
-from handlers.reminders import current_obligations, in_view, owed
+from handlers.reminders import COORDINATING, current_obligations, in_view, owed
 from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
@@ -29,6 +29,8 @@ from storage.tracking import UnitStatus
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 # Admins have the coordinator's views (README), their notifications included.
 COORDINATORS = frozenset({Role.COORDINATOR, Role.ADMIN})
+# Who may take digests (leaders choose to; they are off for them until then).
+DIGEST_TAKERS = COORDINATORS | {Role.LEADER}
 DIGEST_HOURS = (8, 10, 13, 16)  # the times a coordinator can choose, all in working hours
 
 
@@ -129,8 +131,14 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
             by_kind[status.kind].append(status)
     for kind, items in sorted(by_kind.items()):
         lines.append(f"\n<b>{esc(unit_kind_label(t, kind))}</b>")
-        lines += [f"{esc(s.code)} — {esc(s.name)}" for s in items]
-    ctx.reply("\n".join(lines))
+        lines += [f"{esc(s.code)} — {esc(s.name)}" + (t._(" (given until {day})").format(
+            day=t.date(s.extended_to)) if s.extended_to else "") for s in items]
+    choices = []
+    if by_kind and ctx.role in COORDINATING:
+        ref = ctx.config.programme.ref(obligation, period)
+        choices = [Choice(f"rm:{ref}", t._("Remind these units")),
+                   Choice(f"dx:{ref}", t._("More time for one unit"))]
+    ctx.reply("\n".join(lines), choices)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +226,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
-    for contact, identity in await tx.contacts.reachable_identities(roles=list(COORDINATORS)):
+    for contact, identity in await tx.contacts.reachable_identities(roles=list(DIGEST_TAKERS)):
         prefs = await tx.contacts.digest_preferences(contact.id)
         for key, span, with_chart in _slots(config, local, prefs["hour"]):
             kind = key.split(":")[0]
@@ -245,15 +253,18 @@ async def _settings(ctx: Ctx, _args: str) -> None:
     def mark(on: bool) -> str:
         return "✅" if on else "⬜"
 
-    lines = [t._("<b>Notifications</b>"),
-             f"{mark(each)} " + t._("each new report as it arrives"),
+    each_line = [f"{mark(each)} " + t._("each new report as it arrives")]
+    each_choice = [Choice(f"set:each:{'off' if each else 'on'}",
+                          t._("Stop each report") if each else t._("Each new report"))]
+    if ctx.role not in COORDINATORS:  # each report goes to coordinators only
+        each_line, each_choice = [], []
+    lines = [t._("<b>Notifications</b>"), *each_line,
              f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
                                               "something new"),
              f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
              t._("Digests arrive at {hour}:00.").format(hour=prefs["hour"])]
     ctx.reply("\n".join(lines), [
-        Choice(f"set:each:{'off' if each else 'on'}",
-               t._("Stop each report") if each else t._("Each new report")),
+        *each_choice,
         Choice(f"set:daily:{'off' if prefs['daily'] else 'on'}",
                t._("Stop daily digest") if prefs["daily"] else t._("Daily digest")),
         Choice(f"set:weekly:{'off' if prefs['weekly'] else 'on'}",
@@ -262,7 +273,7 @@ async def _settings(ctx: Ctx, _args: str) -> None:
           for hour in DIGEST_HOURS if hour != prefs["hour"])])
 
 
-@callback("set", COORDINATORS)
+@callback("set", DIGEST_TAKERS)
 async def _set(ctx: Ctx, rest: str) -> None:
     what, _, value = rest.partition(":")
     hour = parse_id(value, 0, 23)
@@ -270,7 +281,8 @@ async def _set(ctx: Ctx, rest: str) -> None:
         await ctx.tx.contacts.set_digest_hour(ctx.contact.id, hour)
         await _settings(ctx, "")
         return
-    if what not in ("each", "daily", "weekly") or value not in ("on", "off"):
+    if what not in ("each", "daily", "weekly") or value not in ("on", "off") or (
+            what == "each" and ctx.role not in COORDINATORS):
         ctx.reply(ctx.t._("This button is not valid."))
         return
     if what == "each":
@@ -286,4 +298,4 @@ action(Action("digest", N_("Digest now"), N_("the digest of the last 7 days, wit
               DESK, _digest_now, aliases=("tonghop",)))
 action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests, "
                                                   "their hour"),
-              COORDINATORS, _settings, aliases=("caidat",)))
+              DIGEST_TAKERS, _settings, aliases=("caidat",)))

@@ -25,6 +25,7 @@ from handlers.programme import RECURRING
 from handlers.reminders import owed
 from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
+from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
@@ -210,21 +211,34 @@ def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, counte
 # ---------------------------------------------------------------------------------------------
 # In chat: /export picks a period; the workbook is made in the background (a job)
 
-async def _export(ctx: Ctx, _args: str) -> None:
+async def _export(ctx: Ctx, args: str) -> None:
+    """Pick a period by button, or type any the CLI accepts: /export 2024-Q3, /export
+    review-2025."""
+    programme = ctx.config.programme
+    if args.strip():
+        period = programme.period(args.strip())
+        if period is not None:
+            await _export_period(ctx, programme.period_ref(period.key))
+            return
+        ctx.reply(ctx.t._("Unknown period {key}.").format(key=esc(args.strip()[:30])))
     year = int(ctx.today.year if (ctx.today.month, ctx.today.day) < (12, 15)
                else ctx.today.year + 1)
-    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2"]
-    ctx.reply(ctx.t._("Which period should the spreadsheet cover?"),
-              [Choice(f"ex:{key}", ctx.config.programme.period(key).long_label(ctx.t))
+    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
+            *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
+    ctx.reply(ctx.t._("Which period should the spreadsheet cover? Another one can be typed: "
+                      "/export 2024, /export 2025-Q3, /export 2026-M03 or a review period "
+                      "({ids}).").format(ids=", ".join(p.id for p in programme.adhoc_periods)),
+              [Choice(f"ex:{programme.period_ref(key)}", programme.period(key).long_label(ctx.t))
                for key in keys])
 
 
 @callback("ex", DESK)
-async def _export_period(ctx: Ctx, key: str) -> None:
-    period = ctx.config.programme.period(key)
+async def _export_period(ctx: Ctx, ref: str) -> None:
+    period = ctx.config.programme.period_by_ref(ref)
     if period is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
+    key = period.key
     if any(job["kind"] == "export" and job["params"] == {"period": key}
            and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
         ctx.reply(ctx.t._("The spreadsheet for {period} is already being prepared; it will "

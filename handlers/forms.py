@@ -79,6 +79,8 @@ class Question:
     in_programme: bool = False
     check: Check | None = None
     ask_if: Callable[[dict], bool] | None = None
+    # How the answer reads in the summary, when a plain number or text would not (08:00).
+    show: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,11 +153,20 @@ def _ask(ctx: Ctx, form: Form, state: dict, prefix: str = "", edit: str | None =
     number = sum(1 for i in range(state["pos"] + 1) if _applicable(form, state["answers"], i))
     total = sum(1 for i in range(len(form.questions)) if _applicable(form, state["answers"], i))
     lines = [prefix] if prefix else []
-    if total > 1:
+    # While a question that depends on an answer is still ahead, the total is not known yet:
+    # it is shown once it is, so that it never changes while the form runs.
+    known = not any(q.ask_if for q in form.questions[state["pos"] + 1:])
+    if total > 1 and not known:
+        lines.append(t._("<b>{title}</b> · question {n}").format(title=t._(form.title), n=number))
+    elif total > 1:
         lines.append(t._("<b>{title}</b> · question {n}/{total}").format(
             title=t._(form.title), n=number, total=total))
     else:
         lines.append(f"<b>{t._(form.title)}</b>")
+    if state["answers"].get(question.key) is not None:  # changing an answer: say which, and
+        lines.append(t._("Changing “{label}”, now: {value}").format(  # what it is now
+            label=t._(question.label), value=_show_value(ctx, question,
+                                                         state["answers"][question.key])))
     lines.append(t._(question.prompt))
     hint = _hint(ctx, question)
     if hint:
@@ -189,6 +200,8 @@ def _show_value(ctx: Ctx, question: Question, value: Any) -> str:
     if value is None:
         return "—"
     labels = {oid: t._(label) for oid, label in question.options}
+    if question.show is not None:
+        return esc(question.show(value))
     if question.kind is Kind.INTEGER:
         return t.number(value)
     if question.kind is Kind.DATE:

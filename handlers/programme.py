@@ -114,6 +114,20 @@ class Programme(Model):
         period = self.period(key if obligation.period in RECURRING else obligation.period)
         return (obligation, period) if period is not None else None
 
+    def period_ref(self, key: str) -> str:
+        """A period in button data: a regular key as it is, an ad hoc period's id (written by
+        people, maybe long) as "~" and a short hash."""
+        if periods.parse(key) is not None:
+            return key
+        return "~" + hashlib.blake2s(key.encode(), digest_size=4).hexdigest()
+
+    def period_by_ref(self, ref: str) -> Period | None:
+        """The period of button data made by `period_ref`."""
+        if not ref.startswith("~"):
+            return periods.parse(ref)
+        return next((self.period(p.id) for p in self.adhoc_periods
+                     if self.period_ref(p.id) == ref), None)
+
     def period(self, key: str) -> Period | None:
         """A period by key: a regular one ("2026-Q1") or an ad hoc one by its id."""
         for adhoc in self.adhoc_periods:

@@ -28,22 +28,27 @@ from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
 from storage.models import Role
 from storage.repos import Tx
-from storage.tracking import Owed
+from storage.tracking import Owed, UnitStatus
 
 ADMINS = frozenset({Role.ADMIN})
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
+COORDINATING = frozenset({Role.COORDINATOR, Role.ADMIN})
 
 
 def owed(config: Config, obligation: Obligation, period: Period, deadline: date) -> Owed:
     """The storage view of an obligation for a period."""
-    end_of_day = datetime.combine(deadline + timedelta(days=1), datetime.min.time(),
-                                  tzinfo=config.zone).astimezone(UTC)
     # A single report (the plan, a review) is that report whenever it was held once its period
     # began: reviews are held after the period's cut-off, before (or after) the deadline, and
     # the deadline decides "on time". A recurring one counts in the period its activity is in.
     end = period.end if obligation.period in RECURRING else date.max
     return Owed(obligation.report, obligation.level, obligation.unit_kinds, period.key,
-                period.start, end, end_of_day)
+                period.start, end, end_of_day(config, deadline), obligation.id)
+
+
+def end_of_day(config: Config, day: date) -> datetime:
+    """The first moment (UTC) after a local day: reports before it are on time for that day."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(),
+                            tzinfo=config.zone).astimezone(UTC)
 
 
 async def current_obligations(tx: Tx, programme: Programme, today: date
@@ -123,14 +128,21 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     out: list[Outgoing] = []
     late_for_coordinators: list[tuple[str, Obligation, Period, int]] = []
     late_for_leaders: list[tuple[str, Obligation, Period, int]] = []
-    for obligation, period, deadline in await current_obligations(tx, programme, today):
-        if today < deadline - timedelta(days=max(programme.reminders.days_before, default=0)):
+    ahead = max(programme.reminders.days_before, default=0)
+    for obligation, period, common_deadline in await current_obligations(tx, programme, today):
+        extended = await tx.tracking.extensions(obligation.id, period.key)
+        if today < min([common_deadline, *extended.values()]) - timedelta(days=ahead):
             continue
-        stage = _officer_stage(programme, deadline, today)
-        days_late = (today - deadline).days
         for unit_id, _code, unit_name in await tx.tracking.missing(
-                owed(config, obligation, period, deadline)):
-            key = f"{unit_id}:{obligation.id}:{period.key}"
+                owed(config, obligation, period, common_deadline)):
+            deadline = extended.get(unit_id, common_deadline)
+            if today < deadline - timedelta(days=ahead):
+                continue
+            stage = _officer_stage(programme, deadline, today)
+            days_late = (today - deadline).days
+            # An extended unit starts a new track: its stages count to its own deadline.
+            key = f"{unit_id}:{obligation.id}:{period.key}" + (
+                f"@{deadline.isoformat()}" if unit_id in extended else "")
             if stage and await tx.tracking.first_notification(f"{key}:{stage}", "reminder", now):
                 for contact, identity in await tx.contacts.reachable_identities(
                         roles=[Role.OFFICER], unit_id=unit_id):
@@ -180,6 +192,9 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
 # /deadlines
 
 async def _deadlines(ctx: Ctx, _args: str) -> None:
+    if ctx.role is Role.OFFICER:
+        await _unit_deadlines(ctx)
+        return
     t, programme = ctx.t, ctx.config.programme
     moved = await ctx.tx.tracking.moved_deadlines()
     lines = [t._("<b>Obligations and deadlines</b>")]
@@ -194,7 +209,78 @@ async def _deadlines(ctx: Ctx, _args: str) -> None:
         if ctx.role in ADMINS:
             choices.append(Choice(f"dl:{programme.ref(obligation, period)}",
                                   t._("Move: {name}").format(name=obligation.label(t.language))))
+            choices += _passed_moves(ctx, obligation, period, moved, lines)
     ctx.reply("\n".join(lines), choices)
+
+
+def _passed_moves(ctx: Ctx, obligation: Obligation, shown: Period, moved: dict,
+                  lines: list[str]) -> list[Choice]:
+    """Deadlines passed lately can be moved too (e.g. to give every late unit a new date)."""
+    t, programme = ctx.t, ctx.config.programme
+    choices = []
+    for period in programme.periods_due_around(obligation, ctx.today, moved):
+        deadline = programme.due(obligation, period, moved)
+        if period.key == shown.key or deadline >= ctx.today:
+            continue
+        lines.append(t._("{period}: deadline {deadline} (passed)").format(
+            period=esc(period.label(t)), deadline=t.date(deadline)))
+        choices.append(Choice(f"dl:{programme.ref(obligation, period)}", t._(
+            "Move: {name}, {period}").format(name=obligation.label(t.language),
+                                             period=period.label(t))))
+    return choices
+
+
+async def _unit_deadlines(ctx: Ctx) -> None:
+    """An officer's view: what the unit owes, by when, and what it has sent (the next deadline
+    of each obligation and those passed in the last weeks, settled or not)."""
+    t, programme = ctx.t, ctx.config.programme
+    unit = await ctx.tx.units.get(ctx.contact.unit_id) if ctx.contact.unit_id else None
+    if unit is None:
+        ctx.reply(t._("You are not attached to a unit, so nothing is owed from you."))
+        return
+    moved = await ctx.tx.tracking.moved_deadlines()
+    lines = [t._("<b>What {unit} owes</b> · {day}").format(unit=esc(unit.name),
+                                                          day=t.date(ctx.today))]
+    choices: list[Choice] = []
+    for obligation in programme.obligations:
+        if unit.kind not in obligation.unit_kinds:
+            continue
+        upcoming, _deadline = programme.upcoming(obligation, ctx.today, moved)
+        candidates = {p.key: p for p in programme.periods_due_around(obligation, ctx.today, moved)}
+        candidates.setdefault(upcoming.key, upcoming)
+        for period in sorted(candidates.values(), key=lambda p: p.end):
+            common = moved.get((obligation.id, period.key), programme.deadline(obligation, period))
+            statuses = await ctx.tx.tracking.status(owed(ctx.config, obligation, period, common))
+            mine = next(s for s in statuses if s.unit_id == unit.id)
+            deadline = mine.extended_to or common
+            lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))}")
+            lines.append(_owed_line(ctx, mine, deadline))
+            if not mine.first_at and len(choices) < 8:
+                choice = _open_form_choice(t, obligation, period)
+                choices.append(Choice(choice.id, f"{choice.label}: {obligation.label(t.language)}"))
+    if len(lines) == 1:
+        lines.append(t._("The programme asks nothing of your unit at the moment."))
+    ctx.reply("\n".join(lines), choices)
+
+
+def _owed_line(ctx: Ctx, status: UnitStatus, deadline: date) -> str:
+    t = ctx.t
+    extended = t._(" (extended for your unit)") if status.extended_to else ""
+    if status.first_at:
+        sent = t.date(status.first_at.astimezone(ctx.config.zone).date())
+        return (t._("✅ sent on {day}").format(day=sent) if status.on_time
+                else t._("✅ sent on {day}, after the deadline {deadline}").format(
+                    day=sent, deadline=t.date(deadline)))
+    days = (deadline - ctx.today).days
+    if days > 0:
+        return t.ngettext("⏳ not yet sent · deadline {deadline}{extended}, {n} day left",
+                          "⏳ not yet sent · deadline {deadline}{extended}, {n} days left",
+                          days).format(deadline=t.date(deadline), extended=extended, n=days)
+    if days == 0:
+        return t._("⏰ not yet sent · the deadline is today{extended}").format(extended=extended)
+    return t.ngettext("⚠️ overdue by {n} day · deadline {deadline}{extended}",
+                      "⚠️ overdue by {n} days · deadline {deadline}{extended}", -days).format(
+        n=-days, deadline=t.date(deadline), extended=extended)
 
 
 @callback("dl", ADMINS)
@@ -257,5 +343,154 @@ MOVE_FORM = forms.register(Form(
                                                         "for it earlier)?"), max_length=500),
     )))
 
-action(Action("deadlines", N_("Deadlines"), N_("obligations and their deadlines"), DESK,
-              _deadlines, aliases=("hannop",)))
+# ---------------------------------------------------------------------------------------------
+# From the list of missing units: remind them, or give one unit more time
+
+def _owed_by(ctx: Ctx, ref: str) -> tuple[Obligation, Period] | None:
+    return ctx.config.programme.by_ref(ref)
+
+
+async def _common_deadline(ctx: Ctx, obligation: Obligation, period: Period) -> date:
+    moved = await ctx.tx.tracking.moved_deadlines()
+    return moved.get((obligation.id, period.key),
+                     ctx.config.programme.deadline(obligation, period))
+
+
+@callback("rm", COORDINATING)
+async def _remind_missing(ctx: Ctx, rest: str) -> None:
+    """Remind every unit that has not sent it, at most once a day each."""
+    t, found = ctx.t, _owed_by(ctx, rest)
+    if found is None:
+        ctx.reply(t._("This button is not valid."))
+        return
+    obligation, period = found
+    common = await _common_deadline(ctx, obligation, period)
+    extended = await ctx.tx.tracking.extensions(obligation.id, period.key)
+    reminded, already, nobody, messages = 0, [], [], []
+    for unit_id, _code, name in await ctx.tx.tracking.missing(
+            owed(ctx.config, obligation, period, common)):
+        officers = await ctx.tx.contacts.reachable_identities(roles=[Role.OFFICER],
+                                                              unit_id=unit_id)
+        if not officers:
+            nobody.append(name)
+            continue
+        key = f"remind:{unit_id}:{obligation.id}:{period.key}:{ctx.today.isoformat()}"
+        if not await ctx.tx.tracking.first_notification(key, "remind", ctx.now):
+            already.append(name)
+            continue
+        reminded += 1
+        deadline = extended.get(unit_id, common)
+        stage = "before" if deadline > ctx.today else "due" if deadline == ctx.today else "overdue"
+        for contact, identity in officers:
+            tt = ctx.translator_for(contact.language)
+            text = tt._("📣 From the coordinating department:") + "\n" + _officer_text(
+                tt, stage, obligation, period, deadline, ctx.today)
+            messages.append(Outgoing(identity.channel, identity.chat_id, Reply(
+                text, (_open_form_choice(tt, obligation, period),)), contact.id))
+    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.remind", ctx.now,
+                              obligation=obligation.id, period=period.key, units=reminded)
+    lines = [t.ngettext("A reminder went to {n} unit.", "A reminder went to {n} units.",
+                        reminded).format(n=t.number(reminded))]
+    if already:
+        lines.append(t.ngettext(
+            "{n} unit was already reminded today and is not reminded again: {list}",
+            "{n} units were already reminded today and are not reminded again: {list}",
+            len(already)).format(n=t.number(len(already)), list=esc(", ".join(already))))
+    if nobody:
+        shown = ", ".join(nobody[:10]) + (", …" if len(nobody) > 10 else "")
+        lines.append(t.ngettext("{n} unit has no registered officer to remind: {list}",
+                                "{n} units have no registered officer to remind: {list}",
+                                len(nobody)).format(n=t.number(len(nobody)), list=esc(shown)))
+    ctx.reply("\n".join(lines))
+    ctx.out += messages  # after the coordinator's answer, which should not wait behind them
+
+
+@callback("dx", COORDINATING)
+async def _extend(ctx: Ctx, rest: str) -> None:
+    found = _owed_by(ctx, rest)
+    if found is None or not await ctx.go_private():
+        ctx.reply(ctx.t._("This button is not valid."))
+        return
+    obligation, period = found
+    await forms.start(ctx, EXTEND_FORM, {"obligation": obligation.id, "period": period.key},
+                      intro=ctx.t._("Giving one unit more time for “{name}”, {period}.").format(
+                          name=esc(obligation.label(ctx.t.language)),
+                          period=esc(period.label(ctx.t))))
+
+
+def _form_owed(ctx: Ctx, params: dict | None = None) -> tuple[Obligation, Period]:
+    """The obligation and period a form was opened for (from a valid button)."""
+    params = params if params is not None else ctx.state["form"]["params"]
+    programme = ctx.config.programme
+    obligation, period = programme.obligation(params["obligation"]), programme.period(
+        params["period"])
+    assert obligation is not None and period is not None
+    return obligation, period
+
+
+async def _owes_it(ctx: Ctx, value: dict) -> str | None:
+    obligation, _period = _form_owed(ctx)
+    unit = await ctx.tx.units.by_code(value["code"])
+    if unit is None or unit.kind not in obligation.unit_kinds:
+        return ctx.t._("This unit does not owe “{name}”.").format(
+            name=esc(obligation.label(ctx.t.language)))
+    return None
+
+
+async def _later(ctx: Ctx, value: str) -> str | None:
+    obligation, period = _form_owed(ctx)
+    day = date.fromisoformat(value)
+    if day < ctx.today:
+        return ctx.t._("A new deadline cannot be in the past.")
+    common = await _common_deadline(ctx, obligation, period)
+    if day <= common:
+        return ctx.t._("An extension must be later than the deadline, {day}.").format(
+            day=ctx.t.date(common))
+    return None
+
+
+async def _extended(ctx: Ctx, answers: dict, params: dict) -> None:
+    t = ctx.t
+    obligation, period = _form_owed(ctx, params)
+    unit = await ctx.tx.units.by_code(answers["unit"]["code"])
+    due = date.fromisoformat(answers["due"])
+    await ctx.tx.tracking.extend(obligation.id, period.key, unit.id, due,
+                                 end_of_day(ctx.config, due), ctx.contact.id, ctx.now)
+    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.extend", ctx.now,
+                              obligation=obligation.id, period=period.key, unit=unit.code,
+                              due=due.isoformat(), reason=answers["reason"])
+    told = 0
+    for contact, identity in await ctx.tx.contacts.reachable_identities(roles=[Role.OFFICER],
+                                                                        unit_id=unit.id):
+        tt = ctx.translator_for(contact.language)
+        ctx.send(identity.channel, identity.chat_id, contact.id, Reply(tt._(
+            "📅 The coordinating department gave your unit more time: “{name}” for {period} is "
+            "now due on {due}.").format(name=esc(obligation.label(tt.language)),
+                                        period=esc(period.label(tt)), due=tt.date(due)),
+            (_open_form_choice(tt, obligation, period),)))
+        told += 1
+    ctx.reply(t._("{unit} now has until {due} for “{name}”, {period}. Reminders follow its new "
+                  "date.").format(unit=esc(unit.name), due=t.date(due),
+                                  name=esc(obligation.label(t.language)),
+                                  period=esc(period.label(t))) + "\n" + (
+        t.ngettext("{n} officer of the unit was told.", "{n} officers of the unit were told.",
+                   told).format(n=told) if told else
+        t._("The unit has no registered officer to tell.")))
+
+
+EXTEND_FORM = forms.register(Form(
+    id="deadline_extend", title=N_("More time for one unit"), roles=COORDINATING,
+    submit=_extended,
+    questions=(
+        Question("unit", Kind.UNIT, N_("Unit"),
+                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 check=_owes_it),
+        Question("due", Kind.DATE, N_("New deadline"), N_("The unit's new deadline?"),
+                 allow_future=True, check=_later),
+        Question("reason", Kind.TEXT, N_("Reason"), N_("Why does the unit get more time?"),
+                 max_length=500),
+    )))
+
+action(Action("deadlines", N_("Deadlines"), N_("obligations and their deadlines"),
+              DESK | {Role.OFFICER},
+              _deadlines, aliases=("hannop",), menu_rank=1))

@@ -413,22 +413,32 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
             role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
-async def _myreports(ctx: Ctx, _args: str) -> None:
+async def _myreports(ctx: Ctx, args: str) -> None:
+    """The unit's latest reports and open difficulties; `/myreports WORDS` searches them."""
     t = ctx.t
     if ctx.contact.unit_id is None:
         ctx.reply(t._("You are not attached to a unit."))
         return
-    reports = await ctx.tx.reports.latest(unit_id=ctx.contact.unit_id, limit=10)
+    if args.strip():
+        query = _parse_query(ctx, args)
+        await list_reports(ctx, query)
+        return
+    reports = await ctx.tx.reports.search(unit_id=ctx.contact.unit_id, limit=PAGE + 1)
     open_lines, open_choices = await unit_difficulty_lines(ctx)
     if not reports and not open_lines:
         ctx.reply(t._("Your unit has no reports yet."), [Choice("m:report", t._("New report"))])
         return
+    ctx.state["reports_query"] = {"unit": ctx.contact.unit_id}
+    shown = reports[:PAGE]
     lines = [t._("<b>Your unit's latest reports</b>")]
-    lines += [_report_line(ctx, r) for r in reports] or [t._("None yet.")]
+    lines += [_report_line(ctx, r) for r in shown] or [t._("None yet.")]
     if open_lines:
         lines += ["", t._("<b>Difficulties not yet resolved</b>"), *open_lines]
+    lines.append(t._("To search, send e.g. /myreports 2026-Q1 tuyên truyền (a period and/or "
+                     "words)."))
+    more = [Choice(f"rq:{shown[-1].id}", t._("Older reports ›"))] if len(reports) > PAGE else []
     ctx.reply("\n".join(lines),
-              [Choice(f"r:open:{r.id}", r.number) for r in reports] + open_choices)
+              [Choice(f"r:open:{r.id}", r.number) for r in shown] + more + open_choices)
 
 
 def _report_line(ctx: Ctx, report: Report) -> str:
@@ -440,43 +450,94 @@ def _report_line(ctx: Ctx, report: Report) -> str:
 # ---------------------------------------------------------------------------------------------
 # Review
 
+PAGE = 10  # reports per page of a listing
+
+
+def _parse_query(ctx: Ctx, args: str) -> dict:
+    """A listing's filters from typed words: a period ("2026", "2026-Q1", a review period's id)
+    and the rest as words to find."""
+    query: dict = {}
+    words = []
+    for word in args.split():
+        if "period" not in query and ctx.config.programme.period(word) is not None:
+            query["period"] = ctx.config.programme.period(word).key
+        else:
+            words.append(word)
+    if words:
+        query["text"] = " ".join(words)
+    return query
+
+
 async def _reports(ctx: Ctx, args: str) -> None:
-    """Latest reports; `/reports UNIT` filters by unit (code or part of the name)."""
-    unit = None
-    if args:
-        found = await ctx.tx.units.search(args)
-        if len(found) != 1:
-            ctx.reply(ctx.t._("No single unit matches “{query}”. Type its code, e.g. /reports "
-                              "Q-LECHAN.").format(query=esc(args[:60])))
-            return
-        unit = found[0]
-    await _list_reports(ctx, unit.id if unit else None, None)
+    """Latest reports; `/reports WORDS` filters by one unit (its code or a part of its name),
+    a period, or words found in the reports."""
+    query = _parse_query(ctx, args)
+    text = query.get("text", "")
+    found = await ctx.tx.units.search(text) if text else []
+    # Words naming one unit ("le chan") mean that unit, unless it has no such report: words
+    # such as "phát thanh" name a unit (the radio station) and are also what reports say.
+    if len(found) == 1:
+        by_unit = {**{k: v for k, v in query.items() if k != "text"}, "unit": found[0].id}
+        if await _any_report(ctx, by_unit):
+            query = by_unit
+    await list_reports(ctx, query)
 
 
-async def _list_reports(ctx: Ctx, unit_id: int | None, kind: str | None) -> None:
+async def _any_report(ctx: Ctx, query: dict) -> bool:
+    period = ctx.config.programme.period(query["period"]) if query.get("period") else None
+    return bool(await ctx.tx.reports.search(
+        unit_id=query.get("unit"), period=(period.key, period.start, period.end)
+        if period else None, limit=1))
+
+
+async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None:
+    """One page of reports matching `query` (unit, kind, period, text), older than `before`;
+    the query is kept so that "Older reports" turns the page."""
     t = ctx.t
-    reports = await ctx.tx.reports.latest(unit_id=unit_id, kind=kind, limit=10)
-    unit = await ctx.tx.units.get(unit_id) if unit_id else None
-    title = t._("<b>Latest reports</b>")
-    if unit:
-        title += f" · {esc(unit.name)}"
-    if kind:
-        title += f" · {kind_label(ctx, kind)}"
-    lines = [title] + [f"{_report_line(ctx, r)} · {esc(r.unit_code)}" for r in reports]
-    if not reports:
+    if ctx.role is Role.OFFICER:
+        query["unit"] = ctx.contact.unit_id  # officers see their own unit's reports only
+    period = ctx.config.programme.period(query["period"]) if query.get("period") else None
+    reports = await ctx.tx.reports.search(
+        unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
+        period=(period.key, period.start, period.end) if period else None, before_id=before,
+        limit=PAGE + 1)
+    ctx.state["reports_query"] = query
+    shown = reports[:PAGE]
+    unit = await ctx.tx.units.get(query["unit"]) if query.get("unit") else None
+    title = t._("<b>Older reports</b>") if before else t._("<b>Latest reports</b>")
+    title += "".join(f" · {part}" for part in (
+        esc(unit.name) if unit and ctx.role is not Role.OFFICER else "",
+        kind_label(ctx, query["kind"]) if query.get("kind") else "",
+        esc(period.label(t)) if period else "",
+        f"“{esc(query['text'])}”" if query.get("text") else "") if part)
+    lines = [title] + [f"{_report_line(ctx, r)} · {esc(r.unit_code)}" for r in shown]
+    if not shown:
         lines.append(t._("No reports match."))
-    choices = [Choice(f"r:open:{r.id}", r.number) for r in reports]
-    scope = str(unit_id or "")
-    if not kind:
+    choices = [Choice(f"r:open:{r.id}", r.number) for r in shown]
+    if len(reports) > PAGE:
+        choices.append(Choice(f"rq:{shown[-1].id}", t._("Older reports ›")))
+    scope = str(query.get("unit") or "")
+    if not query.get("kind") and ctx.role in READERS:
         choices += [Choice(f"rf:{scope}:{k}", t._(f.title)) for k, f in KINDS.items()]
-    if unit and ctx.role in REVIEWERS:
-        period = periods.year_of(ctx.today)
-        waiting = await ctx.tx.reports.received_ids(unit.id, period.key)
+    if unit and ctx.role in REVIEWERS and not before:
+        year = periods.year_of(ctx.today)
+        waiting = await ctx.tx.reports.received_ids(unit.id, year.key)
         if waiting:
-            choices.append(Choice(f"rv:all:{unit.id}:{period.key}", t.ngettext(
+            choices.append(Choice(f"rv:all:{unit.id}:{year.key}", t.ngettext(
                 "Approve {n} received report ({period})", "Approve all {n} received reports "
-                "({period})", len(waiting)).format(n=len(waiting), period=period.label(t))))
+                "({period})", len(waiting)).format(n=len(waiting), period=year.label(t))))
     ctx.reply("\n".join(lines), choices)
+
+
+@callback("rq", EVERYONE)
+async def _older(ctx: Ctx, before: str) -> None:
+    """The next page of the last listing this person asked for."""
+    query = ctx.state.get("reports_query")
+    older_than = parse_id(before)
+    if query is None or older_than is None:
+        ctx.reply(ctx.t._("This button is no longer valid."))
+        return
+    await list_reports(ctx, dict(query), older_than)
 
 
 @callback("rf", READERS)
@@ -486,7 +547,9 @@ async def _filter(ctx: Ctx, rest: str) -> None:
     if kind not in KINDS or (unit_id and unit is None):
         ctx.reply(ctx.t._("This button is not valid."))
         return
-    await _list_reports(ctx, unit, kind)
+    # The kind narrows the listing on screen (its period and words stay).
+    query = {**ctx.state.get("reports_query", {}), "kind": kind, "unit": unit}
+    await list_reports(ctx, query)
 
 
 async def _tell_unit(ctx: Ctx, report: Report, text_for, choices_for=lambda t: ()) -> None:

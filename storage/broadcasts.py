@@ -68,6 +68,18 @@ class BroadcastsRepo:
             "SELECT * FROM broadcasts ORDER BY id DESC LIMIT ?", (limit,))
         return [_broadcast(r) for r in rows]
 
+    async def received(self, contact_id: int, limit: int = 10
+                       ) -> list[tuple[Broadcast, int, datetime | None]]:
+        """(notice, delivery id, acknowledged at) of the latest notices sent to a person."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT b.*, d.id AS delivery_id, d.acknowledged_at FROM deliveries d "
+            "JOIN broadcasts b ON b.id = d.broadcast_id WHERE d.contact_id = ? AND EXISTS "
+            "(SELECT 1 FROM outbox o WHERE o.delivery_id = d.id AND o.status = 'sent') "
+            "ORDER BY b.id DESC LIMIT ?", (contact_id, limit))
+        return [(_broadcast(r), r["delivery_id"],
+                 datetime.fromisoformat(r["acknowledged_at"]) if r["acknowledged_at"] else None)
+                for r in rows]
+
     async def due(self, now: datetime) -> list[Broadcast]:
         rows = await self.conn.execute_fetchall(
             "SELECT * FROM broadcasts WHERE status = 'scheduled' AND scheduled_at <= ? "

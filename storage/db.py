@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.repos import Tx
+from storage.text import fold
 from storage.units import first
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -58,6 +59,8 @@ class Database:
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         try:
             self._conn.row_factory = sqlite3.Row
+            # Searches ignore case and diacritics, as people expect ("le chan" finds "Lê Chân").
+            await self._conn.create_function("fold", 1, fold, deterministic=True)
             for pragma in (
                 "journal_mode=WAL",
                 "foreign_keys=ON",

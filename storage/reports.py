@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from storage.text import fold
 from storage.units import first, iso
 
 
@@ -119,6 +120,30 @@ class ReportsRepo:
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
+        rows = await self.conn.execute_fetchall(sql + " ORDER BY r.id DESC LIMIT ?",
+                                                (*args, limit))
+        return [_report(r) for r in rows]
+
+    async def search(self, *, unit_id: int | None = None, kind: str | None = None,
+                     period: tuple[str, date, date] | None = None, text: str = "",
+                     before_id: int | None = None, limit: int = 10) -> list[Report]:
+        """Newest first, older than `before_id` (the page before), filtered by unit, kind,
+        period (key, start, end: a periodic report names it, others fall in it by activity
+        date) and words found in the number, the unit's name or the answers."""
+        sql, args = _SELECT + " WHERE 1 = 1", []
+        for column, value in (("r.unit_id", unit_id), ("r.kind", kind)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if period is not None:
+            sql += " AND (r.period_key = ? OR r.activity_date BETWEEN ? AND ?)"
+            args += [period[0], period[1].isoformat(), period[2].isoformat()]
+        for word in fold(text).split():
+            sql += " AND fold(r.number || ' ' || u.name || ' ' || r.answers) LIKE ?"
+            args.append("%" + word.replace("%", "").replace("_", "") + "%")
+        if before_id is not None:
+            sql += " AND r.id < ?"
+            args.append(before_id)
         rows = await self.conn.execute_fetchall(sql + " ORDER BY r.id DESC LIMIT ?",
                                                 (*args, limit))
         return [_report(r) for r in rows]

@@ -23,6 +23,8 @@ class Owed:
     end: date
     # Reports created before this moment (UTC) are on time: the end of the deadline day, local.
     on_time_before: datetime
+    # The obligation's id, so that a unit's own extension of the deadline is taken into account.
+    obligation: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class UnitStatus:
     kind: str
     first_at: datetime | None  # when the first satisfying report arrived
     on_time: bool
+    extended_to: date | None = None  # this unit's own deadline, if it was given more time
 
 
 def _satisfying(owed: Owed) -> str:
@@ -46,6 +49,7 @@ def _satisfying(owed: Owed) -> str:
 
 def _params(owed: Owed) -> dict:
     params = {"kind": owed.report_kind, "level": owed.level, "period": owed.period_key,
+              "obligation": owed.obligation,
               "start": owed.start.isoformat(), "end": owed.end.isoformat(),
               "on_time": iso(owed.on_time_before)}
     params |= {f"k{i}": kind for i, kind in enumerate(owed.unit_kinds)}
@@ -65,12 +69,15 @@ class TrackingRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT u.id, u.code, u.name, u.kind, "
             f"(SELECT MIN(r.created_at) FROM reports r WHERE r.unit_id = u.id AND "
-            f"{_satisfying(owed)}) AS first_at FROM units u WHERE u.kind IN ({_kinds(owed)}) "
+            f"{_satisfying(owed)}) AS first_at, e.due, e.on_time_before FROM units u "
+            "LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND e.obligation = :obligation "
+            f"AND e.period_key = :period WHERE u.kind IN ({_kinds(owed)}) "
             "ORDER BY u.kind, u.code", _params(owed))
         bound = iso(owed.on_time_before)
         return [UnitStatus(r[0], r[1], r[2], r[3],
                            datetime.fromisoformat(r[4]) if r[4] else None,
-                           r[4] is not None and r[4] < bound) for r in rows]
+                           r[4] is not None and r[4] < (r[6] or bound),
+                           date.fromisoformat(r[5]) if r[5] else None) for r in rows]
 
     async def missing(self, owed: Owed) -> list[tuple[int, str, str]]:
         """(id, code, name) of the units that owe it and have sent nothing that satisfies it."""
@@ -99,3 +106,22 @@ class TrackingRepo:
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (obligation, period_key) DO UPDATE SET "
             "due = excluded.due, moved_by = excluded.moved_by, moved_at = excluded.moved_at",
             (obligation, period_key, due.isoformat(), contact_id, iso(now)))
+
+    async def extensions(self, obligation: str, period_key: str) -> dict[int, date]:
+        """unit id -> that unit's own deadline for one obligation and period."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT unit_id, due FROM deadline_extensions WHERE obligation = ? AND "
+            "period_key = ?", (obligation, period_key))
+        return {r[0]: date.fromisoformat(r[1]) for r in rows}
+
+    async def extend(self, obligation: str, period_key: str, unit_id: int, due: date,
+                     on_time_before: datetime, contact_id: int, now: datetime) -> None:
+        """Give one unit its own deadline (a second extension replaces the first)."""
+        await self.conn.execute(
+            "INSERT INTO deadline_extensions (obligation, period_key, unit_id, due, "
+            "on_time_before, extended_by, extended_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (obligation, period_key, unit_id) DO UPDATE SET due = excluded.due, "
+            "on_time_before = excluded.on_time_before, extended_by = excluded.extended_by, "
+            "extended_at = excluded.extended_at",
+            (obligation, period_key, unit_id, due.isoformat(), iso(on_time_before), contact_id,
+             iso(now)))

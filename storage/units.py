@@ -121,6 +121,11 @@ class Person:
     last_seen: datetime | None
 
 
+def _digests_by_default(role: Role) -> int:
+    """Digests are on for a new contact, except leaders, who take them when they choose to."""
+    return int(role is not Role.LEADER)
+
+
 class ContactsRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: StepWrites | None = None):
         self.conn = conn
@@ -163,10 +168,12 @@ class ContactsRepo:
         self, *, unit_id: int | None, role: Role, name: str, language: str, now: datetime,
         admin_by_setting: bool = False,
     ) -> Contact:
+        digests = _digests_by_default(role)
         cur = await self.conn.execute(
-            "INSERT INTO contacts (unit_id, role, name, language, created_at, admin_by_setting) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (unit_id, role.value, name, language, iso(now), int(admin_by_setting)),
+            "INSERT INTO contacts (unit_id, role, name, language, created_at, admin_by_setting, "
+            "digest_daily, digest_weekly) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (unit_id, role.value, name, language, iso(now), int(admin_by_setting), digests,
+             digests),
         )
         return Contact(id=cur.lastrowid, unit_id=unit_id, role=role, name=name, language=language,
                        admin_by_setting=admin_by_setting)
@@ -185,9 +192,13 @@ class ContactsRepo:
         )
 
     async def update(self, contact_id: int, *, unit_id: int | None, role: Role) -> None:
+        # A new role brings that role's digest defaults; the same role keeps the choices made.
+        digests = _digests_by_default(role)
         await self.conn.execute(
-            "UPDATE contacts SET unit_id = ?, role = ? WHERE id = ?",
-            (unit_id, role.value, contact_id),
+            "UPDATE contacts SET unit_id = ?, role = ?, "
+            "digest_daily = CASE WHEN role = ? THEN digest_daily ELSE ? END, "
+            "digest_weekly = CASE WHEN role = ? THEN digest_weekly ELSE ? END WHERE id = ?",
+            (unit_id, role.value, role.value, digests, role.value, digests, contact_id),
         )
 
     async def set_active(self, contact_id: int, active: bool, now: datetime) -> None:
@@ -352,6 +363,11 @@ class InviteProblem(StrEnum):
     REVOKED = "revoked"
 
 
+# How many invites one request may make, in chat and in the CLI alike (50 codes with their
+# links fit in one chat message).
+MAX_INVITES_AT_ONCE = 50
+
+
 class InvitesRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
@@ -407,6 +423,14 @@ class InvitesRepo:
             (iso(now), contact_id, code),
         )
         return cur.rowcount == 1
+
+    async def pending(self, now: datetime, limit: int = 30) -> list[Invite]:
+        """Invites that can still be used (not the one-day /link codes), newest first."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT * FROM invites WHERE used_at IS NULL AND revoked_at IS NULL AND "
+            "for_contact IS NULL AND expires_at > ? ORDER BY created_at DESC, code LIMIT ?",
+            (iso(now), limit))
+        return [Invite.model_validate(dict(row)) for row in rows]
 
     async def revoke(self, code: str, now: datetime) -> bool:
         cur = await self.conn.execute(

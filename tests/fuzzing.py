@@ -285,6 +285,8 @@ ENTRIES: dict[str, dict[str, Callable[[World, Chat], Awaitable[None]]]] = {
     "deadline_move": {"admin": lambda w, c: w.say_then_press(c, "/deadlines", "dl:")},
     "invite": {"admin": lambda w, c: w.say_into(c, "/invite")},
     "person_role": {"admin": lambda w, c: w.person_role(c)},
+    "deadline_extend": {role: lambda w, c: w.deadline_extend(c) for role in ("coordinator",
+                                                                              "admin")},
 }
 
 # Views reached by buttons, whose offered choices can be typed by number.
@@ -419,6 +421,13 @@ class World:
 
     async def press_with(self, chat: Chat, pattern: str, need, *args) -> None:
         await self.press(chat, pattern.format(await need(*args)))
+
+    async def deadline_extend(self, chat: Chat) -> None:
+        """/status, the list of units that have not sent a report, then More time."""
+        await self.say_then_press(chat, "/status", "st:miss:")
+        extend = next(data for sent in reversed(self.h.request.sent(chat.chat_id))
+                      for _label, data in sent.buttons if data.startswith("dx:"))
+        await self.press_into(chat, extend)
 
     async def person_role(self, chat: Chat) -> None:
         """/people, someone else's card (the list starts with the admin), then Change role or

@@ -108,3 +108,28 @@ def test_a_report_with_a_coordinator_watching_shows_every_message_once(tmp_path)
     with sqlite3.connect(tmp_path / "demo.db") as db:
         rows = db.execute("SELECT COUNT(*), MAX(attempts) FROM outbox").fetchone()
     assert rows == (len(shown), 1)
+
+
+def test_demo_tries_an_invite_as_someone_new_and_attaches_a_file(tmp_path):
+    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")}
+    subprocess.run([sys.executable, "-m", "bot", "units", "import", "bot/data/units_haiphong.csv"],
+                   env=env, check=True, capture_output=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+    issued = subprocess.run([sys.executable, "-m", "bot", "invite", "--role", "officer", "--unit",
+                             "Q-LECHAN"], env=env, check=True, capture_output=True, text=True)
+    code = issued.stdout.split()[0]
+    (tmp_path / "bien-ban.pdf").write_bytes(b"%PDF-1.4\n")
+    lines = ["/as coordinator", "/as guest", f"/start {code}", "/difficulty",
+             "Thiếu kinh phí in tài liệu", "1", "1", "bỏ qua", f"/attach {tmp_path}/nope.pdf",
+             f"/attach {tmp_path}/bien-ban.pdf", "Xong", "1", "/quit"]
+    done = subprocess.run([sys.executable, "-m", "bot", "demo"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "người dùng mới (1), chưa đăng ký" in out
+    assert "đã được đăng ký là cán bộ đầu mối của Ủy ban nhân dân quận Lê Chân" in out
+    assert f"Không có tệp tại {tmp_path}/nope.pdf" in out
+    assert "Đã nhận 1 tệp" in out and "Tài liệu kèm theo: 1 tệp" in out
+    # The coordinator hears of the difficulty, marked with who they are, not an address.
+    assert "[→ cán bộ điều phối] " in out
+    assert "guest:" not in out and "coordinator:" not in out and "officer:" not in out

@@ -151,3 +151,28 @@ async def test_digest_hour_is_the_coordinators_choice(desk):
     assert digests() == []
     await desk.tick_at(at(3, 10, 13))
     assert len(digests()) == 1 and "<b>4 báo cáo mới</b>" in digests()[0]
+
+
+async def test_leaders_choose_to_receive_digests(desk):
+    leader = await register(desk, 401, "Lê Văn Lãnh", Role.LEADER, unit=None)
+    desk.think_seconds = 0
+
+    def digests():
+        return [c for c in desk.request.calls if c.chat_id == "401" and (
+            c.method == "sendPhoto" or c.params.get("text", "").startswith("<b>Bản tổng hợp"))]
+
+    await leader.say("/settings")
+    settings = leader.last()
+    assert settings.text.count("⬜") == 2
+    assert "✅" not in settings.text and "mỗi báo cáo mới" not in settings.text
+    assert not any(data.startswith("set:each") for _label, data in settings.buttons)
+    await desk.tick_at(at(3, 11, 9))
+    await desk.tick_at(at(3, 16, 10))
+    assert digests() == []  # not chosen yet, though the coordinator gets them
+
+    await leader.press_data("set:weekly:on")
+    assert leader.last().text.count("✅") == 1
+    await leader.press_data("set:each:on")
+    assert leader.last().text == "Nút bấm này không hợp lệ."
+    await desk.tick_at(at(3, 23, 10))  # the next Monday: the weekly digest, with its chart
+    assert len(digests()) == 1 and digests()[0].method == "sendPhoto"

@@ -18,6 +18,7 @@ from handlers.forms import Form, Kind, Question
 from handlers.types import Inbound
 from storage.models import Role
 from tests.telegram_fakes import Chat, Harness, Sent, invite, register
+from tests.test_search import seed_reports
 
 # Rows that record traffic rather than effects; timestamps move with the clock between taps.
 TRAFFIC = {"outbox", "processed_updates", "schema_migrations"}
@@ -140,6 +141,14 @@ async def _idle(h: Harness, _chat: Chat) -> None:
     await h.drain()
 
 
+async def _eleven_reports(h: Harness, _chat: Chat) -> None:
+    await seed_reports(h, 11)
+
+
+async def _an_invite(h: Harness, _chat: Chat) -> None:
+    await invite(h)
+
+
 async def _photo(_h: Harness, chat: Chat) -> None:
     await chat.send_photo()
 
@@ -244,6 +253,7 @@ TAPS: dict[str, Reach] = {
                                "45/KH-UBND-2", "f:ok"),
                     f"r:hist:{ID}", "/reports", f"tap:r:open:{ID}"),
     "rf": shown(desk_after(*PLAN), r"rf:\d*:plan", "/reports"),
+    "rq": shown(desk_after(_eleven_reports), f"rq:{ID}", "/reports"),
     "rv:ok": shown(desk_after(*PLAN), f"rv:ok:{ID}"),
     "rv:back": shown(desk_after(*PLAN), f"rv:back:{ID}"),
     "rv:all": shown(desk_after(*PLAN), rf"rv:all:{ID}:{ID}", "/reports le chan"),
@@ -262,6 +272,8 @@ TAPS: dict[str, Reach] = {
     "kf": shown(after_difficulty(None, "desk"), "kf:u", "/difficulties"),
     "st:year": shown(coordinator, f"st:year:{ID}", "/status"),
     "st:miss": shown(coordinator, r"st:miss:.+", "/status"),
+    "rm": shown(desk_after(), r"rm:.+", "/status", r"tap:st:miss:.+"),
+    "dx": shown(coordinator, r"dx:.+", "/status", r"tap:st:miss:.+"),
     "set:each": shown(coordinator, "set:each:off", "/settings"),
     "set:hour": shown(coordinator, "set:hour:10", "/settings"),
     "bc:ack": shown(after_notice("unit"), f"bc:ack:{ID}"),
@@ -279,6 +291,7 @@ TAPS: dict[str, Reach] = {
     "pp:on": shown(admin_after_officer, "pp:on:1", "/people #1", "tap:pp:off:1", "/people #1"),
     "pp:rm": shown(admin_after_officer, "pp:rm:1:telegram:501", "/people #1"),
     "pp:role": shown(admin_after_officer, "pp:role:1", "/people #1"),
+    "iv": shown(admin, r"iv:rv:.+", _an_invite, "/invites"),
     # Form buttons: f:STEP:VALUE
     "f:choice": shown(officer, form_button("conference"), "/report", "tap:rk:dissemination"),
     "f:yesno": shown(officer, form_button("yes"), _yes_no_form),

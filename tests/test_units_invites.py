@@ -1,4 +1,6 @@
+import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -7,6 +9,7 @@ from bot.i18n import translator
 from bot.units_file import SAMPLE_UNITS, UnitsFileError, read_units_file
 from storage.models import Role
 from storage.units import InviteProblem
+from tests.telegram_fakes import invite
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -119,3 +122,64 @@ def test_cli_invites_and_revoke(capsys, monkeypatch):
     assert status == 1 and "NOPE" in err
     status, _, err = run_cli(capsys, "invite", "--role", "officer")
     assert status == 1 and "--unit" in err
+
+
+def test_cli_invite_lines_name_unit_role_expiry_and_link(capsys, monkeypatch):
+    run_cli(capsys, "units", "import", str(SAMPLE_UNITS))
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "baocao_hp_bot")
+    status, out, _ = run_cli(capsys, "invite", "--unit", "Q-LECHAN", "--role", "officer",
+                             "--count", "2", "--expires", "5")
+    assert status == 0
+    for line in out.strip().splitlines():
+        code = line.split()[0]
+        expires = (datetime.now(UTC) + timedelta(days=5)).astimezone(
+            ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y")
+        assert line == (f"{code}  cán bộ đầu mối  Q-LECHAN  đến hết {expires}  "
+                        f"https://t.me/baocao_hp_bot?start={code}")
+
+
+async def test_invite_limit_is_the_same_in_chat_and_cli(harness, capsys):
+    h = harness
+    status, _, err = await asyncio.to_thread(run_cli, capsys, "invite", "--role",
+                                             "coordinator", "--count", "51")
+    assert status == 1 and "--count phải từ 1 đến 50." in err
+    admin = h.chat(1, "Quản trị")
+    await admin.say("/start")
+    await admin.say("/invite")
+    await admin.press("Cán bộ điều phối")
+    await admin.say("51")
+    assert "từ 1 đến 50" in admin.last().text
+    await admin.say("50")
+    await admin.press("Xác nhận")
+    assert admin.last().text.count("<code>") == 50
+
+
+async def test_pending_invites_listed_and_revoked_in_chat(harness):
+    h = harness
+    admin = h.chat(1, "Quản trị")
+    await admin.say("/start")
+    await admin.say("/dsmoi")
+    assert admin.last().text == "Không có mã mời nào đang chờ sử dụng."
+    code = await invite(h, Role.OFFICER, "Q-LECHAN")
+    later = await invite(h, Role.COORDINATOR, None)
+    used = await invite(h, Role.OFFICER, "Q-NGOQUYEN")
+    await h.chat(501, "Cán bộ").say(f"/start {used}")
+    await admin.say("/invites")
+    listing = admin.last()
+    assert f"<code>{code}</code> · cán bộ đầu mối · Q-LECHAN · đến hết" in listing.text
+    assert f"<code>{later}</code> · cán bộ điều phối · đến hết" in listing.text
+    assert used not in listing.text
+    await admin.press(f"Thu hồi {code}")
+    assert admin.last().text == f"Đã thu hồi mã mời {code}: mã này không dùng được nữa."
+    stranger = h.chat(502, "Người lạ")
+    await stranger.say(f"/start {code}")
+    assert "đã bị thu hồi" in stranger.last().text
+    await h.chat(503, "Điều phối viên").say(f"/start {later}")  # used before the press
+    await admin.press_data(f"iv:rv:{later}", listing)
+    assert "đã được sử dụng, đã bị thu hồi hoặc đã hết hạn" in admin.last().text
+    await admin.say("/invites")
+    assert admin.last().text == "Không có mã mời nào đang chờ sử dụng."
+    async with h.runtime.db.read() as tx:
+        revoked = [a["details"]["code"] for a in await tx.audit.recent(10)
+                   if a["action"] == "invite.revoke"]
+    assert revoked == [code]
