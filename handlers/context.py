@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, translator
 from handlers.programme import Programme, load_programme
+from handlers.text import esc
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
 from storage.models import Contact, Role
 from storage.repos import Tx
@@ -49,6 +50,9 @@ class Ctx:
     flow: str = MENU_FLOW
     state: dict = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
+    # The event was refused (role, invalid or someone else's button): a pressed group message
+    # is then left as it is (see core._mark_pressed).
+    refused: bool = False
 
     @property
     def today(self) -> date:
@@ -87,6 +91,33 @@ class Ctx:
                 self.event = replace(self.event, chat_id=identity.chat_id, is_group=False)
                 return True
         return False
+
+    async def refuse(self, text: str) -> None:
+        """Say no to the person only: a refusal in a group goes to their private chat (or
+        nowhere), never to everyone in the group."""
+        self.refused = True
+        if await self.go_private():
+            self.reply(text)
+
+    async def in_private(self) -> bool:
+        """Unit data is shown in the person's private chat, never in a group: move what
+        follows there and say so in the group. False (the group told why) when the person has
+        no private chat with the bot on this channel."""
+        group = self.event
+        if not group.is_group:
+            return True
+        t = self.t
+        if not await self.go_private():
+            link = f" https://t.me/{self.config.bot_username}" if self.config.bot_username \
+                else ""
+            self.reply(t._("This shows unit data, so it is sent only in a private chat. Please "
+                           "open a private chat with the bot and ask there:{link}").format(
+                link=link))
+            return False
+        self.out.append(Outgoing(group.channel, group.chat_id, Reply(t._(
+            "{name}, I have sent the answer to you in a private chat.").format(
+            name=esc(self.contact.name))), self.contact.id))
+        return True
 
     def set_flow(self, flow: str, form_state: dict | None = None) -> None:
         self.flow = flow

@@ -98,7 +98,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("st", DESK)
+@callback("st", DESK, private_data=True)
 async def _status_button(ctx: Ctx, rest: str) -> None:
     what, _, target = rest.partition(":")
     if what == "year" and target.isdigit():
@@ -273,9 +273,9 @@ async def _set(ctx: Ctx, rest: str) -> None:
 
 
 action(Action("status", N_("Status"), N_("completeness of the current period, overdue units"),
-              DESK, _status, aliases=("tiendo",)))
+              DESK, _status, aliases=("tiendo",), private_data=True))
 action(Action("digest", N_("Digest now"), N_("the digest of the last 7 days, with a chart"),
-              DESK, _digest_now, aliases=("tonghop",)))
+              DESK, _digest_now, aliases=("tonghop",), private_data=True))
 action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests, "
                                                   "their hour"),
               COORDINATORS, _settings, aliases=("caidat",)))

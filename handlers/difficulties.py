@@ -167,7 +167,7 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
     if difficulty is None or (ctx.role is Role.OFFICER
                               and difficulty.unit_id != ctx.contact.unit_id) \
             or ctx.role is Role.ADMIN:
-        ctx.reply(ctx.t._("This difficulty is not available to you."))
+        await ctx.refuse(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
 
@@ -200,7 +200,8 @@ async def _act(ctx: Ctx, rest: str) -> None:
     if difficulty is None:
         return
     if what == "open":
-        await show(ctx, difficulty)
+        if await ctx.in_private():
+            await show(ctx, difficulty)
         return
     allowed = {c.id.split(":")[1] for c in _buttons(ctx.t, difficulty, ctx.role)}
     if what not in allowed:
@@ -376,7 +377,7 @@ async def _listing(ctx: Ctx, filter_: str, unit_id: int | None = None) -> None:
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("kf", DESK)
+@callback("kf", DESK, private_data=True)
 async def _filter(ctx: Ctx, rest: str) -> None:
     await _listing(ctx, rest)
 
@@ -424,4 +425,4 @@ action(Action("difficulty", N_("Report a difficulty"), N_("report a difficulty o
                                                           "the coordinating department"),
               OFFICERS, _difficulty, aliases=("khokhan",), private_only=True))
 action(Action("difficulties", N_("Difficulties"), N_("open difficulties, oldest first"), DESK,
-              _difficulties, aliases=("vuongmac",)))
+              _difficulties, aliases=("vuongmac",), private_data=True))

@@ -213,7 +213,7 @@ async def _export(ctx: Ctx, _args: str) -> None:
                for key in keys])
 
 
-@callback("ex", DESK)
+@callback("ex", DESK, private_data=True)
 async def _export_period(ctx: Ctx, key: str) -> None:
     period = ctx.config.programme.period(key)
     if period is None:
@@ -256,4 +256,4 @@ async def run_export_job(db: Database, config: Config, job: dict, now: datetime,
 
 
 action(Action("export", N_("Export"), N_("a spreadsheet of a period's reports and difficulties"),
-              DESK, _export, aliases=("xuat",)))
+              DESK, _export, aliases=("xuat",), private_data=True))

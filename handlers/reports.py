@@ -301,7 +301,7 @@ async def _readable(ctx: Ctx, report_id: str) -> Report | None:
     """The report if this person may see it: officers their own unit's, others all."""
     report = await ctx.tx.reports.get(int(report_id)) if report_id.isdigit() else None
     if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
-        ctx.reply(ctx.t._("This report is not available to you."))
+        await ctx.refuse(ctx.t._("This report is not available to you."))
         return None
     return report
 
@@ -371,6 +371,8 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
     report = await _readable(ctx, report_id)
     if report is None:
         return
+    if what in ("open", "hist") and not await ctx.in_private():
+        return
     if what == "open":
         await open_report(ctx, report)
     elif what == "hist" and ctx.role in READERS:
@@ -391,7 +393,7 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
                           ctx.t._("Editing report {number}. Choose “Change an answer” to correct "
                                   "it, then Confirm.").format(number=report.number))
     else:
-        ctx.reply(ctx.t._("Sorry, this is not available for your role ({role}).").format(
+        await ctx.refuse(ctx.t._("Sorry, this is not available for your role ({role}).").format(
             role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
@@ -461,7 +463,7 @@ async def _list_reports(ctx: Ctx, unit_id: int | None, kind: str | None) -> None
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("rf", READERS)
+@callback("rf", READERS, private_data=True)
 async def _filter(ctx: Ctx, rest: str) -> None:
     unit_id, _, kind = rest.partition(":")
     if kind not in KINDS or (unit_id and not unit_id.isdigit()):
@@ -558,6 +560,6 @@ action(Action("report", N_("New report"), N_("report an activity, a plan, a revi
               aliases=("baocao",), private_only=True))
 action(Action("myreports", N_("My unit's reports"), N_("your unit's reports and their review "
                                                        "state"), OFFICERS, _myreports,
-              aliases=("baocaocuatoi",)))
+              aliases=("baocaocuatoi",), private_data=True))
 action(Action("reports", N_("Reports"), N_("latest reports; /reports UNIT for one unit"),
-              READERS, _reports, aliases=("xembaocao",)))
+              READERS, _reports, aliases=("xembaocao",), private_data=True))

@@ -1,0 +1,88 @@
+"""Issue 13: unit data stays out of groups, refusals go to the presser only, files are capped
+and owner-only, personal data has an end, secrets never reach the logs."""
+
+from __future__ import annotations
+
+from storage.models import Role
+from tests.telegram_fakes import register
+from tests.test_double_tap import DIFFICULTY, PLAN, act, coordinator, officer, tap
+
+GROUP = -100900  # the coordinators' group of the harness
+
+
+async def edits_in(h, chat_id) -> list:
+    return [c for c in h.request.calls if c.method == "editMessageText"
+            and c.chat_id == str(chat_id)]
+
+
+def press(data):
+    async def step(_h, chat):
+        await chat.press_data(data)
+    return step
+
+
+async def test_data_views_typed_or_pressed_in_a_group_answer_in_private(harness):
+    h = harness
+    desk = await coordinator(h)
+    await act(h, await officer(h), *PLAN)
+    await act(h, h.chat(501, "Trần Thị Bình"), *DIFFICULTY)
+    group = h.chat(GROUP)
+    desk_in_group = h.chat(301, "Phạm Văn Điều", chat_id=GROUP)
+    # "Xem" on the group's notice of the new report, then each data command typed there.
+    notice = next(s for s in reversed(h.request.sent(GROUP)) if "BC-2026-0001" in s.text)
+    for step, private_text in [("tap:r:open:1", "Kế hoạch triển khai"),
+                               (press("kk:open:1"), "Thiếu kinh phí"),
+                               ("/reports", "BC-2026-0001"), ("/difficulties", "KK-2026-0001"),
+                               ("/status", "Tình hình báo cáo"),
+                               ("/digest", "Bản tổng hợp"), ("/export", "bảng tính")]:
+        in_group_before, private_before = len(h.request.sent(GROUP)), len(desk.texts())
+        await act(h, desk_in_group, step)
+        said = [s.text for s in h.request.sent(GROUP)[in_group_before:]]
+        assert len(said) == 1 and "trò chuyện riêng" in said[0], (step, said)
+        assert "Phạm Văn Điều" in said[0]
+        assert any(private_text in t for t in desk.texts()[private_before:]), (step, desk.texts())
+    # The group's notice was left with its buttons for the other coordinators.
+    assert ("Xem", "r:open:1") in notice.buttons
+    assert not await edits_in(h, GROUP)
+    # The spreadsheet chosen from the private list goes to the private chat too.
+    await tap(desk, "ex:2026")
+    await h.runtime.run_jobs()
+    await h.drain()
+    assert any(c.method == "sendDocument" and c.chat_id == "301" for c in h.request.calls)
+    assert not any(c.method == "sendDocument" and c.chat_id == str(GROUP)
+                   for c in h.request.calls)
+    # Without a private chat to send to (the person blocked the bot), the group is refused.
+    async with h.runtime.db.transaction() as tx:
+        await tx.contacts.set_reachable("telegram", "301", False)
+    count = len(h.request.sent(GROUP))
+    await desk_in_group.say("/reports")
+    said = [s.text for s in h.request.sent(GROUP)[count:]]
+    assert len(said) == 1 and "chỉ được gửi trong cửa sổ trò chuyện riêng" in said[0], said
+    assert "BC-2026-0001" not in said[0]
+    assert group.last().text == said[0]
+
+
+async def test_a_refused_press_in_a_group_leaves_the_message_and_answers_the_presser(harness):
+    h = harness
+    await coordinator(h)
+    author = await officer(h)
+    await act(h, author, *PLAN)
+    notice = next(s for s in reversed(h.request.sent(GROUP)) if "BC-2026-0001" in s.text)
+    buttons_before = notice.buttons
+    # An officer of another unit, in the coordinators' group, presses Approve and Open.
+    intruder = await register(h, 601, "Ngô Thị Dung", Role.OFFICER, "Q-NGOQUYEN")
+    intruder_in_group = h.chat(601, "Ngô Thị Dung", chat_id=GROUP)
+    count = len(h.request.sent(GROUP))
+    await intruder_in_group.press_data("rv:ok:1", notice)
+    await intruder_in_group.press_data("r:open:1", notice)
+    await intruder_in_group.press_data("zz:forged", notice)
+    assert len(h.request.sent(GROUP)) == count  # nothing said to the group
+    assert not await edits_in(h, GROUP)  # the group's message was not rewritten
+    assert notice.buttons == buttons_before
+    texts = intruder.texts()[-3:]
+    assert "không dành cho vai trò" in texts[0]
+    assert "BC-2026-0001" not in texts[1] and "Kế hoạch triển khai" not in texts[1]
+    assert "không hợp lệ" in texts[2]
+    async with h.runtime.db.read() as tx:
+        report = await tx.reports.get(1)
+    assert report.status.value == "received"
