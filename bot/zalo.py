@@ -166,26 +166,49 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
                 await asyncio.sleep(1)
 
 
+# An update is a small JSON object; anything much larger is not one (tornado's own limit is 100 MB).
+WEBHOOK_MAX_BYTES = 256 * 1024
+
+
 def webhook_app(secret: str, path: str, receive: Callable[[list[Inbound]], Awaitable[None]]
                 ) -> tornado.web.Application:
-    """A webhook endpoint that checks Zalo's secret header before anything else and answers
-    200 only once the update is committed to the inbox."""
+    """A webhook endpoint that checks Zalo's secret header before it reads the body, refuses a
+    body larger than an update can be (413), and answers 200 only once the update is committed
+    to the inbox. A well-signed update it cannot read is logged and answered 200: Zalo would
+    only send it again."""
 
+    @tornado.web.stream_request_body
     class Webhook(tornado.web.RequestHandler):
-        async def post(self) -> None:
+        def prepare(self) -> None:
             given = self.request.headers.get("X-Bot-Api-Secret-Token", "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
-                self.set_status(403)
-                return
+                raise tornado.web.HTTPError(403)
+            declared = self.request.headers.get("Content-Length", "0")
+            if not declared.isdigit() or int(declared) > WEBHOOK_MAX_BYTES:
+                raise tornado.web.HTTPError(413)
+            self.request.connection.set_max_body_size(WEBHOOK_MAX_BYTES)
+            self._body = bytearray()
+
+        def data_received(self, chunk: bytes) -> None:
+            self._body += chunk
+            if len(self._body) > WEBHOOK_MAX_BYTES:
+                raise tornado.web.HTTPError(413)
+
+        def write_error(self, status_code: int, **kwargs) -> None:
+            self.finish()  # a bare status: nothing about us for whoever knocks
+
+        async def post(self) -> None:
             try:
-                body = tornado.escape.json_decode(self.request.body)
-            except ValueError:
-                self.set_status(400)
+                body = tornado.escape.json_decode(bytes(self._body))
+                update = body.get("result", body) if isinstance(body, dict) else {}
+                event = to_inbound(update) if isinstance(update, dict) else None
+            except Exception as exc:  # well signed but unreadable: nothing to retry
+                log.warning("zalo webhook: an update that could not be read was ignored (%s)",
+                            type(exc).__name__)
+                self.write({"ok": True})
                 return
-            update = body.get("result", body) if isinstance(body, dict) else {}
-            event = to_inbound(update) if isinstance(update, dict) else None
             if event is not None:
-                await receive([event])
+                await receive([event])  # an error here answers 500: Zalo sends it again
             self.write({"ok": True})
 
     return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])
