@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from handlers.admin import unit_kind_label  # noqa: E402
 from handlers.programme import RECURRING  # noqa: E402
+from storage.private import private_file  # noqa: E402
 
 # DejaVu Sans ships with matplotlib and has every Vietnamese diacritic.
 plt.rcParams["font.family"] = "DejaVu Sans"
@@ -48,8 +49,7 @@ def digest_chart(t, completeness: list, weekly: list[tuple[str, int]], folder: P
     right.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(t._("Baocao · {day}").format(day=t.date(now.astimezone(t.zone).date())))
     figure.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"digest-{now.strftime('%Y%m%d-%H%M%S')}-{t.language}.png"
+    path = private_file(folder / f"digest-{now.strftime('%Y%m%d-%H%M%S')}-{t.language}.png")
     figure.savefig(path)
     plt.close(figure)
     return path

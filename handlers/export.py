@@ -28,6 +28,7 @@ from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
+from storage.private import private_file
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 # Sheet names may have at most 31 characters, so each kind has a short one.
@@ -62,7 +63,7 @@ def _cell(t: Translator, question: forms.Question, value) -> object:
 async def write_workbook(db: Database, config: Config, t: Translator, period: Period,
                          path: Path, progress: Progress | None = None) -> dict[str, int]:
     """Write the period's workbook to `path`; return the number of reports per kind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # owner-only before a byte is written
     async with db.read() as tx:
         total = await tx.reports.count_in_period(period.key, period.start, period.end)
     # User text is never read as a formula or a link (no spreadsheet injection), and typed

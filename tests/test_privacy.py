@@ -3,8 +3,16 @@ and owner-only, personal data has an end, secrets never reach the logs."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
+import stat
+
+from bot import cli
+from storage.db import Database
 from storage.models import Role
-from tests.telegram_fakes import register
+from tests.conftest import START
+from tests.telegram_fakes import invite, register
 from tests.test_double_tap import DIFFICULTY, PLAN, act, coordinator, officer, tap
 
 GROUP = -100900  # the coordinators' group of the harness
@@ -86,3 +94,68 @@ async def test_a_refused_press_in_a_group_leaves_the_message_and_answers_the_pre
     async with h.runtime.db.read() as tx:
         report = await tx.reports.get(1)
     assert report.status.value == "received"
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_database_backups_exports_and_charts_are_owner_only(harness, tmp_path,
+                                                                   monkeypatch):
+    old_umask = os.umask(0o022)  # a usual umask: files would be world-readable
+    try:
+        h = harness
+        desk = await coordinator(h)
+        await act(h, await officer(h), *PLAN)
+        await desk.say("/digest")
+        await act(h, desk, "/export", "tap:ex:2026")
+        await h.runtime.run_jobs()
+        await h.drain()
+        db_path = h.settings.database_path
+        made = sorted(p.name for p in h.runtime.config.files_dir.iterdir())
+        assert any(n.endswith(".png") for n in made) and any(n.endswith(".xlsx") for n in made)
+        for path in [db_path, db_path.with_name(db_path.name + "-wal"),
+                     db_path.with_name(db_path.name + "-shm"),
+                     *h.runtime.config.files_dir.iterdir()]:
+            assert mode(path) == 0o600, (path, oct(mode(path)))
+        assert mode(h.runtime.config.files_dir) == 0o700
+        # `baocao db backup` and `baocao export` write owner-only files too.
+        monkeypatch.setenv("DATABASE_PATH", str(db_path))
+        backup, sheet = tmp_path / "backups" / "copy.db", tmp_path / "out" / "2026.xlsx"
+        assert await asyncio.to_thread(cli.main, ["db", "backup", str(backup)]) == 0
+        assert await asyncio.to_thread(cli.main, ["export", "--period", "2026", "--out",
+                                                  str(sheet)]) == 0
+        assert mode(backup) == 0o600 and mode(sheet) == 0o600
+        assert mode(backup.parent) == 0o700
+    finally:
+        os.umask(old_umask)
+
+
+async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness, tmp_path):
+    h = harness
+    code = await invite(h, Role.OFFICER)
+    async with h.runtime.db.read() as tx:
+        stored = [r[0] for r in await tx.conn.execute_fetchall("SELECT code FROM invites")]
+    assert stored == [hashlib.sha256(code.encode()).hexdigest()]
+    chat = h.chat(501, "Trần Thị Bình")
+    await chat.say(f"/start {code.lower()}")
+    assert any("Chào mừng" in t for t in chat.texts())
+    await chat.say("/link")
+    link = chat.last().text.split("/start ")[1][:12]
+    async with h.runtime.db.read() as tx:
+        stored = [r[0] for r in await tx.conn.execute_fetchall("SELECT code FROM invites")]
+    assert link not in stored and code not in stored and len(stored) == 2
+    # A code made before this version (kept in clear) is hashed by the migration and works.
+    old = Database(tmp_path / "old.db")
+    await old.open(migrate_to=15)
+    async with old.transaction() as tx:
+        await tx.conn.execute(
+            "INSERT INTO invites (code, role, created_by, created_at, expires_at) "
+            "VALUES ('ABCDEFGH2345', 'officer', 'test', '2026-03-01T00:00:00+00:00', "
+            "'2099-01-01T00:00:00+00:00')")
+    await old.close()
+    async with Database(tmp_path / "old.db") as new, new.transaction() as tx:
+        assert (await tx.conn.execute_fetchall("SELECT code FROM invites"))[0][0] == \
+            hashlib.sha256(b"ABCDEFGH2345").hexdigest()
+        found = await tx.invites.check("abcdefgh2345", START)
+        assert found.role is Role.OFFICER and found.code == "ABCDEFGH2345"
