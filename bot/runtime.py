@@ -74,6 +74,10 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   programme_start=settings.programme_start,
                   programme=load_programme(settings.programme_file),
                   files_dir=settings.database_path.parent / "files",
+                  max_files_per_answer=settings.max_files_per_answer,
+                  max_files_per_form=settings.max_files_per_form,
+                  message_retention=timedelta(days=settings.message_retention_days),
+                  file_retention=timedelta(days=settings.file_retention_days),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -176,8 +180,10 @@ class Runtime:
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
                 add(payload)
-            for file in files:
-                add({"attachment": file})
+            if len(files) == 1:
+                add({"attachment": files[0]})
+            elif files:  # one message of files: the channel sends it as an album or a list
+                add({"attachments": files})
 
     async def receive(self, events: list[Inbound], wait: bool = False) -> None:
         """Store inbound events in the inbox and commit: only after this returns may the

@@ -114,8 +114,10 @@ class ZaloSender:
                                                 caption=render(payload) or "")
             else:
                 text = render(payload) or ""
-                if attachment:  # a file only Telegram can carry (a spreadsheet, a chart)
-                    text = (text + "\n" if text else "") + f"[{attachment.get('name') or ''}]"
+                # Files only Telegram can carry (a spreadsheet, a chart, Telegram's file ids):
+                # named in one message, a list rather than one message each.
+                for file in payload.get("attachments") or ([attachment] if attachment else []):
+                    text = (text + "\n" if text else "") + f"[{file.get('name') or ''}]"
                 result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
         except ZaloApiError as exc:
             description = exc.description.lower()

@@ -33,6 +33,10 @@ class Config:
     programme: Programme = field(default_factory=load_programme)
     # Where made files (charts, spreadsheets) are kept until they are sent.
     files_dir: Path = Path("data/files")
+    max_files_per_answer: int = 10
+    max_files_per_form: int = 20
+    message_retention: timedelta = timedelta(days=30)
+    file_retention: timedelta = timedelta(days=7)
 
     def translator(self, language: str | None) -> Translator:
         """A person's translator: their language if supported, else the default."""

@@ -4,16 +4,26 @@ and owner-only, personal data has an end, secrets never reach the logs."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import stat
 
 from bot import cli
+from handlers.types import Attachment, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
 from tests.conftest import START
 from tests.telegram_fakes import invite, register
-from tests.test_double_tap import DIFFICULTY, PLAN, act, coordinator, officer, tap
+from tests.test_double_tap import (
+    DIFFICULTY,
+    PLAN,
+    PLAN_UNTIL_EVIDENCE,
+    act,
+    coordinator,
+    officer,
+    tap,
+)
 
 GROUP = -100900  # the coordinators' group of the harness
 
@@ -159,3 +169,63 @@ async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness
             hashlib.sha256(b"ABCDEFGH2345").hexdigest()
         found = await tx.invites.check("abcdefgh2345", START)
         assert found.role is Role.OFFICER and found.code == "ABCDEFGH2345"
+
+
+async def test_files_are_capped_per_answer_and_per_form(harness):
+    h = harness
+    h.runtime.config = dataclasses.replace(h.runtime.config, max_files_per_answer=3,
+                                           max_files_per_form=20)
+    chat = await officer(h)
+    await act(h, chat, *PLAN_UNTIL_EVIDENCE)
+    for n in range(4):
+        await chat.send_photo(f"P{n}")
+    assert "tối đa 3 tệp" in chat.last().text
+    await chat.press("Xong")
+    assert "3 tệp" in chat.last().text  # the summary
+    # The whole form's cap counts the files of the other answers (here: the ones kept when the
+    # evidence is answered again).
+    h.runtime.config = dataclasses.replace(h.runtime.config, max_files_per_answer=10,
+                                           max_files_per_form=2)
+    await chat.say("/cancel")
+    await act(h, chat, *PLAN_UNTIL_EVIDENCE)
+    for n in range(3):
+        await chat.send_photo(f"Q{n}")
+    assert "đã có 2 tệp" in chat.last().text
+    await chat.press("Xong")
+    await chat.press("Xác nhận")
+    async with h.runtime.db.read() as tx:
+        files = await tx.reports.attachments(1)
+    assert [f["file_id"] for f in files] == ["Q0", "Q1"]
+
+
+async def test_a_reports_files_go_as_one_album(harness):
+    h = harness
+    desk = await coordinator(h)
+    chat = await officer(h)
+    await act(h, chat, *PLAN_UNTIL_EVIDENCE)
+    for n in range(8):
+        await chat.send_photo(f"P{n}")
+    await chat.send_document("D0", "bien-ban.pdf")
+    await chat.send_document("D1", "ke-hoach.pdf")
+    await chat.press("Xong")
+    await chat.press("Xác nhận")
+    before = len(h.request.calls)
+    await act(h, desk, "/reports", "tap:r:open:1")
+    calls = [c for c in h.request.calls[before:] if c.chat_id == "301"]
+    albums = [c.media for c in calls if c.method == "sendMediaGroup"]
+    assert albums == [[f"P{n}" for n in range(8)], ["D0", "D1"]]
+    assert not [c for c in calls if c.method in ("sendPhoto", "sendDocument")]
+
+
+async def test_one_chats_backlog_does_not_hold_up_another_chats_reply(harness):
+    h = harness
+    other = await officer(h)
+    busy = "777"
+    await h.runtime.send([Outgoing("telegram", busy, Reply("", (), (
+        Attachment("document", f"F{n}", f"{n}.pdf"),))) for n in range(300)])
+    await other.say("/help")
+    sends = [c for c in h.request.calls if c.method in ("sendMessage", "sendDocument")]
+    reply = next(i for i, c in enumerate(sends) if c.chat_id == "501" and "/report" in c.text)
+    busy_before = sum(1 for c in sends[:reply] if c.chat_id == busy)
+    assert busy_before <= 2, busy_before  # not behind the 300 files
+    assert sum(1 for c in sends if c.chat_id == busy) == 300  # and they all went
