@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
@@ -62,6 +63,19 @@ class FloodGuard:
             self._warned[key] = now
             return "warn"
         return "drop"
+
+
+def delete_old_files(folder: Path, before: datetime) -> int:
+    """Delete the made files (spreadsheets, charts) last written before `before`."""
+    deleted = 0
+    for path in folder.glob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < before.timestamp():
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:  # gone meanwhile
+            continue
+    return deleted
 
 
 def config_from(settings: Settings, bot_username: str | None = None) -> Config:
@@ -357,8 +371,12 @@ class Runtime:
             messages += await desk.tick(tx, self.config, now)
             messages += await broadcasts.tick(tx, self.config, now)
             await self.write(tx, messages, now)
+            # Personal data has an end: sent messages keep their text only so long.
+            await tx.outbox.forget_texts(now - self.config.message_retention)
         self.wake()
         self.start_jobs()
+        await asyncio.to_thread(delete_old_files, self.config.files_dir,
+                                now - self.config.file_retention)
 
     async def _tick_forever(self) -> None:
         while True:

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     max_files_per_answer: int = Field(default=10, ge=1, le=100)
     max_files_per_form: int = Field(default=20, ge=1, le=200)
     message_retention_days: int = Field(default=30, ge=0, le=3650)
-    file_retention_days: int = Field(default=7, ge=0, le=3650)
+    file_retention_days: int = Field(default=7, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

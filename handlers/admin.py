@@ -100,6 +100,17 @@ action(Action("units", N_("Units"), N_("list units and how many contacts each ha
               _units, aliases=("donvi",)))
 
 
+async def erase_person(tx, contact_id: int, now: datetime, actor: str) -> bool:
+    """Remove one person from the bot for good (a request to be forgotten, someone who left):
+    their identities, name, conversation and the texts of messages to them go, their unit's
+    reports and difficulties stay, attributed to "a former officer of UNIT". Audited. False
+    if there is no such person (or they were erased already)."""
+    if not await tx.contacts.erase(contact_id, now):
+        return False
+    await tx.audit.record(actor, "contact.erase", now, contact=contact_id)
+    return True
+
+
 async def delivery_failed(tx, config, failed: list, now: datetime) -> list[Outgoing]:
     """Admins hear once a day that messages could not be delivered for a reason that is not
     the recipient's doing (refused by the platform, or still failing after every retry)."""

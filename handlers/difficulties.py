@@ -29,7 +29,7 @@ from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc
+from handlers.text import esc, person
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.difficulties import Difficulty, DifficultyStatus
 from storage.models import Role
@@ -177,7 +177,7 @@ async def show(ctx: Ctx, difficulty: Difficulty) -> None:
     lines = [headline(t, difficulty),
              t._("State: {state}").format(state=t._(STATUS_LABELS[difficulty.status])), ""]
     for event in await ctx.tx.difficulties.events(difficulty.id):
-        who = esc(event.who) if event.who else "—"
+        who = esc(person(t, event.who, event.erased, event.who_unit)) or "—"
         line = f"{t.datetime(event.at)} · {who}: {t._(EVENT_LABELS.get(event.kind, event.kind))}"
         if event.text:
             line += f"\n  {esc(event.text)}"

@@ -25,6 +25,7 @@ from handlers.programme import RECURRING
 from handlers.reminders import owed
 from handlers.reports import KINDS
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
+from handlers.text import person
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
@@ -141,7 +142,8 @@ async def _difficulties_sheet(db: Database, config: Config, t: Translator, book,
         items = await tx.difficulties.opened_between(start, end)
         threads = {d.id: await tx.difficulties.events(d.id) for d in items}
     for row, item in enumerate(items, start=1):
-        thread = "\n".join(f"{t.datetime(e.at)} {e.who}: {t._(EVENT_LABELS.get(e.kind, e.kind))}"
+        thread = "\n".join(f"{t.datetime(e.at)} {person(t, e.who, e.erased, e.who_unit)}: "
+                           f"{t._(EVENT_LABELS.get(e.kind, e.kind))}"
                            + (f": {e.text}" if e.text else "") for e in threads[item.id])
         sheet.write_row(row, 0, [item.number, item.unit_name, t._(dict(FIELDS)[item.field]),
                                  t._(dict(URGENCIES)[item.urgency]),

@@ -21,7 +21,7 @@ from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc
+from handlers.text import esc, person
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.reports import Report, ReportStatus
@@ -356,7 +356,8 @@ async def _history(ctx: Ctx, report: Report) -> None:
         changed = [labels.get(k, k) for k in sorted(set(version.answers) | set(after))
                    if version.answers.get(k) != after.get(k)]
         lines.append(t._("Version {n} was replaced on {when} by {who}; changed: {fields}.").format(
-            n=version.version, when=t.datetime(version.changed_at), who=esc(version.changer_name),
+            n=version.version, when=t.datetime(version.changed_at), who=esc(person(
+                t, version.changer_name, version.changer_erased, version.changer_unit)),
             fields=esc(", ".join(changed) or "—")))
         if changed:
             before = {k: v for k, v in version.answers.items()}

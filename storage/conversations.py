@@ -239,6 +239,15 @@ class OutboxRepo:
                 "WHERE id = ?",
                 [(status, error[:500], row_id) for row_id, status, error in given_up])
 
+    async def forget_texts(self, before: datetime) -> int:
+        """Blank the texts of messages delivered (or given up) before `before`: only the fact
+        that a message went, when and to whom, stays. Returns how many were blanked."""
+        cur = await self.conn.execute(
+            "UPDATE outbox SET payload = '{}' WHERE status <> 'pending' AND payload <> '{}' "
+            "AND created_at < ? AND COALESCE(sent_at, created_at) < ?",
+            (iso(before), iso(before)))
+        return cur.rowcount
+
     async def counts(self) -> dict[str, int]:
         rows = await self.conn.execute_fetchall(
             "SELECT status, COUNT(*) FROM outbox GROUP BY status"

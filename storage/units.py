@@ -254,9 +254,45 @@ class ContactsRepo:
         await self.conn.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?",
                                 (int(on), contact_id))
 
+    async def erase(self, contact_id: int, now: datetime) -> bool:
+        """Forget a person, keep their unit's work: their channel identities, name, conversation,
+        drafts, preferences, unused link codes and the texts of the messages to them go; the
+        contact row stays (nameless, marked erased) so reports, difficulties and their history
+        still hold together and read "a former officer of UNIT". False if there is no such
+        person or they were erased already."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT name FROM contacts WHERE id = ? AND erased_at IS NULL", (contact_id,))
+        name = rows[0][0] if rows else ""
+        cur = await self.conn.execute(
+            "UPDATE contacts SET name = '', erased_at = ?, notify_each_report = 0, "
+            "digest_daily = 0, digest_weekly = 0 WHERE id = ? AND erased_at IS NULL",
+            (iso(now), contact_id))
+        if cur.rowcount != 1:
+            return False
+        # Messages to them: the texts are blanked, and what was still waiting is not sent.
+        await self.conn.execute(
+            "UPDATE outbox SET payload = '{}', chat_id = '', status = CASE status WHEN 'pending' "
+            "THEN 'cancelled' ELSE status END WHERE contact_id = ? OR (channel, chat_id) IN "
+            "(SELECT channel, chat_id FROM contact_channels WHERE contact_id = ?)",
+            (contact_id, contact_id))
+        if len(name) >= 3:  # messages to others that named them ("new difficulty from ...")
+            await self.conn.execute(
+                "UPDATE outbox SET payload = '{}' WHERE status <> 'pending' "
+                "AND instr(payload, ?) > 0", (name,))
+        for table in ("contact_channels", "sessions", "drafts"):
+            await self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,))
+        await self.conn.execute(
+            "UPDATE invites SET revoked_at = ? WHERE for_contact = ? AND used_at IS NULL "
+            "AND revoked_at IS NULL", (iso(now), contact_id))
+        await self.conn.execute(
+            "UPDATE jobs SET status = 'failed', finished_at = ? WHERE contact_id = ? "
+            "AND status = 'pending'", (iso(now), contact_id))
+        return True
+
     async def count_by_unit(self) -> dict[int, int]:
         rows = await self.conn.execute_fetchall(
-            "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL GROUP BY unit_id"
+            "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL "
+            "AND erased_at IS NULL GROUP BY unit_id"
         )
         return {row[0]: row[1] for row in rows}
 

@@ -8,8 +8,10 @@ import dataclasses
 import hashlib
 import os
 import stat
+from datetime import UTC, datetime, timedelta
 
 from bot import cli
+from handlers.admin import erase_person
 from handlers.types import Attachment, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
@@ -229,3 +231,69 @@ async def test_one_chats_backlog_does_not_hold_up_another_chats_reply(harness):
     busy_before = sum(1 for c in sends[:reply] if c.chat_id == busy)
     assert busy_before <= 2, busy_before  # not behind the 300 files
     assert sum(1 for c in sends if c.chat_id == busy) == 300  # and they all went
+
+
+async def outbox_texts(h) -> list[tuple[str, str]]:
+    async with h.runtime.db.read() as tx:
+        return [(r[0], r[1]) for r in await tx.conn.execute_fetchall(
+            "SELECT status, payload FROM outbox ORDER BY id")]
+
+
+async def test_message_texts_and_made_files_are_kept_only_so_long(harness):
+    h = harness
+    chat = await officer(h)
+    await chat.say("/link")
+    code = chat.last().text.split("/start ")[1][:12]
+    desk = await coordinator(h)
+    await desk.say("/digest")
+    made = list(h.runtime.config.files_dir.iterdir())
+    assert made
+    # A message still waiting keeps its text whatever its age.
+    await h.runtime.send([Outgoing("telegram", "888", Reply("chưa gửi được"))])
+    await h.runtime.tick()  # within the retention: the texts stay
+    assert any(code in payload for _s, payload in await outbox_texts(h))
+    assert all(p.exists() for p in made)
+    h.clock.advance(days=31)  # MESSAGE_RETENTION_DAYS is 30
+    await h.runtime.tick()
+    rows = await outbox_texts(h)
+    assert not any(code in payload for _s, payload in rows)
+    assert {payload for status, payload in rows if status == "sent"} == {"{}"}
+    assert [payload for status, payload in rows if status == "pending"] == [
+        '{"text":"chưa gửi được"}']
+    # Made files go FILE_RETENTION_DAYS (7) after they were written (the disk's clock).
+    h.clock.now = datetime.now(UTC) + timedelta(days=6)
+    await h.runtime.tick()
+    assert all(p.exists() for p in made)
+    h.clock.now = datetime.now(UTC) + timedelta(days=8)
+    await h.runtime.tick()
+    assert not any(p.exists() for p in made)
+
+
+async def test_an_erased_person_is_forgotten_and_their_units_reports_stay(harness):
+    h = harness
+    desk = await coordinator(h)
+    author = await officer(h)
+    await act(h, author, *PLAN)
+    await act(h, author, *DIFFICULTY)
+    await act(h, desk, "tap:kk:ack:1")
+    async with h.runtime.db.transaction() as tx:
+        contact = await tx.contacts.by_identity("telegram", "501")
+        assert await erase_person(tx, contact.id, h.clock(), "test") is True
+        assert await erase_person(tx, contact.id, h.clock(), "test") is False
+    async with h.runtime.db.read() as tx:
+        dump = ""
+        for table in ("contacts", "contact_channels", "outbox", "sessions", "drafts"):
+            rows = await tx.conn.execute_fetchall(f"SELECT * FROM {table}")
+            dump += "\n".join(str(tuple(r)) for r in rows)
+        assert (await tx.reports.get(1)).unit_code == "Q-LECHAN"
+        assert await tx.audit.recent(1) and (await tx.audit.recent(1))[0]["action"] == \
+            "contact.erase"
+    assert "Trần Thị Bình" not in dump and "'501'" not in dump
+    # Their unit's difficulty still reads, by a former officer of the unit.
+    await act(h, desk, "/difficulties", "tap:kk:open:1")
+    thread = desk.last().text
+    assert "một cán bộ trước đây của Ủy ban nhân dân quận Lê Chân" in thread
+    assert "Trần Thị Bình" not in thread
+    # Writing again, they are a stranger: an invite is needed.
+    await author.say("/myreports")
+    assert "mã mời" in author.last().text
