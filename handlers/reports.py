@@ -21,6 +21,7 @@ from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form, Kind, Question
+from handlers.programme import RECURRING
 from handlers.text import esc, person
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
@@ -190,18 +191,47 @@ async def _pick_kind(ctx: Ctx, kind: str) -> None:
     if not await ctx.go_private():
         return
     if kind == "periodic":
-        current = periods.year_of(ctx.today)
-        options = [current, periods.year(int(current.key) - 1)]
         ctx.reply(ctx.t._("For which period?"),
-                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in options])
+                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in _periodic_options(ctx)])
         return
     await start_form(ctx, KINDS[kind])
+
+
+def _periodic_options(ctx: Ctx) -> list[periods.Period]:
+    """The periods a periodic report can be for: this reporting year and the one before, if
+    the programme had begun."""
+    current = periods.year_of(ctx.today)
+    return [p for p in (current, periods.year(int(current.key) - 1))
+            if p.end >= ctx.config.programme_start]
+
+
+def _programme_period(ctx: Ctx, key: str) -> periods.Period | None:
+    """The period of `key` if a periodic report can be for it: one offered by /report, or a
+    period of one of the programme's periodic obligations that has begun. A forged button with
+    any other period (any year from 2000 to 2100 parses) is refused."""
+    offered = next((p for p in _periodic_options(ctx) if p.key == key), None)
+    if offered is not None:
+        return offered
+    programme = ctx.config.programme
+    period = programme.period(key)
+    if period is None or period.start > ctx.today or period.end < ctx.config.programme_start:
+        return None
+    for obligation in programme.obligations:
+        if obligation.report != "periodic":
+            continue
+        if obligation.period not in RECURRING:
+            if obligation.period == key:
+                return period
+        elif periods.of(obligation.period, period.start).key == key and (
+                obligation.first_year is None or int(key[:4]) >= obligation.first_year):
+            return period
+    return None
 
 
 @callback("rp", OFFICERS)
 async def _pick_period(ctx: Ctx, key: str) -> None:
     """Open the periodic report with the figures totalled from the unit's own reports."""
-    period = periods.parse(key)
+    period = _programme_period(ctx, key)
     if period is None or ctx.contact.unit_id is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return

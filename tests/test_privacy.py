@@ -297,3 +297,13 @@ async def test_an_erased_person_is_forgotten_and_their_units_reports_stay(harnes
     # Writing again, they are a stranger: an invite is needed.
     await author.say("/myreports")
     assert "mã mời" in author.last().text
+
+
+async def test_a_forged_periodic_report_button_takes_only_the_programmes_periods(harness):
+    h = harness
+    chat = await officer(h)
+    for key in ("2099", "2001", "2030", "2026-M07", "2026-Q2", "2010-H1"):
+        await chat.press_data(f"rp:{key}", chat.last())
+        assert "không hợp lệ" in chat.last().text, key
+    await chat.press_data("rp:2026", chat.last())
+    assert "năm 2026" in "\n".join(chat.texts()[-2:])
