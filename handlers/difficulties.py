@@ -272,8 +272,11 @@ async def _on_text(ctx: Ctx, answers: dict, params: dict, kind: str) -> None:
     t, tx = ctx.t, ctx.tx
     difficulty = await tx.difficulties.get(params["id"])
     allowed_before = {"answer": "ans", "reply": "rep", "instruction": "ret", "reopened": "reo"}
+    # Checked again at the end: the form may have been opened before the person moved to
+    # another unit (an officer then no longer speaks for this difficulty's unit).
     if difficulty is None or allowed_before[kind] not in {
-            c.id.split(":")[1] for c in _buttons(t, difficulty, ctx.role)}:
+            c.id.split(":")[1] for c in _buttons(t, difficulty, ctx.role)} or (
+            ctx.role is Role.OFFICER and difficulty.unit_id != ctx.contact.unit_id):
         ctx.reply(t._("This difficulty has changed in the meantime; nothing was sent."))
         return
     text = answers["text"]

@@ -307,3 +307,21 @@ async def test_a_forged_periodic_report_button_takes_only_the_programmes_periods
         assert "không hợp lệ" in chat.last().text, key
     await chat.press_data("rp:2026", chat.last())
     assert "năm 2026" in "\n".join(chat.texts()[-2:])
+
+
+async def test_a_reply_form_opened_before_a_unit_change_posts_nothing(harness):
+    h = harness
+    desk = await coordinator(h)
+    author = await officer(h)
+    await act(h, author, *DIFFICULTY)
+    await act(h, desk, "tap:kk:ans:1", "Sở sẽ hỗ trợ 10 triệu đồng")
+    await author.press_data("kk:rep:1", author.last())
+    async with h.runtime.db.transaction() as tx:  # moved to another unit meanwhile
+        other = await tx.units.by_code("Q-NGOQUYEN")
+        contact = await tx.contacts.by_identity("telegram", "501")
+        await tx.contacts.update(contact.id, unit_id=other.id, role=Role.OFFICER)
+    await author.say("Cảm ơn Sở")
+    assert "nội dung chưa được gửi" in author.last().text
+    async with h.runtime.db.read() as tx:
+        kinds = [e.kind for e in await tx.difficulties.events(1)]
+    assert "reply" not in kinds
