@@ -333,27 +333,41 @@ class Runtime:
             await self.write(tx, messages, now)
         self.wake()
 
+    async def jobs_done(self) -> None:
+        """Wait for the background jobs started so far (tests, the console)."""
+        if self._jobs is not None:
+            await asyncio.gather(self._jobs, return_exceptions=True)
+
     def start_jobs(self) -> None:
         """Run pending background jobs (exports), one at a time, without blocking chats."""
         if self._jobs is None or self._jobs.done():
             self._jobs = asyncio.create_task(self.run_jobs())
 
     async def run_jobs(self) -> None:
-        async with self.db.read() as tx:
-            jobs = await tx.jobs.pending()
-        for job in jobs:
-            status = "done"
-            try:
-                await export.run_export_job(self.db, self.config, job, self.clock(), self.send)
-            except Exception:
-                log.exception("job %s (%s) failed", job["id"], job["kind"])
-                status = "failed"
+        """Every pending job, oldest first, including those added while it runs."""
+        while True:
+            async with self.db.read() as tx:
+                jobs = await tx.jobs.pending()
+            if not jobs:
+                return
+            for job in jobs:
+                await self._run_job(job)
+
+    async def _run_job(self, job: dict) -> None:
+        status = "done"
+        run = desk.run_chart_job if job["kind"] == "chart" else export.run_export_job
+        try:
+            await run(self.db, self.config, job, self.clock(), self.send)
+        except Exception:
+            log.exception("job %s (%s) failed", job["id"], job["kind"])
+            status = "failed"
+            if job["kind"] == "export":  # a missing chart is not worth a message
                 t = self.config.translator(None)
                 await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
                     "Sorry, the spreadsheet could not be made. Please try again later.")),
                     job["contact_id"])])
-            async with self.db.transaction() as tx:
-                await tx.jobs.finish(job["id"], status, self.clock())
+        async with self.db.transaction() as tx:
+            await tx.jobs.finish(job["id"], status, self.clock())
 
     async def send(self, messages: list[Outgoing]) -> None:
         """Messages that no inbound event caused (jobs): written and delivered."""

@@ -194,6 +194,11 @@ class Harness:
         for worker in self.runtime.workers.values():
             await worker.drain()
 
+    async def jobs_done(self) -> None:
+        """Let the background jobs (a chart, a spreadsheet) finish and what they send go out."""
+        await self.runtime.jobs_done()
+        await self.drain()
+
     async def tick_at(self, moment: datetime) -> None:
         """Set the clock, run the clock tick, and let what it sent go out."""
         self.clock.now = moment

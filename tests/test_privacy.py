@@ -8,9 +8,11 @@ import dataclasses
 import hashlib
 import os
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 
 from bot import cli
+from handlers import charts
 from handlers.admin import erase_person
 from handlers.types import Attachment, Outgoing, Reply
 from storage.db import Database
@@ -120,6 +122,7 @@ async def test_database_backups_exports_and_charts_are_owner_only(harness, tmp_p
         desk = await coordinator(h)
         await act(h, await officer(h), *PLAN)
         await desk.say("/digest")
+        await h.jobs_done()
         await act(h, desk, "/export", "tap:ex:2026")
         await h.runtime.run_jobs()
         await h.drain()
@@ -246,6 +249,7 @@ async def test_message_texts_and_made_files_are_kept_only_so_long(harness):
     code = chat.last().text.split("/start ")[1][:12]
     desk = await coordinator(h)
     await desk.say("/digest")
+    await h.jobs_done()
     made = list(h.runtime.config.files_dir.iterdir())
     assert made
     # A message still waiting keeps its text whatever its age.
@@ -325,3 +329,22 @@ async def test_a_reply_form_opened_before_a_unit_change_posts_nothing(harness):
     async with h.runtime.db.read() as tx:
         kinds = [e.kind for e in await tx.difficulties.events(1)]
     assert "reply" not in kinds
+
+
+async def test_the_digest_chart_is_drawn_in_a_thread_outside_any_transaction(harness,
+                                                                             monkeypatch):
+    h = harness
+    desk = await coordinator(h)
+    draw, seen = charts.digest_chart, []
+
+    def watched(*args, **kwargs):
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     h.runtime.db._lock.locked()))
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "digest_chart", watched)
+    await desk.say("/digest")
+    assert "Bản tổng hợp" in desk.last().text  # the text comes at once
+    await h.jobs_done()
+    assert seen == [(False, False)]  # not on the event loop, the database free meanwhile
+    assert desk.last().method == "sendPhoto"
