@@ -105,18 +105,22 @@ class ZaloSender:
     async def send(self, chat_id: str, payload: dict) -> str | None:
         if payload.get("edit"):
             return None  # Zalo cannot edit a sent message; the answer itself follows anyway
-        attachment = payload.get("attachment")
+        files = payload.get("attachments") or (
+            [payload["attachment"]] if payload.get("attachment") else [])
+        # Photos Zalo holds (URLs) are sent as photos; other files (a spreadsheet, a chart,
+        # Telegram's file ids) only Telegram can carry: they are named, in one list.
+        photos = [f for f in files if f.get("kind") == "photo"
+                  and str(f.get("file_id", "")).startswith("http")]
+        named = [f for f in files if f not in photos]
         try:
-            if attachment and attachment.get("kind") == "photo" and \
-                    str(attachment.get("file_id", "")).startswith("http"):
+            result = None
+            for index, photo in enumerate(photos):
+                caption = (render(payload) or "") if index == 0 and not named else ""
                 result = await self.client.call("sendPhoto", chat_id=chat_id,
-                                                photo=attachment["file_id"],
-                                                caption=render(payload) or "")
-            else:
+                                                photo=photo["file_id"], caption=caption)
+            if named or not photos:
                 text = render(payload) or ""
-                # Files only Telegram can carry (a spreadsheet, a chart, Telegram's file ids):
-                # named in one message, a list rather than one message each.
-                for file in payload.get("attachments") or ([attachment] if attachment else []):
+                for file in named:
                     text = (text + "\n" if text else "") + f"[{file.get('name') or ''}]"
                 result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
         except ZaloApiError as exc:
