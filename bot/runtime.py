@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
+from bot import redact
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
 from handlers import admin, broadcasts, core, desk, difficulties, export, reminders
@@ -101,6 +102,8 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None,
                  check_floods: bool = True):
         self.settings = settings
+        # Whatever starts the program (CLI, tests, an embedding): its secrets stay out of logs.
+        redact.install(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.db = Database(settings.database_path)
         self.config = config_from(settings)

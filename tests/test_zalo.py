@@ -58,7 +58,9 @@ class FakeZalo:
                 else:
                     self.write({"ok": True, "result": True})
 
-        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)])
+        # Its access log (the platform's, not the program's) would show the token in URLs.
+        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)],
+                                       log_function=lambda _handler: None)
 
     def to(self, chat_id: str) -> list[str]:
         return [m.get("text") or m.get("caption", "") for m in self.sent
