@@ -170,20 +170,21 @@ class OutboxRepo:
         of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
         row waiting to be retried holds back the ones after it), replies to people before
         notices, so a broadcast to thousands never holds up the answer to someone's message.
-        Each class is read in id order from an index and stops at `limit`: the cost follows
-        what is sent, not how much is waiting."""
-        head = ("NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel "
-                "AND e.chat_id = o.chat_id AND e.status = 'pending' AND e.id < o.id)")
+        Each class is read in id order from an index of the queues' heads (kept by triggers,
+        see migration 0017) and stops at `limit`: the cost follows what is sent, not how much
+        is waiting, nor how long one chat's queue is."""
         rows = await self.conn.execute_fetchall(
             f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
             "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
             "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
-            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 0 "
-            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
-            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 1 "
-            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit)",
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+            "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
+            "LIMIT :limit) UNION ALL "
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+            "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
+            "LIMIT :limit)",
             {"channel": channel, "now": iso(now), "limit": limit})
         return [_outbox_row(r) for r in rows]
 

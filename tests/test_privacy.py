@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import stat
 import threading
@@ -168,12 +169,15 @@ async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness
             "INSERT INTO invites (code, role, created_by, created_at, expires_at) "
             "VALUES ('ABCDEFGH2345', 'officer', 'test', '2026-03-01T00:00:00+00:00', "
             "'2099-01-01T00:00:00+00:00')")
+        for text in ("first", "second"):  # a chat's queue waiting at the upgrade
+            tx.outbox.add("telegram", "42", None, {"text": text}, START)
     await old.close()
     async with Database(tmp_path / "old.db") as new, new.transaction() as tx:
         assert (await tx.conn.execute_fetchall("SELECT code FROM invites"))[0][0] == \
             hashlib.sha256(b"ABCDEFGH2345").hexdigest()
         found = await tx.invites.check("abcdefgh2345", START)
         assert found.role is Role.OFFICER and found.code == "ABCDEFGH2345"
+        assert [r.payload for r in await tx.outbox.due("telegram", START)] == [{"text": "first"}]
 
 
 async def test_files_are_capped_per_answer_and_per_form(harness):
@@ -228,12 +232,19 @@ async def test_one_chats_backlog_does_not_hold_up_another_chats_reply(harness):
     busy = "777"
     await h.runtime.send([Outgoing("telegram", busy, Reply("", (), (
         Attachment("document", f"F{n}", f"{n}.pdf"),))) for n in range(300)])
+    async with h.runtime.db.read() as tx:  # each chat's queue has one head: its oldest row
+        heads = await tx.conn.execute_fetchall(
+            "SELECT chat_id, payload FROM outbox WHERE head = 1 AND status = 'pending'")
+    assert [(r[0], json.loads(r[1])["attachment"]["file_id"]) for r in heads] == [(busy, "F0")]
     await other.say("/help")
     sends = [c for c in h.request.calls if c.method in ("sendMessage", "sendDocument")]
     reply = next(i for i, c in enumerate(sends) if c.chat_id == "501" and "/report" in c.text)
     busy_before = sum(1 for c in sends[:reply] if c.chat_id == busy)
     assert busy_before <= 2, busy_before  # not behind the 300 files
     assert sum(1 for c in sends if c.chat_id == busy) == 300  # and they all went
+    async with h.runtime.db.read() as tx:
+        assert (await tx.conn.execute_fetchall("SELECT COUNT(*) FROM outbox WHERE head = 1 "
+                                               "OR status = 'pending'"))[0][0] == 0
 
 
 async def outbox_texts(h) -> list[tuple[str, str]]:
