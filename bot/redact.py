@@ -2,9 +2,10 @@
 or link codes are replaced by "[redacted]" in every log record, whoever logs it.
 
 Installed at startup (`install`): it wraps the log record factory, so it applies to every record
-of every logger and handler, including handlers added later. The libraries whose DEBUG output
-carries request parameters or SQL arguments (message texts, the webhook secret) are held at
-INFO: what they would show cannot be told from a secret by its shape.
+of every logger and handler, including handlers added later. The DEBUG records of the libraries
+that log request parameters or SQL arguments (message texts, the webhook secret) are withheld:
+what they would show cannot be told from a secret by its shape. (Their levels are left alone:
+lowering one would make records nobody asked for, at a cost on every request.)
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def redact(text: str) -> str:
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Format the record's message (and its traceback) now, masked; the handlers then print
     the masked text whatever their format."""
+    if record.levelno < logging.INFO and record.name.split(".")[0] in CHATTY:
+        record.msg, record.args = "(debug output withheld: it may hold texts or secrets)", ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        return record
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: show it as it is, masked
@@ -76,10 +81,6 @@ def install(settings) -> None:
     global _installed
     add_secrets([settings.telegram_bot_token, settings.webhook_secret, settings.zalo_bot_token,
                  settings.zalo_webhook_secret])
-    for name in CHATTY:
-        logger = logging.getLogger(name)
-        if logger.level < logging.INFO:  # NOTSET (0) included: root may be DEBUG later
-            logger.setLevel(logging.INFO)
     if _installed:
         return
     _installed = True
