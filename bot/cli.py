@@ -12,6 +12,7 @@ from pathlib import Path
 
 from xlsxwriter.exceptions import XlsxFileError
 
+from bot import redact
 from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
@@ -363,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(t._("Invalid setting {detail}").format(detail=exc), file=sys.stderr)
         return 2
+    redact.install(settings)  # before anything can log or fail with a secret in its message
     t = translator(settings.default_locale, settings.zone)
     try:
         load_programme(settings.programme_file)
@@ -388,14 +390,16 @@ def main(argv: list[str] | None = None) -> int:
                   "first. ({detail})").format(detail=exc), file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
-        print(t._("Database error: {detail}").format(detail=exc), file=sys.stderr)
+        print(t._("Database error: {detail}").format(detail=redact.redact(str(exc))),
+              file=sys.stderr)
         return 1
     except UnicodeDecodeError:
         print(t._("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
               file=sys.stderr)
         return 1
     except (OSError, XlsxFileError) as exc:
-        print(t._("Cannot read or write a file: {detail}").format(detail=exc), file=sys.stderr)
+        print(t._("Cannot read or write a file: {detail}").format(
+            detail=redact.redact(str(exc))), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

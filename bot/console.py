@@ -40,11 +40,13 @@ def render(payload: dict, color: bool) -> str | None:
     """A payload as terminal text: markup turned to plain (or bold), choices numbered."""
     if payload.get("edit") and not payload.get("choices"):
         return None  # a pressed button being marked; the terminal already shows the answer
-    attachment = payload.get("attachment")
-    if attachment:
-        where = attachment.get("path") or attachment["file_id"]
+    files = payload.get("attachments") or ([payload["attachment"]] if payload.get("attachment")
+                                           else [])
+    if files:
         caption = f"{_plain(payload['text'], color)}\n" if payload.get("text") else ""
-        return f"{caption}[{attachment['kind']}: {attachment.get('name') or ''} {where}]"
+        return caption + "\n".join(
+            f"[{a['kind']}: {a.get('name') or ''} {a.get('path') or a['file_id']}]"
+            for a in files)
     lines = [_plain(payload.get("text", ""), color)]
     for number, (_cid, label) in enumerate(payload.get("choices", []), start=1):
         lines.append(f"  {number}. {label}")

@@ -7,7 +7,7 @@ import logging
 import signal
 from urllib.parse import urlparse
 
-from bot import zalo
+from bot import redact, zalo
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -64,6 +64,7 @@ def run(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact.install(settings)
     runtime = Runtime(settings)
     zalo_channel = ZaloChannel(settings, runtime) if settings.zalo_bot_token else None
     if settings.telegram_bot_token:
@@ -73,7 +74,8 @@ def run(settings: Settings) -> None:
         try:
             run_telegram(settings, runtime, zalo_channel)
         except (InvalidToken, NetworkError, zalo.ZaloApiError) as exc:
-            raise StartError(f"{type(exc).__name__}: {exc}") from None
+            # PTB's InvalidToken quotes the token; a network error may quote the URL with it.
+            raise StartError(redact.redact(f"{type(exc).__name__}: {exc}")) from None
     elif zalo_channel is not None:
         asyncio.run(_run_zalo_only(runtime, zalo_channel))
 
@@ -86,7 +88,7 @@ async def _run_zalo_only(runtime: Runtime, channel: ZaloChannel) -> None:
     except (zalo.ZaloApiError, zalo.TransientSendError) as exc:
         await channel.stop()
         await runtime.stop()
-        raise StartError(f"Zalo: {exc}") from None
+        raise StartError(redact.redact(f"Zalo: {exc}")) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

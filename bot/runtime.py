@@ -7,11 +7,13 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
+from bot import redact
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
-from handlers import admin, core, export, scheduler
+from handlers import admin, core, desk, export, scheduler
 from handlers.context import Config
 from handlers.programme import load_programme
 from handlers.text import split_message
@@ -64,6 +66,19 @@ class FloodGuard:
         return "drop"
 
 
+def delete_old_files(folder: Path, before: datetime) -> int:
+    """Delete the made files (spreadsheets, charts) last written before `before`."""
+    deleted = 0
+    for path in folder.glob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < before.timestamp():
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:  # gone meanwhile
+            continue
+    return deleted
+
+
 def config_from(settings: Settings, bot_username: str | None = None) -> Config:
     return Config(admin_ids=frozenset(str(i) for i in settings.admin_ids),
                   coordinator_chat_id=(str(settings.coordinator_chat_id)
@@ -74,6 +89,10 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   programme_start=settings.programme_start,
                   programme=load_programme(settings.programme_file),
                   files_dir=settings.database_path.parent / "files",
+                  max_files_per_answer=settings.max_files_per_answer,
+                  max_files_per_form=settings.max_files_per_form,
+                  message_retention=timedelta(days=settings.message_retention_days),
+                  file_retention=timedelta(days=settings.file_retention_days),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -83,6 +102,8 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None,
                  check_floods: bool = True):
         self.settings = settings
+        # Whatever starts the program (CLI, tests, an embedding): its secrets stay out of logs.
+        redact.install(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.db = Database(settings.database_path)
         self.config = config_from(settings)
@@ -176,8 +197,10 @@ class Runtime:
                 if reply.edit_message_id and index == 0:
                     payload["edit"] = reply.edit_message_id
                 add(payload)
-            for file in files:
-                add({"attachment": file})
+            if len(files) == 1:
+                add({"attachment": files[0]})
+            elif files:  # one message of files: the channel sends it as an album or a list
+                add({"attachments": files})
 
     async def receive(self, events: list[Inbound], wait: bool = False) -> None:
         """Store inbound events in the inbox and commit: only after this returns may the
@@ -312,27 +335,41 @@ class Runtime:
             await self.write(tx, messages, now)
         self.wake()
 
+    async def jobs_done(self) -> None:
+        """Wait for the background jobs started so far (tests, the console)."""
+        if self._jobs is not None:
+            await asyncio.gather(self._jobs, return_exceptions=True)
+
     def start_jobs(self) -> None:
         """Run pending background jobs (exports), one at a time, without blocking chats."""
         if self._jobs is None or self._jobs.done():
             self._jobs = asyncio.create_task(self.run_jobs())
 
     async def run_jobs(self) -> None:
-        async with self.db.read() as tx:
-            jobs = await tx.jobs.pending()
-        for job in jobs:
-            status = "done"
-            try:
-                await export.run_export_job(self.db, self.config, job, self.clock(), self.send)
-            except Exception:
-                log.exception("job %s (%s) failed", job["id"], job["kind"])
-                status = "failed"
+        """Every pending job, oldest first, including those added while it runs."""
+        while True:
+            async with self.db.read() as tx:
+                jobs = await tx.jobs.pending()
+            if not jobs:
+                return
+            for job in jobs:
+                await self._run_job(job)
+
+    async def _run_job(self, job: dict) -> None:
+        status = "done"
+        run = desk.run_chart_job if job["kind"] == "chart" else export.run_export_job
+        try:
+            await run(self.db, self.config, job, self.clock(), self.send)
+        except Exception:
+            log.exception("job %s (%s) failed", job["id"], job["kind"])
+            status = "failed"
+            if job["kind"] == "export":  # a missing chart is not worth a message
                 t = self.config.translator(None)
                 await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
                     "Sorry, the spreadsheet could not be made. Please try again later.")),
                     job["contact_id"])])
-            async with self.db.transaction() as tx:
-                await tx.jobs.finish(job["id"], status, self.clock())
+        async with self.db.transaction() as tx:
+            await tx.jobs.finish(job["id"], status, self.clock())
 
     async def send(self, messages: list[Outgoing]) -> None:
         """Messages that no inbound event caused (jobs): written and delivered."""
@@ -358,6 +395,8 @@ class Runtime:
                     log.exception("could not record the failure of clock job %s", job.key)
         self.wake()
         self.start_jobs()
+        await asyncio.to_thread(delete_old_files, self.config.files_dir,
+                                now - self.config.file_retention)
 
     async def _tick_forever(self) -> None:
         while True:

@@ -54,13 +54,26 @@ class Settings(BaseSettings):
     flood_window_seconds: int = Field(default=30, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    max_files_per_answer: int = Field(default=10, ge=1, le=100)
+    max_files_per_form: int = Field(default=20, ge=1, le=200)
+    message_retention_days: int = Field(default=30, ge=0, le=3650)
+    file_retention_days: int = Field(default=7, ge=1, le=3650)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, int):
-            return [value]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(value, int):
+            value = [value]
+        # A user id is written as plain digits: "-5", "12345.0" or "1_000" (all of which int()
+        # or pydantic would take) are typos that would make the wrong person an admin.
+        for part in value if isinstance(value, list) else ():
+            if isinstance(part, bool) or not (
+                    (isinstance(part, int) and part > 0)
+                    or (isinstance(part, str) and part.isascii() and part.isdigit()
+                        and int(part) > 0)):
+                raise ValueError(f"{str(part)[:20]!r} is not a Telegram user id (digits only)")
         return value
 
     @field_validator("telegram_bot_token", "webhook_secret", "telegram_bot_username",

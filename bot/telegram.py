@@ -14,7 +14,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import tornado.web
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -95,6 +102,18 @@ def _keyboard(choices: list[list[str]]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
 
 
+async def _source(attachment: dict) -> str | InputFile:
+    """A file Telegram holds (its id), or one we made (uploaded)."""
+    if not attachment.get("path"):
+        return attachment["file_id"]
+    data = await asyncio.to_thread(Path(attachment["path"]).read_bytes)
+    return InputFile(data, filename=attachment.get("name") or Path(attachment["path"]).name)
+
+
+# Telegram's albums hold 2 to 10 items, photos with photos and documents with documents.
+ALBUM_SIZE = 10
+
+
 class TelegramSender:
     """Turns outbox payloads into Bot API calls and platform errors into delivery outcomes."""
 
@@ -128,13 +147,11 @@ class TelegramSender:
 
     async def _send(self, chat_id: str, payload: dict) -> str | None:
         markup = _keyboard(payload.get("choices", []))
+        if payload.get("attachments"):
+            return await self._send_album(chat_id, payload["attachments"])
         attachment = payload.get("attachment")
         if attachment:
-            source = attachment["file_id"]
-            if attachment.get("path"):  # a file we made: upload it
-                data = await asyncio.to_thread(Path(attachment["path"]).read_bytes)
-                source = InputFile(data,
-                                   filename=attachment.get("name") or Path(attachment["path"]).name)
+            source = await _source(attachment)
             if attachment["kind"] == "photo":
                 message = await self.bot.send_photo(chat_id, source, caption=payload.get("text"),
                                                     parse_mode=ParseMode.HTML)
@@ -152,6 +169,23 @@ class TelegramSender:
                                               reply_markup=markup,
                                               link_preview_options=None)
         return str(message.message_id)
+
+    async def _send_album(self, chat_id: str, files: list[dict]) -> str | None:
+        """Several files as few messages as Telegram allows: albums of up to ten, by kind."""
+        last = None
+        kinds = (("photo", InputMediaPhoto, self.bot.send_photo),
+                 ("document", InputMediaDocument, self.bot.send_document))
+        for kind, media_type, send_one in kinds:
+            same = [f for f in files if f["kind"] == kind]
+            for start in range(0, len(same), ALBUM_SIZE):
+                chunk = same[start:start + ALBUM_SIZE]
+                if len(chunk) == 1:
+                    last = (await send_one(chat_id, await _source(chunk[0]))).message_id
+                    continue
+                sent = await self.bot.send_media_group(
+                    chat_id, [media_type(await _source(f)) for f in chunk])
+                last = sent[-1].message_id
+        return None if last is None else str(last)
 
 
 def build_application(settings: Settings, runtime: Runtime,

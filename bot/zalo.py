@@ -105,17 +105,23 @@ class ZaloSender:
     async def send(self, chat_id: str, payload: dict) -> str | None:
         if payload.get("edit"):
             return None  # Zalo cannot edit a sent message; the answer itself follows anyway
-        attachment = payload.get("attachment")
+        files = payload.get("attachments") or (
+            [payload["attachment"]] if payload.get("attachment") else [])
+        # Photos Zalo holds (URLs) are sent as photos; other files (a spreadsheet, a chart,
+        # Telegram's file ids) only Telegram can carry: they are named, in one list.
+        photos = [f for f in files if f.get("kind") == "photo"
+                  and str(f.get("file_id", "")).startswith("http")]
+        named = [f for f in files if f not in photos]
         try:
-            if attachment and attachment.get("kind") == "photo" and \
-                    str(attachment.get("file_id", "")).startswith("http"):
+            result = None
+            for index, photo in enumerate(photos):
+                caption = (render(payload) or "") if index == 0 and not named else ""
                 result = await self.client.call("sendPhoto", chat_id=chat_id,
-                                                photo=attachment["file_id"],
-                                                caption=render(payload) or "")
-            else:
+                                                photo=photo["file_id"], caption=caption)
+            if named or not photos:
                 text = render(payload) or ""
-                if attachment:  # a file only Telegram can carry (a spreadsheet, a chart)
-                    text = (text + "\n" if text else "") + f"[{attachment.get('name') or ''}]"
+                for file in named:
+                    text = (text + "\n" if text else "") + f"[{file.get('name') or ''}]"
                 result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
         except ZaloApiError as exc:
             description = exc.description.lower()
@@ -166,26 +172,49 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
                 await asyncio.sleep(1)
 
 
+# An update is a small JSON object; anything much larger is not one (tornado's own limit is 100 MB).
+WEBHOOK_MAX_BYTES = 256 * 1024
+
+
 def webhook_app(secret: str, path: str, receive: Callable[[list[Inbound]], Awaitable[None]]
                 ) -> tornado.web.Application:
-    """A webhook endpoint that checks Zalo's secret header before anything else and answers
-    200 only once the update is committed to the inbox."""
+    """A webhook endpoint that checks Zalo's secret header before it reads the body, refuses a
+    body larger than an update can be (413), and answers 200 only once the update is committed
+    to the inbox. A well-signed update it cannot read is logged and answered 200: Zalo would
+    only send it again."""
 
+    @tornado.web.stream_request_body
     class Webhook(tornado.web.RequestHandler):
-        async def post(self) -> None:
+        def prepare(self) -> None:
             given = self.request.headers.get("X-Bot-Api-Secret-Token", "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
-                self.set_status(403)
-                return
+                raise tornado.web.HTTPError(403)
+            declared = self.request.headers.get("Content-Length", "0")
+            if not declared.isdigit() or int(declared) > WEBHOOK_MAX_BYTES:
+                raise tornado.web.HTTPError(413)
+            self.request.connection.set_max_body_size(WEBHOOK_MAX_BYTES)
+            self._body = bytearray()
+
+        def data_received(self, chunk: bytes) -> None:
+            self._body += chunk
+            if len(self._body) > WEBHOOK_MAX_BYTES:
+                raise tornado.web.HTTPError(413)
+
+        def write_error(self, status_code: int, **kwargs) -> None:
+            self.finish()  # a bare status: nothing about us for whoever knocks
+
+        async def post(self) -> None:
             try:
-                body = tornado.escape.json_decode(self.request.body)
-            except ValueError:
-                self.set_status(400)
+                body = tornado.escape.json_decode(bytes(self._body))
+                update = body.get("result", body) if isinstance(body, dict) else {}
+                event = to_inbound(update) if isinstance(update, dict) else None
+            except Exception as exc:  # well signed but unreadable: nothing to retry
+                log.warning("zalo webhook: an update that could not be read was ignored (%s)",
+                            type(exc).__name__)
+                self.write({"ok": True})
                 return
-            update = body.get("result", body) if isinstance(body, dict) else {}
-            event = to_inbound(update) if isinstance(update, dict) else None
             if event is not None:
-                await receive([event])
+                await receive([event])  # an error here answers 500: Zalo sends it again
             self.write({"ok": True})
 
     return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])

@@ -105,35 +105,49 @@ async def _invites(ctx: Ctx, _args: str) -> None:
         return
     units = {u.id: u for u in await ctx.tx.units.list()}
     lines = [t._("<b>Invites waiting to be used</b> (latest {n})").format(n=len(pending))]
+    # Only a hash of each code is kept: an invite is shown by the start of that hash.
     for invite in pending:
         unit = units.get(invite.unit_id)
         lines.append(t._("<code>{code}</code> · {role}{unit} · until {day}").format(
-            code=invite.code, role=t._(ROLE_NAMES[invite.role]),
+            code=invite.code[:8], role=t._(ROLE_NAMES[invite.role]),
             unit=f" · {esc(unit.code)}" if unit else "",
             day=t.date(invite.expires_at.astimezone(ctx.config.zone).date())))
-    ctx.reply("\n".join(lines), [Choice(f"iv:rv:{i.code}", t._("Revoke {code}").format(
-        code=i.code)) for i in pending[:20]])
+    ctx.reply("\n".join(lines), [Choice(f"iv:rv:{i.code[:16]}", t._("Revoke {code}").format(
+        code=i.code[:8])) for i in pending[:20]])
 
 
 @callback("iv", ADMINS)
 async def _revoke(ctx: Ctx, rest: str) -> None:
     t = ctx.t
-    what, _, code = rest.partition(":")
-    if what != "rv" or not code:
+    what, _, stored = rest.partition(":")
+    if what != "rv" or len(stored) != 16:
         ctx.reply(t._("This button is not valid."))
         return
-    if not await ctx.tx.invites.revoke(code, ctx.now):
+    if not await ctx.tx.invites.revoke_stored(stored, ctx.now):
         ctx.reply(t._("Invite {code} was already used, revoked or expired.").format(
-            code=esc(code)))
+            code=esc(stored[:8])))
         return
-    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "invite.revoke", ctx.now, code=code)
-    ctx.reply(t._("Invite {code} revoked: it can no longer be used.").format(code=esc(code)))
+    await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "invite.revoke", ctx.now,
+                              invite=stored)
+    ctx.reply(t._("Invite {code} revoked: it can no longer be used.").format(
+        code=esc(stored[:8])))
 
 
 action(Action("invite", N_("Invite"), N_("issue invite codes for a unit and role"), ADMINS,
               _invite, aliases=("moi",), private_only=True))
 action(Action("units", N_("Units"), N_("list units and how many contacts each has"), ADMINS,
               _units, aliases=("donvi",)))
+
+
+async def erase_person(tx, contact_id: int, now: datetime, actor: str) -> bool:
+    """Remove one person from the bot for good (a request to be forgotten, someone who left):
+    their identities, name, conversation and the texts of messages to them go, their unit's
+    reports and difficulties stay, attributed to "a former officer of UNIT". Audited. False
+    if there is no such person (or they were erased already)."""
+    if not await tx.contacts.erase(contact_id, now):
+        return False
+    await tx.audit.record(actor, "contact.erase", now, contact=contact_id)
+    return True
 
 
 async def delivery_failed(tx, config, failed: list, now: datetime) -> list[Outgoing]:

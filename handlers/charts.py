@@ -15,14 +15,15 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from handlers.admin import unit_kind_label  # noqa: E402
 from handlers.programme import RECURRING  # noqa: E402
+from storage.private import private_file  # noqa: E402
 
 # DejaVu Sans ships with matplotlib and has every Vietnamese diacritic.
 plt.rcParams["font.family"] = "DejaVu Sans"
 
 
-def digest_chart(t, completeness: list, weekly: list[tuple[str, int]], folder: Path,
-                 now: datetime) -> Path:
-    """Draw the chart and return the PNG's path."""
+def sent_by_kind(completeness: list) -> dict[str, list[int]]:
+    """[sent, expected] per kind of unit: what the chart's left side shows (plain data, so the
+    chart can be drawn later, outside the transaction that read it)."""
     sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Recurring obligations (the yearly report) say most about the current period.
     recurring = [row for row in completeness if row[0].period in RECURRING] or completeness
@@ -30,6 +31,13 @@ def digest_chart(t, completeness: list, weekly: list[tuple[str, int]], folder: P
         for status in statuses:
             sent[status.kind][1] += 1
             sent[status.kind][0] += bool(status.first_at)
+    return dict(sent)
+
+
+def digest_chart(t, sent: dict[str, list[int]], weekly: list[tuple[str, int]], folder: Path,
+                 now: datetime) -> Path:
+    """Draw the chart and return the PNG's path. Slow (about half a second) and blocking: run
+    it in a thread, outside any transaction (see handlers.desk.run_chart_job)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
     kinds = sorted(sent)
     labels = [unit_kind_label(t, kind) for kind in kinds]
@@ -48,8 +56,7 @@ def digest_chart(t, completeness: list, weekly: list[tuple[str, int]], folder: P
     right.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(t._("Baocao · {day}").format(day=t.date(now.astimezone(t.zone).date())))
     figure.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"digest-{now.strftime('%Y%m%d-%H%M%S')}-{t.language}.png"
+    path = private_file(folder / f"digest-{now.strftime('%Y%m%d-%H%M%S')}-{t.language}.png")
     figure.savefig(path)
     plt.close(figure)
     return path

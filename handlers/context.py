@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, translator
 from handlers.programme import Programme, load_programme
+from handlers.text import esc
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
 from storage.models import Contact, Role
 from storage.repos import Tx
@@ -32,6 +33,10 @@ class Config:
     programme: Programme = field(default_factory=load_programme)
     # Where made files (charts, spreadsheets) are kept until they are sent.
     files_dir: Path = Path("data/files")
+    max_files_per_answer: int = 10
+    max_files_per_form: int = 20
+    message_retention: timedelta = timedelta(days=30)
+    file_retention: timedelta = timedelta(days=7)
 
     def translator(self, language: str | None) -> Translator:
         """A person's translator: their language if supported, else the default."""
@@ -49,6 +54,9 @@ class Ctx:
     flow: str = MENU_FLOW
     state: dict = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
+    # The event was refused (role, invalid or someone else's button): a pressed group message
+    # is then left as it is (see core._mark_pressed).
+    refused: bool = False
 
     @property
     def today(self) -> date:
@@ -87,6 +95,33 @@ class Ctx:
                 self.event = replace(self.event, chat_id=identity.chat_id, is_group=False)
                 return True
         return False
+
+    async def refuse(self, text: str) -> None:
+        """Say no to the person only: a refusal in a group goes to their private chat (or
+        nowhere), never to everyone in the group."""
+        self.refused = True
+        if await self.go_private():
+            self.reply(text)
+
+    async def in_private(self) -> bool:
+        """Unit data is shown in the person's private chat, never in a group: move what
+        follows there and say so in the group. False (the group told why) when the person has
+        no private chat with the bot on this channel."""
+        group = self.event
+        if not group.is_group:
+            return True
+        t = self.t
+        if not await self.go_private():
+            link = f" https://t.me/{self.config.bot_username}" if self.config.bot_username \
+                else ""
+            self.reply(t._("This shows unit data, so it is sent only in a private chat. Please "
+                           "open a private chat with the bot and ask there:{link}").format(
+                link=link))
+            return False
+        self.out.append(Outgoing(group.channel, group.chat_id, Reply(t._(
+            "{name}, I have sent the answer to you in a private chat.").format(
+            name=esc(self.contact.name))), self.contact.id))
+        return True
 
     def set_flow(self, flow: str, form_state: dict | None = None) -> None:
         self.flow = flow

@@ -48,6 +48,8 @@ class Action:
     run: Callable[[Ctx, str], Awaitable[None]]
     aliases: tuple[str, ...] = ()
     private_only: bool = False
+    # Shows unit data: answered in the person's private chat, never in a group.
+    private_data: bool = False
     in_menu: bool = True
     menu_rank: int = 0  # the menu lists lower ranks first: the role's own work, then the rest
 
@@ -58,6 +60,7 @@ class Callback:
 
     roles: frozenset[Role]
     run: Callable[[Ctx, str], Awaitable[None]]
+    private_data: bool = False  # as Action.private_data
 
 
 ACTIONS: dict[str, Action] = {}
@@ -69,9 +72,9 @@ def action(action_: Action) -> Action:
     return action_
 
 
-def callback(prefix: str, roles: frozenset[Role]):
+def callback(prefix: str, roles: frozenset[Role], private_data: bool = False):
     def decorate(run: Callable[[Ctx, str], Awaitable[None]]):
-        CALLBACKS[prefix] = Callback(roles, run)
+        CALLBACKS[prefix] = Callback(roles, run, private_data)
         return run
     return decorate
 
@@ -98,7 +101,8 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         notices: list[Outgoing] = []
     else:
         contact, flow, state = speaker.contact, speaker.flow or MENU_FLOW, speaker.state
-        if not speaker.reachable:
+        if not speaker.reachable and not event.is_group:
+            # (A word in a group does not show the person unblocked the bot in private.)
             await tx.contacts.seen(event.channel, event.user_id)
         tx.contacts.touch(event.channel, event.user_id, now)
         contact, notices = await access.follow_admin_ids(tx, config, contact, event, now)
@@ -112,7 +116,7 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         await _pressed_again(ctx)
     else:
         await _route(ctx)
-        _mark_pressed(ctx, press)
+        _mark_pressed(ctx, event, press)
     if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
         tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
     return ctx.out
@@ -134,17 +138,19 @@ def _press(event: Inbound) -> str | None:
     return f"{event.chat_id}:{event.pressed_message_id}:{event.choice}"
 
 
-def _mark_pressed(ctx: Ctx, press: str | None) -> None:
+def _mark_pressed(ctx: Ctx, event: Inbound, press: str | None) -> None:
     """Replace the pressed message's buttons by the choice made, unless a handler redrew it,
     and remember the press: the same button of that message pressed again (a double tap, or a
-    second device that still shows it) must not act twice."""
-    event = ctx.event
-    if press is None or any(o.reply.edit_message_id == event.pressed_message_id
-                            for o in ctx.out):
+    second device that still shows it) must not act twice. `event` is the press as it came
+    (a handler may have moved the conversation to the private chat since). A refused press in
+    a group leaves the group's message alone: it is everyone's, not the presser's."""
+    if press is None or (ctx.refused and event.is_group) or any(
+            o.reply.edit_message_id == event.pressed_message_id and o.chat_id == event.chat_id
+            for o in ctx.out):
         return  # a redrawn message keeps live buttons (Refresh, a multi-choice question)
     ctx.state["pressed"] = [*ctx.state.get("pressed", []), press][-PRESSES_KEPT:]
-    if not event.pressed_message_text:
-        return
+    if not event.pressed_message_text or (event.is_group and ctx.event.chat_id != event.chat_id):
+        return  # answered in private: the group's message stays usable by the others
     label = f"\n\n✓ <b>{esc(event.pressed_label)}</b>" if event.pressed_label else ""
     ctx.out.insert(0, Outgoing(event.channel, event.chat_id,
                                Reply(event.pressed_message_text + label,
@@ -160,7 +166,8 @@ async def _pressed_again(ctx: Ctx) -> None:
         await forms.show_current(ctx, form, ctx.state["form"], t._(
             "You pressed that button already. Here is where we are:"))
         return
-    ctx.reply(t._("You pressed that button already; its answer is above."))
+    if await ctx.go_private():  # in a group, only the presser is told
+        ctx.reply(t._("You pressed that button already; its answer is above."))
 
 
 async def _enrol_admin(event: Inbound, tx: Tx, config: Config, now: datetime) -> Contact:
@@ -360,15 +367,21 @@ async def _set_aside_if_hidden(ctx: Ctx, running: dict | None) -> None:
 async def _run_action(ctx: Ctx, found: Action, args: str) -> None:
     t = ctx.t
     if ctx.role not in found.roles:
-        ctx.reply(t._("Sorry, this is not available for your role ({role}).").format(
-            role=t._(ROLE_NAMES[ctx.role])))
+        await _not_for_role(ctx)
         return
     if found.private_only and ctx.event.is_group:
         link = f" https://t.me/{ctx.config.bot_username}" if ctx.config.bot_username else ""
         ctx.reply(t._("Let us continue in a private chat, so the group is not flooded:{link}")
                   .format(link=link))
         return
+    if found.private_data and not await ctx.in_private():
+        return
     await found.run(ctx, args)
+
+
+async def _not_for_role(ctx: Ctx) -> None:
+    await ctx.refuse(ctx.t._("Sorry, this is not available for your role ({role}).").format(
+        role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
 async def _on_choice(ctx: Ctx, choice: str) -> None:
@@ -377,7 +390,7 @@ async def _on_choice(ctx: Ctx, choice: str) -> None:
     if prefix == "f":
         form = forms.FORMS.get(ctx.flow)
         if form is None or ctx.event.is_group:
-            ctx.reply(t._("This button is no longer valid."))
+            await ctx.refuse(t._("This button is no longer valid."))
             return
         if ctx.role not in form.roles:
             forms.leave(ctx)
@@ -390,11 +403,12 @@ async def _on_choice(ctx: Ctx, choice: str) -> None:
         return
     handler = CALLBACKS.get(prefix)
     if handler is None:
-        ctx.reply(t._("This button is not valid."))
+        await ctx.refuse(t._("This button is not valid."))
         return
     if ctx.role not in handler.roles:
-        ctx.reply(t._("Sorry, this is not available for your role ({role}).").format(
-            role=t._(ROLE_NAMES[ctx.role])))
+        await _not_for_role(ctx)
+        return
+    if handler.private_data and not await ctx.in_private():
         return
     await handler.run(ctx, rest)
 

@@ -7,7 +7,9 @@ it never goes twice; after downtime only the latest slot is sent.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 from bot.i18n import N_
@@ -22,6 +24,7 @@ from handlers.reminders import COORDINATING, current_obligations, in_view, owed
 from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.db import Database
 from storage.models import Role
 from storage.repos import Tx
 from storage.tracking import UnitStatus
@@ -106,7 +109,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("st", DESK)
+@callback("st", DESK, private_data=True)
 async def _status_button(ctx: Ctx, rest: str) -> None:
     what, _, target = rest.partition(":")
     year = parse_id(target, 2000, 2100)
@@ -145,8 +148,9 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
 # Digests
 
 async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
-                 with_chart: bool) -> Reply | None:
-    """What happened since `since`, and where the current period stands; None if nothing new."""
+                 with_chart: bool) -> tuple[Reply, dict | None] | None:
+    """What happened since `since`, and where the current period stands, with the data of its
+    chart if asked (the chart is drawn later, by a job); None if nothing new."""
     today = now.astimezone(config.zone).date()
     counts = await tx.reports.counts_since(since)
     models = await tx.reports.models_since(since)
@@ -193,17 +197,34 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     for obligation, period, _deadline, statuses in current:
         lines.append(f"{esc(obligation.label(t.language))} · {esc(period.label(t))}: "
                      + _rates(t, statuses))
-    attachments: tuple[Attachment, ...] = ()
+    chart = None
     if with_chart:
-        weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
-        path = charts.digest_chart(t, current, weekly, config.files_dir, now)
-        attachments = (Attachment("photo", "", "baocao.png", str(path)),)
-    return Reply("\n".join(lines), (), attachments)
+        chart = {"sent": charts.sent_by_kind(current), "now": now.isoformat(),
+                 "weekly": await tx.reports.weekly_counts(now - timedelta(weeks=8))}
+    return Reply("\n".join(lines)), chart
 
 
 async def _digest_now(ctx: Ctx, _args: str) -> None:
-    reply = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7), True)
-    ctx.reply(reply.text, attachments=reply.attachments)
+    reply, chart = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7),
+                                True)
+    ctx.reply(reply.text)
+    await ctx.tx.jobs.add("chart", chart, ctx.contact.id, ctx.event.channel, ctx.event.chat_id,
+                          ctx.now)
+
+
+async def run_chart_job(db: Database, config: Config, job: dict, now: datetime,
+                        send: Callable[[list[Outgoing]], Awaitable[None]]) -> None:
+    """Draw a digest's chart and send it: in a thread, holding no transaction (drawing takes
+    about half a second, and the database is everyone's)."""
+    async with db.read() as tx:
+        contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
+    t = config.translator(contact.language if contact else None)
+    params = job["params"]
+    path = await asyncio.to_thread(charts.digest_chart, t, params["sent"],
+                                   [tuple(w) for w in params["weekly"]], config.files_dir,
+                                   datetime.fromisoformat(params["now"]))
+    await send([Outgoing(job["channel"], job["chat_id"], Reply("", (), (
+        Attachment("photo", "", "baocao.png", str(path)),)), job["contact_id"])])
 
 
 def _slots(config: Config, local: datetime, hour: int) -> list[tuple[str, timedelta, bool]]:
@@ -236,9 +257,13 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
                                                         now):
                 continue
             t = config.translator(contact.language)
-            reply = await digest(tx, config, t, now, now - span, with_chart)
-            if reply is not None:
+            found = await digest(tx, config, t, now, now - span, with_chart)
+            if found is not None:
+                reply, chart = found
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))
+                if chart is not None:
+                    await tx.jobs.add("chart", chart, contact.id, identity.channel,
+                                      identity.chat_id, now)
     return out
 
 
@@ -293,9 +318,9 @@ async def _set(ctx: Ctx, rest: str) -> None:
 
 
 action(Action("status", N_("Status"), N_("completeness of the current period, overdue units"),
-              DESK, _status, aliases=("tiendo",)))
+              DESK, _status, aliases=("tiendo",), private_data=True))
 action(Action("digest", N_("Digest now"), N_("the digest of the last 7 days, with a chart"),
-              DESK, _digest_now, aliases=("tonghop",)))
+              DESK, _digest_now, aliases=("tonghop",), private_data=True))
 action(Action("settings", N_("Notifications"), N_("each new report, daily and weekly digests, "
                                                   "their hour"),
               DIGEST_TAKERS, _settings, aliases=("caidat",)))

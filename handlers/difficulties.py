@@ -29,7 +29,7 @@ from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc, parse_id
+from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.difficulties import Difficulty, DifficultyEvent, DifficultyStatus
 from storage.models import Role
@@ -165,7 +165,7 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
     difficulty = await ctx.tx.difficulties.get(number) if number is not None else None
     if difficulty is None or (ctx.role is Role.OFFICER
                               and difficulty.unit_id != ctx.contact.unit_id):
-        ctx.reply(ctx.t._("This difficulty is not available to you."))
+        await ctx.refuse(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
 
@@ -173,7 +173,7 @@ async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
 def event_parts(t, event: DifficultyEvent) -> tuple[str, str, str]:
     """(who, what, text) of a thread event, in the reader's language: the clock's own steps
     name the system as their actor and say why, not an internal word."""
-    who = event.who or t._("Baocao (automatic)")
+    who = person(t, event.who, event.erased, event.who_unit) or t._("Baocao (automatic)")
     text = event.text or ""
     if event.kind == "escalated" and event.contact_id is None and text == "overdue":
         text = t._("not answered in time")
@@ -216,7 +216,8 @@ async def _act(ctx: Ctx, rest: str) -> None:
     if difficulty is None:
         return
     if what == "open":
-        await show(ctx, difficulty)
+        if await ctx.in_private():
+            await show(ctx, difficulty)
         return
     allowed = {c.id.split(":")[1] for c in _buttons(ctx.t, difficulty, ctx.role)}
     if (what if what != "resok" else "res") not in allowed:
@@ -297,8 +298,11 @@ async def _on_text(ctx: Ctx, answers: dict, params: dict, kind: str) -> None:
     t, tx = ctx.t, ctx.tx
     difficulty = await tx.difficulties.get(params["id"])
     allowed_before = {"answer": "ans", "reply": "rep", "instruction": "ret", "reopened": "reo"}
+    # Checked again at the end: the form may have been opened before the person moved to
+    # another unit (an officer then no longer speaks for this difficulty's unit).
     if difficulty is None or allowed_before[kind] not in {
-            c.id.split(":")[1] for c in _buttons(t, difficulty, ctx.role)}:
+            c.id.split(":")[1] for c in _buttons(t, difficulty, ctx.role)} or (
+            ctx.role is Role.OFFICER and difficulty.unit_id != ctx.contact.unit_id):
         ctx.reply(t._("This difficulty has changed in the meantime; nothing was sent."))
         return
     text = answers["text"]
@@ -402,7 +406,7 @@ async def _listing(ctx: Ctx, filter_: str, unit_id: int | None = None) -> None:
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("kf", DESK)
+@callback("kf", DESK, private_data=True)
 async def _filter(ctx: Ctx, rest: str) -> None:
     await _listing(ctx, rest)
 
@@ -450,4 +454,4 @@ action(Action("difficulty", N_("Report a difficulty"), N_("report a difficulty o
                                                           "the coordinating department"),
               OFFICERS, _difficulty, aliases=("khokhan",), private_only=True))
 action(Action("difficulties", N_("Difficulties"), N_("open difficulties, oldest first"), DESK,
-              _difficulties, aliases=("vuongmac",)))
+              _difficulties, aliases=("vuongmac",), private_data=True))

@@ -29,6 +29,7 @@ from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
 from storage.models import Role
+from storage.private import private_file
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 # Sheet names may have at most 31 characters, so each kind has a short one.
@@ -63,7 +64,7 @@ def _cell(t: Translator, question: forms.Question, value) -> object:
 async def write_workbook(db: Database, config: Config, t: Translator, period: Period,
                          path: Path, progress: Progress | None = None) -> dict[str, int]:
     """Write the period's workbook to `path`; return the number of reports per kind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # owner-only before a byte is written
     async with db.read() as tx:
         total = await tx.reports.count_in_period(period.key, period.start, period.end)
     # User text is never read as a formula or a link (no spreadsheet injection), and typed
@@ -232,7 +233,7 @@ async def _export(ctx: Ctx, args: str) -> None:
                for key in keys])
 
 
-@callback("ex", DESK)
+@callback("ex", DESK, private_data=True)
 async def _export_period(ctx: Ctx, ref: str) -> None:
     period = ctx.config.programme.period_by_ref(ref)
     if period is None:
@@ -276,4 +277,4 @@ async def run_export_job(db: Database, config: Config, job: dict, now: datetime,
 
 
 action(Action("export", N_("Export"), N_("a spreadsheet of a period's reports and difficulties"),
-              DESK, _export, aliases=("xuat",)))
+              DESK, _export, aliases=("xuat",), private_data=True))

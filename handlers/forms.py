@@ -297,6 +297,24 @@ def leave(ctx: Ctx) -> None:
     ctx.set_flow(MENU_FLOW)
 
 
+def _too_many_files(ctx: Ctx, question: Question, state: dict) -> str:
+    """Why one more file cannot be taken, if it cannot: each file is a message to everyone who
+    opens the report, and the form's state is rewritten with every file."""
+    t, config = ctx.t, ctx.config
+    here = len(state.get("files", []))
+    if here >= config.max_files_per_answer:
+        return t.ngettext("You can attach at most {n} file here. Press Done to go on.",
+                          "You can attach at most {n} files here. Press Done to go on.",
+                          config.max_files_per_answer).format(n=config.max_files_per_answer)
+    elsewhere = sum(len(v) for k, v in state.get("answers", {}).items() if k != question.key
+                    and isinstance(v, list) and v and isinstance(v[0], dict) and "file_id" in v[0])
+    if here + elsewhere >= config.max_files_per_form:
+        return t.ngettext("This form already has {n} file, the most it can take.",
+                          "This form already has {n} files, the most it can take.",
+                          config.max_files_per_form).format(n=config.max_files_per_form)
+    return ""
+
+
 async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, Any, str]:
     """(accepted, value, error) for the event against the current question."""
     t = ctx.t
@@ -318,6 +336,9 @@ async def _validate(ctx: Ctx, question: Question, state: dict) -> tuple[bool, An
             if value_id == SKIP:
                 return True, None, ""
         if event.attachment is not None:
+            problem = _too_many_files(ctx, question, state)
+            if problem:
+                return False, None, problem
             state.setdefault("files", []).append(
                 {"kind": event.attachment.kind, "file_id": event.attachment.file_id,
                  "name": event.attachment.name})

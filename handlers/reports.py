@@ -21,7 +21,8 @@ from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form, Kind, Question
-from handlers.text import esc, parse_id
+from handlers.programme import RECURRING
+from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.reports import Report, ReportStatus
@@ -194,18 +195,47 @@ async def _pick_kind(ctx: Ctx, kind: str) -> None:
     if not await ctx.go_private():
         return
     if kind == "periodic":
-        current = periods.year_of(ctx.today)
-        options = [current, periods.year(int(current.key) - 1)]
         ctx.reply(ctx.t._("For which period?"),
-                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in options])
+                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in _periodic_options(ctx)])
         return
     await start_form(ctx, KINDS[kind])
+
+
+def _periodic_options(ctx: Ctx) -> list[periods.Period]:
+    """The periods a periodic report can be for: this reporting year and the one before, if
+    the programme had begun."""
+    current = periods.year_of(ctx.today)
+    return [p for p in (current, periods.year(int(current.key) - 1))
+            if p.end >= ctx.config.programme_start]
+
+
+def _programme_period(ctx: Ctx, key: str) -> periods.Period | None:
+    """The period of `key` if a periodic report can be for it: one offered by /report, or a
+    period of one of the programme's periodic obligations that has begun. A forged button with
+    any other period (any year from 2000 to 2100 parses) is refused."""
+    offered = next((p for p in _periodic_options(ctx) if p.key == key), None)
+    if offered is not None:
+        return offered
+    programme = ctx.config.programme
+    period = programme.period(key)
+    if period is None or period.start > ctx.today or period.end < ctx.config.programme_start:
+        return None
+    for obligation in programme.obligations:
+        if obligation.report != "periodic":
+            continue
+        if obligation.period not in RECURRING:
+            if obligation.period == key:
+                return period
+        elif periods.of(obligation.period, period.start).key == key and (
+                obligation.first_year is None or int(key[:4]) >= obligation.first_year):
+            return period
+    return None
 
 
 @callback("rp", OFFICERS)
 async def _pick_period(ctx: Ctx, key: str) -> None:
     """Open the periodic report with the figures totalled from the unit's own reports."""
-    period = periods.parse(key)
+    period = _programme_period(ctx, key)
     if period is None or ctx.contact.unit_id is None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
@@ -315,7 +345,7 @@ async def _readable(ctx: Ctx, report_id: str) -> Report | None:
     number = parse_id(report_id)
     report = await ctx.tx.reports.get(number) if number is not None else None
     if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
-        ctx.reply(ctx.t._("This report is not available to you."))
+        await ctx.refuse(ctx.t._("This report is not available to you."))
         return None
     return report
 
@@ -374,7 +404,8 @@ async def _history(ctx: Ctx, report: Report) -> None:
         changed = [labels.get(k, k) for k in sorted(set(version.answers) | set(after))
                    if version.answers.get(k) != after.get(k)]
         lines.append(t._("Version {n} was replaced on {when} by {who}; changed: {fields}.").format(
-            n=version.version, when=t.datetime(version.changed_at), who=esc(version.changer_name),
+            n=version.version, when=t.datetime(version.changed_at), who=esc(person(
+                t, version.changer_name, version.changer_erased, version.changer_unit)),
             fields=esc(", ".join(changed) or "—")))
         if changed:
             before = {k: v for k, v in version.answers.items()}
@@ -388,6 +419,8 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
     what, _, report_id = rest.partition(":")
     report = await _readable(ctx, report_id)
     if report is None:
+        return
+    if what in ("open", "hist") and not await ctx.in_private():
         return
     if what == "open":
         await open_report(ctx, report)
@@ -409,7 +442,7 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
                           ctx.t._("Editing report {number}. Choose “Change an answer” to correct "
                                   "it, then Confirm.").format(number=report.number))
     else:
-        ctx.reply(ctx.t._("Sorry, this is not available for your role ({role}).").format(
+        await ctx.refuse(ctx.t._("Sorry, this is not available for your role ({role}).").format(
             role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
@@ -529,7 +562,7 @@ async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None
     ctx.reply("\n".join(lines), choices)
 
 
-@callback("rq", EVERYONE)
+@callback("rq", EVERYONE, private_data=True)
 async def _older(ctx: Ctx, before: str) -> None:
     """The next page of the last listing this person asked for."""
     query = ctx.state.get("reports_query")
@@ -540,7 +573,7 @@ async def _older(ctx: Ctx, before: str) -> None:
     await list_reports(ctx, dict(query), older_than)
 
 
-@callback("rf", READERS)
+@callback("rf", READERS, private_data=True)
 async def _filter(ctx: Ctx, rest: str) -> None:
     unit_id, _, kind = rest.partition(":")
     unit = parse_id(unit_id) if unit_id else None
@@ -655,6 +688,6 @@ action(Action("report", N_("New report"), N_("report an activity, a plan, a revi
               aliases=("baocao",), private_only=True))
 action(Action("myreports", N_("My unit's reports"), N_("your unit's reports and their review "
                                                        "state"), OFFICERS, _myreports,
-              aliases=("baocaocuatoi",)))
+              aliases=("baocaocuatoi",), private_data=True))
 action(Action("reports", N_("Reports"), N_("latest reports; /reports UNIT for one unit"),
-              READERS, _reports, aliases=("xembaocao",)))
+              READERS, _reports, aliases=("xembaocao",), private_data=True))

@@ -38,7 +38,14 @@ def jobs() -> list[ClockJob]:
                  difficulties.tick),
         ClockJob("digests", N_("coordinators' digests"), desk.tick),
         ClockJob("notices", N_("scheduled notices"), broadcasts.tick),
+        ClockJob("retention", N_("forgetting the texts of old messages"), _forget_old_texts),
     ]
+
+
+async def _forget_old_texts(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Personal data has an end: a sent message keeps its text only so long."""
+    await tx.outbox.forget_texts(now - config.message_retention)
+    return []
 
 
 def _meta_key(job: ClockJob) -> str:

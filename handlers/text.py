@@ -170,3 +170,12 @@ def match_option(value: str, options: list[tuple[str, str]]) -> str | None:
         return exact[0]
     starts = [oid for oid, label in options if folded and fold(label).startswith(folded)]
     return starts[0] if len(starts) == 1 else None
+
+
+def person(t, name: str, erased: bool, unit: str) -> str:
+    """How a person is named in a view (plain text: escape it for a message). Someone erased
+    from the bot is "a former officer of UNIT": their unit's work stays, their name does not."""
+    if not erased:
+        return name
+    return (t._("a former officer of {unit}").format(unit=unit) if unit
+            else t._("a former officer"))

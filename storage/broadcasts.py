@@ -178,7 +178,8 @@ class BroadcastsRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT d.id, c.id, COALESCE(u.name, ''), c.name FROM deliveries d "
             "JOIN contacts c ON c.id = d.contact_id LEFT JOIN units u ON u.id = c.unit_id "
-            "WHERE d.broadcast_id = ? AND d.acknowledged_at IS NULL ORDER BY u.name, c.name",
+            "WHERE d.broadcast_id = ? AND d.acknowledged_at IS NULL AND c.erased_at IS NULL "
+            "ORDER BY u.name, c.name",
             (broadcast_id,))
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 

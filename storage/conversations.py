@@ -174,20 +174,21 @@ class OutboxRepo:
         of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
         row waiting to be retried holds back the ones after it), replies to people before
         notices, so a broadcast to thousands never holds up the answer to someone's message.
-        Each class is read in id order from an index and stops at `limit`: the cost follows
-        what is sent, not how much is waiting."""
-        head = ("NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel "
-                "AND e.chat_id = o.chat_id AND e.status = 'pending' AND e.id < o.id)")
+        Each class is read in id order from an index of the queues' heads (kept by triggers,
+        see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
+        is waiting, nor how long one chat's queue is."""
         rows = await self.conn.execute_fetchall(
             f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
             "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
             "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
-            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 0 "
-            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox o WHERE channel = :channel "
-            "AND status = 'pending' AND (delivery_id IS NOT NULL) = 1 "
-            f"AND not_before <= :now AND {head} ORDER BY id LIMIT :limit)",
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+            "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
+            "LIMIT :limit) UNION ALL "
+            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+            "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
+            "LIMIT :limit)",
             {"channel": channel, "now": iso(now), "limit": limit})
         return [_outbox_row(r) for r in rows]
 
@@ -249,6 +250,17 @@ class OutboxRepo:
         cur = await self.conn.execute(
             f"UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND ({where})",
             [contact_id, *(part for chat in chats for part in chat)])
+        return cur.rowcount
+
+    async def forget_texts(self, before: datetime, limit: int = 5000) -> int:
+        """Blank the texts of messages delivered (or given up) before `before`: only the fact
+        that a message went, when and to whom, stays. Returns how many were blanked."""
+        # At most `limit` a tick, so that the first tick on an old database stays short.
+        cur = await self.conn.execute(
+            "UPDATE outbox SET payload = '{}' WHERE id IN (SELECT id FROM outbox "
+            "WHERE status <> 'pending' AND payload <> '{}' AND created_at < ? "
+            "AND COALESCE(sent_at, created_at) < ? ORDER BY created_at LIMIT ?)",
+            (iso(before), iso(before), limit))
         return cur.rowcount
 
     async def counts(self) -> dict[str, int]:

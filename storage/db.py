@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
 from storage.units import first
@@ -39,6 +42,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def _sha256(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -54,6 +61,12 @@ class Database:
 
     async def open(self, migrate_to: int | None = None) -> Database:
         self._probe()
+        # Owner-only: SQLite gives the WAL and shared-memory files the database file's mode.
+        private_file(self.path)
+        for companion in ("-wal", "-shm"):
+            extra = self.path.with_name(self.path.name + companion)
+            if extra.exists():
+                os.chmod(extra, FILE_MODE)
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
         # write, which saves a thread hop per transaction over an explicit BEGIN.
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
@@ -61,6 +74,8 @@ class Database:
             self._conn.row_factory = sqlite3.Row
             # Searches ignore case and diacritics, as people expect ("le chan" finds "Lê Chân").
             await self._conn.create_function("fold", 1, fold, deterministic=True)
+            # For migration 0019, which hashes the invite codes already stored.
+            await self._conn.create_function("sha256", 1, _sha256, deterministic=True)
             for pragma in (
                 "journal_mode=WAL",
                 "foreign_keys=ON",
@@ -179,8 +194,7 @@ class Database:
 
     async def backup(self, target: Path | str) -> None:
         """A consistent copy of the live database, taken with SQLite's online backup API."""
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = private_file(Path(target))
         async with self._lock:
             # The copy runs on aiosqlite's worker thread, hence check_same_thread=False.
             destination = sqlite3.connect(target, check_same_thread=False)

@@ -42,6 +42,9 @@ class DifficultyEvent(BaseModel):
     contact_id: int | None
     who: str = ""
     role: str | None = None
+    # The person was erased: shown as a former officer of their unit (who_unit).
+    erased: bool = False
+    who_unit: str = ""
     text: str | None
     at: datetime
 
@@ -118,8 +121,10 @@ class DifficultiesRepo:
 
     async def events(self, difficulty_id: int) -> list[DifficultyEvent]:
         rows = await self.conn.execute_fetchall(
-            "SELECT e.kind, e.contact_id, COALESCE(c.name, '') AS who, c.role, e.text, e.at "
+            "SELECT e.kind, e.contact_id, COALESCE(c.name, '') AS who, c.role, e.text, e.at, "
+            "c.erased_at IS NOT NULL AS erased, COALESCE(cu.name, '') AS who_unit "
             "FROM difficulty_events e LEFT JOIN contacts c ON c.id = e.contact_id "
+            "LEFT JOIN units cu ON cu.id = c.unit_id "
             "WHERE e.difficulty_id = ? ORDER BY e.id", (difficulty_id,))
         return [DifficultyEvent.model_validate(dict(r)) for r in rows]
 

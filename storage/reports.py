@@ -45,6 +45,9 @@ class ReportVersion(BaseModel):
     changed_by: int | None
     changer_name: str = ""
     changed_at: datetime
+    # The person was erased: shown as a former officer of their unit (changer_unit).
+    changer_erased: bool = False
+    changer_unit: str = ""
 
 
 class ReportEvent(BaseModel):
@@ -171,7 +174,9 @@ class ReportsRepo:
         """Earlier versions, oldest first, with who replaced each one and when."""
         rows = await self.conn.execute_fetchall(
             "SELECT v.version, v.answers, v.changed_by, COALESCE(c.name, '') AS changer_name, "
-            "v.changed_at FROM report_versions v LEFT JOIN contacts c ON c.id = v.changed_by "
+            "v.changed_at, c.erased_at IS NOT NULL AS changer_erased, "
+            "COALESCE(cu.name, '') AS changer_unit FROM report_versions v "
+            "LEFT JOIN contacts c ON c.id = v.changed_by LEFT JOIN units cu ON cu.id = c.unit_id "
             "WHERE v.report_id = ? ORDER BY v.version", (report_id,))
         return [ReportVersion.model_validate(dict(r) | {"answers": json.loads(r["answers"])})
                 for r in rows]

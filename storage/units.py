@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -342,9 +343,45 @@ class ContactsRepo:
         await self.conn.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?",
                                 (int(on), contact_id))
 
+    async def erase(self, contact_id: int, now: datetime) -> bool:
+        """Forget a person, keep their unit's work: their channel identities, name, conversation,
+        drafts, preferences, unused link codes and the texts of the messages to them go; the
+        contact row stays (nameless, marked erased) so reports, difficulties and their history
+        still hold together and read "a former officer of UNIT". False if there is no such
+        person or they were erased already."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT name FROM contacts WHERE id = ? AND erased_at IS NULL", (contact_id,))
+        name = rows[0][0] if rows else ""
+        cur = await self.conn.execute(
+            "UPDATE contacts SET name = '', erased_at = ?, notify_each_report = 0, "
+            "digest_daily = 0, digest_weekly = 0 WHERE id = ? AND erased_at IS NULL",
+            (iso(now), contact_id))
+        if cur.rowcount != 1:
+            return False
+        # Messages to them: the texts are blanked, and what was still waiting is not sent.
+        await self.conn.execute(
+            "UPDATE outbox SET payload = '{}', chat_id = '', status = CASE status WHEN 'pending' "
+            "THEN 'cancelled' ELSE status END WHERE contact_id = ? OR (channel, chat_id) IN "
+            "(SELECT channel, chat_id FROM contact_channels WHERE contact_id = ?)",
+            (contact_id, contact_id))
+        if len(name) >= 3:  # messages to others that named them ("new difficulty from ...")
+            await self.conn.execute(
+                "UPDATE outbox SET payload = '{}' WHERE status <> 'pending' "
+                "AND instr(payload, ?) > 0", (name,))
+        for table in ("contact_channels", "sessions", "drafts"):
+            await self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,))
+        await self.conn.execute(
+            "UPDATE invites SET revoked_at = ? WHERE for_contact = ? AND used_at IS NULL "
+            "AND revoked_at IS NULL", (iso(now), contact_id))
+        await self.conn.execute(
+            "UPDATE jobs SET status = 'failed', finished_at = ? WHERE contact_id = ? "
+            "AND status = 'pending'", (iso(now), contact_id))
+        return True
+
     async def count_by_unit(self) -> dict[int, int]:
         rows = await self.conn.execute_fetchall(
-            "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL GROUP BY unit_id"
+            "SELECT unit_id, COUNT(*) FROM contacts WHERE unit_id IS NOT NULL "
+            "AND erased_at IS NULL GROUP BY unit_id"
         )
         return {row[0]: row[1] for row in rows}
 
@@ -368,7 +405,17 @@ class InviteProblem(StrEnum):
 MAX_INVITES_AT_ONCE = 50
 
 
+def code_hash(code: str) -> str:
+    """What the database keeps of an invite or link code: its SHA-256, so a copy of the
+    database (a backup, a stolen disk) gives no usable code. The code has about 59 random bits
+    and is single-use and expiring, so a fast hash is enough."""
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
 class InvitesRepo:
+    """Invites by code; the code itself is known only to the person who was given it (the
+    database holds its hash, see code_hash)."""
+
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
 
@@ -390,17 +437,18 @@ class InvitesRepo:
         await self.conn.execute(
             "INSERT INTO invites (code, unit_id, role, created_by, created_at, expires_at, "
             "for_contact, made_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (code, unit_id, role.value, created_by, iso(now), iso(invite.expires_at),
+            (code_hash(code), unit_id, role.value, created_by, iso(now), iso(invite.expires_at),
              for_contact, made_on),
         )
         return invite
 
     async def get(self, code: str) -> Invite | None:
+        """The invite of this code (the code as typed, not its hash)."""
         rows = await self.conn.execute_fetchall(
-            "SELECT * FROM invites WHERE code = ?", (code.strip().upper(),)
+            "SELECT * FROM invites WHERE code = ?", (code_hash(code),)
         )
         row = first(rows)
-        return Invite.model_validate(dict(row)) if row else None
+        return Invite.model_validate(dict(row) | {"code": code.strip().upper()}) if row else None
 
     async def check(self, code: str, now: datetime) -> Invite | InviteProblem:
         """The invite if it can still be used, else why not."""
@@ -420,7 +468,7 @@ class InvitesRepo:
         cur = await self.conn.execute(
             "UPDATE invites SET used_at = ?, used_by = ? WHERE code = ? AND used_at IS NULL "
             "AND revoked_at IS NULL",
-            (iso(now), contact_id, code),
+            (iso(now), contact_id, code_hash(code)),
         )
         return cur.rowcount == 1
 
@@ -433,10 +481,17 @@ class InvitesRepo:
         return [Invite.model_validate(dict(row)) for row in rows]
 
     async def revoke(self, code: str, now: datetime) -> bool:
+        return await self.revoke_stored(code_hash(code), now)
+
+    async def revoke_stored(self, stored: str, now: datetime) -> bool:
+        """Revoke by what the database keeps (the code's hash, or its first 16 characters as
+        listed by `pending`: the code itself is not kept)."""
+        if len(stored) < 16:
+            return False
         cur = await self.conn.execute(
-            "UPDATE invites SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL "
-            "AND used_at IS NULL",
-            (iso(now), code.strip().upper()),
+            "UPDATE invites SET revoked_at = ? WHERE substr(code, 1, ?) = ? "
+            "AND revoked_at IS NULL AND used_at IS NULL",
+            (iso(now), len(stored), stored),
         )
         return cur.rowcount == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +15,9 @@ from storage.db import Database
 from tests.telegram_fakes import FakeClock, Harness
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 on a Tuesday in Hà Nội
+
+# An invite or link code as the program makes them (storage.units.INVITE_ALPHABET, 12 long).
+INVITE_CODE = re.compile(r"(?<![A-Za-z0-9])[2-9A-HJKMNP-Z]{12}(?![A-Za-z0-9])")
 
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 
@@ -48,3 +53,37 @@ async def harness(tmp_path):
         await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()), START)
     yield h
     await h.stop()
+
+
+# Secrets the tests give the program; none may reach a log record (issue 13).
+TEST_SECRETS = ("123:TEST", "12345:ZALO-TEST", "s3cret", "zalo-secret")
+
+
+class _Everything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.texts.append(text + (record.exc_text or ""))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs():
+    """Every test's log records, at whatever level is on, carry no token, webhook secret or
+    invite/link code (the codes of the database under test are read back as they were
+    issued: the database keeps only their hashes, so the records are checked for the shape)."""
+    seen = _Everything()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(seen)
+    root.setLevel(logging.DEBUG)  # the worst case: everything the program may log
+    yield
+    root.setLevel(level)
+    root.removeHandler(seen)
+    for text in seen.texts:
+        assert not [s for s in TEST_SECRETS if s in text], text
+        assert not INVITE_CODE.search(text), text

@@ -37,6 +37,13 @@ class Sent:
         return str(self.params.get("chat_id"))
 
     @property
+    def media(self) -> list[str]:
+        """The file ids of an album (sendMediaGroup)."""
+        media = self.params.get("media") or []
+        media = json.loads(media) if isinstance(media, str) else media
+        return [item["media"] for item in media]
+
+    @property
     def text(self) -> str:
         return self.params.get("text") or self.params.get("caption", "")
 
@@ -127,6 +134,13 @@ class RecordingRequest(BaseRequest):
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
             return message
+        if api == "sendMediaGroup":  # an album: one message per item
+            chat_id = int(params.get("chat_id", 0))
+            media = params.get("media")
+            media = json.loads(media) if isinstance(media, str) else media
+            return [{"message_id": next(self._ids), "date": 1_700_000_000, "from": BOT_USER,
+                     "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}}
+                    for _item in media]
         return True
 
     def next_message_id(self) -> int:
@@ -134,7 +148,8 @@ class RecordingRequest(BaseRequest):
 
     def sent(self, chat_id: int | str | None = None) -> list[Sent]:
         """Messages the bot sent (not edits or other calls), to one chat if given."""
-        return [c for c in self.calls if c.method in ("sendMessage", "sendPhoto", "sendDocument")
+        return [c for c in self.calls if c.method in ("sendMessage", "sendPhoto", "sendDocument",
+                                                      "sendMediaGroup")
                 and (chat_id is None or c.chat_id == str(chat_id))]
 
 
@@ -185,6 +200,11 @@ class Harness:
     async def drain(self) -> None:
         for worker in self.runtime.workers.values():
             await worker.drain()
+
+    async def jobs_done(self) -> None:
+        """Let the background jobs (a chart, a spreadsheet) finish and what they send go out."""
+        await self.runtime.jobs_done()
+        await self.drain()
 
     async def tick_at(self, moment: datetime) -> None:
         """Set the clock, run the clock tick, and let what it sent go out."""

@@ -297,9 +297,15 @@ async def test_group_chat_commands_buttons_and_private_forms(harness):
     officer_chat = await officer(harness, user_id=502)
     officer_in_group = harness.chat(502, "Trần Thị Bình", chat_id=-100500)
     await admin_in_group.say("/start")
+    menu = admin_in_group.last()
     await officer_in_group.press("Cấp mã mời")
-    assert "không dành cho vai trò" in officer_in_group.last().text
+    # The refusal is for the presser only (issue 13): in their private chat, and the group's
+    # message keeps its text and buttons.
+    assert "không dành cho vai trò" in officer_chat.last().text
     assert officer_chat.last().chat_id == "502"
+    assert admin_in_group.last() is menu and ("Cấp mã mời", "m:invite") in menu.buttons
+    assert not [c for c in harness.request.calls if c.method == "editMessageText"
+                and c.chat_id == "-100500"]
 
     stranger_in_group = harness.chat(999, "Người lạ", chat_id=-100500)
     sent_before = len(harness.request.sent(-100500))

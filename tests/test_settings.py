@@ -28,6 +28,11 @@ def test_values_from_env_and_dotenv(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(("name", "value"), [
     ("ADMIN_IDS", "12,abc"),
+    ("ADMIN_IDS", "-5"),
+    ("ADMIN_IDS", "12345.0"),
+    ("ADMIN_IDS", "1_000"),
+    ("ADMIN_IDS", "12, ０"),
+    ("MAX_FILES_PER_FORM", "0"),
     ("DEFAULT_LOCALE", "fr"),
     ("TIMEZONE", "Mars/Olympus"),
     ("WEBHOOK_PORT", "99999"),

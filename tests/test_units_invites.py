@@ -8,7 +8,7 @@ from bot.cli import main
 from bot.i18n import translator
 from bot.units_file import SAMPLE_UNITS, UnitsFileError, read_units_file
 from storage.models import Role
-from storage.units import InviteProblem
+from storage.units import InviteProblem, code_hash
 from tests.telegram_fakes import invite
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -166,20 +166,22 @@ async def test_pending_invites_listed_and_revoked_in_chat(harness):
     await h.chat(501, "Cán bộ").say(f"/start {used}")
     await admin.say("/invites")
     listing = admin.last()
-    assert f"<code>{code}</code> · cán bộ đầu mối · Q-LECHAN · đến hết" in listing.text
-    assert f"<code>{later}</code> · cán bộ điều phối · đến hết" in listing.text
-    assert used not in listing.text
-    await admin.press(f"Thu hồi {code}")
-    assert admin.last().text == f"Đã thu hồi mã mời {code}: mã này không dùng được nữa."
+    # Only the codes' hashes are kept: an invite is shown by the start of its hash.
+    shown, shown_later = code_hash(code)[:8], code_hash(later)[:8]
+    assert f"<code>{shown}</code> · cán bộ đầu mối · Q-LECHAN · đến hết" in listing.text
+    assert f"<code>{shown_later}</code> · cán bộ điều phối · đến hết" in listing.text
+    assert code not in listing.text and code_hash(used)[:8] not in listing.text
+    await admin.press(f"Thu hồi {shown}")
+    assert admin.last().text == f"Đã thu hồi mã mời {shown}: mã này không dùng được nữa."
     stranger = h.chat(502, "Người lạ")
     await stranger.say(f"/start {code}")
     assert "đã bị thu hồi" in stranger.last().text
     await h.chat(503, "Điều phối viên").say(f"/start {later}")  # used before the press
-    await admin.press_data(f"iv:rv:{later}", listing)
+    await admin.press_data(f"iv:rv:{code_hash(later)[:16]}", listing)
     assert "đã được sử dụng, đã bị thu hồi hoặc đã hết hạn" in admin.last().text
     await admin.say("/invites")
     assert admin.last().text == "Không có mã mời nào đang chờ sử dụng."
     async with h.runtime.db.read() as tx:
-        revoked = [a["details"]["code"] for a in await tx.audit.recent(10)
+        revoked = [a["details"]["invite"] for a in await tx.audit.recent(10)
                    if a["action"] == "invite.revoke"]
-    assert revoked == [code]
+    assert revoked == [code_hash(code)[:16]]

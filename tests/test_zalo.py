@@ -58,7 +58,9 @@ class FakeZalo:
                 else:
                     self.write({"ok": True, "result": True})
 
-        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)])
+        # Its access log (the platform's, not the program's) would show the token in URLs.
+        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)],
+                                       log_function=lambda _handler: None)
 
     def to(self, chat_id: str) -> list[str]:
         return [m.get("text") or m.get("caption", "") for m in self.sent
@@ -312,3 +314,40 @@ async def test_link_codes_are_private_for_the_other_app_and_the_newest_only(both
         actions = [r[0] for r in await tx.conn.execute_fetchall(
             "SELECT action FROM audit_log ORDER BY id")]
     assert actions[-2:] == ["contact.link", "contact.unlink"]
+
+
+async def test_zalo_webhook_checks_the_secret_before_the_body_caps_it_and_takes_odd_updates(
+        caplog):
+    from bot.zalo import WEBHOOK_MAX_BYTES, webhook_app
+    received: list = []
+
+    async def receive(events):
+        received.extend(events)
+
+    port = free_port()
+    server = webhook_app("zalo-secret", "/hook", receive).listen(port, address="127.0.0.1")
+
+    async def status(secret: str, length: int, body: bytes = b"") -> int:
+        """Send the headers (and `body`, possibly less than announced) and read the status."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST /hook HTTP/1.1\r\nHost: x\r\nX-Bot-Api-Secret-Token: {secret}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+                     .encode() + body)
+        await writer.drain()
+        # The answer comes without the announced body: it was not waited for.
+        line = await asyncio.wait_for(reader.readline(), timeout=10)
+        writer.close()
+        return int(line.split()[1])
+
+    try:
+        assert await status("wrong", 50_000_000) == 403
+        assert await status("zalo-secret", WEBHOOK_MAX_BYTES + 1) == 413
+        odd = json.dumps({"message": "not an object", "event_name": 5}).encode()
+        assert await status("zalo-secret", len(odd), odd) == 200
+        assert received == []
+        assert any("could not be read" in r.getMessage() for r in caplog.records)
+        good = json.dumps(ZaloUser(None, FakeZalo(), "z-9", "A").update("xin chào")).encode()
+        assert await status("zalo-secret", len(good), good) == 200
+        assert [e.text for e in received] == ["xin chào"]
+    finally:
+        server.stop()
