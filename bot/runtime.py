@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
-from handlers import admin, core, export, scheduler
-from handlers.context import Config
+from handlers import admin, compile, core, export, scheduler
+from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
@@ -64,6 +64,19 @@ class FloodGuard:
         return "drop"
 
 
+def _lines(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split("|") if part.strip())
+
+
+def letterhead_from(settings: Settings) -> Letterhead:
+    return Letterhead(issuing_body=settings.compile_issuing_body,
+                      superior=settings.compile_superior, place=settings.compile_place,
+                      symbol=settings.compile_symbol, signer=_lines(settings.compile_signer),
+                      signer_name=settings.compile_signer_name,
+                      recipients=_lines(settings.compile_recipients),
+                      template=settings.compile_template)
+
+
 def config_from(settings: Settings, bot_username: str | None = None) -> Config:
     return Config(admin_ids=frozenset(str(i) for i in settings.admin_ids),
                   coordinator_chat_id=(str(settings.coordinator_chat_id)
@@ -74,6 +87,7 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   programme_start=settings.programme_start,
                   programme=load_programme(settings.programme_file),
                   files_dir=settings.database_path.parent / "files",
+                  letterhead=letterhead_from(settings),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -323,7 +337,9 @@ class Runtime:
         for job in jobs:
             status = "done"
             try:
-                await export.run_export_job(self.db, self.config, job, self.clock(), self.send)
+                run = (compile.run_compile_job if job["kind"] == "compile"
+                       else export.run_export_job)
+                await run(self.db, self.config, job, self.clock(), self.send)
             except Exception:
                 log.exception("job %s (%s) failed", job["id"], job["kind"])
                 status = "failed"

@@ -17,6 +17,21 @@ MENU_FLOW = "menu"
 
 
 @dataclass(frozen=True)
+class Letterhead:
+    """Who issues the compiled report and how it is signed (settings COMPILE_*)."""
+
+    issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
+    superior: str = "UBND thành phố Hải Phòng"
+    place: str = "Hải Phòng"
+    symbol: str = "SVHTTDL"
+    signer: tuple[str, ...] = ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC")
+    signer_name: str = ""
+    recipients: tuple[str, ...] = ("UBND thành phố (để b/c)", "Lãnh đạo Sở", "Lưu: VT")
+    # An office's own copy of the Word template; None uses the one shipped in bot/data.
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The settings handlers need, without the platform secrets."""
 
@@ -32,6 +47,7 @@ class Config:
     programme: Programme = field(default_factory=load_programme)
     # Where made files (charts, spreadsheets) are kept until they are sent.
     files_dir: Path = Path("data/files")
+    letterhead: Letterhead = field(default_factory=Letterhead)
 
     def translator(self, language: str | None) -> Translator:
         """A person's translator: their language if supported, else the default."""
