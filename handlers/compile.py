@@ -293,7 +293,8 @@ async def run_compile_job(db: Database, config: Config, job: dict, now: datetime
         return
     caption = t._("Draft report for {period} ({scope}): {units} units, made in {seconds} s. "
                   "Fill in the marked places before signing.").format(
-        period=period.label(t), scope=context["scope"], units=t.number(len(context["units"])),
+        period=period.label(t), scope=context["scope"].rstrip("."),
+        units=t.number(len(context["units"])),
         seconds=t.number(round(time.monotonic() - started, 1)))
     await tell(Reply(caption, (), (Attachment("document", "", path.name, str(path)),)))
 

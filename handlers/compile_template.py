@@ -114,7 +114,7 @@ def build(t: Translator, path: Path) -> None:
     section = document.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
-    section.left_margin, section.right_margin = Mm(30), Mm(15)
+    section.left_margin, section.right_margin = Mm(30), Mm(16)
     section.header_distance = Mm(10)
     # The page number from page 2 on, top centre: the first page has its own, empty header.
     section.different_first_page_header_footer = True
