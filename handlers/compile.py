@@ -189,12 +189,12 @@ def template_path(config: Config, t: Translator) -> Path:
 
 def render(template: Path, context: dict, out: Path, t: Translator) -> None:
     """Fill the template; a missing, broken or foreign template is one CompileError."""
+    if not template.is_file():
+        raise CompileError(t._("The report template {path} does not exist.").format(
+            path=template))
     try:
         document = DocxTemplate(str(template))
         used = document.get_undeclared_template_variables()
-    except (FileNotFoundError, IsADirectoryError):
-        raise CompileError(t._("The report template {path} does not exist.").format(
-            path=template)) from None
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
         raise CompileError(t._("The report template {path} is not a Word document (.docx)."
                                ).format(path=template)) from None

@@ -15,6 +15,7 @@ import openpyxl
 from docx.shared import Mm
 
 from bot.cli import main
+from handlers.compile_template import shipped
 from storage.models import Role
 from tests.telegram_fakes import register
 
@@ -38,6 +39,7 @@ def at(year: int, month: int, day: int, hour: int = 9) -> datetime:
 
 async def report(chat, kind: str, *steps: str) -> None:
     """An officer files a report: strings are typed, "press:LABEL" presses a button."""
+    chat.h.clock.advance(minutes=2)  # a person between two reports (no flood warning)
     await chat.say("/report")
     await chat.press_data(f"rk:{kind}", chat.last())
     for step in steps:
@@ -50,22 +52,28 @@ async def report(chat, kind: str, *steps: str) -> None:
     assert "Đã tiếp nhận báo cáo" in chat.last().text, chat.last().text
 
 
-async def year_2026(h, year: int = 2026):
-    """Two districts through a reporting year: a plan, dissemination in two forms, a study
-    session, an inspection, a review, a good model, a difficulty answered and one left open;
-    the coordinator approves everything but the last dissemination."""
-    h.think_seconds = 0
-    h.clock.now = at(year, 1, 8)
+async def people(h, year: int = 2026):
+    h.clock.now = at(year, 1, 2)  # the clock only moves forward from here
     coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
     le_chan = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
     ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
-    await report(le_chan, "plan", "45/KH-UBND", f"05/01/{year}", "Kế hoạch triển khai Nghị quyết",
-                 "Phân công nhiệm vụ")
+    return coordinator, le_chan, ngo_quyen
+
+
+async def a_year(h, year: int, coordinator, le_chan, ngo_quyen, extra: int = 0) -> None:
+    """Two districts through a reporting year: a plan, dissemination in two forms, a study
+    session, an inspection, a review, a good model, a difficulty answered and one
+    dissemination left under review; the coordinator approves everything else. `extra` more
+    dissemination activities make the years differ."""
+    h.clock.now = at(year, 3, 8)
+    await report(le_chan, "plan", f"{45 + year % 10}/KH-UBND", f"05/03/{year}",
+                 "Kế hoạch triển khai Nghị quyết", "Phân công nhiệm vụ")
     h.clock.now = at(year, 3, 10)
     await report(le_chan, "dissemination", "press:Hệ thống loa truyền thanh cơ sở",
-                 f"02/03/{year}", "Nhân dân", "1.200", "Phát thanh")
-    await report(ngo_quyen, "dissemination", "press:Cuộc thi", f"03/03/{year}", "Học sinh",
-                 "300", "Cuộc thi tìm hiểu")
+                 f"09/03/{year}", "Nhân dân", "1.200", "Phát thanh")
+    for n in range(extra + 1):
+        await report(ngo_quyen, "dissemination", "press:Cuộc thi", f"0{n + 3}/03/{year}",
+                     "Học sinh", "300", "Cuộc thi tìm hiểu")
     h.clock.now = at(year, 5, 12)
     await report(le_chan, "study", f"11/05/{year}", "press:Trực tiếp", "press:Đảng viên",
                  "press:Xong", "45", "Quán triệt Nghị quyết")
@@ -74,7 +82,7 @@ async def year_2026(h, year: int = 2026):
                  "Tiếp tục theo dõi")
     await report(le_chan, "review", "press:Sơ kết", f"08/06/{year}", "Hoàn thành các chỉ tiêu")
     h.clock.now = at(year, 8, 4)
-    await report(ngo_quyen, "model", "Tổ dân phố kiểu mẫu", "Phường Lạch Tray", f"01/01/{year}",
+    await report(ngo_quyen, "model", "Tổ dân phố kiểu mẫu", "Phường Lạch Tray", f"01/03/{year}",
                  "Tự quản", "Giảm vi phạm")
     await le_chan.say("/difficulty")
     for step in ("Thiếu kinh phí in tài liệu", "press:Kinh phí", "press:Bình thường",
@@ -83,13 +91,19 @@ async def year_2026(h, year: int = 2026):
     await coordinator.press("Trả lời")
     await coordinator.say("Sở sẽ đề xuất bổ sung kinh phí trong quý IV")
     async with h.runtime.db.read() as tx:
-        ids = [r[0] for r in await tx.conn.execute_fetchall("SELECT id FROM reports")]
+        ids = [r[0] for r in await tx.conn.execute_fetchall(
+            "SELECT id FROM reports WHERE status = 'received'")]
     for report_id in ids:
         await coordinator.press_data(f"rv:ok:{report_id}")
     h.clock.now = at(year, 9, 1)
     await report(ngo_quyen, "dissemination", "press:Cổng thông tin điện tử, mạng xã hội",
                  f"31/08/{year}", "Thanh niên", "700", "Đăng bài")  # left under review
     h.clock.now = at(year, 12, 1)
+
+
+async def year_2026(h):
+    coordinator, le_chan, ngo_quyen = await people(h)
+    await a_year(h, 2026, coordinator, le_chan, ngo_quyen)
     return coordinator
 
 
@@ -252,7 +266,7 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
 
     # Named so the City can single them out: the plan, the model, the review, with their unit.
     joined = "\n".join(texts)
-    assert "Ủy ban nhân dân quận Lê Chân: 45/KH-UBND" in joined
+    assert "Ủy ban nhân dân quận Lê Chân: 51/KH-UBND" in joined
     assert "Tổ dân phố kiểu mẫu: Giảm vi phạm (Ủy ban nhân dân quận Ngô Quyền)" in joined
     # Appendices 2 and 3: the units that did not send their annual report, the difficulty.
     missing = next(t for t in approved.tables if t.rows[0].cells[-1].text == "Báo cáo phải gửi")
@@ -263,3 +277,116 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
     assert row[0] == "KK-2026-0001" and row[1] == "Ủy ban nhân dân quận Lê Chân"
     assert row[3] == "Đề nghị hỗ trợ 20 triệu đồng"
     assert row[4] == "Sở sẽ đề xuất bổ sung kinh phí trong quý IV" and row[5] == "đã trả lời"
+
+
+def year_rows(document) -> dict[str, list[int]]:
+    table = next(t for t in document.tables if t.rows[0].cells[0].text == "Năm")
+    return {row.cells[0].text: [int(c.text.replace(".", "")) for c in row.cells[1:]]
+            for row in table.rows[1:]}
+
+
+async def test_the_preliminary_review_compares_year_by_year(harness, tmp_path, monkeypatch):
+    """2023–2025, year by year: each year's row equals /status for that year, and the rows add
+    up to the review's totals, which equal the spreadsheet of the review period."""
+    h = harness
+    coordinator, le_chan, ngo_quyen = await people(h, 2023)
+    for extra, year in enumerate((2023, 2024, 2025)):
+        await a_year(h, year, coordinator, le_chan, ngo_quyen, extra)
+    h.clock.now = at(2025, 12, 1)
+    monkeypatch.setenv("DATABASE_PATH", str(h.settings.database_path))
+    out, book = tmp_path / "so-ket.docx", tmp_path / "so-ket.xlsx"
+    assert await asyncio.to_thread(main, ["compile", "--period", "review-2025", "--out",
+                                          str(out), "--include-under-review"]) == 0
+    assert await asyncio.to_thread(main, ["export", "--period", "review-2025", "--out",
+                                          str(book)]) == 0
+    document = docx.Document(out)
+    check_layout(document)
+    texts = paragraphs(document)
+    assert texts[texts.index("BÁO CÁO") + 1] == (
+        "Kết quả thực hiện Chương trình, sơ kết 3 năm (2023–2025)")
+    rows = year_rows(document)
+    assert list(rows) == ["2023", "2024", "2025"]
+    columns = ["count_plan", "count_dissemination", "reached", "count_study", "participants",
+               "count_inspection", "count_review", "count_model"]
+    for year, row in rows.items():
+        await coordinator.say(f"/status {year}")
+        status = status_figures(coordinator.last().text)
+        assert {key: status[FIGURE_LABELS[key]] for key in columns} == dict(
+            zip(columns, row, strict=True)), year
+    assert [row[1] for row in rows.values()] == [3, 4, 5]  # dissemination grew each year
+    totals = [sum(row[i] for row in rows.values()) for i in range(len(columns))]
+    counted = {row[0]: row[1] for row in openpyxl.load_workbook(book, read_only=True)[
+        "Tổng hợp"].iter_rows(values_only=True) if row[0]}
+    assert [counted[FIGURE_LABELS[key]] for key in columns] == totals
+    assert number_after(texts, "Số hoạt động tuyên truyền đã tổ chức") == totals[1] == 12
+    assert appendix_totals(document)["Tuyên truyền"] == 12
+    difficulties = [r.cells[0].text for r in document.tables[-1].rows[1:]]
+    assert difficulties == ["KK-2023-0001", "KK-2024-0001", "KK-2025-0001"]
+
+
+async def test_an_office_template_and_broken_or_foreign_ones(harness, tmp_path, monkeypatch,
+                                                             capsys):
+    h = harness
+    await year_2026(h)
+    monkeypatch.setenv("DATABASE_PATH", str(h.settings.database_path))
+    out = tmp_path / "out.docx"
+
+    async def compile_with(template: Path) -> int:
+        monkeypatch.setenv("COMPILE_TEMPLATE", str(template))
+        return await asyncio.to_thread(main, ["compile", "--period", "2026", "--out", str(out)])
+
+    # The office's own wording, edited in its copy of the shipped template.
+    own = docx.Document(str(shipped("vi")))
+    title = next(p for p in own.paragraphs if p.text == "BÁO CÁO")
+    title.runs[0].text = "BÁO CÁO TỔNG HỢP"
+    own.save(str(tmp_path / "own.docx"))
+    monkeypatch.setenv("COMPILE_SIGNER", "TL. GIÁM ĐỐC|CHÁNH VĂN PHÒNG")
+    assert await compile_with(tmp_path / "own.docx") == 0
+    made = docx.Document(out)
+    assert "BÁO CÁO TỔNG HỢP" in paragraphs(made)
+    assert "TL. GIÁM ĐỐC" in made.tables[1].rows[0].cells[1].text
+    capsys.readouterr()
+
+    (tmp_path / "notes.docx").write_text("not a document")
+    foreign = docx.Document()
+    foreign.add_paragraph("Giấy mời họp")
+    foreign.save(str(tmp_path / "foreign.docx"))
+    broken = docx.Document()
+    broken.add_paragraph("{{ issuing_body }} {% for x in plans %}")
+    broken.save(str(tmp_path / "broken.docx"))
+    unknown = docx.Document()
+    unknown.add_paragraph("{{ issuing_body }} {{ chu_ky_so }}")
+    unknown.save(str(tmp_path / "unknown.docx"))
+    for name, problem in (("missing.docx", "Không tìm thấy mẫu báo cáo"),
+                          ("notes.docx", "không phải là tài liệu Word (.docx)"),
+                          ("foreign.docx", "không phải là mẫu báo cáo: không dùng trường nào"),
+                          ("broken.docx", "có trường bị lỗi"),
+                          ("unknown.docx", "dùng các trường không có: chu_ky_so")):
+        out.unlink(missing_ok=True)
+        assert await compile_with(tmp_path / name) == 1, name
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and problem in error[0] and name in error[0], (name, error)
+        assert not out.exists()
+
+
+async def test_compile_in_english_and_once_for_a_double_press(harness):
+    h = harness
+    coordinator = await year_2026(h)
+    await coordinator.say("/language")
+    await coordinator.press_data("lang:en", coordinator.last())
+    await coordinator.say("/compile")
+    await coordinator.press_data("cp:2026", coordinator.last())
+    asked = coordinator.last()
+    await coordinator.press_data("cp:a:2026", asked, drain=False)
+    await coordinator.press_data("cp:a:2026", asked)
+    await asyncio.wait_for(h.runtime._jobs, 60)
+    await h.drain()
+    async with h.runtime.db.read() as tx:
+        jobs = await tx.conn.execute_fetchall("SELECT kind FROM jobs")
+    assert [j[0] for j in jobs] == ["compile"]
+    sent = [c for c in h.request.calls if c.chat_id == "301" and c.method == "sendDocument"]
+    assert len(sent) == 1 and "Draft report for year 2026" in sent[0].params["caption"]
+    document = docx.Document(next(Path(h.settings.database_path).parent.glob("files/*.docx")))
+    texts = paragraphs(document)
+    assert "REPORT" in texts and "The figures count approved reports only." in texts
+    assert number_after(texts, "Dissemination activities held") == 2
