@@ -127,7 +127,7 @@ def build(t: Translator, path: Path) -> None:
     head = document.add_table(rows=2, cols=2)
     _no_borders(head)
     head.autofit = False
-    for column, width in zip(head.columns, (Cm(6), Cm(10.5)), strict=True):
+    for column, width in zip(head.columns, (Cm(7), Cm(9.5)), strict=True):
         column.width = width
         for cell in column.cells:
             cell.width = width
@@ -172,7 +172,7 @@ def build(t: Translator, path: Path) -> None:
     heading(_("I. RESULTS"))
     heading(_("1. Leadership, direction and planning"))
     line(_("Plans and programmes issued in the period: {n}.").format(n="{{ f.count_plan }}"))
-    each("plans", "- {{ item.unit }}: {{ item.number }} {{ item.date }} {{ item.title }}")
+    each("plans", "- {{ item.unit }}: {{ item.number }} ({{ item.date }}), {{ item.title }}")
     line_if("plans_more")
     line(_("Units that have not yet issued a plan: {n}.").format(n="{{ no_plan_count }}"))
     each("no_plan", "- {{ item }}")
@@ -216,7 +216,7 @@ def build(t: Translator, path: Path) -> None:
         n="{{ difficulties|length }}", resolved="{{ resolved_count }}",
         open="{{ open_count }}"))
     line(_("Still open, for the City's decision:"))
-    each("open_difficulties", "- {{ item.unit }}: {{ item.text }} {{ item.proposal }}")
+    each("open_difficulties", "- {{ item.unit }}: {{ item.text }}. {{ item.proposal }}")
     line("{{ placeholder_assessment }}")
     heading(_("IV. DIRECTIONS FOR THE NEXT PERIOD"))
     line("{{ placeholder_directions }}")
