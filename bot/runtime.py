@@ -344,8 +344,10 @@ class Runtime:
                 log.exception("job %s (%s) failed", job["id"], job["kind"])
                 status = "failed"
                 t = self.config.translator(None)
-                await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
-                    "Sorry, the spreadsheet could not be made. Please try again later.")),
+                await self.send([Outgoing(job["channel"], job["chat_id"], Reply(
+                    t._("Sorry, the report could not be drafted. Please try again later.")
+                    if job["kind"] == "compile" else
+                    t._("Sorry, the spreadsheet could not be made. Please try again later.")),
                     job["contact_id"])])
             async with self.db.transaction() as tx:
                 await tx.jobs.finish(job["id"], status, self.clock())

@@ -85,8 +85,9 @@ async def _listed(tx: Tx, t: Translator, kind: str, period: Period, approved_onl
 
 
 async def gather(tx: Tx, config: Config, t: Translator, period: Period,
-                 include_under_review: bool) -> dict:
-    """Everything the template shows, as text in the reader's language."""
+                 include_under_review: bool, today: date) -> dict:
+    """Everything the template shows, as text in the reader's language; `today` gives the
+    year of the date line (the day and month are written when it is signed)."""
     approved_only = not include_under_review
     head = config.letterhead
     figures = await period_figures(tx, period, approved_only=approved_only)
@@ -149,7 +150,6 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     for n, unit in enumerate(units, start=1):
         found = per_unit.get(unit.id) or dict.fromkeys((k for k, _l in FIGURES), 0)
         numbered.append({"no": str(n), "unit": unit.name} | _numbers(t, found))
-    today = datetime.now(config.zone).date()
     return {
         "superior": head.superior.upper(), "issuing_body": head.issuing_body.upper(),
         "issuing_body_name": head.issuing_body, "symbol": head.symbol, "place": head.place,
@@ -220,10 +220,12 @@ def render(template: Path, context: dict, out: Path, t: Translator) -> None:
 
 
 async def write_report(db: Database, config: Config, t: Translator, period: Period, out: Path,
-                       include_under_review: bool = False) -> dict:
+                       include_under_review: bool = False, now: datetime | None = None
+                       ) -> dict:
     """Draft the period's report into `out`; return what it was filled with."""
+    today = (now or datetime.now(UTC)).astimezone(config.zone).date()
     async with db.read() as tx:
-        context = await gather(tx, config, t, period, include_under_review)
+        context = await gather(tx, config, t, period, include_under_review, today)
     render(template_path(config, t), context, out, t)
     return context
 
@@ -287,7 +289,7 @@ async def run_compile_job(db: Database, config: Config, job: dict, now: datetime
     await tell(Reply(t._("⏳ Gathering the figures for {period}…").format(
         period=period.label(t))))
     try:
-        context = await write_report(db, config, t, period, path, job["params"]["all"])
+        context = await write_report(db, config, t, period, path, job["params"]["all"], now)
     except CompileError as exc:
         await tell(Reply(str(exc)))
         return
