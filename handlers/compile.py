@@ -156,8 +156,12 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
         "number": "…", "year": str(today.year), "period": period.long_label(t),
         "subject": t._("Results of carrying out the programme, {period}").format(
             period=period.label(t)),
-        "scope": (t._("The figures count approved reports and those still under review.")
-                  if include_under_review else t._("The figures count approved reports only.")),
+        # What counts, said in the document: activity figures follow the choice; completeness
+        # counts every report sent, as /status and the spreadsheet do.
+        "scope": (t._("Activity figures count approved reports and those still under review; "
+                      "completeness counts every report sent.") if include_under_review else
+                  t._("Activity figures count approved reports only; completeness counts every "
+                      "report sent.")),
         "f": _numbers(t, figures),
         "by_form": [{"label": t._(label), "value": t.number(figures[f"diss_{key}"])}
                     for key, label in DISSEMINATION_FORMS],
