@@ -168,7 +168,9 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
         "by_unit_kind": [{"kind": unit_kind_label(t, kind), "count": t.number(count),
                           "reached": t.number(reached)}
                          for kind, (count, reached) in sorted(by_kind.items())],
-        "plans": plans, "plans_more": plans_more, "no_plan": no_plan[:LISTED],
+        "plans": plans, "plans_more": plans_more,
+        "no_plan": ", ".join(no_plan[:LISTED]) + (" …" if len(no_plan) > LISTED else "")
+        + ("." if no_plan else ""),
         "no_plan_count": t.number(len(no_plan)),
         "inspections": inspections, "inspections_more": inspections_more,
         "reviews": reviews, "reviews_more": reviews_more,

@@ -175,7 +175,7 @@ def build(t: Translator, path: Path) -> None:
     each("plans", "- {{ item.unit }}: {{ item.number }} ({{ item.date }}), {{ item.title }}")
     line_if("plans_more")
     line(_("Units that have not yet issued a plan: {n}.").format(n="{{ no_plan_count }}"))
-    each("no_plan", "- {{ item }}")
+    line_if("no_plan")
     heading(_("2. Dissemination"))
     line(_("Dissemination activities held: {n}, reaching {reached} people.").format(
         n="{{ f.count_dissemination }}", reached="{{ f.reached }}"))

@@ -270,7 +270,10 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
 
     # Named so the City can single them out: the plan, the model, the review, with their unit.
     joined = "\n".join(texts)
-    assert "Ủy ban nhân dân quận Lê Chân: 51/KH-UBND" in joined
+    assert "Ủy ban nhân dân quận Lê Chân: 51/KH-UBND (05/03/2026)" in joined
+    assert number_after(texts, "Số đơn vị chưa ban hành kế hoạch") == 43  # of the 44 that owe
+    no_plan = texts[texts.index("Số đơn vị chưa ban hành kế hoạch: 43.") + 1]
+    assert no_plan.count(", ") == 42 and "Lê Chân" not in no_plan
     assert "Tổ dân phố kiểu mẫu: Giảm vi phạm (Ủy ban nhân dân quận Ngô Quyền)" in joined
     # Appendices 2 and 3: the units that did not send their annual report, the difficulty.
     missing = next(t for t in approved.tables if t.rows[0].cells[-1].text == "Báo cáo phải gửi")
