@@ -84,6 +84,14 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
                         help=t._("the period: 2026, 2026-H1, 2026-Q3, 2026-M03 or an ad hoc id"))
     export.add_argument("--out", type=Path, required=True, help=t._("the .xlsx file to write"))
 
+    compile_ = sub.add_parser("compile", help=t._("draft the report to the City (.docx)"))
+    compile_.add_argument("--period", required=True,
+                          help=t._("2026, review-2025, review-2030, or any period of export"))
+    compile_.add_argument("--out", type=Path, required=True, help=t._("the .docx file to write"))
+    compile_.add_argument("--include-under-review", action="store_true",
+                          help=t._("count reports still under review too (default: approved "
+                                   "reports only)"))
+
     db = sub.add_parser("db", help=t._("database upkeep"))
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar=t._("action"))
     db_sub.add_parser("migrate", help=t._("apply pending migrations"))
@@ -301,6 +309,25 @@ async def _export(settings: Settings, t: Translator, args: argparse.Namespace) -
         path=args.out, n=t.number(sum(counts.values())), period=period.label(t)))
 
 
+async def _compile(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
+    from bot.runtime import config_from
+    from handlers.compile import CompileError, write_report
+
+    config = config_from(settings)
+    period = config.programme.period(args.period)
+    if period is None:
+        raise UserError(t._("Unknown period {key}; use e.g. 2026, 2026-H1, review-2025 or "
+                            "review-2030.").format(key=args.period))
+    async with Database(settings.database_path) as db:
+        try:
+            context = await write_report(db, config, t, period, args.out,
+                                         args.include_under_review)
+        except CompileError as exc:
+            raise UserError(str(exc)) from None
+    print(t._("Wrote {path}: the draft report for {period} ({scope})").format(
+        path=args.out, period=period.label(t), scope=context["scope"]))
+
+
 async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
     async with Database(settings.database_path) as db:
         if args.db_command == "backup":
@@ -354,6 +381,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_db(settings, t, args))
     elif command == "export":
         asyncio.run(_export(settings, t, args))
+    elif command == "compile":
+        asyncio.run(_compile(settings, t, args))
 
 
 def main(argv: list[str] | None = None) -> int:

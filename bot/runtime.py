@@ -13,8 +13,8 @@ import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot import redact
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
-from handlers import admin, core, desk, export, scheduler
-from handlers.context import Config
+from handlers import admin, compile, core, desk, export, scheduler
+from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
@@ -79,6 +79,19 @@ def delete_old_files(folder: Path, before: datetime) -> int:
     return deleted
 
 
+def _lines(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split("|") if part.strip())
+
+
+def letterhead_from(settings: Settings) -> Letterhead:
+    return Letterhead(issuing_body=settings.compile_issuing_body,
+                      superior=settings.compile_superior, place=settings.compile_place,
+                      symbol=settings.compile_symbol, signer=_lines(settings.compile_signer),
+                      signer_name=settings.compile_signer_name,
+                      recipients=_lines(settings.compile_recipients),
+                      template=settings.compile_template)
+
+
 def config_from(settings: Settings, bot_username: str | None = None) -> Config:
     return Config(admin_ids=frozenset(str(i) for i in settings.admin_ids),
                   coordinator_chat_id=(str(settings.coordinator_chat_id)
@@ -93,6 +106,7 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   max_files_per_form=settings.max_files_per_form,
                   message_retention=timedelta(days=settings.message_retention_days),
                   file_retention=timedelta(days=settings.file_retention_days),
+                  letterhead=letterhead_from(settings),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -357,16 +371,19 @@ class Runtime:
 
     async def _run_job(self, job: dict) -> None:
         status = "done"
-        run = desk.run_chart_job if job["kind"] == "chart" else export.run_export_job
+        run = {"chart": desk.run_chart_job, "compile": compile.run_compile_job}.get(
+            job["kind"], export.run_export_job)
         try:
             await run(self.db, self.config, job, self.clock(), self.send)
         except Exception:
             log.exception("job %s (%s) failed", job["id"], job["kind"])
             status = "failed"
-            if job["kind"] == "export":  # a missing chart is not worth a message
+            if job["kind"] != "chart":  # a missing chart is not worth a message
                 t = self.config.translator(None)
-                await self.send([Outgoing(job["channel"], job["chat_id"], Reply(t._(
-                    "Sorry, the spreadsheet could not be made. Please try again later.")),
+                await self.send([Outgoing(job["channel"], job["chat_id"], Reply(
+                    t._("Sorry, the report could not be drafted. Please try again later.")
+                    if job["kind"] == "compile" else
+                    t._("Sorry, the spreadsheet could not be made. Please try again later.")),
                     job["contact_id"])])
         async with self.db.transaction() as tx:
             await tx.jobs.finish(job["id"], status, self.clock())

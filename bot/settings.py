@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     programme_start: date = date(2023, 2, 15)
     programme_file: Path | None = None
 
+    compile_issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
+    compile_superior: str = "UBND thành phố Hải Phòng"
+    compile_place: str = "Hải Phòng"
+    compile_symbol: str = "SVHTTDL"
+    compile_signer: str = "KT. GIÁM ĐỐC|PHÓ GIÁM ĐỐC"
+    compile_signer_name: str = ""
+    compile_recipients: str = "UBND thành phố (để b/c)|Lãnh đạo Sở|Lưu: VT"
+    compile_template: Path | None = None
+
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -82,7 +91,8 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("coordinator_chat_id", "webhook_url", "programme_file", mode="before")
+    @field_validator("coordinator_chat_id", "webhook_url", "programme_file", "compile_template",
+                     mode="before")
     @classmethod
     def _blank_optional(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -3,6 +3,7 @@
 from handlers import (  # noqa: F401
     admin,
     broadcasts,
+    compile,
     core,
     desk,
     difficulties,

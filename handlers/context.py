@@ -18,6 +18,21 @@ MENU_FLOW = "menu"
 
 
 @dataclass(frozen=True)
+class Letterhead:
+    """Who issues the compiled report and how it is signed (settings COMPILE_*)."""
+
+    issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
+    superior: str = "UBND thành phố Hải Phòng"
+    place: str = "Hải Phòng"
+    symbol: str = "SVHTTDL"
+    signer: tuple[str, ...] = ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC")
+    signer_name: str = ""
+    recipients: tuple[str, ...] = ("UBND thành phố (để b/c)", "Lãnh đạo Sở", "Lưu: VT")
+    # An office's own copy of the Word template; None uses the one shipped in bot/data.
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The settings handlers need, without the platform secrets."""
 
@@ -37,6 +52,7 @@ class Config:
     max_files_per_form: int = 20
     message_retention: timedelta = timedelta(days=30)
     file_retention: timedelta = timedelta(days=7)
+    letterhead: Letterhead = field(default_factory=Letterhead)
 
     def translator(self, language: str | None) -> Translator:
         """A person's translator: their language if supported, else the default."""

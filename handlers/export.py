@@ -152,33 +152,44 @@ async def _difficulties_sheet(db: Database, config: Config, t: Translator, book,
                                  item.text, item.proposal or "", thread])
 
 
+async def obligations_in(tx, config: Config, period: Period
+                         ) -> list[tuple[object, Period, date, list]]:
+    """The obligations whose own period ends in `period` (a recurring one's period that ends the
+    given one; an ad hoc one as is), each with its deadline and every unit's status. The
+    spreadsheet's completeness sheet and the compiled report both read them here."""
+    programme, found = config.programme, []
+    moved = await tx.tracking.moved_deadlines()
+    for obligation in programme.obligations:
+        own = (periods.of(obligation.period, period.end) if obligation.period in RECURRING
+               else programme.period(obligation.period))
+        if own is None or own.end < period.start or own.start > period.end:
+            continue
+        deadline = moved.get((obligation.id, own.key), programme.deadline(obligation, own))
+        found.append((obligation, own, deadline,
+                      await tx.tracking.status(owed(config, obligation, own, deadline))))
+    return found
+
+
 async def _completeness_sheet(db: Database, config: Config, t: Translator, book, bold,
                               period: Period) -> list[tuple[str, int, int, int]]:
     """Per unit and obligation: sent or not, on time or not. Returns per-obligation totals."""
     sheet = book.add_worksheet(t._("Completeness")[:31])
     sheet.write_row(0, 0, [t._("Obligation"), t._("Period"), t._("Deadline"), t._("Unit code"),
                            t._("Unit"), t._("Kind of unit"), t._("Sent"), t._("On time")], bold)
-    programme, row, totals = config.programme, 1, []
+    row, totals = 1, []
     async with db.read() as tx:
-        moved = await tx.tracking.moved_deadlines()
-        for obligation in programme.obligations:
-            # A recurring obligation's period that ends the exported one; an ad hoc one as is.
-            own = (periods.of(obligation.period, period.end) if obligation.period in RECURRING
-                   else programme.period(obligation.period))
-            if own is None or own.end < period.start or own.start > period.end:
-                continue
-            deadline = moved.get((obligation.id, own.key), programme.deadline(obligation, own))
-            statuses = await tx.tracking.status(owed(config, obligation, own, deadline))
-            for status in statuses:
-                sheet.write_row(row, 0, [obligation.label(t.language), own.label(t),
-                                         t.date(deadline), status.code, status.name,
-                                         unit_kind_label(t, status.kind),
-                                         t._("Yes") if status.first_at else t._("No"),
-                                         t._("Yes") if status.on_time else t._("No")])
-                row += 1
-            totals.append((obligation.label(t.language), len(statuses),
-                           sum(1 for s in statuses if s.first_at),
-                           sum(1 for s in statuses if s.on_time)))
+        found = await obligations_in(tx, config, period)
+    for obligation, own, deadline, statuses in found:
+        for status in statuses:
+            sheet.write_row(row, 0, [obligation.label(t.language), own.label(t),
+                                     t.date(deadline), status.code, status.name,
+                                     unit_kind_label(t, status.kind),
+                                     t._("Yes") if status.first_at else t._("No"),
+                                     t._("Yes") if status.on_time else t._("No")])
+            row += 1
+        totals.append((obligation.label(t.language), len(statuses),
+                       sum(1 for s in statuses if s.first_at),
+                       sum(1 for s in statuses if s.on_time)))
     return totals
 
 

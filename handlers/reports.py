@@ -246,10 +246,22 @@ async def _pick_period(ctx: Ctx, key: str) -> None:
     await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
 
 
-async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = None
-                         ) -> dict[str, int]:
-    """The FIGURES of a period counted from the activity reports (of one unit, or of all)."""
-    totals = await tx.reports.activity_totals(unit_id, period.start, period.end)
+async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = None,
+                         approved_only: bool = False) -> dict[str, int]:
+    """The FIGURES of a period counted from the activity reports (of one unit, or of all);
+    `approved_only` counts only approved reports (the compiled report's default)."""
+    return figures_of(await tx.reports.activity_totals(unit_id, period.start, period.end,
+                                                       approved_only))
+
+
+async def period_figures_by_unit(tx: Tx, period: periods.Period, approved_only: bool = False
+                                 ) -> dict[int, dict[str, int]]:
+    """period_figures of every unit that reported in the period, at once."""
+    found = await tx.reports.activity_totals_by_unit(period.start, period.end, approved_only)
+    return {unit_id: figures_of(totals) for unit_id, totals in found.items()}
+
+
+def figures_of(totals: dict) -> dict[str, int]:
     by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
     figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
     figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}

@@ -63,6 +63,10 @@ _SELECT = ("SELECT r.id, r.number, r.unit_id, r.contact_id, r.kind, r.period_key
            "FROM reports r JOIN units u ON u.id = r.unit_id")
 
 
+def _no_totals() -> dict[str, Any]:
+    return {"by_kind": {}, "reached": 0, "participants": 0, "dissemination_by_form": {}}
+
+
 def _report(row: aiosqlite.Row) -> Report:
     return Report.model_validate(dict(row) | {"answers": json.loads(row["answers"])})
 
@@ -205,28 +209,49 @@ class ReportsRepo:
             "ORDER BY id", (unit_id, period_key))
         return [r[0] for r in rows]
 
-    async def activity_totals(self, unit_id: int | None, start: date, end: date
-                              ) -> dict[str, Any]:
+    async def activity_totals(self, unit_id: int | None, start: date, end: date,
+                              approved_only: bool = False) -> dict[str, Any]:
         """The activity reports in a period (of one unit, or of all when `unit_id` is None),
         counted and summed as a periodic report has them: reports by kind, dissemination by
-        form, people reached, participants."""
-        unit = "unit_id = :unit AND " if unit_id is not None else ""
+        form, people reached, participants. `approved_only` leaves out the reports not yet
+        approved (the compiled report to the City counts only approved ones by default)."""
+        found = await self._totals(start, end, approved_only, unit_id, per_unit=False)
+        return found.get(None) or _no_totals()
+
+    async def activity_totals_by_unit(self, start: date, end: date, approved_only: bool = False
+                                      ) -> dict[int, dict[str, Any]]:
+        """The same totals for every unit that reported ({unit id: totals}), in two queries
+        whatever the number of units."""
+        return await self._totals(start, end, approved_only, None, per_unit=True)
+
+    async def _totals(self, start: date, end: date, approved_only: bool, unit_id: int | None,
+                      per_unit: bool) -> dict[int | None, dict[str, Any]]:
+        where = "activity_date BETWEEN :start AND :end"
+        if unit_id is not None:
+            where = "unit_id = :unit AND " + where
+        if approved_only:
+            where += " AND status = 'approved'"
+        owner = "unit_id" if per_unit else "NULL"
         args = {"unit": unit_id, "start": start.isoformat(), "end": end.isoformat()}
         rows = await self.conn.execute_fetchall(
-            "SELECT kind, COUNT(*) AS n, "
+            f"SELECT {owner} AS owner, kind, COUNT(*) AS n, "
             "SUM(COALESCE(json_extract(answers, '$.reached'), 0)) AS reached, "
             "SUM(COALESCE(json_extract(answers, '$.participants'), 0)) AS participants "
-            f"FROM reports WHERE {unit}activity_date BETWEEN :start AND :end AND kind != "
-            "'periodic' GROUP BY kind", args)
-        totals: dict[str, Any] = {"by_kind": {r["kind"]: r["n"] for r in rows}}
-        totals["reached"] = sum(r["reached"] or 0 for r in rows)
-        totals["participants"] = sum(r["participants"] or 0 for r in rows)
+            f"FROM reports WHERE {where} AND kind != 'periodic' GROUP BY owner, kind", args)
+        found: dict[int | None, dict[str, Any]] = {}
+        for r in rows:
+            totals = found.setdefault(r["owner"], _no_totals())
+            totals["by_kind"][r["kind"]] = r["n"]
+            totals["reached"] += r["reached"] or 0
+            totals["participants"] += r["participants"] or 0
         forms = await self.conn.execute_fetchall(
-            "SELECT json_extract(answers, '$.channel') AS channel, COUNT(*) AS n FROM reports "
-            f"WHERE {unit}kind = 'dissemination' AND activity_date BETWEEN :start AND :end "
-            "GROUP BY channel", args)
-        totals["dissemination_by_form"] = {r["channel"]: r["n"] for r in forms}
-        return totals
+            f"SELECT {owner} AS owner, json_extract(answers, '$.channel') AS channel, "
+            f"COUNT(*) AS n FROM reports WHERE kind = 'dissemination' AND {where} "
+            "GROUP BY owner, channel", args)
+        for r in forms:
+            found.setdefault(r["owner"], _no_totals())["dissemination_by_form"][r["channel"]] = \
+                r["n"]
+        return found
 
     async def counts_since(self, since: datetime) -> list[tuple[str, str, int]]:
         """(report kind, unit kind, how many) of the reports received since `since`."""
@@ -264,6 +289,19 @@ class ReportsRepo:
             _SELECT + f" WHERE {where} AND r.id > ? ORDER BY r.id LIMIT ?",
             (*args, after_id, limit))
         return [_report(r) for r in rows]
+
+    async def of_kind(self, kind: str, start: date, end: date, approved_only: bool, limit: int
+                      ) -> tuple[int, list[Report]]:
+        """How many reports of a kind have their activity date in the period, and the first
+        `limit` of them by date: the compiled report names them."""
+        where = "r.kind = ? AND r.activity_date BETWEEN ? AND ?" + (
+            " AND r.status = 'approved'" if approved_only else "")
+        args = (kind, start.isoformat(), end.isoformat())
+        count = await self.conn.execute_fetchall(
+            f"SELECT COUNT(*) FROM reports r WHERE {where}", args)
+        rows = await self.conn.execute_fetchall(
+            _SELECT + f" WHERE {where} ORDER BY r.activity_date, r.id LIMIT ?", (*args, limit))
+        return count[0][0], [_report(r) for r in rows]
 
     async def count_in_period(self, period_key: str, start: date, end: date) -> int:
         rows = await self.conn.execute_fetchall(

@@ -282,6 +282,7 @@ TAPS: dict[str, Reach] = {
     "bc:open": shown(after_notice("admin"), f"bc:open:{ID}", "/broadcasts"),
     "bc:rem": shown(after_notice("admin"), f"bc:rem:{ID}", "/broadcasts", f"tap:bc:open:{ID}"),
     "ex": shown(coordinator, f"ex:{ID}", "/export"),
+    "cp": shown(coordinator, f"cp:{ID}", "/compile"),
     "dl": shown(admin, r"dl:.+", "/deadlines"),
     "rd": shown(officer, r"rd:[A-Z0-9]+", _another_invite),
     "rd:-": shown(officer, "rd:-", _another_invite),

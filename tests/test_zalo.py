@@ -185,6 +185,18 @@ async def test_one_person_on_both_channels(both):
     assert "Xin chào đồng chí Trần Thị Bình" in zalo_self.last()
 
 
+async def test_compile_on_zalo_says_where_to_get_the_document(both):
+    h, fake = both, both.fake
+    coordinator = ZaloUser(h, fake, "z-301", "Điều phối trên Zalo")
+    await coordinator.say(f"/start {await invite(h, Role.COORDINATOR, 'SO-TTTT')}")
+    await coordinator.say("/compile")
+    assert "Zalo không gửi được tệp văn bản" in coordinator.last()
+    assert "/compile trên Telegram" in coordinator.last()
+    assert "baocao compile --period" in coordinator.last()
+    async with h.runtime.db.read() as tx:
+        assert await tx.jobs.pending() == []
+
+
 def post(url: str, body: dict, secret: str | None) -> int:
     return post_json(url, body, {"X-Bot-Api-Secret-Token": secret} if secret is not None else {})
 

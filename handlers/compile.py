@@ -1,0 +1,311 @@
+"""The compiled report to the City: a Decree 30 document drafted from the data (/compile,
+`baocao compile`).
+
+Every figure comes from the functions behind /status and the spreadsheet (period_figures,
+obligations_in): the document and the chat cannot disagree. By default only approved reports
+count; the choice to include those still under review is written in the document. The wording
+and layout live in a Word template (handlers/compile_template.py makes the shipped ones) filled
+by docxtpl; where only a person can write, the draft leaves a marked placeholder.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import jinja2
+from docx.opc.exceptions import PackageNotFoundError
+from docxtpl import DocxTemplate
+
+from bot.i18n import N_, Translator
+from handlers import periods
+from handlers.admin import unit_kind_label
+from handlers.compile_template import shipped
+from handlers.context import Config, Ctx
+from handlers.core import Action, action, callback
+from handlers.difficulties import STATUS_LABELS
+from handlers.export import obligations_in
+from handlers.periods import Period
+from handlers.reports import DISSEMINATION_FORMS, FIGURES, period_figures, period_figures_by_unit
+from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.db import Database
+from storage.difficulties import DifficultyStatus
+from storage.models import Role
+from storage.repos import Tx
+
+DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
+# Lists in the body name this many items, then say how many more the spreadsheet has: a final
+# review over a thousand units would otherwise run to thousands of pages.
+LISTED = 200
+# The fields a template must use to be one of ours; a foreign document uses none of them.
+OWN_FIELDS = frozenset({"issuing_body", "subject", "f"})
+
+
+class CompileError(Exception):
+    """The document cannot be made; the message says why in one line, in the reader's language."""
+
+
+def choices(config: Config, today: date) -> list[Period]:
+    """What /compile offers: this reporting year and the last, and the programme's reviews."""
+    year = periods.year_of(today)
+    found = [year, periods.year(int(year.key) - 1)]
+    found += [config.programme.period(key) for key in ("review-2025", "review-2030")]
+    return [p for p in found if p is not None]
+
+
+def _year_slices(period: Period) -> list[Period]:
+    """The reporting years a longer period spans, each cut to the period, so that they add up
+    to its total; a period of a year or less has none (nothing to compare)."""
+    first, last = periods.year_of(period.start), periods.year_of(period.end)
+    if first.key == last.key:
+        return []
+    return [Period(str(y), max(period.start, periods.year(y).start),
+                   min(period.end, periods.year(y).end))
+            for y in range(int(first.key), int(last.key) + 1)]
+
+
+def _numbers(t: Translator, figures: dict[str, int]) -> dict[str, str]:
+    return {key: t.number(value) for key, value in figures.items()}
+
+
+async def _listed(tx: Tx, t: Translator, kind: str, period: Period, approved_only: bool,
+                  text: Callable[[dict], str]) -> tuple[list[dict], str]:
+    total, reports = await tx.reports.of_kind(kind, period.start, period.end, approved_only,
+                                              LISTED)
+    items = [{"unit": r.unit_name, "date": t.date(r.activity_date) if r.activity_date else "",
+              "text": text(r.answers), "number": r.answers.get("doc_number", ""),
+              "title": r.answers.get("title", "")} for r in reports]
+    more = "" if total <= len(items) else t._(
+        "… and {n} more (see the spreadsheet of the period).").format(
+        n=t.number(total - len(items)))
+    return items, more
+
+
+async def gather(tx: Tx, config: Config, t: Translator, period: Period,
+                 include_under_review: bool, today: date) -> dict:
+    """Everything the template shows, as text in the reader's language; `today` gives the
+    year of the date line (the day and month are written when it is signed)."""
+    approved_only = not include_under_review
+    head = config.letterhead
+    figures = await period_figures(tx, period, approved_only=approved_only)
+    per_unit = await period_figures_by_unit(tx, period, approved_only)
+    units = await tx.units.list()
+    kind_of = {u.id: u.kind for u in units}
+    by_kind: dict[str, list[int]] = {}
+    for unit_id, found in per_unit.items():
+        totals = by_kind.setdefault(kind_of.get(unit_id, ""), [0, 0])
+        totals[0] += found["count_dissemination"]
+        totals[1] += found["reached"]
+    plans, plans_more = await _listed(tx, t, "plan", period, approved_only, lambda a: "")
+    inspections, inspections_more = await _listed(
+        tx, t, "inspection", period, approved_only, lambda a: a.get("inspected", ""))
+    levels = {"preliminary": t._("preliminary review"), "final": t._("final review")}
+    reviews, reviews_more = await _listed(
+        tx, t, "review", period, approved_only,
+        lambda a: f"{levels.get(a.get('level'), '')}: {a.get('results', '')}")
+    models, models_more = await _listed(
+        tx, t, "model", period, approved_only,
+        lambda a: f"{a.get('name', '')}: {a.get('result', '')}")
+
+    obligations = await obligations_in(tx, config, period)
+    completeness, missing, no_plan = [], [], []
+    for obligation, own, deadline, statuses in obligations:
+        completeness.append({
+            "name": obligation.label(t.language), "period": own.label(t),
+            "deadline": t.date(deadline), "expected": t.number(len(statuses)),
+            "sent": t.number(sum(1 for s in statuses if s.first_at)),
+            "on_time": t.number(sum(1 for s in statuses if s.on_time))})
+        for status in statuses:
+            if not status.first_at:
+                missing.append({"no": str(len(missing) + 1), "unit": status.name,
+                                "kind": unit_kind_label(t, status.kind),
+                                "obligation": f"{obligation.label(t.language)} ({own.label(t)})"})
+                if obligation.report == "plan":
+                    no_plan.append(status.name)
+
+    start = datetime.combine(period.start, datetime.min.time(), config.zone).astimezone(UTC)
+    end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(),
+                           config.zone).astimezone(UTC)
+    difficulties, open_ones = [], []
+    for item in await tx.difficulties.opened_between(start, end):
+        answers = [e.text or "" for e in await tx.difficulties.events(item.id)
+                   if e.kind == "answer"]
+        row = {"number": item.number, "unit": item.unit_name, "text": item.text,
+               "proposal": item.proposal or "", "answer": "\n".join(answers),
+               "state": t._(STATUS_LABELS[item.status])}
+        difficulties.append(row)
+        if item.status is not DifficultyStatus.RESOLVED:
+            open_ones.append(row | {"proposal": t._("Proposal: {text}").format(
+                text=item.proposal) if item.proposal else ""})
+
+    years = []
+    for piece in _year_slices(period):
+        found = await period_figures(tx, piece, approved_only=approved_only)
+        years.append({"year": piece.key} | _numbers(t, found))
+
+    numbered = []
+    for n, unit in enumerate(units, start=1):
+        found = per_unit.get(unit.id) or dict.fromkeys((k for k, _l in FIGURES), 0)
+        numbered.append({"no": str(n), "unit": unit.name} | _numbers(t, found))
+    return {
+        "superior": head.superior.upper(), "issuing_body": head.issuing_body.upper(),
+        "issuing_body_name": head.issuing_body, "symbol": head.symbol, "place": head.place,
+        "number": "…", "year": str(today.year), "period": period.long_label(t),
+        "subject": t._("Results of carrying out the programme, {period}").format(
+            period=period.label(t)),
+        # What counts, said in the document: activity figures follow the choice; completeness
+        # counts every report sent, as /status and the spreadsheet do.
+        "scope": (t._("Activity figures count approved reports and those still under review; "
+                      "completeness counts every report sent.") if include_under_review else
+                  t._("Activity figures count approved reports only; completeness counts every "
+                      "report sent.")),
+        "f": _numbers(t, figures),
+        "by_form": [{"label": t._(label), "value": t.number(figures[f"diss_{key}"])}
+                    for key, label in DISSEMINATION_FORMS],
+        "by_unit_kind": [{"kind": unit_kind_label(t, kind), "count": t.number(count),
+                          "reached": t.number(reached)}
+                         for kind, (count, reached) in sorted(by_kind.items())],
+        "plans": plans, "plans_more": plans_more,
+        "no_plan": ", ".join(no_plan[:LISTED]) + (" …" if len(no_plan) > LISTED else "")
+        + ("." if no_plan else ""),
+        "no_plan_count": t.number(len(no_plan)),
+        "inspections": inspections, "inspections_more": inspections_more,
+        "reviews": reviews, "reviews_more": reviews_more,
+        "models": models, "models_more": models_more, "years": years,
+        "completeness": completeness, "missing": missing, "units": numbered,
+        "difficulties": difficulties, "open_difficulties": open_ones,
+        "open_count": t.number(len(open_ones)),
+        "resolved_count": t.number(len(difficulties) - len(open_ones)),
+        "placeholder_assessment": t._("[TO BE WRITTEN: overall assessment — strengths, "
+                                      "limitations and their causes]"),
+        "placeholder_directions": t._("[TO BE WRITTEN: tasks and directions for the next "
+                                      "period]"),
+        "recipients": list(head.recipients),
+        "signer_first": head.signer[0] if head.signer else "",
+        "signer_rest": list(head.signer[1:]), "signer_name": head.signer_name,
+    }
+
+
+def template_path(config: Config, t: Translator) -> Path:
+    return config.letterhead.template or shipped("en" if t.language == "en" else "vi")
+
+
+def render(template: Path, context: dict, out: Path, t: Translator) -> None:
+    """Fill the template; a missing, broken or foreign template is one CompileError."""
+    if not template.is_file():
+        raise CompileError(t._("The report template {path} does not exist.").format(
+            path=template))
+    try:
+        document = DocxTemplate(str(template))
+        used = document.get_undeclared_template_variables()
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
+        raise CompileError(t._("The report template {path} is not a Word document (.docx)."
+                               ).format(path=template)) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise CompileError(t._("The report template {path} has a broken field on line "
+                               "{line}: {error}").format(path=template, line=exc.lineno,
+                                                        error=exc.message)) from None
+    if not used & OWN_FIELDS:
+        raise CompileError(t._("The report template {path} is not a report template: it uses "
+                               "none of the fields {fields}.").format(
+            path=template, fields=", ".join(sorted(OWN_FIELDS))))
+    unknown = used - set(context)
+    if unknown:
+        raise CompileError(t._("The report template {path} uses unknown fields: {fields}."
+                               ).format(path=template, fields=", ".join(sorted(unknown))))
+    try:
+        document.render(context, autoescape=True)
+    except jinja2.TemplateError as exc:
+        raise CompileError(t._("The report template {path} could not be filled: {error}"
+                               ).format(path=template, error=exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document.save(str(out))
+
+
+async def write_report(db: Database, config: Config, t: Translator, period: Period, out: Path,
+                       include_under_review: bool = False, now: datetime | None = None
+                       ) -> dict:
+    """Draft the period's report into `out`; return what it was filled with."""
+    today = (now or datetime.now(UTC)).astimezone(config.zone).date()
+    async with db.read() as tx:
+        context = await gather(tx, config, t, period, include_under_review, today)
+    render(template_path(config, t), context, out, t)
+    return context
+
+
+# ---------------------------------------------------------------------------------------------
+# In chat: /compile picks the report and what counts; the document is made in the background
+
+async def _compile(ctx: Ctx, _args: str) -> None:
+    t = ctx.t
+    if ctx.event.channel == "zalo":  # Zalo cannot carry a document
+        ctx.reply(t._("Documents cannot be sent on Zalo. Use /compile in Telegram, or ask the "
+                      "administrator to run: baocao compile --period 2026 --out report.docx"))
+        return
+    if not await ctx.go_private():
+        return
+    ctx.reply(t._("Which report should be drafted?"),
+              [Choice(f"cp:{p.key}", p.long_label(t)) for p in choices(ctx.config, ctx.today)])
+
+
+@callback("cp", DESK)
+async def _compile_button(ctx: Ctx, rest: str) -> None:
+    t = ctx.t
+    # "cp:KEY" asks what counts; "cp:a:KEY" (approved only) and "cp:all:KEY" start the job.
+    scope, _, key = rest.partition(":")
+    if scope not in ("a", "all"):
+        scope, key = "", rest
+    period = ctx.config.programme.period(key)
+    if period is None:
+        ctx.reply(t._("This button is not valid."))
+        return
+    if not scope:
+        ctx.reply(t._("Which reports should the figures count?"), [
+            Choice(f"cp:a:{key}", t._("Approved reports only")),
+            Choice(f"cp:all:{key}", t._("Approved and those under review"))])
+        return
+    params = {"period": key, "all": scope == "all"}
+    if any(job["kind"] == "compile" and job["params"] == params
+           and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
+        ctx.reply(t._("The report for {period} is already being drafted; it will arrive here in "
+                      "a moment.").format(period=period.label(t)))
+        return
+    await ctx.tx.jobs.add("compile", params, ctx.contact.id, ctx.event.channel,
+                          ctx.event.chat_id, ctx.now)
+    ctx.reply(t._("Drafting the report for {period}; it will arrive here in a moment.").format(
+        period=period.label(t)))
+
+
+async def run_compile_job(db: Database, config: Config, job: dict, now: datetime,
+                          send: Callable[[list[Outgoing]], Awaitable[None]]) -> None:
+    """Draft the document of a job and send it; a template problem is told as such."""
+    async with db.read() as tx:
+        contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
+    t = config.translator(contact.language if contact else None)
+    period = config.programme.period(job["params"]["period"])
+    path = config.files_dir / f"baocao-{period.key}-{job['id']}.docx"
+
+    def tell(reply: Reply) -> Awaitable[None]:
+        return send([Outgoing(job["channel"], job["chat_id"], reply, job["contact_id"])])
+
+    started = time.monotonic()
+    await tell(Reply(t._("⏳ Gathering the figures for {period}…").format(
+        period=period.label(t))))
+    try:
+        context = await write_report(db, config, t, period, path, job["params"]["all"], now)
+    except CompileError as exc:
+        await tell(Reply(str(exc)))
+        return
+    caption = t._("Draft report for {period} ({scope}): {units} units, made in {seconds} s. "
+                  "Fill in the marked places before signing.").format(
+        period=period.label(t), scope=context["scope"].rstrip("."),
+        units=t.number(len(context["units"])),
+        seconds=t.number(round(time.monotonic() - started, 1)))
+    await tell(Reply(caption, (), (Attachment("document", "", path.name, str(path)),)))
+
+
+action(Action("compile", N_("Compile report"), N_("a draft report to the City (.docx) from the "
+                                                  "data"), DESK, _compile, aliases=("soanbc",)))
