@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from bot.units_file import SAMPLE_UNITS
+from storage.units import MAX_INVITES_AT_ONCE
 from tests.faults.fake_api import FakeTelegram
 from tests.faults.officers import NOTICE_HEAD, Admin, Officer
 
@@ -115,7 +116,7 @@ class BotProcess:
     async def invites(self, unit: str, count: int) -> list[str]:
         codes: list[str] = []
         while len(codes) < count:
-            batch = min(500, count - len(codes))
+            batch = min(MAX_INVITES_AT_ONCE, count - len(codes))
             out = await self.cli("invite", "--unit", unit, "--role", "officer",
                                  "--count", str(batch))
             codes += [line.split()[0] for line in out.splitlines() if line.strip()]
