@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -83,6 +84,12 @@ def print_table(rows: list[Figures]) -> None:
         print(f"  {row.scenario}: " + ("bars met" if not missed else "MISSED " + "; ".join(missed)))
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class BotProcess:
     """`python -m bot run` in a subprocess on a database in `folder`, killed and restarted."""
 
@@ -93,13 +100,16 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.up_since = time.monotonic()
         self.kills = 0
+        # The health server on a port of its own, the same across restarts (it is watched).
+        self.health_port = free_port()
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if k.lower() not in Settings.model_fields}
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=self.fake.base_url,
                    DATABASE_PATH=str(self.db_path), ADMIN_IDS=str(ADMIN_ID), LOG_LEVEL="WARNING",
-                   DEFAULT_LOCALE="vi", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   DEFAULT_LOCALE="vi", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
+                   HEALTH_PORT=str(self.health_port))
         return env
 
     async def cli(self, *args: str) -> str:
