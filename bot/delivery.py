@@ -352,6 +352,7 @@ class DeliveryWorker:
         except RejectedError as exc:
             log.warning("outbox row %s rejected: %s", row.id, exc)
             return ("failed", str(exc))
+        log.debug("outbox row %s sent", row.id)
         return ("sent", message_id)
 
     async def drain(self, within: float = 10.0) -> None:

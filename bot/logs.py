@@ -57,8 +57,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup(level: str, fmt: str = "text") -> None:
-    handler = logging.StreamHandler()
+def setup(level: str, fmt: str = "text", stream=None) -> None:
+    handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -68,5 +68,9 @@ def setup(level: str, fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    # httpx logs every request URL, and Bot API URLs contain the token.
+    # httpx logs every request URL, and Bot API URLs contain the token; aiosqlite logs every
+    # statement with its parameters (names, answers) and python-telegram-bot every call with its
+    # message text, at DEBUG: those stay at INFO whatever LOG_LEVEL says.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in ("aiosqlite", "telegram"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -251,6 +251,7 @@ class Runtime:
         started = time.perf_counter()
         try:
             form = await self._handle(event)
+            log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
         metrics.HANDLED.labels(form).observe(time.perf_counter() - started)

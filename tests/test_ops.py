@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -15,7 +18,7 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 
-from bot import backups, health, metrics
+from bot import backups, health, logs, metrics
 from bot.lockfile import LockedError, hold
 from handlers.types import Outgoing, Reply
 from storage.db import migrations
@@ -253,3 +256,30 @@ def test_restore_refuses_while_the_bot_runs(tmp_path, db_path):
         done = subprocess.run([sys.executable, "-m", "bot", "db", "restore", str(db_path)],
                               capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 1 and "already running" in done.stderr
+
+
+async def test_json_logs_follow_one_update_from_handler_to_send(harness):
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.setup("DEBUG", "json", stream)
+    try:
+        harness.request.script.append(("sendMessage", 502, "Bad Gateway", None))
+        officer = await register(harness, 800, "Đỗ Thị Lan")
+        await officer.say("/help")
+        harness.clock.advance(seconds=30)
+        await harness.drain()
+    finally:
+        root.handlers, _ = saved
+        root.setLevel(saved[1])
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    handled = [e for e in entries if e["message"] == "update handled"]
+    assert handled and all(e["channel"] == "telegram" and e["update_id"] for e in handled)
+    by_request = {e["request_id"]: e for e in handled}
+    sends = [e for e in entries if e["message"].endswith(" sent") or "retry in" in e["message"]]
+    # Every send, the retried one too, names the request of the update that caused it.
+    assert sends and all(e.get("request_id") in by_request for e in sends)
+    assert any("retry in" in e["message"] for e in sends)
+    text = stream.getvalue()
+    for secret in ("123:TEST", "Đỗ Thị Lan", "/help"):
+        assert secret not in text
