@@ -91,6 +91,8 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     restore = db_sub.add_parser("restore", help=t._("replace the database with a backup (stop "
                                                     "the bot first)"))
     restore.add_argument("path", type=Path, help=t._("the backup file"))
+    sub.add_parser("doctor", help=t._("check the installation: settings, token, database, "
+                                      "programme, file permissions, free disk"))
     return parser
 
 
@@ -333,6 +335,18 @@ def _restore(settings: Settings, t: Translator, path: Path) -> None:
                   path=path, version=version, aside=aside))
 
 
+def _doctor(settings: Settings, t: Translator) -> None:
+    """`baocao doctor`: one line per check; exit status 1 when something needs fixing."""
+    from bot.doctor import check
+    results = check(settings, t, datetime.now(settings.zone).date())
+    for good, line in results:
+        print(("✓ " if good else "✗ ") + line)
+    problems = sum(1 for good, _line in results if not good)
+    if problems:
+        raise UserError(t.ngettext("{n} thing to fix.", "{n} things to fix.", problems).format(
+            n=t.number(problems)))
+
+
 async def _check_database(settings: Settings) -> None:
     async with Database(settings.database_path):
         pass
@@ -364,6 +378,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_people_list(settings, t, args.words))
     elif command == "people":
         asyncio.run(_people_change(settings, t, args.people_command, args.id, args))
+    elif command == "doctor":
+        _doctor(settings, t)
     elif command == "db" and args.db_command == "restore":
         _restore(settings, t, args.path)
     elif command == "db":

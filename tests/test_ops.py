@@ -11,17 +11,20 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 import tornado.httpserver
 import tornado.netutil
+import yaml
 
 from bot import backups, health, logs, metrics
 from bot.lockfile import LockedError, hold
 from handlers.types import Outgoing, Reply
 from storage.db import migrations
+from tests.loopback import free_port
 from tests.telegram_fakes import register
 from tests.test_broadcasts import OFFICERS, people, write_notice  # noqa: F401  (fixture)
 
@@ -283,3 +286,46 @@ async def test_json_logs_follow_one_update_from_handler_to_send(harness):
     text = stream.getvalue()
     for secret in ("123:TEST", "Đỗ Thị Lan", "/help"):
         assert secret not in text
+
+
+def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
+    env = {**os.environ, "DATABASE_PATH": str(db_path), "DEFAULT_LOCALE": "en",
+           "TELEGRAM_BOT_TOKEN": "4242:SECRET-TOKEN",
+           "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot"}
+
+    def doctor(**more: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True,
+                              text=True, timeout=60, env={**env, **more}, cwd=tmp_path)
+
+    done = doctor()
+    assert done.returncode == 1
+    assert "✗ No database at" in done.stdout
+    assert "✗ ADMIN_IDS is empty" in done.stdout
+    assert "✗ Telegram cannot be reached (ConnectError)" in done.stdout
+    assert "SECRET-TOKEN" not in done.stdout + done.stderr
+
+    # A database with units of one kind; a programme whose holidays end soon and which owes
+    # reports from a kind no unit has.
+    conn = sqlite3.connect(db_path)
+    conn.close()
+    subprocess.run([sys.executable, "-m", "bot", "db", "migrate"], env=env, check=True,
+                   capture_output=True, cwd=tmp_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO units (code, name, kind, created_at, updated_at) "
+                 "VALUES ('P1', 'Phường 1', 'ward', 'x', 'x')")
+    conn.commit()
+    conn.close()
+    db_path.chmod(0o644)
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "bot/data/programme.yaml")
+                             .read_text(encoding="utf-8"))
+    shipped["holidays"] = [date.today()]  # the last listed holiday is today
+    programme = tmp_path / "programme.yaml"
+    programme.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    done = doctor(ADMIN_IDS="1", PROGRAMME_FILE=str(programme))
+    assert "✓ Database" in done.stdout and "at schema version" in done.stdout
+    assert "✗ The programme lists holidays only until" in done.stdout
+    assert "✗ The programme asks units of kind district for reports (plan, annual" in done.stdout
+    assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
+    assert "ADMIN_IDS" not in done.stdout
+    db_path.chmod(0o600)
+    assert "can be read by other users" not in doctor(ADMIN_IDS="1").stdout
