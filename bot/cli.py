@@ -415,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         print(t._("Invalid setting {detail}").format(detail="DATABASE_PATH: " + t._(
             "not a database Baocao can open ({detail})").format(detail=exc)), file=sys.stderr)
         return 2
-    except (StartError, lockfile.LockedError) as exc:
+    except lockfile.LockedError as exc:
+        print(t._("Another Baocao (process {pid}) is already running on {database}: stop it "
+                  "first (its lock file is {path}).").format(
+                      pid=exc.holder, database=exc.database, path=exc.path), file=sys.stderr)
+        return 1
+    except StartError as exc:
         print(t._("The bot could not start: {detail}").format(detail=exc), file=sys.stderr)
         return 1
     except SchemaTooNewError as exc:

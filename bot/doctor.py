@@ -102,9 +102,10 @@ def _programme(settings: Settings, t: Translator, today: date, kinds: set[str] |
     last = max(programme.holidays, default=None)
     if last is None or last < today + HOLIDAYS_AHEAD:
         bad(t._("The programme lists holidays only until {day}: add next year's holidays to "
-                "the programme file (PROGRAMME_FILE).").format(day=last or "-"))
+                "the programme file (PROGRAMME_FILE).").format(
+                    day=t.date(last) if last else "-"))
     else:
-        ok(t._("Programme holidays listed until {day}.").format(day=last))
+        ok(t._("Programme holidays listed until {day}.").format(day=t.date(last)))
     if kinds is None:
         return
     if not kinds:

@@ -15,6 +15,11 @@ from storage.db import DatabasePathError
 class LockedError(Exception):
     """Another process holds the database's lock."""
 
+    def __init__(self, holder: str, database: Path, path: Path):
+        super().__init__(f"another Baocao (pid {holder}) is already running on {database}; "
+                         f"stop it first (lock file {path})")
+        self.holder, self.database, self.path = holder, database, path
+
 
 def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
@@ -35,9 +40,7 @@ def hold(database: Path) -> IO[str]:
         handle.seek(0)
         holder = handle.read().strip() or "?"
         handle.close()
-        raise LockedError(f"another Baocao (pid {holder}) is already running on {database}; "
-                          f"stop it first (lock file {path})"
-                          ) from None
+        raise LockedError(holder, database, path) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
