@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xlsxwriter.exceptions import XlsxFileError
 
-from bot import redact
+from bot import lockfile, redact
 from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
@@ -97,6 +97,12 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     db_sub.add_parser("migrate", help=t._("apply pending migrations"))
     backup = db_sub.add_parser("backup", help=t._("copy the live database consistently"))
     backup.add_argument("path", type=Path, help=t._("where to write the copy"))
+    # Operations (issue 20): restore.
+    restore = db_sub.add_parser("restore", help=t._("replace the database with a backup (stop "
+                                                    "the bot first)"))
+    restore.add_argument("path", type=Path, help=t._("the backup file"))
+    sub.add_parser("doctor", help=t._("check the installation: settings, token, database, "
+                                      "programme, file permissions, free disk"))
     return parser
 
 
@@ -347,6 +353,33 @@ def _refuse_live_target(settings: Settings, t: Translator, target: Path) -> None
                             "file.").format(path=target))
 
 
+def _restore(settings: Settings, t: Translator, path: Path) -> None:
+    """`baocao db restore PATH`: only a Baocao database of a known schema version, and only
+    while no bot runs on the database (its lock is held throughout)."""
+    from bot import backups
+    with lockfile.hold(settings.database_path):
+        try:
+            version = backups.check_restorable(path)
+        except ValueError as exc:
+            raise UserError(t._("Not restored: {detail}").format(detail=exc)) from None
+        aside = backups.restore(path, settings.database_path)
+    print(t._("Restored {path} (schema version {version}). The database it replaced was kept "
+              "as {aside}. Start the bot: it applies any newer migrations.").format(
+                  path=path, version=version, aside=aside))
+
+
+def _doctor(settings: Settings, t: Translator) -> None:
+    """`baocao doctor`: one line per check; exit status 1 when something needs fixing."""
+    from bot.doctor import check
+    results = check(settings, t, datetime.now(settings.zone).date())
+    for good, line in results:
+        print(("✓ " if good else "✗ ") + line)
+    problems = sum(1 for good, _line in results if not good)
+    if problems:
+        raise UserError(t.ngettext("{n} thing to fix.", "{n} things to fix.", problems).format(
+            n=t.number(problems)))
+
+
 async def _check_database(settings: Settings) -> None:
     async with Database(settings.database_path):
         pass
@@ -359,8 +392,11 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         if not has_token:
             raise UserError(t._("Set TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN (see .env.example)."))
         from bot.run import run
-        asyncio.run(_check_database(settings))  # a wrong DATABASE_PATH shows before any network
-        run(settings)
+        # One bot per database, checked before anything touches it (an upgrade started while
+        # the old version runs must not migrate under its feet).
+        with lockfile.hold(settings.database_path):
+            asyncio.run(_check_database(settings))  # a wrong DATABASE_PATH shows before network
+            run(settings)
     elif command == "demo":
         from bot.console import run_demo
         asyncio.run(run_demo(settings, role=getattr(args, "role", "officer"),
@@ -375,6 +411,10 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_people_list(settings, t, args.words))
     elif command == "people":
         asyncio.run(_people_change(settings, t, args.people_command, args.id, args))
+    elif command == "doctor":
+        _doctor(settings, t)
+    elif command == "db" and args.db_command == "restore":
+        _restore(settings, t, args.path)
     elif command == "db":
         if args.db_command == "backup":
             _refuse_live_target(settings, t, args.path)
@@ -411,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         print(t._("Invalid setting {detail}").format(detail="DATABASE_PATH: " + t._(
             "not a database Baocao can open ({detail})").format(detail=exc)), file=sys.stderr)
         return 2
+    except lockfile.LockedError as exc:
+        print(t._("Another Baocao (process {pid}) is already running on {database}: stop it "
+                  "first (its lock file is {path}).").format(
+                      pid=exc.holder, database=exc.database, path=exc.path), file=sys.stderr)
+        return 1
     except StartError as exc:
         print(t._("The bot could not start: {detail}").format(detail=exc), file=sys.stderr)
         return 1

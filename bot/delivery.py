@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot import logs, metrics
 from storage.db import Database
 from storage.models import OutboxRow
 
@@ -132,7 +133,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-Outcome = tuple  # ("sent", message id) | ("retry", error, not before) | (status, error)
+# ("sent", message id) | ("retry", error, not before, "retried" or "429") | (status, error)
+Outcome = tuple
 
 
 class DeliveryWorker:
@@ -164,9 +166,21 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopped = False
         self._passes = 0
+        # For /readyz: when the delivery loop last came round, and when each send in flight
+        # started (time.monotonic).
+        self.beat: float | None = None
+        self._sending: dict[int, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
+
+    def stuck_for(self, now: float) -> float:
+        """Seconds the worker has made no progress: its loop has not come round, or its oldest
+        send has not been answered (0 when neither)."""
+        waits = [now - started for started in self._sending.values()]
+        if self.beat is not None:
+            waits.append(now - self.beat - 30.0)  # the loop sleeps up to 30 s when idle
+        return max([0.0, *waits])
 
     def _chat_bucket(self, chat_id: str) -> TokenBucket:
         bucket = self._chats.get(chat_id)
@@ -262,12 +276,15 @@ class DeliveryWorker:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, row: OutboxRow, answered: list[float | None]) -> None:
+        logs.resume(row.payload.get("rid"), row.channel)
+        self._sending[row.id] = time.monotonic()
         try:
             outcome = await self._attempt(row)
         except Exception as exc:  # a bug of ours must not lose the row: try again later
             log.exception("delivery of outbox row %s failed", row.id)
             outcome = self._retry(row, repr(exc), 60.0)
         finally:
+            self._sending.pop(row.id, None)
             answered[0] = time.monotonic()
             self._slots.release()
         await self._finish(row, outcome)
@@ -275,6 +292,9 @@ class DeliveryWorker:
     async def _finish(self, row: OutboxRow, outcome: Outcome) -> None:
         """Commit the outcome at once (group commit: whoever holds the lock writes every
         outcome waiting), then free the row and its chat."""
+        metrics.SENDS.labels(self.sender.channel, {"sent": "sent", "unreachable": "blocked",
+                                                   "failed": "failed"}.get(outcome[0])
+                             or outcome[3]).inc()
         self._outcomes.append((row, outcome))
         async with self._record_lock:
             batch, self._outcomes = self._outcomes, []
@@ -308,12 +328,13 @@ class DeliveryWorker:
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
 
-    def _retry(self, row: OutboxRow, error: str, delay: float) -> Outcome:
+    def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
+        """`why`: the metrics' outcome, "retried" or "429"."""
         if row.attempts + 1 >= self.limits.max_attempts:
             log.warning("outbox row %s: giving up after %s attempts", row.id, row.attempts + 1)
             return ("failed", error)
         log.info("outbox row %s: retry in %.1fs (%s)", row.id, delay, error)
-        return ("retry", error, self.now() + timedelta(seconds=delay))
+        return ("retry", error, self.now() + timedelta(seconds=delay), why)
 
     async def _attempt(self, row: OutboxRow) -> Outcome:
         try:
@@ -322,9 +343,8 @@ class DeliveryWorker:
             if exc.retry_after is not None:
                 # A 429 is about the whole bot, not this chat: everyone waits.
                 self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
-                delay = exc.retry_after
-            else:
-                delay = min(2 ** row.attempts, 300) * random.uniform(0.8, 1.2)
+                return self._retry(row, str(exc), exc.retry_after, "429")
+            delay = min(2 ** row.attempts, 300) * random.uniform(0.8, 1.2)
             return self._retry(row, str(exc), delay)
         except UnreachableError as exc:
             log.info("outbox row %s: chat %s unreachable", row.id, row.chat_id)
@@ -332,6 +352,7 @@ class DeliveryWorker:
         except RejectedError as exc:
             log.warning("outbox row %s rejected: %s", row.id, exc)
             return ("failed", str(exc))
+        log.debug("outbox row %s sent", row.id)
         return ("sent", message_id)
 
     async def drain(self, within: float = 10.0) -> None:
@@ -352,6 +373,7 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Deliver until stopped, sleeping until woken or until the next row is due."""
         while not self._stopped:
+            self.beat = time.monotonic()
             self._wake.clear()
             try:
                 wait = await self.pump()

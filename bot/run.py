@@ -7,7 +7,7 @@ import logging
 import signal
 from urllib.parse import urlparse
 
-from bot import redact, zalo
+from bot import health, logs, redact, zalo
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -42,8 +42,10 @@ class ZaloChannel:
                 await self.client.call("deleteWebhook")
             except Exception as exc:  # no webhook set is fine
                 log.info("zalo deleteWebhook: %s", exc)
-            self._task = asyncio.create_task(zalo.poll(self.client, self.runtime.receive,
-                                                       self._stop))
+            self.runtime.alive(zalo.CHANNEL)  # polling from now: /readyz watches it
+            self._task = asyncio.create_task(zalo.poll(
+                self.client, self.runtime.receive, self._stop,
+                alive=lambda: self.runtime.alive(zalo.CHANNEL)))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -60,8 +62,8 @@ class StartError(Exception):
 
 
 def run(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """The bot until SIGTERM; the caller holds the database's lock (bot.lockfile)."""
+    logs.setup(settings.log_level, settings.log_format)
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     redact.install(settings)
@@ -76,12 +78,19 @@ def run(settings: Settings) -> None:
         except (InvalidToken, NetworkError, zalo.ZaloApiError) as exc:
             # PTB's InvalidToken quotes the token; a network error may quote the URL with it.
             raise StartError(redact.redact(f"{type(exc).__name__}: {exc}")) from None
+        except health.PortError as exc:
+            raise StartError(str(exc)) from None
     elif zalo_channel is not None:
         asyncio.run(_run_zalo_only(runtime, zalo_channel))
 
 
 async def _run_zalo_only(runtime: Runtime, channel: ZaloChannel) -> None:
     await runtime.start([channel.sender])
+    try:
+        server = health.start(runtime)
+    except health.PortError as exc:
+        await runtime.stop()
+        raise StartError(str(exc)) from None
     try:
         await channel.client.call("getMe")  # a wrong token shows now, not in the poll loop
         await channel.start()
@@ -95,4 +104,6 @@ async def _run_zalo_only(runtime: Runtime, channel: ZaloChannel) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await channel.stop()
+    if server is not None:
+        server.stop()
     await runtime.stop()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
-from bot import redact
+from bot import backups, logs, metrics, redact
 from bot.delivery import DeliveryWorker, Sender
 from bot.settings import Settings
 from handlers import admin, compile, core, desk, export, scheduler
@@ -133,6 +134,10 @@ class Runtime:
         self._jobs: asyncio.Task | None = None
         self._inbox_lock = asyncio.Lock()
         self._inbox_wake = asyncio.Event()
+        # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
+        self.polled: dict[str, float] = {}
+        self.backups = backups.Scheduler(settings.backup_dir, settings.backup_every_hours,
+                                         settings.backup_keep)
 
     async def open(self) -> None:
         await self.db.open()
@@ -173,6 +178,10 @@ class Runtime:
         self._tasks = []
         await self.db.close()
 
+    def alive(self, channel: str) -> None:
+        """A poll of `channel` was answered (with updates or without)."""
+        self.polled[channel] = time.monotonic()
+
     def wake(self) -> None:
         for worker in self.workers.values():
             worker.wake()
@@ -188,7 +197,12 @@ class Runtime:
                 tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
                                   now)
 
+            if reply.asks:
+                metrics.FORM_STEPS.labels(metrics.form_of(reply.asks)).inc()
+
             def add(payload: dict, message: Outgoing = message) -> None:
+                if logs.request_id():  # the send logs the request that caused it
+                    payload["rid"] = logs.request_id()
                 tx.outbox.add(message.channel, message.chat_id, message.contact_id, payload, now,
                               message.delivery_id, message.urgent)
 
@@ -221,6 +235,8 @@ class Runtime:
         platform be told they were received. Then have them processed: in the background, or
         before returning with `wait` (and always when the runtime runs no background tasks)."""
         if events:
+            for event in events:
+                metrics.UPDATES.labels(event.channel).inc()
             async with self.db.transaction() as tx:
                 await tx.inbox.add_many(
                     [(e.channel, e.update_id, e.to_json()) for e in events], self.clock())
@@ -267,6 +283,18 @@ class Runtime:
         """Handle one inbound event: its state changes and replies commit together, with the
         removal of the event from the inbox. Raises only if not even an apology could be
         committed (the event then stays in the inbox)."""
+        logs.new_request(event.channel, event.update_id)
+        started = time.perf_counter()
+        try:
+            form = await self._handle(event)
+            log.debug("update handled")
+        finally:
+            logs.CURRENT.set(None)
+        metrics.HANDLED.labels(form).observe(time.perf_counter() - started)
+
+    async def _handle(self, event: Inbound) -> str:
+        """handle(); returns the form the event's replies ask in ('none' if none)."""
+        form = "none"
         now = self.clock()
         text = event.text or ""
         verdict = (self.flood.check(event.channel, event.user_id, now.timestamp())
@@ -276,7 +304,7 @@ class Runtime:
             async with self.db.transaction() as tx:
                 tx.inbox.done(event.channel, event.update_id, now)
             await self._acknowledge(event)
-            return
+            return form
         t = self.config.translator(event.language_code)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
@@ -297,6 +325,8 @@ class Runtime:
                 else:
                     messages = await core.handle(event, tx, self.config, now)
                     messages = await self._collapse_repeats(tx, messages)
+                form = next((metrics.form_of(m.reply.asks) for m in messages if m.reply.asks),
+                            form)
                 await self.write(tx, messages, now)
             new_jobs = "jobs" in tx.signals
         except Exception:
@@ -306,6 +336,7 @@ class Runtime:
         self.wake()
         if new_jobs:
             self.start_jobs()
+        return form
 
     async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
         """A burst of messages the bot cannot use gets one "not understood" and one menu, not
@@ -387,6 +418,7 @@ class Runtime:
                     job["contact_id"])])
         async with self.db.transaction() as tx:
             await tx.jobs.finish(job["id"], status, self.clock())
+        metrics.JOBS.labels(job["kind"], status).inc()
 
     async def send(self, messages: list[Outgoing]) -> None:
         """Messages that no inbound event caused (jobs): written and delivered."""
@@ -405,11 +437,16 @@ class Runtime:
                     await scheduler.succeeded(tx, job)
             except Exception:
                 log.exception("clock job %s failed", job.key)
+                metrics.CLOCK_FAILURES.labels(job.key).inc()
                 try:
                     async with self.db.transaction() as tx:
                         await self.write(tx, await scheduler.failed(tx, self.config, job), now)
                 except Exception:
                     log.exception("could not record the failure of clock job %s", job.key)
+        try:
+            await self.backups.tick(self, now)
+        except Exception:
+            log.exception("scheduled backup could not be handled")
         self.wake()
         self.start_jobs()
         await asyncio.to_thread(delete_old_files, self.config.files_dir,

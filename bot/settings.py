@@ -68,6 +68,22 @@ class Settings(BaseSettings):
     message_retention_days: int = Field(default=30, ge=0, le=3650)
     file_retention_days: int = Field(default=7, ge=1, le=3650)
 
+    # --- Operations (issue 20): health server, logs, scheduled backups ---
+    health_listen: str = "127.0.0.1"
+    health_port: int = Field(default=9464, ge=0, le=65535)  # 0: no health/metrics server
+    ready_poll_seconds: int = Field(default=180, ge=10)
+    ready_send_seconds: int = Field(default=120, ge=10)
+    log_format: Literal["text", "json"] = "text"
+    backup_dir: Path | None = None
+    backup_every_hours: float = Field(default=24, gt=0)
+    backup_keep: int = Field(default=14, ge=1)
+
+    @field_validator("backup_dir", mode="before")
+    @classmethod
+    def _blank_backup_dir(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+    # --- end of operations settings ---
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

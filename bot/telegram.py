@@ -34,6 +34,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot import health
 from bot.delivery import (
     ChannelLimits,
     RejectedError,
@@ -229,6 +230,7 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
         try:
             updates = await app.bot.get_updates(offset=offset, timeout=poll_seconds,
                                                 allowed_updates=ALLOWED_UPDATES)
+            runtime.alive(CHANNEL)
             await runtime.receive([e for e in map(to_inbound, updates) if e is not None])
         except (InvalidToken, Forbidden):
             raise
@@ -280,7 +282,9 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
             loop.add_signal_handler(sig, stop.set)
     server = None
     fetching: asyncio.Task | None = None
+    ops_server = None
     try:
+        ops_server = health.start(runtime)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # checked by the settings
             server = webhook_app(app, runtime, urlparse(settings.webhook_url).path, secret
@@ -289,6 +293,7 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
                                       allowed_updates=ALLOWED_UPDATES)
         else:
             await app.bot.delete_webhook()
+            runtime.alive(CHANNEL)  # polling from now: /readyz watches it
             fetching = asyncio.create_task(fetch_updates(app, runtime, stop))
         waiting = asyncio.create_task(stop.wait())
         done, _pending = await asyncio.wait({waiting, *([fetching] if fetching else [])},
@@ -301,6 +306,8 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
             await asyncio.gather(fetching, return_exceptions=True)
         if server is not None:
             server.stop()
+        if ops_server is not None:
+            ops_server.stop()
         if also is not None:
             await also.stop()
         await runtime.stop()

@@ -136,7 +136,8 @@ class ZaloSender:
 
 
 async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[None]],
-               stop: asyncio.Event, wait_seconds: int = 30) -> None:
+               stop: asyncio.Event, wait_seconds: int = 30,
+               alive: Callable[[], None] = lambda: None) -> None:
     """Long polling until `stop` is set. Zalo's getUpdates has no offset to confirm with: what
     it returns is gone from Zalo, so each batch is committed to the inbox before anything else
     (and before the next poll)."""
@@ -145,6 +146,7 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
             result = await client.call("getUpdates", timeout=wait_seconds)
         except ZaloApiError as exc:
             if 408 in (exc.status, exc.code):
+                alive()
                 continue  # the long poll ended without updates
             log.warning("zalo getUpdates failed: %s", exc)
             await asyncio.sleep(3)
@@ -153,6 +155,7 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
             log.warning("zalo getUpdates failed: %s", exc)
             await asyncio.sleep(3)
             continue
+        alive()
         updates = result if isinstance(result, list) else [result] if result else []
         events = []
         for update in updates:

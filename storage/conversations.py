@@ -204,7 +204,7 @@ class OutboxRepo:
         """Whether the very same message is already waiting to go to this chat."""
         rows = await self.conn.execute_fetchall(
             "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
-            "AND payload = ? LIMIT 1", (channel, chat_id, _dump(payload)))
+            "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, _dump(payload)))
         return bool(rows)
 
     async def question_before(self, channel: str, chat_id: str, message_id: int,

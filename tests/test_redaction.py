@@ -93,7 +93,13 @@ def test_a_failed_start_prints_no_token(tmp_path, monkeypatch, capsys, caplog):
         asyncio.run(serve(settings, runtime, also, request=request))
 
     monkeypatch.setattr("bot.telegram.run_telegram", run_telegram)
-    assert cli.main(["run"]) == 1
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:  # `run` sets up the program's logging: put the test's back afterwards
+        assert cli.main(["run"]) == 1
+    finally:
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "InvalidToken" in err and redact.MASK in err
     assert not leaks(err, []) and not leaks(caplog.text, [])

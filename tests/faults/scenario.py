@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -44,6 +45,9 @@ class Profile:
     replay_officers: int = 3
     replay_reports: int = 2  # reports each officer fills while every update comes twice
     patience: float = 12.0  # seconds without an answer (bot up) before a person acts again
+    # The broadcast is interrupted by SIGTERM (an upgrade: must stop within 10 s, lose nothing
+    # and send nothing twice) instead of kill -9.
+    graceful: bool = False
     seed: int = 12
 
 
@@ -60,9 +64,12 @@ class Figures:
         """The bars this run missed, in words."""
         c, missed = self.counts, []
         for name in ("updates lost", "reports stored twice", "reports wrong", "forms stuck",
-                     "reports missing", "recipients lost", "sends refused (400)"):
+                     "reports missing", "recipients lost", "sends refused (400)",
+                     "unclean stops"):
             if c.get(name):
                 missed.append(f"{name}: {c[name]} (bar 0)")
+        if self.scenario.endswith("SIGTERM") and c.get("duplicate sends"):
+            missed.append(f"duplicate sends: {c['duplicate sends']} (bar 0 after SIGTERM)")
         if c.get("duplicate sends", 0) > max(self.kills, 0):
             missed.append(f"duplicate sends: {c['duplicate sends']} over {self.kills} kills "
                           f"(bar: at most 1 per kill)")
@@ -84,6 +91,12 @@ def print_table(rows: list[Figures]) -> None:
         print(f"  {row.scenario}: " + ("bars met" if not missed else "MISSED " + "; ".join(missed)))
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class BotProcess:
     """`python -m bot run` in a subprocess on a database in `folder`, killed and restarted."""
 
@@ -94,13 +107,17 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.up_since = time.monotonic()
         self.kills = 0
+        self.unclean_stops = 0
+        # The health server on a port of its own, the same across restarts (it is watched).
+        self.health_port = free_port()
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if k.lower() not in Settings.model_fields}
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=self.fake.base_url,
                    DATABASE_PATH=str(self.db_path), ADMIN_IDS=str(ADMIN_ID), LOG_LEVEL="WARNING",
-                   DEFAULT_LOCALE="vi", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   DEFAULT_LOCALE="vi", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
+                   HEALTH_PORT=str(self.health_port))
         return env
 
     async def cli(self, *args: str) -> str:
@@ -139,6 +156,20 @@ class BotProcess:
         """kill -9 and start again at once."""
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+        self.kills += 1
+        await self.start()
+
+    async def terminate(self) -> None:
+        """SIGTERM, as an upgrade does, and start again; a stop that takes over 10 s or ends
+        with an error is counted in `unclean_stops`."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+        if self.process.returncode != 0:
+            self.unclean_stops += 1
         self.kills += 1
         await self.start()
 
@@ -327,7 +358,8 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
     pairs = await _officers(bot, fake, profile.recipients, profile, first_id=20_001)
     admin = Admin(fake, ADMIN_ID, "Phạm Thu Hà", profile.patience, lambda: bot.up_since)
     await bot.start()
-    figures = Figures(f"notice to {profile.recipients}")
+    figures = Figures(f"notice to {profile.recipients}"
+                      + (", SIGTERM" if profile.graceful else ""))
     rng = random.Random(profile.seed)
     try:
         total = profile.recipients
@@ -343,8 +375,9 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
             goal = total * (k + rng.uniform(0.3, 0.8)) / profile.broadcast_kills
             while _notified(fake, pairs) < goal and _quiet_for(fake) < profile.patience:
                 await fake.wait_any(0.5)
-            figures.notes.append(f"kill {k + 1} after {_notified(fake, pairs)} notices")
-            await bot.kill()
+            figures.notes.append(f"{'SIGTERM' if profile.graceful else 'kill'} {k + 1} after "
+                                 f"{_notified(fake, pairs)} notices")
+            await (bot.terminate() if profile.graceful else bot.kill())
         while _notified(fake, pairs) < total and (
                 time.monotonic() - max(bot.up_since, _last_notice(fake)) < profile.patience):
             await fake.wait_any(0.5)
@@ -358,6 +391,7 @@ async def broadcast_under_kills(folder: Path, profile: Profile) -> Figures:
         "recipients": total,
         "registrations failed": registered.count(False),
         "recipients lost": sum(1 for o, _c in pairs if not per_chat[o.user_id]),
+        "unclean stops": bot.unclean_stops,
         **api_figures(fake, bot, figures),
         # Notices repeated to a recipient: a duplicate however far apart the two copies are.
         "duplicate sends": sum(n - 1 for n in per_chat.values() if n > 1),

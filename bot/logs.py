@@ -1,0 +1,76 @@
+"""Logging setup: readable lines for a terminal, or one JSON object per line (LOG_FORMAT=json)
+for a log collector. Each line carries the update being handled: its channel, update id and a
+request id that follows it from the handler through the outbox to the send.
+
+What is logged is ids and outcomes only: never tokens, secrets, invite codes or message texts."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+
+# (request id, channel, update id) of the update this code is working for, if any.
+CURRENT: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
+    "baocao_request", default=None)
+
+
+def new_request(channel: str, update_id: str) -> str:
+    """Start working for an update: later log lines in this task carry it."""
+    request_id = uuid.uuid4().hex[:12]
+    CURRENT.set((request_id, channel, update_id))
+    return request_id
+
+
+def resume(request_id: str | None, channel: str) -> None:
+    """Continue a request elsewhere (the send of an outbox row written for it)."""
+    CURRENT.set((request_id, channel, "") if request_id else None)
+
+
+def request_id() -> str | None:
+    current = CURRENT.get()
+    return current[0] if current else None
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = CURRENT.get()
+        record.request_id, record.channel, record.update_id = current or ("", "", "")
+        record.context = f" [{' '.join(p for p in current if p)}]" if current else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        for key in ("request_id", "channel", "update_id"):
+            value = getattr(record, key, "")
+            if value:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup(level: str, fmt: str = "text", stream=None) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL, and Bot API URLs contain the token; aiosqlite logs every
+    # statement with its parameters (names, answers) and python-telegram-bot every call with its
+    # message text, at DEBUG: those stay at INFO whatever LOG_LEVEL says.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in ("aiosqlite", "telegram"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
