@@ -73,6 +73,10 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
                        ("reactivate", t._("give a deactivated person their access back"))):
         people_sub.add_parser(verb, help=text).add_argument(
             "id", type=int, help=t._("the person's number (see: baocao people list)"))
+    erase = people_sub.add_parser("erase", help=t._(
+        "remove a person for good: apps, name and messages; their unit's reports stay"))
+    erase.add_argument("id", type=int, help=t._("the person's number (see: baocao people list)"))
+    erase.add_argument("--yes", action="store_true", help=t._("yes, erase: it cannot be undone"))
     unlink = people_sub.add_parser("unlink", help=t._("remove one of a person's apps"))
     unlink.add_argument("id", type=int, help=t._("the person's number (see: baocao people list)"))
     unlink.add_argument("channel", help=t._("telegram or zalo"))
@@ -242,7 +246,7 @@ async def _people_list(settings: Settings, t: Translator, words: str) -> None:
 async def _people_change(settings: Settings, t: Translator, verb: str, contact_id: int,
                          args: argparse.Namespace | None = None) -> None:
     """Change one person's access, as an admin would in chat; they are told by the bot."""
-    from handlers import access
+    from handlers import access, admin
     runtime = _runtime(settings)
     await runtime.open()
     now = datetime.now(UTC)
@@ -263,6 +267,15 @@ async def _people_change(settings: Settings, t: Translator, verb: str, contact_i
             elif verb == "role":
                 out = await access.change_role(tx, config, contact, Role(args.role),
                                                await _unit_id(tx, t, args), "cli", now)
+            elif verb == "erase":
+                if not args.yes:
+                    raise UserError(t._("Erasing #{id} cannot be undone: their apps, name and "
+                                        "the texts of their messages go; their unit's reports "
+                                        "stay. Add --yes to do it.").format(id=contact_id))
+                await admin.erase_person(tx, contact.id, now, "cli")
+                print(t._("Erased #{id}. Their unit's reports now read “a former officer”.")
+                      .format(id=contact_id))
+                return
             else:
                 out = await _unlink(tx, t, config, contact, args, now)
             await runtime.write(tx, out, now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -350,3 +351,27 @@ async def test_upgrade_knows_which_admins_came_from_admin_ids(db_path):
         await db.close()
     assert people["By setting"].admin_by_setting and not people["By invite"].admin_by_setting
     assert all(contact.active for contact in people.values())
+
+
+def test_a_person_erased_from_the_command_line(capsys, monkeypatch, tmp_path):
+    db_path = tmp_path / "bot.db"
+    monkeypatch.setenv("DATABASE_PATH", str(db_path))
+    updates = itertools.count(1)
+
+    async def reported(h: Harness) -> None:
+        async with h.runtime.db.transaction() as tx:
+            await tx.units.upsert_many(
+                read_units_file(SAMPLE_UNITS, translator("vi"), set()), START)
+        await h.chat(501, "Trần Thị Bình").say(f"/start {await invite(h)}")
+
+    asyncio.run(_bot(db_path, updates, reported))
+    status, _out, err = run_cli(capsys, "people", "erase", "1")
+    assert status == 1 and "--yes" in err  # it cannot be undone: asked for
+    status, out, _ = run_cli(capsys, "people", "erase", "1", "--yes")
+    assert status == 0 and "#1" in out
+    with sqlite3.connect(db_path) as conn:
+        dump = "\n".join(str(r) for table in ("contacts", "contact_channels", "outbox")
+                         for r in conn.execute(f"SELECT * FROM {table}"))
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log")]
+    assert "Trần Thị Bình" not in dump and "'501'" not in dump
+    assert actions[-1] == "contact.erase"
