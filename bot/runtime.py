@@ -342,8 +342,10 @@ class Runtime:
         """A burst of messages the bot cannot use gets one "not understood" and one menu, not
         one per message: a reply already waiting, unchanged, in the chat's queue is not
         queued again."""
+        # A form's question is never collapsed (it is the answer asked for), which also spares
+        # every form step this look at the queue.
         if not messages or any(m.reply.edit_message_id or m.reply.attachments or m.delivery_id
-                               for m in messages):
+                               or m.reply.asks for m in messages):
             return messages
         for message in messages:
             payload: dict = {"text": message.reply.text}
