@@ -285,15 +285,21 @@ def _owed_line(ctx: Ctx, status: UnitStatus, deadline: date) -> str:
 
 @callback("dl", ADMINS)
 async def _move(ctx: Ctx, rest: str) -> None:
-    found = ctx.config.programme.by_ref(rest)
+    await _open_deadline_form(ctx, rest, MOVE_FORM,
+                              ctx.t._("Moving the deadline of “{name}” for {period}."))
+
+
+async def _open_deadline_form(ctx: Ctx, ref: str, form: forms.Form, intro: str) -> None:
+    """Open a form about the obligation and period of button data `ref` (see Programme.ref),
+    in private: moving its deadline, or giving one unit more time."""
+    found = ctx.config.programme.by_ref(ref)
     if found is None or not await ctx.go_private():
         ctx.reply(ctx.t._("This button is not valid."))
         return
     obligation, period = found
-    await forms.start(ctx, MOVE_FORM, {"obligation": obligation.id, "period": period.key},
-                      intro=ctx.t._("Moving the deadline of “{name}” for {period}.").format(
-                          name=esc(obligation.label(ctx.t.language)),
-                          period=esc(period.label(ctx.t))))
+    await forms.start(ctx, form, {"obligation": obligation.id, "period": period.key},
+                      intro=intro.format(name=esc(obligation.label(ctx.t.language)),
+                                         period=esc(period.label(ctx.t))))
 
 
 async def _moved(ctx: Ctx, answers: dict, params: dict) -> None:
@@ -346,10 +352,6 @@ MOVE_FORM = forms.register(Form(
 # ---------------------------------------------------------------------------------------------
 # From the list of missing units: remind them, or give one unit more time
 
-def _owed_by(ctx: Ctx, ref: str) -> tuple[Obligation, Period] | None:
-    return ctx.config.programme.by_ref(ref)
-
-
 async def _common_deadline(ctx: Ctx, obligation: Obligation, period: Period) -> date:
     moved = await ctx.tx.tracking.moved_deadlines()
     return moved.get((obligation.id, period.key),
@@ -359,7 +361,7 @@ async def _common_deadline(ctx: Ctx, obligation: Obligation, period: Period) -> 
 @callback("rm", COORDINATING)
 async def _remind_missing(ctx: Ctx, rest: str) -> None:
     """Remind every unit that has not sent it, at most once a day each."""
-    t, found = ctx.t, _owed_by(ctx, rest)
+    t, found = ctx.t, ctx.config.programme.by_ref(rest)
     if found is None:
         ctx.reply(t._("This button is not valid."))
         return
@@ -407,15 +409,8 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
 
 @callback("dx", COORDINATING)
 async def _extend(ctx: Ctx, rest: str) -> None:
-    found = _owed_by(ctx, rest)
-    if found is None or not await ctx.go_private():
-        ctx.reply(ctx.t._("This button is not valid."))
-        return
-    obligation, period = found
-    await forms.start(ctx, EXTEND_FORM, {"obligation": obligation.id, "period": period.key},
-                      intro=ctx.t._("Giving one unit more time for “{name}”, {period}.").format(
-                          name=esc(obligation.label(ctx.t.language)),
-                          period=esc(period.label(ctx.t))))
+    await _open_deadline_form(ctx, rest, EXTEND_FORM,
+                              ctx.t._("Giving one unit more time for “{name}”, {period}."))
 
 
 def _form_owed(ctx: Ctx, params: dict | None = None) -> tuple[Obligation, Period]:

@@ -98,7 +98,7 @@ async def test_remind_these_units_once_a_day_each(desk):
     assert "13 đơn vị chưa có cán bộ đầu mối đăng ký để nhắc: " in answer
     assert "huyện An Dương" in answer and answer.endswith(", …")
     reminded = desk.officer.last()
-    assert reminded.text.startswith("📣 Sở Thông tin và Truyền thông đề nghị:")
+    assert reminded.text.startswith("📣 Cơ quan đầu mối đề nghị:")
     assert "còn 18 ngày" in reminded.text
     assert reminded.buttons == [("Báo cáo ngay", "rp:2026-Q1")]
     assert [t for t in desk.other.texts() if t.startswith("📣")] == []

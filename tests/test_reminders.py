@@ -226,7 +226,7 @@ def test_shipped_programme_is_valid():
 # Clock jobs run each in its own transaction; one that keeps failing is reported to admins
 # once, and again only after it worked in between.
 
-FAILED_VI = "Tác vụ định kỳ “bản tin tổng hợp gửi cán bộ điều phối” đã bị lỗi"
+FAILED_VI = "Tác vụ định kỳ “bản tin tổng hợp gửi cán bộ tổng hợp” đã bị lỗi"
 FAILED_EN = "The scheduled task “coordinators' digests” has failed"
 
 
