@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import os
 import sqlite3
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
 from xlsxwriter.exceptions import XlsxFileError
 
 from bot import lockfile, redact
 from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
-from bot.units_file import UnitsFileError, read_units_file
+from bot.units_file import DEMO_UNIT, UnitsFileError, import_units
 from handlers.core import ROLE_NAMES
 from handlers.programme import ProgrammeError, load_programme
 from storage.db import Database, DatabasePathError, SchemaTooNewError
-from storage.models import Role
+from storage.models import Role, UnitIn
 from storage.units import MAX_INVITES_AT_ONCE
 
 
@@ -40,14 +42,30 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=t._("chat with the bot in this terminal"))
     demo.add_argument("--as", dest="role", choices=[r.value for r in Role], default="officer",
                       help=t._("the role to act as"))
-    demo.add_argument("--unit", default="SO-TTTT", help=t._("the unit code to act for"))
+    demo.add_argument("--unit", default=DEMO_UNIT, help=t._("the unit code to act for"))
 
     units = sub.add_parser("units", help=t._("import or list units"))
     units_sub = units.add_subparsers(dest="units_command", required=True, metavar=t._("action"))
     imp = units_sub.add_parser("import", help=t._("import units from a CSV or YAML file"))
-    imp.add_argument("file", type=Path, help=t._("columns: code, name, kind, parent_code"))
+    imp.add_argument("file", type=Path, help=t._(
+        "columns: code, name, kind, parent_code, short_name, valid_from, valid_to, successors"))
     lst = units_sub.add_parser("list", help=t._("list the units"))
     lst.add_argument("--kind", help=t._("only units of this kind"))
+    merge = units_sub.add_parser("merge", help=t._(
+        "merge units into one on a date (their reports stay theirs)"))
+    merge.add_argument("codes", nargs="+", metavar="CODE", help=t._("the units merged"))
+    merge.add_argument("--into", required=True, metavar="CODE", help=t._(
+        "the unit that carries on their work (a new one needs --name)"))
+    merge.add_argument("--on", required=True, type=_day, metavar="YYYY-MM-DD",
+                       help=t._("the first day of the merged unit"))
+    merge.add_argument("--name", help=t._("the name of a new unit --into"))
+    merge.add_argument("--kind", help=t._("the kind of a new unit (default: that of the first "
+                                          "unit merged)"))
+    retire = units_sub.add_parser("retire", help=t._(
+        "a unit ceases to exist on a date, with no successor"))
+    retire.add_argument("codes", nargs="+", metavar="CODE", help=t._("the units retired"))
+    retire.add_argument("--on", required=True, type=_day, metavar="YYYY-MM-DD",
+                        help=t._("the first day the unit no longer exists"))
 
     invite = sub.add_parser("invite", help=t._("issue or revoke invites"))
     invite.add_argument("action", nargs="?", choices=["revoke"], help=t._("revoke an invite"))
@@ -92,6 +110,8 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     compile_.add_argument("--period", required=True,
                           help=t._("2026, review-2025, review-2030, or any period of export"))
     compile_.add_argument("--out", type=Path, required=True, help=t._("the .docx file to write"))
+    compile_.add_argument("--roll-up", action="store_true", help=t._(
+        "count the figures of units that ceased to exist under their successors"))
     compile_.add_argument("--include-under-review", action="store_true",
                           help=t._("count reports still under review too (default: approved "
                                    "reports only)"))
@@ -110,38 +130,101 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     return parser
 
 
-def unit_kinds(settings: Settings) -> list[str]:
-    """The kinds a unit may have: those the bot names and those the programme's obligations
-    chase (kinds are data: a programme may add one)."""
-    from handlers.admin import UNIT_KINDS
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: yyyy-mm-dd") from None
 
+
+def unit_kinds(settings: Settings) -> list[str]:
+    """The kinds the programme's obligations chase; the kinds named in the database and in a
+    units file are added to them (kinds are data: a file or a programme may add one)."""
     programme = load_programme(settings.programme_file)
-    return sorted(set(UNIT_KINDS) | {kind for obligation in programme.obligations
-                                     for kind in obligation.unit_kinds})
+    return sorted({kind for obligation in programme.obligations
+                   for kind in obligation.unit_kinds})
 
 
 async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
     async with Database(settings.database_path) as db:
         async with db.transaction() as tx:
-            known = {u.code for u in await tx.units.list()}
-            units = read_units_file(path, t, known, unit_kinds(settings))
-            counts = await tx.units.upsert_many(units, datetime.now(UTC))
+            counts = await import_units(tx, path, t, unit_kinds(settings), datetime.now(UTC))
     print(t._("{added} added, {updated} updated, {unchanged} unchanged.").format(
         added=t.number(counts.added), updated=t.number(counts.updated),
         unchanged=t.number(counts.unchanged)))
 
 
 async def _units_list(settings: Settings, t: Translator, kind: str | None) -> None:
-    if kind is not None and kind not in unit_kinds(settings):
-        raise UserError(t._("Unknown kind of unit \u201c{kind}\u201d; the kinds are: {kinds}.")
-                        .format(kind=kind, kinds=", ".join(unit_kinds(settings))))
     async with Database(settings.database_path) as db:
-        async with db.transaction() as tx:
+        async with db.read() as tx:
+            kinds = sorted(set(unit_kinds(settings)) | set(await tx.units.kinds()))
+            if kind is not None and kind not in kinds:
+                raise UserError(t._("Unknown kind of unit \u201c{kind}\u201d; the kinds are: "
+                                    "{kinds}.").format(kind=kind, kinds=", ".join(kinds)))
             units = await tx.units.list(kind)
     if not units:
         print(t._("No units yet. Import some with: baocao units import FILE"))
     for unit in units:
-        print(f"{unit.code:<14} {unit.kind:<13} {unit.name}")
+        life = ""
+        if unit.valid_from or unit.valid_to:
+            life = "  " + t._("{start} – {end}").format(
+                start=t.date(unit.valid_from) if unit.valid_from else "…",
+                end=t.date(unit.valid_to) if unit.valid_to else "…")
+        after = "  → " + ", ".join(unit.successors) if unit.successors else ""
+        print(f"{unit.code:<14} {unit.kind:<13} {unit.name}{life}{after}")
+
+
+async def _units_change(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
+    """`units merge` and `units retire`: one transaction, audited; the officers of a unit
+    that has ended are told (when the day has come) and the admin reads who needs an invite."""
+    from handlers.units import UnitChangeError, carried_lines, carry_officers, end_units
+    runtime = _runtime(settings)
+    await runtime.open()
+    now = datetime.now(UTC)
+    merging = args.units_command == "merge"
+    try:
+        async with runtime.db.transaction() as tx:
+            if merging and await tx.units.by_code(args.into) is None:
+                await _new_unit(tx, t, args, now)
+            into = (await tx.units.by_code(args.into)).code if merging else None
+            try:
+                ended = await end_units(tx, t, args.codes, (into,) if into else (), args.on,
+                                        "cli", now)
+            except UnitChangeError as exc:
+                raise UserError(str(exc)) from None
+            out, carried = await carry_officers(tx, runtime.config, now)
+            await runtime.write(tx, out, now)
+            waiting = await tx.units.needing_invites(now.astimezone(settings.zone).date())
+    finally:
+        await runtime.db.close()
+    last = t.date(args.on - timedelta(days=1))
+    for unit in ended:
+        print(t._("{code} exists until {day}; from then on its work is carried on by {into}.")
+              .format(code=unit.code, day=last, into=into) if into else
+              t._("{code} exists until {day}.").format(code=unit.code, day=last))
+    for line in carried_lines(t, carried):
+        print(html.unescape(line))
+    if not carried and args.on > now.astimezone(settings.zone).date():
+        print(t._("Their officers will be told on {day}.").format(day=t.date(args.on)))
+    if waiting:
+        print(t._("Officers who need a new invite:"))
+        for contact_id, name, code, successors in waiting:
+            print(f"  #{contact_id} {name} ({code} → {successors or '—'})")
+
+
+async def _new_unit(tx, t: Translator, args: argparse.Namespace, now: datetime) -> None:
+    """The unit a merger goes into does not exist yet: make it, beginning on the day."""
+    if not args.name:
+        raise UserError(t._("Unknown unit {code}: to make it, add --name (and --kind).").format(
+            code=args.into))
+    first_unit = await tx.units.by_code(args.codes[0])
+    kind = args.kind or (first_unit.kind if first_unit else None)
+    try:
+        unit = UnitIn(code=args.into, name=args.name, kind=kind or "", valid_from=args.on)
+    except ValidationError:
+        raise UserError(t._("{code} cannot be a unit's code (letters, digits, - . _).").format(
+            code=args.into)) from None
+    await tx.units.upsert_many([unit], now)
 
 
 def _runtime(settings: Settings):
@@ -340,7 +423,7 @@ async def _compile(settings: Settings, t: Translator, args: argparse.Namespace) 
     async with Database(settings.database_path) as db:
         try:
             context = await write_report(db, config, t, period, args.out,
-                                         args.include_under_review)
+                                         args.include_under_review, roll_up=args.roll_up)
         except CompileError as exc:
             raise UserError(str(exc)) from None
     print(t._("Wrote {path}: the draft report for {period} ({scope})").format(
@@ -413,9 +496,11 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
     elif command == "demo":
         from bot.console import run_demo
         asyncio.run(run_demo(settings, role=getattr(args, "role", "officer"),
-                             unit_code=getattr(args, "unit", "SO-TTTT")))
+                             unit_code=getattr(args, "unit", DEMO_UNIT)))
     elif command == "units" and args.units_command == "import":
         asyncio.run(_units_import(settings, t, args.file))
+    elif command == "units" and args.units_command in ("merge", "retire"):
+        asyncio.run(_units_change(settings, t, args))
     elif command == "units":
         asyncio.run(_units_list(settings, t, args.kind))
     elif command == "invite":

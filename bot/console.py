@@ -18,7 +18,7 @@ from bot.delivery import ChannelLimits
 from bot.i18n import translator
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.units_file import ensure_sample_units
+from bot.units_file import CURRENT_UNITS, DEMO_UNIT, ensure_sample_units
 from handlers.core import ROLE_NAMES
 from handlers.types import Attachment, Inbound
 from storage.models import Role
@@ -197,6 +197,11 @@ class ConsoleSession:
                     .format(role=role)
             if role_ is Role.OFFICER and unit is None:
                 return t._("An officer belongs to a unit: add --unit CODE.")
+            today = now.astimezone(self.runtime.config.zone).date()
+            if unit is not None and not unit.valid_on(today):
+                return t._("{code} does not exist on {day}; the units that carry on its work: "
+                           "{codes}. See: baocao units list").format(
+                    code=unit.code, day=t.date(today), codes=", ".join(unit.successors) or "—")
             user_id = f"{role_.value}:{unit.code if unit else '-'}"
             if await tx.contacts.by_identity(CHANNEL, user_id) is None:
                 contact = await tx.contacts.create(
@@ -226,14 +231,14 @@ class ConsoleSession:
                        attachment=Attachment(kind, str(path.resolve()), path.name))
 
 
-async def run_demo(settings: Settings, role: str = "officer", unit_code: str = "SO-TTTT"
+async def run_demo(settings: Settings, role: str = "officer", unit_code: str = DEMO_UNIT
                    ) -> None:
     """Chat in the terminal until /quit or end of input."""
     t = translator(settings.default_locale, settings.zone)
     clock = ShiftedClock()
     runtime = Runtime(settings, clock, check_floods=False)
     await runtime.open()
-    added = await ensure_sample_units(runtime.db)
+    added = await ensure_sample_units(runtime.db, settings.units_file or CURRENT_UNITS)
     sender = ConsoleSender(color=sys.stdout.isatty())
     await runtime.start([sender], background=True)
     worker = runtime.workers[CHANNEL]

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     invite_expiry_days: int = Field(default=14, ge=1, le=365)
     programme_start: date = date(2023, 2, 15)
     programme_file: Path | None = None
+    # The units the console demo starts with on an empty database (see .env.example).
+    units_file: Path | None = None
 
     compile_issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
     compile_superior: str = "UBND thành phố Hải Phòng"
@@ -108,7 +110,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("coordinator_chat_id", "webhook_url", "programme_file", "compile_template",
-                     mode="before")
+                     "units_file", mode="before")
     @classmethod
     def _blank_optional(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -74,8 +74,9 @@ async def park_form(tx: Tx, contact_id: int, flow: str, state: dict,
 
 
 async def deactivate(tx: Tx, config: Config, contact: Contact, actor: str, now: datetime,
-                     reason: str = "") -> list[Outgoing]:
-    """Take all access away from the next update on; what was queued for them is dropped."""
+                     reason: str = "", text: str | None = None) -> list[Outgoing]:
+    """Take all access away from the next update on; what was queued for them is dropped.
+    `text` tells them why, instead of the plain notice (e.g. their unit ceased to exist)."""
     if not contact.active:
         return []
     await tx.contacts.set_active(contact.id, False, now)
@@ -90,7 +91,8 @@ async def deactivate(tx: Tx, config: Config, contact: Contact, actor: str, now: 
     await tx.invites.void_links(contact.id, now)
     await tx.audit.record(actor, "contact.deactivate", now, contact=contact.id,
                           cancelled=dropped, reason=reason or None)
-    return await tell(tx, contact.id, Reply(withdrawn(config.translator(contact.language))),
+    return await tell(tx, contact.id,
+                      Reply(text or withdrawn(config.translator(contact.language))),
                       to_inactive=True)
 
 

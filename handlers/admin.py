@@ -16,6 +16,8 @@ from storage.units import MAX_INVITES_AT_ONCE
 
 ADMINS = frozenset({Role.ADMIN})
 
+# The kinds a notice can be addressed to by kind (a form's options are fixed when it is
+# declared); every other list names kinds from the data (tx.units.kinds(), the units file).
 UNIT_KINDS = {
     "city": N_("City"), "department": N_("Departments and sectors"),
     "district": N_("Districts"), "commune": N_("Communes and wards"),
@@ -23,9 +25,11 @@ UNIT_KINDS = {
 }
 
 
-def unit_kind_label(t, kind: str) -> str:
-    """The translated name of a unit kind; kinds are data, so an unknown one is shown as is."""
-    return t._(UNIT_KINDS[kind]) if kind in UNIT_KINDS else kind
+def unit_kind_label(t, kind: str, names: dict[str, dict[str, str]]) -> str:
+    """The name of a unit kind in the reader's language, as the units file gives it
+    (`names` is tx.units.kinds()); a kind nobody named is shown as is."""
+    found = names.get(kind) or {}
+    return found.get(t.language) or found.get("vi") or kind
 
 
 async def _submit_invites(ctx: Ctx, answers: dict, _params: dict) -> None:
@@ -84,12 +88,13 @@ async def _units(ctx: Ctx, _args: str) -> None:
         ctx.reply(t._("No units yet. Import them with: baocao units import FILE"))
         return
     contacts = await ctx.tx.contacts.count_by_unit()
+    names = await ctx.tx.units.kinds()
     lines = [t.ngettext("<b>{n} unit</b>", "<b>{n} units</b>", len(units)).format(n=len(units))]
     kind = None
     for unit in units:
         if unit.kind != kind:
             kind = unit.kind
-            lines.append(f"\n<b>{esc(unit_kind_label(ctx.t, kind))}</b>")
+            lines.append(f"\n<b>{esc(unit_kind_label(ctx.t, kind, names))}</b>")
         count = contacts.get(unit.id, 0)
         lines.append(f"{esc(unit.code)} — {esc(unit.name)} · " +
                      t.ngettext("{n} contact", "{n} contacts", count).format(n=count))

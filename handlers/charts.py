@@ -35,12 +35,12 @@ def sent_by_kind(completeness: list) -> dict[str, list[int]]:
 
 
 def digest_chart(t, sent: dict[str, list[int]], weekly: list[tuple[str, int]], folder: Path,
-                 now: datetime) -> Path:
+                 now: datetime, kind_names: dict[str, dict[str, str]] | None = None) -> Path:
     """Draw the chart and return the PNG's path. Slow (about half a second) and blocking: run
     it in a thread, outside any transaction (see handlers.desk.run_chart_job)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
     kinds = sorted(sent)
-    labels = [unit_kind_label(t, kind) for kind in kinds]
+    labels = [unit_kind_label(t, kind, kind_names or {}) for kind in kinds]
     rates = [sent[k][0] / sent[k][1] * 100 if sent[k][1] else 0 for k in kinds]
     bars = left.barh(labels, rates, color="#c0392b")
     left.bar_label(bars, labels=[f"{sent[k][0]}/{sent[k][1]}" for k in kinds], padding=3)

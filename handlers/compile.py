@@ -31,6 +31,7 @@ from handlers.export import obligations_in
 from handlers.periods import Period
 from handlers.reports import DISSEMINATION_FORMS, FIGURES, period_figures, period_figures_by_unit
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from handlers.units import rolled_up
 from storage.db import Database
 from storage.difficulties import DifficultyStatus
 from storage.models import Role
@@ -84,15 +85,33 @@ async def _listed(tx: Tx, t: Translator, kind: str, period: Period, approved_onl
     return items, more
 
 
+def _roll_up(per_unit: dict[int, dict[str, int]], units: list,
+             ) -> tuple[dict[int, dict[str, int]], list]:
+    """The figures of units that ceased to exist added to their successors' (the first one,
+    see handlers.units.rolled_up), and the units left to list: so the years before and after
+    a merger add up under the unit that carries on."""
+    target = rolled_up(units)
+    summed: dict[int, dict[str, int]] = {}
+    for unit_id, found in per_unit.items():
+        into = summed.setdefault(target[unit_id].id if unit_id in target else unit_id, {})
+        for key, value in found.items():
+            into[key] = into.get(key, 0) + value
+    return summed, [u for u in units if target[u.id].id == u.id]
+
+
 async def gather(tx: Tx, config: Config, t: Translator, period: Period,
-                 include_under_review: bool, today: date) -> dict:
+                 include_under_review: bool, today: date, roll_up: bool = False) -> dict:
     """Everything the template shows, as text in the reader's language; `today` gives the
-    year of the date line (the day and month are written when it is signed)."""
+    year of the date line (the day and month are written when it is signed). With
+    `roll_up`, the figures per unit count a unit that ceased to exist under its successor."""
     approved_only = not include_under_review
     head = config.letterhead
     figures = await period_figures(tx, period, approved_only=approved_only)
     per_unit = await period_figures_by_unit(tx, period, approved_only)
     units = await tx.units.list()
+    if roll_up:
+        per_unit, units = _roll_up(per_unit, units)
+    names = await tx.units.kinds()
     kind_of = {u.id: u.kind for u in units}
     by_kind: dict[str, list[int]] = {}
     for unit_id, found in per_unit.items():
@@ -121,7 +140,7 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
         for status in statuses:
             if not status.first_at:
                 missing.append({"no": str(len(missing) + 1), "unit": status.name,
-                                "kind": unit_kind_label(t, status.kind),
+                                "kind": unit_kind_label(t, status.kind, names),
                                 "obligation": f"{obligation.label(t.language)} ({own.label(t)})"})
                 if obligation.report == "plan":
                     no_plan.append(status.name)
@@ -165,7 +184,7 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
         "f": _numbers(t, figures),
         "by_form": [{"label": t._(label), "value": t.number(figures[f"diss_{key}"])}
                     for key, label in DISSEMINATION_FORMS],
-        "by_unit_kind": [{"kind": unit_kind_label(t, kind), "count": t.number(count),
+        "by_unit_kind": [{"kind": unit_kind_label(t, kind, names), "count": t.number(count),
                           "reached": t.number(reached)}
                          for kind, (count, reached) in sorted(by_kind.items())],
         "plans": plans, "plans_more": plans_more,
@@ -226,12 +245,12 @@ def render(template: Path, context: dict, out: Path, t: Translator) -> None:
 
 
 async def write_report(db: Database, config: Config, t: Translator, period: Period, out: Path,
-                       include_under_review: bool = False, now: datetime | None = None
-                       ) -> dict:
+                       include_under_review: bool = False, now: datetime | None = None,
+                       roll_up: bool = False) -> dict:
     """Draft the period's report into `out`; return what it was filled with."""
     today = (now or datetime.now(UTC)).astimezone(config.zone).date()
     async with db.read() as tx:
-        context = await gather(tx, config, t, period, include_under_review, today)
+        context = await gather(tx, config, t, period, include_under_review, today, roll_up)
     render(template_path(config, t), context, out, t)
     return context
 

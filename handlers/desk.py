@@ -76,6 +76,7 @@ async def _status(ctx: Ctx, args: str) -> None:
 
 async def show_status(ctx: Ctx, year: int | None) -> None:
     t = ctx.t
+    names = await ctx.tx.units.kinds()
     lines = [t._("<b>Reporting status</b> · {day}").format(day=t.date(ctx.today))]
     choices = []
     for obligation, period, deadline, statuses in await completeness(ctx.tx, ctx.config,
@@ -88,10 +89,20 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
                 f"{t._(label)} {t.number(figures[key])}" for key, label in FIGURES
                 if not key.startswith("diss_"))))
-        missing = Counter(s.kind for s in statuses if not s.first_at)
+        # A unit that no longer exists and never sent it is history, not overdue: it is
+        # counted apart and never chased.
+        missing = Counter(s.kind for s in statuses
+                          if not s.first_at and not s.ended_before(ctx.today))
+        ended = sum(1 for s in statuses if not s.first_at and s.ended_before(ctx.today))
+        if ended:
+            lines.append(t.ngettext(
+                "{n} unit that no longer exists did not send it.",
+                "{n} units that no longer exist did not send it.", ended).format(
+                n=t.number(ended)))
         if missing:
             lines.append(t._("Missing: {list}").format(list=", ".join(
-                f"{esc(unit_kind_label(t, kind))} {n}" for kind, n in sorted(missing.items()))))
+                f"{esc(unit_kind_label(t, kind, names))} {n}"
+                for kind, n in sorted(missing.items()))))
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
@@ -130,10 +141,11 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
         name=esc(obligation.label(t.language)), period=esc(period.label(t)))]
     by_kind = defaultdict(list)
     for status in statuses:
-        if not status.first_at:
+        if not status.first_at and not status.ended_before(ctx.today):
             by_kind[status.kind].append(status)
+    names = await ctx.tx.units.kinds()
     for kind, items in sorted(by_kind.items()):
-        lines.append(f"\n<b>{esc(unit_kind_label(t, kind))}</b>")
+        lines.append(f"\n<b>{esc(unit_kind_label(t, kind, names))}</b>")
         lines += [f"{esc(s.code)} — {esc(s.name)}" + (t._(" (given until {day})").format(
             day=t.date(s.extended_to)) if s.extended_to else "") for s in items]
     choices = []
@@ -162,8 +174,8 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     late_units = []
     for obligation, period, deadline in await current_obligations(tx, config.programme, today):
         if deadline < today:
-            for _id, _code, name in await tx.tracking.missing(owed(config, obligation, period,
-                                                                   deadline)):
+            for _id, _code, name in await tx.tracking.missing(
+                    owed(config, obligation, period, deadline), still_on=today):
                 late_units.append((name, obligation, (today - deadline).days))
     if not (counts or activity or overdue_difficulties or with_chart):
         return None
@@ -173,8 +185,9 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     lines.append(t.ngettext("<b>{n} new report</b>", "<b>{n} new reports</b>", total).format(
         n=t.number(total)))
     by_kind: dict[str, list[str]] = defaultdict(list)
+    names = await tx.units.kinds()
     for kind, unit_kind, n in counts:
-        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind))} {t.number(n)}")
+        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind, names))} {t.number(n)}")
     for kind, parts in by_kind.items():
         label = t._(KINDS[kind].title) if kind in KINDS else kind
         lines.append(f"• {label}: {', '.join(parts)}")
@@ -199,7 +212,7 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
                      + _rates(t, statuses))
     chart = None
     if with_chart:
-        chart = {"sent": charts.sent_by_kind(current), "now": now.isoformat(),
+        chart = {"sent": charts.sent_by_kind(current), "now": now.isoformat(), "kinds": names,
                  "weekly": await tx.reports.weekly_counts(now - timedelta(weeks=8))}
     return Reply("\n".join(lines)), chart
 
@@ -222,7 +235,7 @@ async def run_chart_job(db: Database, config: Config, job: dict, now: datetime,
     params = job["params"]
     path = await asyncio.to_thread(charts.digest_chart, t, params["sent"],
                                    [tuple(w) for w in params["weekly"]], config.files_dir,
-                                   datetime.fromisoformat(params["now"]))
+                                   datetime.fromisoformat(params["now"]), params.get("kinds"))
     await send([Outgoing(job["channel"], job["chat_id"], Reply("", (), (
         Attachment("photo", "", "baocao.png", str(path)),)), job["contact_id"])])
 

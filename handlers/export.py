@@ -179,11 +179,12 @@ async def _completeness_sheet(db: Database, config: Config, t: Translator, book,
     row, totals = 1, []
     async with db.read() as tx:
         found = await obligations_in(tx, config, period)
+        names = await tx.units.kinds()
     for obligation, own, deadline, statuses in found:
         for status in statuses:
             sheet.write_row(row, 0, [obligation.label(t.language), own.label(t),
                                      t.date(deadline), status.code, status.name,
-                                     unit_kind_label(t, status.kind),
+                                     unit_kind_label(t, status.kind, names),
                                      t._("Yes") if status.first_at else t._("No"),
                                      t._("Yes") if status.on_time else t._("No")])
             row += 1

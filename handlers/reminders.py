@@ -42,7 +42,7 @@ def owed(config: Config, obligation: Obligation, period: Period, deadline: date)
     # the deadline decides "on time". A recurring one counts in the period its activity is in.
     end = period.end if obligation.period in RECURRING else date.max
     return Owed(obligation.report, obligation.level, obligation.unit_kinds, period.key,
-                period.start, end, end_of_day(config, deadline), obligation.id)
+                period.start, end, end_of_day(config, deadline), obligation.id, deadline)
 
 
 def end_of_day(config: Config, day: date) -> datetime:
@@ -70,7 +70,7 @@ async def in_view(tx: Tx, config: Config, obligation: Obligation, today: date,
     for period in programme.periods_due_around(obligation, today, moved):
         deadline = programme.due(obligation, period, moved)
         if deadline < today and await tx.tracking.missing(
-                owed(config, obligation, period, deadline)):
+                owed(config, obligation, period, deadline), still_on=today):
             return period, deadline
     return programme.upcoming(obligation, today, moved)
 
@@ -133,8 +133,9 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
         extended = await tx.tracking.extensions(obligation.id, period.key)
         if today < min([common_deadline, *extended.values()]) - timedelta(days=ahead):
             continue
+        # A unit that no longer exists is never reminded (its successor owes what comes next).
         for unit_id, _code, unit_name in await tx.tracking.missing(
-                owed(config, obligation, period, common_deadline)):
+                owed(config, obligation, period, common_deadline), still_on=today):
             deadline = extended.get(unit_id, common_deadline)
             if today < deadline - timedelta(days=ahead):
                 continue
@@ -251,7 +252,9 @@ async def _unit_deadlines(ctx: Ctx) -> None:
         for period in sorted(candidates.values(), key=lambda p: p.end):
             common = moved.get((obligation.id, period.key), programme.deadline(obligation, period))
             statuses = await ctx.tx.tracking.status(owed(ctx.config, obligation, period, common))
-            mine = next(s for s in statuses if s.unit_id == unit.id)
+            mine = next((s for s in statuses if s.unit_id == unit.id), None)
+            if mine is None:  # the unit did not exist on that deadline
+                continue
             deadline = mine.extended_to or common
             lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))}")
             lines.append(_owed_line(ctx, mine, deadline))
@@ -315,7 +318,7 @@ async def _moved(ctx: Ctx, answers: dict, params: dict) -> None:
     # The units that still owe it are told, each officer in their own language.
     told = 0
     for unit_id, _code, _name in await ctx.tx.tracking.missing(
-            owed(ctx.config, obligation, period, due)):
+            owed(ctx.config, obligation, period, due), still_on=ctx.today):
         for contact, identity in await ctx.tx.contacts.reachable_identities(
                 roles=[Role.OFFICER], unit_id=unit_id):
             ot = ctx.translator_for(contact.language)
@@ -370,7 +373,7 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
     extended = await ctx.tx.tracking.extensions(obligation.id, period.key)
     reminded, already, nobody, messages = 0, [], [], []
     for unit_id, _code, name in await ctx.tx.tracking.missing(
-            owed(ctx.config, obligation, period, common)):
+            owed(ctx.config, obligation, period, common), still_on=ctx.today):
         officers = await ctx.tx.contacts.reachable_identities(roles=[Role.OFFICER],
                                                               unit_id=unit_id)
         if not officers:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import N_
-from handlers import broadcasts, core, desk, difficulties, reminders
+from handlers import broadcasts, core, desk, difficulties, reminders, units
 from handlers.context import Config
 from handlers.types import Outgoing, Reply
 from storage.models import Role
@@ -33,6 +33,8 @@ def jobs() -> list[ClockJob]:
     """Every clock job; looked up at each tick, so the module functions can be replaced."""
     return [
         ClockJob("sessions", N_("closing forms left idle"), core.expire_idle_sessions),
+        # Before the reminders: an officer of a unit that ended is moved to its successor first.
+        ClockJob("units", N_("officers of units that ceased to exist"), units.tick),
         ClockJob("reminders", N_("deadline reminders and escalations"), reminders.tick),
         ClockJob("difficulties", N_("reminders and escalations of difficulties"),
                  difficulties.tick),

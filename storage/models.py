@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,10 +27,27 @@ class UnitIn(Record):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")
     parent_code: str | None = None
+    # A unit's life (migration 0020). A file that leaves out a column leaves the stored value
+    # alone: upserts write only the fields that were set (pydantic's model_fields_set).
+    short_name: str | None = Field(default=None, max_length=60)
+    valid_from: date | None = None  # the first day it exists (None: since before the programme)
+    valid_to: date | None = None  # the last day it exists (None: it still does)
+    # Codes of the units that carry on its work, the first one taking its history when figures
+    # are rolled up (a merge names one, a split several, a rename the new code).
+    successors: tuple[str, ...] = ()
+
+    def valid_on(self, day: date) -> bool:
+        return ((self.valid_from is None or self.valid_from <= day)
+                and (self.valid_to is None or day <= self.valid_to))
 
 
 class Unit(UnitIn):
     id: int
+
+    @property
+    def label(self) -> str:
+        """The name to show in lists: the short name if there is one."""
+        return self.short_name or self.name
 
 
 class Contact(Record):

@@ -25,6 +25,9 @@ class Owed:
     on_time_before: datetime
     # The obligation's id, so that a unit's own extension of the deadline is taken into account.
     obligation: str = ""
+    # Only the units that exist on this day owe it (the deadline: a unit merged away before it
+    # owes nothing, its successor does); None: every unit of the kinds.
+    valid_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class UnitStatus:
     first_at: datetime | None  # when the first satisfying report arrived
     on_time: bool
     extended_to: date | None = None  # this unit's own deadline, if it was given more time
+    valid_to: date | None = None  # its last day, if it has ceased to exist (or will)
+
+    def ended_before(self, day: date) -> bool:
+        """The unit no longer exists on `day`: it cannot be chased any more."""
+        return self.valid_to is not None and self.valid_to < day
 
 
 def _satisfying(owed: Owed) -> str:
@@ -51,13 +59,19 @@ def _params(owed: Owed) -> dict:
     params = {"kind": owed.report_kind, "level": owed.level, "period": owed.period_key,
               "obligation": owed.obligation,
               "start": owed.start.isoformat(), "end": owed.end.isoformat(),
-              "on_time": iso(owed.on_time_before)}
+              "on_time": iso(owed.on_time_before),
+              "valid_on": owed.valid_on.isoformat() if owed.valid_on else None}
     params |= {f"k{i}": kind for i, kind in enumerate(owed.unit_kinds)}
     return params
 
 
 def _kinds(owed: Owed) -> str:
     return ", ".join(f":k{i}" for i in range(len(owed.unit_kinds))) or "NULL"
+
+
+# The units that exist on the day the obligation is judged (see Owed.valid_on).
+_VALID = ("(:valid_on IS NULL OR ((u.valid_from IS NULL OR u.valid_from <= :valid_on) "
+          "AND (u.valid_to IS NULL OR u.valid_to >= :valid_on)))")
 
 
 class TrackingRepo:
@@ -69,22 +83,27 @@ class TrackingRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT u.id, u.code, u.name, u.kind, "
             f"(SELECT MIN(r.created_at) FROM reports r WHERE r.unit_id = u.id AND "
-            f"{_satisfying(owed)}) AS first_at, e.due, e.on_time_before FROM units u "
+            f"{_satisfying(owed)}) AS first_at, e.due, e.on_time_before, u.valid_to FROM units u "
             "LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND e.obligation = :obligation "
-            f"AND e.period_key = :period WHERE u.kind IN ({_kinds(owed)}) "
+            f"AND e.period_key = :period WHERE u.kind IN ({_kinds(owed)}) AND {_VALID} "
             "ORDER BY u.kind, u.code", _params(owed))
         bound = iso(owed.on_time_before)
         return [UnitStatus(r[0], r[1], r[2], r[3],
                            datetime.fromisoformat(r[4]) if r[4] else None,
                            r[4] is not None and r[4] < (r[6] or bound),
-                           date.fromisoformat(r[5]) if r[5] else None) for r in rows]
+                           date.fromisoformat(r[5]) if r[5] else None,
+                           date.fromisoformat(r[7]) if r[7] else None) for r in rows]
 
-    async def missing(self, owed: Owed) -> list[tuple[int, str, str]]:
-        """(id, code, name) of the units that owe it and have sent nothing that satisfies it."""
+    async def missing(self, owed: Owed, still_on: date | None = None
+                      ) -> list[tuple[int, str, str]]:
+        """(id, code, name) of the units that owe it and have sent nothing that satisfies it
+        (with `still_on`, only those that still exist that day: the others cannot be chased)."""
+        params = _params(owed) | {"still": still_on.isoformat() if still_on else None}
         rows = await self.conn.execute_fetchall(
             f"SELECT u.id, u.code, u.name FROM units u WHERE u.kind IN ({_kinds(owed)}) "
+            f"AND {_VALID} AND (:still IS NULL OR u.valid_to IS NULL OR u.valid_to >= :still) "
             f"AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.unit_id = u.id AND "
-            f"{_satisfying(owed)}) ORDER BY u.code", _params(owed))
+            f"{_satisfying(owed)}) ORDER BY u.code", params)
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def first_notification(self, key: str, kind: str, now: datetime) -> bool:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -45,67 +45,161 @@ class ImportCounts:
     unchanged: int
 
 
+_UNIT_SELECT = (
+    "SELECT u.id, u.code, u.name, u.kind, u.parent_code, u.short_name, u.valid_from, "
+    "u.valid_to, (SELECT GROUP_CONCAT(code) FROM (SELECT s.code FROM unit_successors x "
+    "JOIN units s ON s.id = x.successor_id WHERE x.unit_id = u.id ORDER BY x.position)) "
+    "AS successors FROM units u")
+# The columns an import may write, besides the code that names the unit.
+_UNIT_FIELDS = ("name", "kind", "parent_code", "short_name", "valid_from", "valid_to")
+
+
+def _unit(row) -> Unit:
+    found = dict(row)
+    found["successors"] = tuple(found["successors"].split(",")) if found["successors"] else ()
+    return Unit.model_validate(found)
+
+
+def _value(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+@dataclass(frozen=True)
+class KindIn:
+    """A kind of unit as the units file names it."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    position: int = 0
+
+
 class UnitsRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
 
     async def upsert_many(self, units: list[UnitIn], now: datetime) -> ImportCounts:
-        """Insert new units and update changed ones by code, in the caller's transaction."""
+        """Insert new units and update changed ones by code, in the caller's transaction. Only
+        the fields a unit was given are written, so a file without the validity columns (the
+        2023 list) changes no unit's life; successors are linked once every unit exists."""
         existing = {u.code: u for u in await self.list()}
         added = updated = unchanged = 0
         for unit in units:
             old = existing.get(unit.code)
+            given = [f for f in _UNIT_FIELDS if f in unit.model_fields_set or old is None]
             if old is None:
                 added += 1
-            elif UnitIn.model_validate(old.model_dump(exclude={"id"})) == unit:
+            elif all(getattr(old, f) == getattr(unit, f) for f in given) and (
+                    "successors" not in unit.model_fields_set
+                    or old.successors == unit.successors):
                 unchanged += 1
                 continue
             else:
                 updated += 1
             await self.conn.execute(
-                "INSERT INTO units (code, name, kind, parent_code, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name, "
-                "kind = excluded.kind, parent_code = excluded.parent_code, "
+                f"INSERT INTO units (code, {', '.join(given)}, created_at, updated_at) "
+                f"VALUES (?, {', '.join('?' * len(given))}, ?, ?) ON CONFLICT(code) DO UPDATE "
+                f"SET {', '.join(f'{f} = excluded.{f}' for f in given)}, "
                 "updated_at = excluded.updated_at",
-                (unit.code, unit.name, unit.kind, unit.parent_code, iso(now), iso(now)),
+                (unit.code, *(_value(getattr(unit, f)) for f in given), iso(now), iso(now)),
             )
+        for unit in units:
+            if "successors" in unit.model_fields_set:
+                await self.set_successors(unit.code, unit.successors)
         return ImportCounts(added, updated, unchanged)
 
-    async def list(self, kind: str | None = None) -> list[Unit]:
-        sql = "SELECT id, code, name, kind, parent_code FROM units"
-        args: tuple = ()
-        if kind:
-            sql += " WHERE kind = ?"
-            args = (kind,)
-        rows = await self.conn.execute_fetchall(sql + " ORDER BY kind, code", args)
-        return [Unit.model_validate(dict(row)) for row in rows]
+    async def set_successors(self, code: str, successors: tuple[str, ...]) -> None:
+        """Replace a unit's successors (codes that exist), in this order."""
+        await self.conn.execute(
+            "DELETE FROM unit_successors WHERE unit_id = (SELECT id FROM units WHERE code = ?)",
+            (code,))
+        for position, successor in enumerate(successors):
+            await self.conn.execute(
+                "INSERT INTO unit_successors (unit_id, successor_id, position) SELECT u.id, "
+                "s.id, ? FROM units u, units s WHERE u.code = ? AND s.code = ?",
+                (position, code, successor))
+
+    async def end(self, code: str, last_day: date, successors: tuple[str, ...],
+                  now: datetime) -> None:
+        """The unit exists until `last_day` (inclusive) and is carried on by `successors`."""
+        await self.conn.execute("UPDATE units SET valid_to = ?, updated_at = ? WHERE code = ?",
+                                (last_day.isoformat(), iso(now), code))
+        await self.set_successors(code, successors)
+
+    async def list(self, kind: str | None = None, valid_on: date | None = None) -> list[Unit]:
+        """Every unit (of one kind; existing on one day), by kind and code."""
+        sql, args = _UNIT_SELECT + " WHERE (:kind IS NULL OR u.kind = :kind)", {"kind": kind}
+        if valid_on is not None:
+            sql += (" AND (u.valid_from IS NULL OR u.valid_from <= :day) "
+                    "AND (u.valid_to IS NULL OR u.valid_to >= :day)")
+            args["day"] = valid_on.isoformat()
+        rows = await self.conn.execute_fetchall(sql + " ORDER BY u.kind, u.code", args)
+        return [_unit(row) for row in rows]
+
+    async def valid_ids(self, day: date) -> set[int]:
+        """The ids of the units that exist on `day`."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT id FROM units WHERE (valid_from IS NULL OR valid_from <= :day) "
+            "AND (valid_to IS NULL OR valid_to >= :day)", {"day": day.isoformat()})
+        return {row[0] for row in rows}
 
     async def by_code(self, code: str) -> Unit | None:
         rows = await self.conn.execute_fetchall(
-            "SELECT id, code, name, kind, parent_code FROM units WHERE code = ? COLLATE NOCASE",
-            (code,),
-        )
+            _UNIT_SELECT + " WHERE u.code = ? COLLATE NOCASE", (code,))
         row = first(rows)
-        return Unit.model_validate(dict(row)) if row else None
+        return _unit(row) if row else None
 
-    async def search(self, query: str) -> list[Unit]:
-        """The unit with this code, else those whose name contains the words (any diacritics)."""
+    async def search(self, query: str, valid_on: date | None = None) -> list[Unit]:
+        """The unit with this code, else those whose name contains the words (any diacritics);
+        with `valid_on`, only units that exist that day are found by name."""
         exact = await self.by_code(query.strip())
         if exact:
             return [exact]
         needle = fold(query)
-        return [u for u in await self.list() if needle and needle in fold(u.name)]
+        return [u for u in await self.list(valid_on=valid_on)
+                if needle and (needle in fold(u.name) or needle in fold(u.short_name or ""))]
 
     async def get(self, unit_id: int) -> Unit | None:
-        rows = await self.conn.execute_fetchall(
-            "SELECT id, code, name, kind, parent_code FROM units WHERE id = ?", (unit_id,)
-        )
+        rows = await self.conn.execute_fetchall(_UNIT_SELECT + " WHERE u.id = ?", (unit_id,))
         row = first(rows)
-        return Unit.model_validate(dict(row)) if row else None
+        return _unit(row) if row else None
 
     async def count(self) -> int:
         rows = await self.conn.execute_fetchall("SELECT COUNT(*) FROM units")
         return (first(rows))[0]
+
+    async def officers_of_ended(self, today: date) -> list[tuple[int, int]]:
+        """(contact id, unit id) of the active officers of units that no longer exist."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT c.id, u.id FROM contacts c JOIN units u ON u.id = c.unit_id WHERE "
+            "c.role = 'officer' AND c.deactivated_at IS NULL AND u.valid_to < ? ORDER BY c.id",
+            (today.isoformat(),))
+        return [(row[0], row[1]) for row in rows]
+
+    async def needing_invites(self, today: date) -> list[tuple[int, str, str, str]]:
+        """(contact id, name, unit code, successor codes) of the officers whose access ended
+        with their unit's: each needs a new invite to the unit they now report for."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT c.id, c.name, u.code, (SELECT GROUP_CONCAT(s.code) FROM unit_successors x "
+            "JOIN units s ON s.id = x.successor_id WHERE x.unit_id = u.id) FROM contacts c "
+            "JOIN units u ON u.id = c.unit_id WHERE c.role = 'officer' AND c.erased_at IS NULL "
+            "AND c.deactivated_at IS NOT NULL AND u.valid_to < ? ORDER BY u.code, c.id",
+            (today.isoformat(),))
+        return [(row[0], row[1], row[2], row[3] or "") for row in rows]
+
+    async def upsert_kinds(self, kinds: list[KindIn]) -> None:
+        for kind in kinds:
+            await self.conn.execute(
+                "INSERT INTO unit_kinds (code, name_vi, name_en, position) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(code) DO UPDATE SET name_vi = excluded.name_vi, "
+                "name_en = excluded.name_en, position = excluded.position",
+                (kind.code, kind.name_vi, kind.name_en, kind.position))
+
+    async def kinds(self) -> dict[str, dict[str, str]]:
+        """kind code -> its name by language, in the file's order."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT code, name_vi, name_en FROM unit_kinds ORDER BY position, code")
+        return {row[0]: {"vi": row[1], "en": row[2]} for row in rows}
 
 
 _CONTACT_COLUMNS = ("c.id, c.unit_id, c.role, c.name, c.language, "

@@ -97,7 +97,7 @@ def test_every_command_names_database_path_when_it_is_not_a_database(tmp_path, m
 def test_a_report_with_a_coordinator_watching_shows_every_message_once(tmp_path):
     """The coordinator's "new report" notice used to print twice (outbox attempts=2): drain()
     and run() pumped the same rows concurrently."""
-    lines = ["/as coordinator", "/as officer Q-LECHAN", "/report", "2", "1", "15/03/2026",
+    lines = ["/as coordinator", "/as officer P-LECHAN", "/report", "2", "1", "15/03/2026",
              "Cán bộ, nhân dân phường", "150", "Hội nghị quán triệt", "1", "1", "/quit"]
     done = subprocess.run([sys.executable, "-m", "bot", "demo"], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=120,
