@@ -58,6 +58,12 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     return found
 
 
+def _kind_order(names: dict, kind: str) -> tuple[int, str]:
+    """Kinds in the order the units file names them (city, departments, ... press)."""
+    order = list(names)
+    return (order.index(kind) if kind in order else len(order), kind)
+
+
 def _rates(t, statuses: list[UnitStatus]) -> str:
     expected = len(statuses)
     sent = sum(1 for s in statuses if s.first_at)
@@ -102,7 +108,8 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         if missing:
             lines.append(t._("Missing: {list}").format(list=", ".join(
                 f"{esc(unit_kind_label(t, kind, names))} {n}"
-                for kind, n in sorted(missing.items()))))
+                for kind, n in sorted(missing.items(), key=lambda item: _kind_order(
+                    names, item[0])))))
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))

@@ -1,0 +1,245 @@
+"""Units through reorganisation (issue 16): a merger on a day between two quarters, driven by a
+fake clock through the real Application; merge and retire on the command line; the shipped
+2026 list; the console demo in December 2026."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from bot.cli import main
+from bot.i18n import translator
+from bot.settings import load_settings
+from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, read_units_file
+from handlers.compile import write_report
+from handlers.export import write_workbook
+from handlers.units import end_units
+from storage.db import Database
+from storage.models import Role, UnitIn
+from tests.telegram_fakes import FakeClock, Harness, register
+from tests.test_compile import report, status_figures
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+# Quarter I/2026 runs 15/12/2025 - 14/03/2026, due 20/03; quarter II 15/03 - 14/06, due 20/06.
+PROGRAMME = """
+reminders: {days_before: [7, 3, 1], leaders_after_days: 5}
+working_hours: {start: "08:00", end: "17:00"}
+obligations:
+  - id: annual
+    name: {vi: "Báo cáo định kỳ năm", en: "Annual report"}
+    report: periodic
+    unit_kinds: [district, ward]
+    period: annual
+    first_year: 2026
+    due_days_after_end: 5
+  - id: quarterly
+    name: {vi: "Báo cáo quý", en: "Quarterly report"}
+    report: periodic
+    unit_kinds: [district, ward]
+    period: quarter
+    first_year: 2026
+    due_days_after_end: 6
+"""
+NEW = "Ủy ban nhân dân phường Lê Chân"
+DISSEMINATION = "Số hoạt động tuyên truyền tổ chức trong kỳ"
+
+
+def at(month: int, day: int, hour: int = 9) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=HANOI).astimezone(UTC)
+
+
+def late(chat) -> list[str]:
+    return [t for t in chat.texts() if t.startswith(("⏰", "⚠️"))]
+
+
+@pytest.fixture
+async def city(tmp_path):
+    (tmp_path / "programme.yaml").write_text(PROGRAMME, encoding="utf-8")
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST",
+                             programme_file=tmp_path / "programme.yaml")
+    h = await Harness(settings, FakeClock(at(3, 2))).start()
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                   h.clock())
+    h.think_seconds = 0
+    yield h
+    await h.stop()
+
+
+async def disseminate(chat, day: str, reached: str) -> None:
+    await report(chat, "dissemination", "press:Hệ thống loa truyền thanh cơ sở", day,
+                 "Nhân dân", reached, "Phát thanh")
+
+
+async def test_a_merger_between_two_quarters(city):
+    h = city
+    admin = h.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    le_chan = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
+    h.clock.now = at(3, 10)
+    await disseminate(le_chan, "09/03/2026", "1.200")
+    await disseminate(ngo_quyen, "10/03/2026", "300")
+
+    await h.tick_at(at(3, 13))  # 7 days before the first quarter's deadline: both are reminded
+    assert len(late(le_chan)) == 1 and len(late(ngo_quyen)) == 1
+    await h.tick_at(at(3, 23))  # overdue: both, and the coordinators hear of both
+    assert len(late(ngo_quyen)) == 2
+    assert "quận Ngô Quyền" in late(coordinator)[-1]
+
+    # On 1 April both districts are merged into a new ward (a day between the two quarters).
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many([UnitIn(code="P-LECHAN", name=NEW, kind="ward",
+                                           valid_from=date(2026, 4, 1))], h.clock())
+        await end_units(tx, translator("vi"), ["Q-LECHAN", "Q-NGOQUYEN"], ("P-LECHAN",),
+                        date(2026, 4, 1), "test", h.clock())
+    before = {chat: len(chat.texts()) for chat in (le_chan, ngo_quyen, coordinator)}
+    await h.tick_at(at(3, 31))  # the last day of the districts: nothing changes yet
+    assert all(len(chat.texts()) == before[chat] for chat in before)
+
+    for day in (1, 2, 3):
+        await h.tick_at(at(4, day))
+    for officer in (le_chan, ngo_quyen):  # told once, moved to the one successor
+        told = [t for t in officer.texts()[before[officer]:] if NEW in t]
+        assert len(told) == 1, officer.texts()[before[officer]:]
+    assert len([t for t in admin.texts() if "P-LECHAN" in t]) == 1
+    # The old units are chased no more: no reminder, no escalation for the first quarter.
+    assert len(late(ngo_quyen)) == 2 and len(late(le_chan)) == 2
+    await h.tick_at(at(4, 8))
+    assert len(late(ngo_quyen)) == 2
+
+    # The second quarter is owed by the new ward, whose officers are the two moved.
+    h.clock.now = at(5, 12)
+    await disseminate(le_chan, "11/05/2026", "500")
+    await h.tick_at(at(6, 15))  # a Monday, five days before
+    for officer in (le_chan, ngo_quyen):
+        assert "quý II/2026" in late(officer)[-1]
+    await h.tick_at(at(6, 22))
+    escalated = late(coordinator)[-1]
+    assert "phường Lê Chân" in escalated
+    assert "quận Lê Chân" not in escalated and "quận Ngô Quyền" not in escalated
+
+    await coordinator.say("/status")
+    status = coordinator.last().text
+    # Figures for the year add up over the old units and the new one, in /status, the
+    # spreadsheet and the compiled report, with or without rolling history up.
+    assert status_figures(status)[DISSEMINATION] == 3
+    async with h.runtime.db.read() as tx:
+        ids = {code: (await tx.units.by_code(code)).id
+               for code in ("Q-LECHAN", "Q-NGOQUYEN", "P-LECHAN")}
+    config, t = h.runtime.config, translator("vi")
+    period = config.programme.period("2026")
+    plain = await write_report(h.runtime.db, config, t, period, h.settings.database_path.parent
+                               / "plain.docx", True, h.clock())
+    rolled = await write_report(h.runtime.db, config, t, period,
+                                h.settings.database_path.parent / "rolled.docx", True,
+                                h.clock(), roll_up=True)
+    rows = {row["unit"]: int(row["count_dissemination"]) for row in plain["units"]}
+    assert rows["Ủy ban nhân dân quận Lê Chân"] == 1 and rows[NEW] == 1
+    assert rows["Ủy ban nhân dân quận Ngô Quyền"] == 1
+    rolled_rows = {row["unit"]: int(row["count_dissemination"]) for row in rolled["units"]}
+    assert rolled_rows[NEW] == 3 and "Ủy ban nhân dân quận Lê Chân" not in rolled_rows
+    assert plain["f"]["count_dissemination"] == rolled["f"]["count_dissemination"] == "3"
+    assert sum(rows.values()) == sum(rolled_rows.values()) == 3
+    assert int(plain["f"]["reached"].replace(".", "")) == 1200 + 300 + 500
+    book = h.settings.database_path.parent / "year.xlsx"
+    await write_workbook(h.runtime.db, config, t, period, book)
+    totals = {row[0]: row[1] for row in openpyxl.load_workbook(book, read_only=True)[
+        "Tổng hợp"].iter_rows(values_only=True) if row[0]}
+    assert totals[DISSEMINATION] == 3
+    sheet = openpyxl.load_workbook(book, read_only=True)["Tuyên truyền"]
+    units = sorted(row[1] for row in sheet.iter_rows(min_row=2, values_only=True))
+    assert units == ["P-LECHAN", "Q-LECHAN", "Q-NGOQUYEN"]  # each report under its own unit
+    assert set(ids) == {"Q-LECHAN", "Q-NGOQUYEN", "P-LECHAN"}
+
+
+def run_cli(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+async def _officer(db_path: Path, unit: str, name: str) -> int:
+    async with Database(db_path) as db, db.transaction() as tx:
+        found = await tx.units.by_code(unit)
+        contact = await tx.contacts.create(unit_id=found.id, role=Role.OFFICER, name=name,
+                                           language="vi", now=datetime.now(UTC))
+        await tx.contacts.bind(contact.id, "telegram", str(contact.id + 700), str(contact.id + 700),
+                               datetime.now(UTC))
+        return contact.id
+
+
+def test_merge_and_retire_on_the_command_line(capsys, monkeypatch, tmp_path):
+    db_path = tmp_path / "bot.db"
+    monkeypatch.setenv("DATABASE_PATH", str(db_path))
+    assert run_cli(capsys, "units", "import", str(SAMPLE_UNITS))[0] == 0
+    haian = asyncio.run(_officer(db_path, "Q-HAIAN", "Vũ Thị Hải"))
+    kienan = asyncio.run(_officer(db_path, "Q-KIENAN", "Lê Văn Kiến"))
+    status, out, err = run_cli(capsys, "units", "merge", "Q-KIENAN", "--into", "P-KIENAN",
+                               "--on", "2025-07-01")
+    assert status == 1 and "--name" in err  # a new unit needs its name
+    status, out, err = run_cli(capsys, "units", "merge", "Q-KIENAN", "--into", "P-KIENAN",
+                               "--on", "2025-07-01", "--name", "Ủy ban nhân dân phường Kiến An",
+                               "--kind", "ward")
+    assert status == 0, err
+    assert "30/06/2025" in out and "P-KIENAN" in out and f"#{kienan}" in out
+    status, out, err = run_cli(capsys, "units", "retire", "Q-HAIAN", "--on", "2025-07-01")
+    assert status == 0, err
+    assert f"#{haian} Vũ Thị Hải (Q-HAIAN → —)" in out  # needs a new invite
+    status, out, err = run_cli(capsys, "units", "retire", "Q-HAIAN", "--on", "2026-01-01")
+    assert status == 1 and "Q-HAIAN" in err  # already ended: nothing is done twice
+    with sqlite3.connect(db_path) as conn:
+        moved = conn.execute("SELECT u.code, c.deactivated_at IS NULL FROM contacts c "
+                             "JOIN units u ON u.id = c.unit_id ORDER BY c.id").fetchall()
+        audit = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+        told = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    assert moved == [("Q-HAIAN", 0), ("P-KIENAN", 1)]
+    assert audit.count("unit.merge") == 1 and audit.count("unit.retire") == 1
+    assert told == 2  # one message each
+    status, out, _ = run_cli(capsys, "units", "list", "--kind", "ward")
+    assert "P-KIENAN" in out and "01/07/2025" in out
+
+
+def test_the_2026_list_imports_once_and_maps_every_2023_unit(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "bot.db"))
+    assert "99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1]
+    assert "0, 0, 99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1].replace(
+        "Thêm mới ", "").replace("cập nhật ", "").replace("giữ nguyên ", "").rstrip(".\n")
+    old = {u.code for u in read_units_file(SAMPLE_UNITS, translator("vi"), set())}
+    current = {u.code: u for u in read_units_file(CURRENT_UNITS, translator("vi"), set())}
+    assert old <= set(current)  # the 2023 addressees are kept, as history
+    for code in old:  # and every one that ended has a successor, except none
+        unit = current[code]
+        assert unit.valid_to is None or unit.successors, code
+    districts = [u for u in current.values() if u.kind == "district"]
+    today = date(2026, 12, 1)
+    assert districts and not any(u.valid_on(today) for u in districts)
+    assert current["H-BACHLONGVI"].successors == ("DK-BACHLONGVI",)
+
+
+def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
+    """The console demo on the shipped 2026 list, the clock moved to December 2026: the
+    coordinator's /status and digest name no district, and nobody of a district is reminded."""
+    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")}
+    today = datetime.now(HANOI).date()
+    days = (date(2026, 12, 22) - today).days
+    lines = ["/as coordinator", *([f"/skip {days}d"] if days > 0 else []), "/status",
+             "/digest", "/quit"]
+    done = subprocess.run([sys.executable, "-m", "bot", "demo"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    status = out[out.index("/status") if "/status" in out else 0:]
+    assert "Quận, huyện" not in status and "quận" not in status and "huyện" not in status
+    assert "Ủy ban nhân dân phường" in out or "Phường" in out
