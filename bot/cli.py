@@ -105,6 +105,9 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     export.add_argument("--period", required=True,
                         help=t._("the period: 2026, 2026-H1, 2026-Q3, 2026-M03 or an ad hoc id"))
     export.add_argument("--out", type=Path, required=True, help=t._("the .xlsx file to write"))
+    export.add_argument("--roll-up", action="store_true", help=t._(
+        "name for each report the unit it counts under (a successor for units that ceased to "
+        "exist)"))
 
     compile_ = sub.add_parser("compile", help=t._("draft the report to the City (.docx)"))
     compile_.add_argument("--period", required=True,
@@ -405,7 +408,7 @@ async def _export(settings: Settings, t: Translator, args: argparse.Namespace) -
         print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
 
     async with Database(settings.database_path) as db:
-        counts = await write_workbook(db, config, t, period, args.out, progress)
+        counts = await write_workbook(db, config, t, period, args.out, progress, args.roll_up)
     print(file=sys.stderr)
     print(t._("Wrote {path}: {n} reports for {period}.").format(
         path=args.out, n=t.number(sum(counts.values())), period=period.label(t)))

@@ -96,8 +96,18 @@ async def _units(ctx: Ctx, _args: str) -> None:
             kind = unit.kind
             lines.append(f"\n<b>{esc(unit_kind_label(ctx.t, kind, names))}</b>")
         count = contacts.get(unit.id, 0)
+        life = ""
+        if unit.valid_to is not None and unit.valid_to < ctx.today:  # history, kept
+            life = " · " + t._("until {day}").format(day=t.date(unit.valid_to)) + (
+                f" → {esc(', '.join(unit.successors))}" if unit.successors else "")
         lines.append(f"{esc(unit.code)} — {esc(unit.name)} · " +
-                     t.ngettext("{n} contact", "{n} contacts", count).format(n=count))
+                     t.ngettext("{n} contact", "{n} contacts", count).format(n=count) + life)
+    waiting = await ctx.tx.units.needing_invites(ctx.today)
+    if waiting:
+        lines.append("\n" + t._("<b>Officers of units that ceased to exist, waiting for a new "
+                                "invite</b>"))
+        lines += [f"#{contact_id} {esc(name)} ({esc(code)} → {esc(successors or '—')})"
+                  for contact_id, name, code, successors in waiting]
     ctx.reply("\n".join(lines))
 
 

@@ -273,9 +273,10 @@ async def _compile(ctx: Ctx, _args: str) -> None:
 @callback("cp", DESK)
 async def _compile_button(ctx: Ctx, rest: str) -> None:
     t = ctx.t
-    # "cp:KEY" asks what counts; "cp:a:KEY" (approved only) and "cp:all:KEY" start the job.
+    # "cp:KEY" asks what counts; "cp:a:KEY" (approved only), "cp:all:KEY" and "cp:ar:KEY"
+    # (approved only, units that ceased to exist counted under their successors) start the job.
     scope, _, key = rest.partition(":")
-    if scope not in ("a", "all"):
+    if scope not in ("a", "all", "ar"):
         scope, key = "", rest
     period = ctx.config.programme.period(key)
     if period is None:
@@ -284,9 +285,10 @@ async def _compile_button(ctx: Ctx, rest: str) -> None:
     if not scope:
         ctx.reply(t._("Which reports should the figures count?"), [
             Choice(f"cp:a:{key}", t._("Approved reports only")),
-            Choice(f"cp:all:{key}", t._("Approved and those under review"))])
+            Choice(f"cp:all:{key}", t._("Approved and those under review")),
+            Choice(f"cp:ar:{key}", t._("Approved, under successors"))])
         return
-    params = {"period": key, "all": scope == "all"}
+    params = {"period": key, "all": scope == "all"} | ({"roll_up": True} if scope == "ar" else {})
     if any(job["kind"] == "compile" and job["params"] == params
            and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
         ctx.reply(t._("The report for {period} is already being drafted; it will arrive here in "
@@ -314,7 +316,8 @@ async def run_compile_job(db: Database, config: Config, job: dict, now: datetime
     await tell(Reply(t._("⏳ Gathering the figures for {period}…").format(
         period=period.label(t))))
     try:
-        context = await write_report(db, config, t, period, path, job["params"]["all"], now)
+        context = await write_report(db, config, t, period, path, job["params"]["all"], now,
+                                     job["params"].get("roll_up", False))
     except CompileError as exc:
         await tell(Reply(str(exc)))
         return

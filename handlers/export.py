@@ -27,6 +27,7 @@ from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from handlers.units import rolled_up
 from storage.db import Database
 from storage.models import Role
 from storage.private import private_file
@@ -62,11 +63,17 @@ def _cell(t: Translator, question: forms.Question, value) -> object:
 
 
 async def write_workbook(db: Database, config: Config, t: Translator, period: Period,
-                         path: Path, progress: Progress | None = None) -> dict[str, int]:
-    """Write the period's workbook to `path`; return the number of reports per kind."""
+                         path: Path, progress: Progress | None = None, roll_up: bool = False
+                         ) -> dict[str, int]:
+    """Write the period's workbook to `path`; return the number of reports per kind. With
+    `roll_up`, each report also names the unit it counts under (a unit that ceased to exist
+    counts under its successor, see handlers.units.rolled_up)."""
     private_file(path)  # owner-only before a byte is written
     async with db.read() as tx:
         total = await tx.reports.count_in_period(period.key, period.start, period.end)
+        units = await tx.units.list() if roll_up else []
+    targets = rolled_up(units)
+    under = {unit.code: targets[unit.id].code for unit in units}
     # User text is never read as a formula or a link (no spreadsheet injection), and typed
     # writes skip xlsxwriter's guessing, which is most of the cost of a large export.
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
@@ -86,6 +93,8 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
         header = [t._("Number"), t._("Unit code"), t._("Unit"), t._("Activity date"),
                   t._("Review state"), t._("Version"), t._("Received on")]
         header += [t._(q.label) for q in questions]
+        if roll_up:
+            header.append(t._("Counted under"))
         sheet.write_row(0, 0, header, bold)
         sheet.freeze_panes(1, 3)
         row, after = 1, 0
@@ -101,6 +110,8 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                          report.activity_date or "", t._(REPORT_STATUS[report.status]),
                          report.version, received]
                 cells += [_cell(t, q, report.answers.get(q.key)) for q in questions]
+                if roll_up:
+                    cells.append(under.get(report.unit_code, report.unit_code))
                 for column, value in enumerate(cells):
                     if isinstance(value, str):
                         if value:

@@ -161,6 +161,16 @@ async def test_a_merger_between_two_quarters(city):
     sheet = openpyxl.load_workbook(book, read_only=True)["Tuyên truyền"]
     units = sorted(row[1] for row in sheet.iter_rows(min_row=2, values_only=True))
     assert units == ["P-LECHAN", "Q-LECHAN", "Q-NGOQUYEN"]  # each report under its own unit
+    await write_workbook(h.runtime.db, config, t, period, book, roll_up=True)
+    sheet = openpyxl.load_workbook(book, read_only=True)["Tuyên truyền"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][-1] == "Tính cho đơn vị"
+    assert sorted((row[1], row[-1]) for row in rows[1:]) == [
+        ("P-LECHAN", "P-LECHAN"), ("Q-LECHAN", "P-LECHAN"), ("Q-NGOQUYEN", "P-LECHAN")]
+    # The admin's list of units keeps the old ones, with their last day and successor.
+    await admin.say("/units")
+    assert "Q-LECHAN — Ủy ban nhân dân quận Lê Chân · 0 đầu mối · đến hết 31/03/2026 → " \
+        "P-LECHAN" in admin.last().text
     assert set(ids) == {"Q-LECHAN", "Q-NGOQUYEN", "P-LECHAN"}
 
 
