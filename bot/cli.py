@@ -289,6 +289,12 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
                 if unit is None:
                     raise UserError(t._("Unknown unit {code}. See: baocao units list").format(
                         code=args.unit))
+                today = now.astimezone(settings.zone).date()
+                if not unit.valid_on(today) and (unit.valid_to or today) < today:
+                    raise UserError(t._("{code} does not exist on {day}; the units that carry "
+                                        "on its work: {codes}. See: baocao units list").format(
+                        code=unit.code, day=t.date(today), codes=", ".join(unit.successors)
+                        or "—"))
                 unit_id = unit.id
             if not 1 <= args.count <= MAX_INVITES_AT_ONCE:
                 raise UserError(t._("--count must be between 1 and {n}.").format(

@@ -207,6 +207,8 @@ def test_merge_and_retire_on_the_command_line(capsys, monkeypatch, tmp_path):
     status, out, err = run_cli(capsys, "units", "retire", "Q-HAIAN", "--on", "2025-07-01")
     assert status == 0, err
     assert f"#{haian} Vũ Thị Hải (Q-HAIAN → —)" in out  # needs a new invite
+    status, out, err = run_cli(capsys, "invite", "--role", "officer", "--unit", "Q-HAIAN")
+    assert status == 1 and "Q-HAIAN không còn hoạt động" in err
     status, out, err = run_cli(capsys, "units", "retire", "Q-HAIAN", "--on", "2026-01-01")
     assert status == 1 and "Q-HAIAN" in err  # already ended: nothing is done twice
     with sqlite3.connect(db_path) as conn:
@@ -244,12 +246,16 @@ def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
     env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")}
     today = datetime.now(HANOI).date()
     days = (date(2026, 12, 22) - today).days
-    lines = ["/as coordinator", *([f"/skip {days}d"] if days > 0 else []), "/status",
-             "/digest", "/quit"]
+    lines = ["/as officer Q-LECHAN", "/as coordinator", *([f"/skip {days}d"] if days > 0 else []),
+             "/status", "/digest", "/quit"]
     done = subprocess.run([sys.executable, "-m", "bot", "demo"], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     status = out[out.index("/status") if "/status" in out else 0:]
     assert "Quận, huyện" not in status and "quận" not in status and "huyện" not in status
-    assert "Ủy ban nhân dân phường" in out or "Phường" in out
+    # A district's officer cannot be played: the unit has ceased to exist, its successors named.
+    assert "Q-LECHAN không còn hoạt động vào ngày" in out and "P-LECHAN, P-ANBIEN" in out
+    # Kinds named by the units file; the districts that sent no plan counted apart, not chased.
+    assert "Phường 24" in out and "Đặc khu 2" in out
+    assert "23 đơn vị đã chấm dứt hoạt động chưa gửi." in out
