@@ -71,6 +71,7 @@ def _database(settings: Settings, t: Translator, ok, bad) -> set[str] | None:
         try:
             version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
             kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM units")}
+            named = _named_kinds(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -88,7 +89,19 @@ def _database(settings: Settings, t: Translator, ok, bad) -> set[str] | None:
     else:
         ok(t._("Database {path} at schema version {version}.").format(path=path,
                                                                        version=version))
+    if named is not None and kinds - named:
+        bad(t._("Units have kinds with no name to show ({kinds}): name them under "
+                "\u201ckinds:\u201d in a YAML units file and import it.").format(
+                    kinds=", ".join(sorted(kinds - named))))
     return kinds
+
+
+def _named_kinds(conn: sqlite3.Connection) -> set[str] | None:
+    """The kinds of unit the units files named (None before migration 0020 made the table)."""
+    try:
+        return {r[0] for r in conn.execute("SELECT code FROM unit_kinds")}
+    except sqlite3.OperationalError:
+        return None
 
 
 def _programme(settings: Settings, t: Translator, today: date, kinds: set[str] | None,

@@ -325,6 +325,8 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
     assert "✓ Database" in done.stdout and "at schema version" in done.stdout
     assert "✗ The programme lists holidays only until" in done.stdout
     assert "✗ The programme asks units of kind district for reports (plan, annual" in done.stdout
+    # Kinds are data: one that no units file named is shown as its code, and doctor says so.
+    assert "✗ Units have kinds with no name to show (ward)" in done.stdout
     assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
     assert "ADMIN_IDS" not in done.stdout
     db_path.chmod(0o600)
