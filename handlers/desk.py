@@ -86,12 +86,14 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         if obligation.report == "periodic":  # the figures its reports will carry, so far
             figures = await period_figures(ctx.tx, period)
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
-                f"{t._(label)} {t.number(figures[key])}" for key, label in FIGURES
+                f"{t._(label)}: {t.number(figures[key])}" for key, label in FIGURES
                 if not key.startswith("diss_"))))
         missing = Counter(s.kind for s in statuses if not s.first_at)
         if missing:
-            lines.append(t._("Missing: {list}").format(list=", ".join(
-                f"{esc(unit_kind_label(t, kind))} {n}" for kind, n in sorted(missing.items()))))
+            # Kinds such as "Xã, phường" hold commas: "{kind}: {n}", joined with "; ".
+            lines.append(t._("Missing: {list}").format(list="; ".join(
+                f"{esc(unit_kind_label(t, kind))}: {t.number(n)}"
+                for kind, n in sorted(missing.items()))))
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
@@ -174,10 +176,10 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
         n=t.number(total)))
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, unit_kind, n in counts:
-        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind))} {t.number(n)}")
+        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind))}: {t.number(n)}")
     for kind, parts in by_kind.items():
         label = t._(KINDS[kind].title) if kind in KINDS else kind
-        lines.append(f"• {label}: {', '.join(parts)}")
+        lines.append(f"• {label} — {'; '.join(parts)}")
     if models:
         lines.append(t._("<b>Good models reported</b>"))
         lines += [f"• {esc(name)} ({esc(unit)})" for name, unit in models]

@@ -134,8 +134,13 @@ def _next_index(form: Form, answers: dict, after: int) -> int | None:
 def _hint(ctx: Ctx, question: Question) -> str:
     t = ctx.t
     hints = {
-        Kind.DATE: t._("Date as dd/mm/yyyy, or “hôm nay”, “hôm qua”."),
-        Kind.INTEGER: t._("A whole number, e.g. 1.200."),
+        # A day to come (a notice's day, a new deadline) and a day past (an activity) differ.
+        Kind.DATE: (t._("Date as dd/mm/yyyy, or “hôm nay”, “ngày mai”.") if question.allow_future
+                    else t._("Date as dd/mm/yyyy, or “hôm nay”, “hôm qua”.")),
+        # A small range (an hour, a count of invites) is said; a count of people is not.
+        Kind.INTEGER: (t._("A number from {low} to {high}.").format(
+            low=t.number(question.min_value), high=t.number(question.max_value))
+            if question.max_value <= 1000 else t._("A whole number, e.g. 1.200.")),
         Kind.MULTI: t._("Tap every option that applies, then Done (or type the numbers, "
                         "e.g. 1, 3)."),
         Kind.ATTACHMENT: t._("Send photos or documents, then press Done."),

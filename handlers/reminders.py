@@ -385,7 +385,7 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
         stage = "before" if deadline > ctx.today else "due" if deadline == ctx.today else "overdue"
         for contact, identity in officers:
             tt = ctx.translator_for(contact.language)
-            text = tt._("📣 From the coordinating department:") + "\n" + _officer_text(
+            text = tt._("📣 From the {body}:").format(body=ctx.config.body(tt)) + "\n" + _officer_text(
                 tt, stage, obligation, period, deadline, ctx.today)
             messages.append(Outgoing(identity.channel, identity.chat_id, Reply(
                 text, (_open_form_choice(tt, obligation, period),)), contact.id))
@@ -459,8 +459,8 @@ async def _extended(ctx: Ctx, answers: dict, params: dict) -> None:
                                                                         unit_id=unit.id):
         tt = ctx.translator_for(contact.language)
         ctx.send(identity.channel, identity.chat_id, contact.id, Reply(tt._(
-            "📅 The coordinating department gave your unit more time: “{name}” for {period} is "
-            "now due on {due}.").format(name=esc(obligation.label(tt.language)),
+            "📅 The {body} gave your unit more time: “{name}” for {period} is now due on "
+            "{due}.").format(body=ctx.config.body(tt), name=esc(obligation.label(tt.language)),
                                         period=esc(period.label(tt)), due=tt.date(due)),
             (_open_form_choice(tt, obligation, period),)))
         told += 1
