@@ -257,7 +257,8 @@ async def _unit_deadlines(ctx: Ctx) -> None:
             lines.append(_owed_line(ctx, mine, deadline))
             if not mine.first_at and len(choices) < 8:
                 choice = _open_form_choice(t, obligation, period)
-                choices.append(Choice(choice.id, f"{choice.label}: {obligation.label(t.language)}"))
+                choices.append(Choice(choice.id, t._("Send: {name}").format(
+                    name=obligation.label(t.language))))
     if len(lines) == 1:
         lines.append(t._("The programme asks nothing of your unit at the moment."))
     ctx.reply("\n".join(lines), choices)

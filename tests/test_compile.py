@@ -148,7 +148,7 @@ def check_layout(document) -> None:
     assert "PAGE" not in section.first_page_header._element.xml
     head = document.tables[0]
     left, right = head.rows[0].cells
-    assert [p.text for p in left.paragraphs][:2] == ["UBND THÀNH PHỐ HẢI PHÒNG",
+    assert [p.text for p in left.paragraphs][:2] == ["ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG",
                                                      "SỞ VĂN HÓA, THỂ THAO VÀ DU LỊCH"]
     assert left.paragraphs[1].runs[0].bold
     assert [p.text for p in right.paragraphs][:2] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
@@ -192,7 +192,7 @@ def appendix_totals(document) -> dict[str, int]:
 
 async def compile_in_chat(h, coordinator, scope: str) -> Path:
     await coordinator.say("/compile")
-    await coordinator.press("Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    await coordinator.press("Năm 2026")
     await coordinator.press(scope)
     assert any("Đang soạn dự thảo báo cáo năm 2026" in t for t in coordinator.texts()[-3:])
     await asyncio.wait_for(h.runtime._jobs, 60)
@@ -212,7 +212,7 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
     status = status_figures(coordinator.last().text)
 
     await coordinator.say("/export")
-    await coordinator.press("Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    await coordinator.press("Năm 2026")
     await asyncio.wait_for(h.runtime._jobs, 30)
     await h.drain()
     book = openpyxl.load_workbook(next(Path(h.settings.database_path).parent.glob(

@@ -79,7 +79,7 @@ async def test_registration_with_valid_used_expired_and_forged_codes(harness):
 async def test_language_follows_telegram_then_can_be_switched(harness):
     chat = harness.chat(601, "John", language="en-US")
     await chat.say(f"/start {await invite(harness)}")
-    assert "Welcome, comrade John" in harness.request.sent(601)[-2].text
+    assert "Welcome, John" in harness.request.sent(601)[-2].text
     await chat.say("/language")
     await chat.press("Tiếng Việt")
     assert "tiếng Việt" in harness.request.sent(601)[-2].text
@@ -140,7 +140,7 @@ async def test_full_form_with_bad_answers_of_every_type(harness):
     await chat.say("   ")
     assert "không được để trống" in chat.last().text
     await chat.say("x" * 51)
-    assert "dưới 50 ký tự" in chat.last().text
+    assert "tối đa 50 ký tự" in chat.last().text
     await chat.send_sticker()
     assert "trả lời bằng chữ hoặc bấm nút" in chat.last().text and "Title?" in chat.last().text
     await chat.say("Hội nghị <b>quán triệt</b>")

@@ -45,7 +45,7 @@ async def desk(harness):
                  "Phát thanh", presses=["Hệ thống loa truyền thanh cơ sở"])
     await submit(ngo_quyen, "Hoạt động tuyên truyền", "03/03/2026", "Học sinh", "300",
                  "Cuộc thi", presses=["Cuộc thi"])
-    await submit(ngo_quyen, "Mô hình sáng tạo, điển hình tiên tiến", "Tổ dân phố kiểu mẫu",
+    await submit(ngo_quyen, "Mô hình, điển hình", "Tổ dân phố kiểu mẫu",
                  "Phường Lạch Tray", "01/01/2026", "Tự quản", "Giảm vi phạm")
     await le_chan.press_data("rp:2026", le_chan.last())
     for answer in ("Đạt kế hoạch", "Thiếu kinh phí"):
@@ -66,11 +66,11 @@ async def desk(harness):
 async def test_status_counts(desk):
     await desk.coordinator.say("/status")
     text = desk.coordinator.last().text
-    annual = text.split("Báo cáo năm</b>")[1].split("\n\n")[0]
+    annual = text.split("Báo cáo định kỳ</b>")[1].split("\n\n")[0]
     assert "1/44 đơn vị đã gửi (2,3%), 1 đơn vị đúng hạn (2,3%)" in annual
     assert "Quận, huyện 14" in annual and "Sở, ban, ngành 20" in annual
     assert "dưới 1 tuần 1" in text
-    await desk.coordinator.press("Đơn vị chưa gửi: Báo cáo năm")
+    await desk.coordinator.press("Chưa gửi: Báo cáo định kỳ")
     missing = desk.coordinator.last().text
     assert "Q-NGOQUYEN" in missing and "Q-LECHAN" not in missing
 
@@ -114,7 +114,7 @@ async def test_scheduled_digests_once_per_slot_and_caught_up(desk):
 
 async def test_workbook_for_the_period(desk):
     await desk.coordinator.say("/export")
-    await desk.coordinator.press("Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    await desk.coordinator.press("Năm 2026")
     assert "Đang chuẩn bị bảng tính" in desk.coordinator.last().text
     await asyncio.wait_for(desk.runtime._jobs, 30)
     await desk.drain()
@@ -135,7 +135,7 @@ async def test_workbook_for_the_period(desk):
     difficulties = list(book["Khó khăn, vướng mắc"].iter_rows(values_only=True))
     assert difficulties[1][0] == "KK-2026-0001" and "phản ánh" in difficulties[1][-1]
     completeness = list(book["Tiến độ báo cáo"].iter_rows(values_only=True))
-    le_chan = [r for r in completeness if r[3] == "Q-LECHAN" and r[0] == "Báo cáo năm"]
+    le_chan = [r for r in completeness if r[3] == "Q-LECHAN" and r[0] == "Báo cáo định kỳ"]
     assert le_chan[0][6:] == ("Có", "Có")
 
 

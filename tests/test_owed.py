@@ -42,7 +42,7 @@ async def send_quarterly(chat) -> None:
 async def test_officer_sees_what_the_unit_owes_from_the_menu(desk):
     officer = desk.officer
     await officer.say("/menu")
-    assert ("Thời hạn báo cáo", "m:deadlines") in officer.last().buttons
+    assert ("Hạn gửi báo cáo", "m:deadlines") in officer.last().buttons
     await officer.press("Thời hạn báo cáo")
     text = officer.last().text
     assert "Báo cáo Ủy ban nhân dân quận Lê Chân phải gửi" in text
@@ -84,7 +84,7 @@ async def test_officer_lists_the_notices_received_and_acknowledges_one(desk):
 
 async def missing_list(coordinator) -> None:
     await coordinator.say("/status")
-    await coordinator.press("Đơn vị chưa gửi: Báo cáo quý")
+    await coordinator.press("Chưa gửi: Báo cáo quý")
 
 
 async def test_remind_these_units_once_a_day_each(desk):
@@ -158,7 +158,7 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     await desk.tick_at(hanoi(20, 9))
     await desk.tick_at(hanoi(23, 9))
     assert len(reminders(officer)) == mine
-    assert "3 ngày (hạn nộp 20/03/2026)" in reminders(other)[-1]
+    assert "3 ngày (hạn gửi báo cáo 20/03/2026)" in reminders(other)[-1]
     assert len(reminders(other)) == theirs + 2
     await desk.tick_at(hanoi(30, 9))
     assert "còn 3 ngày" in reminders(officer)[-1] and "02/04/2026" in reminders(officer)[-1]
@@ -167,7 +167,7 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     await desk.tick_at(hanoi(2, 9, month=4))
     assert "Hôm nay là hạn" in reminders(officer)[-1]
     await desk.tick_at(hanoi(3, 9, month=4))
-    assert "1 ngày (hạn nộp 02/04/2026)" in reminders(officer)[-1]
+    assert "1 ngày (hạn gửi báo cáo 02/04/2026)" in reminders(officer)[-1]
     assert len(reminders(officer)) == mine + 4
 
 
@@ -177,8 +177,8 @@ async def test_admin_moves_a_deadline_that_has_passed(desk):
     desk.clock.now = hanoi(23, 9)
     await admin.say("/deadlines")
     # Still owed by units, the passed quarter is the one in view, with its own button.
-    assert "quý I/2026: hạn nộp 20/03/2026" in admin.last().text
-    await admin.press("Điều chỉnh hạn: Báo cáo quý")
+    assert "quý I/2026: hạn gửi báo cáo 20/03/2026" in admin.last().text
+    await admin.press("Đổi hạn: Báo cáo quý")
     await admin.say("27/03/2026")
     await admin.say("Thành phố cho lùi hạn")
     await admin.press("Xác nhận")

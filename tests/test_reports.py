@@ -40,7 +40,7 @@ async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(
     await officer.send_sticker()
     assert "trả lời bằng chữ" in officer.last().text
     await officer.say("32/13/2026")
-    assert "không phải là ngày hợp lệ" in officer.last().text
+    assert "không phải là ngày" in officer.last().text
     await officer.say("20/03/2026")
     assert "tương lai" in officer.last().text
     await officer.say("01/01/2023")
@@ -75,7 +75,7 @@ async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(
 
 
 async def fill_every_kind(officer):
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await reply_all(officer, "45/KH-UBND", "20/02/2023", "Kế hoạch triển khai Nghị quyết 07",
                     "Phân công nhiệm vụ cho các phòng, ban")
     await officer.press("Bỏ qua")
@@ -103,7 +103,7 @@ async def fill_every_kind(officer):
     await officer.press("Bỏ qua")
     numbers.append(number_in(await confirm(officer)))
 
-    await start_kind(officer, "Mô hình sáng tạo, điển hình tiên tiến")
+    await start_kind(officer, "Mô hình, điển hình")
     await reply_all(officer, "Loa phường thông minh", "Phường Trại Cau", "01/06/2025",
                     "Phát tin theo lịch tự động", "95% hộ dân được nghe")
     await officer.press("Bỏ qua")
@@ -122,7 +122,7 @@ async def test_every_kind_and_periodic_figures_totalled(harness):
     await confirm(officer)
 
     await start_kind(officer, "Báo cáo định kỳ")
-    await officer.press("Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    await officer.press("Năm 2026")
     first_question = officer.last().text
     assert "tổng hợp tự động" in first_question and "Kết quả chủ yếu" in first_question
     await reply_all(officer, "Hoàn thành kế hoạch", "Kinh phí còn hạn chế")
@@ -151,7 +151,7 @@ async def test_every_kind_and_periodic_figures_totalled(harness):
 
 async def test_change_cancel_and_resume_after_restart(harness):
     officer = await register(harness, 501)
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.say("45/KH-UBND")
     await officer.press_data("f:999:ok")  # a forged button
     assert "bước trước" in officer.last().text
@@ -169,7 +169,7 @@ async def test_change_cancel_and_resume_after_restart(harness):
 
 
 async def submit_plan(officer, title="Kế hoạch tuyên truyền"):
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await reply_all(officer, "12/KH-UBND", "01/03/2026", title, "Nội dung chính")
     await officer.press("Bỏ qua")
     return number_in(await confirm(officer))
@@ -297,12 +297,12 @@ async def test_editing_the_date_moves_the_report_to_its_period(harness):
 
 async def test_starting_another_form_keeps_the_unfinished_one(harness):
     officer = await register(harness, 501)
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.say("45/KH-UBND")
     await officer.say("/difficulty")
     assert "đã được lưu thành bản nháp" in officer.last().text
     await officer.say("Thiếu kinh phí")  # the difficulty is now under way too
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.press("Tiếp tục")  # back to the plan: the difficulty becomes a draft
     assert "Ngày ban hành văn bản?" in officer.last().text
     await reply_all(officer, "01/03/2026", "Kế hoạch A", "Tóm tắt")
