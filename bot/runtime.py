@@ -89,7 +89,8 @@ def letterhead_from(settings: Settings) -> Letterhead:
                       issuing_body_en=settings.coordinating_body_en,
                       superior=settings.city_body, superior_en=settings.city_body_en,
                       place=settings.city, place_en=settings.city_en,
-                      unit_code=settings.coordinating_unit, symbol=settings.compile_symbol, signer=_lines(settings.compile_signer),
+                      unit_code=settings.coordinating_unit, symbol=settings.compile_symbol,
+                      signer=_lines(settings.compile_signer),
                       signer_name=settings.compile_signer_name,
                       recipients=_lines(settings.compile_recipients),
                       template=settings.compile_template)

@@ -289,14 +289,14 @@ async def _settings(ctx: Ctx, _args: str) -> None:
              f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
                                               "something new"),
              f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
-             t._("Digests arrive at {hour}:00.").format(hour=prefs["hour"])]
+             t._("Digests arrive at {hour}:00.").format(hour=f"{prefs['hour']:02d}")]
     ctx.reply("\n".join(lines), [
         *each_choice,
         Choice(f"set:daily:{'off' if prefs['daily'] else 'on'}",
                t._("Stop daily digest") if prefs["daily"] else t._("Daily digest")),
         Choice(f"set:weekly:{'off' if prefs['weekly'] else 'on'}",
                t._("Stop weekly digest") if prefs["weekly"] else t._("Weekly digest")),
-        *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=hour))
+        *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=f"{hour:02d}"))
           for hour in DIGEST_HOURS if hour != prefs["hour"])])
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from handlers.context import MENU_FLOW, Ctx
 from handlers.text import (
     esc,
+    fit_button,
     fold,
     is_blank,
     match_option,
@@ -590,8 +591,10 @@ def _pickable(ctx: Ctx, form: Form, state: dict) -> list[tuple[str, str]]:
 
 def _show_pick(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
     lines = ([prefix] if prefix else []) + [ctx.t._("Which answer do you want to change?")]
-    ctx.reply("\n".join(lines), [_choice(state, v, label)
-                                 for v, label in _pickable(ctx, form, state)],
+    pickable = _pickable(ctx, form, state)
+    if any(fit_button(label) != label for _v, label in pickable):  # say in full what was cut
+        lines += [f"{n}. {esc(label)}" for n, (_v, label) in enumerate(pickable, start=1)]
+    ctx.reply("\n".join(lines), [_choice(state, v, fit_button(label)) for v, label in pickable],
               asks=_asks(form, state))
 
 

@@ -386,8 +386,8 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
         stage = "before" if deadline > ctx.today else "due" if deadline == ctx.today else "overdue"
         for contact, identity in officers:
             tt = ctx.translator_for(contact.language)
-            text = tt._("📣 From the {body}:").format(body=ctx.config.body(tt)) + "\n" + _officer_text(
-                tt, stage, obligation, period, deadline, ctx.today)
+            text = (tt._("📣 From the {body}:").format(body=ctx.config.body(tt)) + "\n"
+                    + _officer_text(tt, stage, obligation, period, deadline, ctx.today))
             messages.append(Outgoing(identity.channel, identity.chat_id, Reply(
                 text, (_open_form_choice(tt, obligation, period),)), contact.id))
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.remind", ctx.now,

@@ -108,7 +108,8 @@ async def test_people_list_role_change_and_unlink_in_chat(harness):
     admin = await admin_chat(h)
     await admin.say("/people")
     listing = admin.last().text
-    assert "Trần Thị Bình — cán bộ đầu mối, Q-LECHAN · Telegram · hoạt động 09:00 ngày 10/03/2026" in listing
+    assert ("Trần Thị Bình — cán bộ đầu mối, Q-LECHAN · Telegram · hoạt động 09:00 ngày "
+            "10/03/2026") in listing
     assert "Đỗ Văn Cường" in listing and "Quản trị — quản trị viên" in listing
     await admin.say("/people ngo quyen")
     assert "Đỗ Văn Cường" in admin.last().text and "Trần Thị Bình" not in admin.last().text

@@ -134,7 +134,7 @@ async def test_crash_midway_resumes_without_duplicates(people):
         assert len(notices(chat)) == 1
     await h.runtime.tick()
     await h.drain()
-    assert "đã gửi xong" in h.admin.last().text and "đã gửi 6" in h.admin.last().text
+    assert "đã gửi xong" in h.admin.last().text and "đã gửi: 6" in h.admin.last().text
 
 
 async def test_status_message_is_kept_current_while_sending(people):

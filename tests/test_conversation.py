@@ -150,7 +150,7 @@ async def test_full_form_with_bad_answers_of_every_type(harness):
     await chat.say("31/02/2026")
     assert "không phải là ngày" in chat.last().text
     await chat.say("01/01/2027")
-    assert "tương lai" in chat.last().text
+    assert "chưa đến" in chat.last().text
     await chat.say("hôm qua")
 
     await chat.say("nhiều")
@@ -160,21 +160,21 @@ async def test_full_form_with_bad_answers_of_every_type(harness):
     await chat.say("1.200")
 
     await chat.say("không biết")
-    assert "chọn một trong các phương án" in chat.last().text
+    assert "chọn một trong các lựa chọn" in chat.last().text
     await chat.say("truc tuyen")
 
     await chat.say("1, 9")
-    assert "“9” không phải" in chat.last().text
+    assert "“9” không có trong" in chat.last().text
     await chat.press("Người dân")
     await chat.press("Cán bộ, công chức")
     await chat.press("Xong")
 
     await chat.say("có lẽ")
-    assert "chọn một trong các phương án" in chat.last().text
+    assert "chọn một trong các lựa chọn" in chat.last().text
     await chat.say("có")
 
     await chat.say("đây là chữ")
-    assert "gửi ảnh hoặc tài liệu" in chat.last().text
+    assert "cần một ảnh hoặc tài liệu" in chat.last().text
     await chat.send_photo("PHOTO-9")
     assert "Đã nhận 1 tệp" in chat.last().text
     await chat.send_document("DOC-9")

@@ -112,7 +112,8 @@ async def test_a_review_held_after_the_cut_off_but_before_its_deadline_counts(de
         await desk.tick_at(at(2025, 12, day))
     assert not [t for t in reminders(officer) if "sơ kết" in t]
     late = [line for text in desk.coordinator.texts() for line in text.splitlines()
-            if "“Báo cáo sơ kết 3 năm giai đoạn 2023–2025”" in line]  # a long message goes in several parts
+            # a long message goes in several parts
+            if "“Báo cáo sơ kết 3 năm giai đoạn 2023–2025”" in line]
     assert len(late) == 40 and not [line for line in late if "Lê Chân" in line]
 
 
@@ -171,7 +172,7 @@ async def export_totals(h, button: str) -> dict:
     return {row[0]: row[1:3] for row in book["Tổng hợp"].iter_rows(values_only=True) if row[0]}
 
 
-MODELS = "Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ"
+MODELS = "Số mô hình sáng tạo, cách làm mới, điển hình tiên tiến được báo cáo trong kỳ"
 
 
 async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
@@ -180,7 +181,7 @@ async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
     assert f"{MODELS}</b>: 1" in summary
     await desk.coordinator.say("/status")
     block = status_block(desk.coordinator.last().text, "Báo cáo định kỳ")
-    assert f"{MODELS} 1" in block
+    assert f"{MODELS}: 1" in block
     totals = await export_totals(desk, "Năm 2026")
     assert totals[MODELS] == (1, 1)
     assert totals["Mô hình, điển hình"][0] == 1
@@ -266,13 +267,13 @@ async def test_the_admin_has_the_coordinators_difficulties_and_settings(desk):
     await admin.press("KK-2026-0001")
     assert "Đề xuất: Đề nghị Sở gửi tài liệu" in admin.last().text
     await admin.press("Xác nhận đã giải quyết")
-    assert "đã được giải quyết" not in officer.last().text
-    await admin.press("Đúng, đã giải quyết")
-    assert "đã được giải quyết" in officer.last().text
+    assert "đã được xác nhận đã giải quyết" not in officer.last().text
+    await admin.press("Xác nhận đã giải quyết")
+    assert "đã được xác nhận đã giải quyết" in officer.last().text
     await admin.say("/settings")
-    assert "✅ bản tổng hợp hằng ngày" in admin.last().text
+    assert "✅ bản tin tổng hợp hằng ngày" in admin.last().text
     await admin.press("Tắt bản tin ngày")
-    assert "⬜ bản tổng hợp hằng ngày" in admin.last().text
+    assert "⬜ bản tin tổng hợp hằng ngày" in admin.last().text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ def status_figures(text: str) -> dict[str, int]:
                 if line.startswith("Tổng hợp từ các báo cáo đến nay: "))
     pairs = line.split(": ", 1)[1].split("; ")
     return {label: int(number.replace(".", "")) for label, number in
-            (pair.rsplit(" ", 1) for pair in pairs)}
+            (pair.rsplit(": ", 1) for pair in pairs)}
 
 
 @pytest.mark.parametrize("desk", [at(2025, 12, 11)], indirect=True)

@@ -81,9 +81,9 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
         assert "đơn vị chờ hướng dẫn" in coordinator.last().text
 
     await second.press("Xác nhận đã giải quyết")  # asked once more before the unit is told
-    assert "đã được giải quyết" not in h.officer.last().text
-    await second.press("Đúng, đã giải quyết")
-    assert "đã được giải quyết" in h.officer.last().text
+    assert "đã được xác nhận đã giải quyết" not in h.officer.last().text
+    await second.press("Xác nhận đã giải quyết")
+    assert "đã được xác nhận đã giải quyết" in h.officer.last().text
     await h.officer.press("Đề nghị xem xét lại")
     await h.officer.say("Đến nay vẫn chưa nhận được kinh phí")
     assert "đề nghị xem xét lại" in first.last().text
@@ -91,7 +91,7 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
 
     await first.say("/difficulties")
     listing = first.last().text
-    assert number in listing and "chờ Sở tiếp nhận" in listing
+    assert number in listing and "chờ tiếp nhận" in listing
     await first.press(number)
     thread = first.last().text
     for event in ("phản ánh", "đã tiếp nhận", "đã trả lời", "phản hồi", "đã giải quyết",
@@ -127,7 +127,7 @@ async def test_roles_and_forged_buttons(people):
     assert "không thực hiện được" in coordinator.last().text
     push = h.leader.last()
     assert "trình lãnh đạo xem xét, giải quyết" in push.text
-    await h.leader.press("Chuyển lại bộ phận điều phối")
+    await h.leader.press("Chuyển lại cán bộ tổng hợp")
     await h.leader.say("Đề nghị Sở làm việc với Sở Tài chính")
     assert "Đề nghị Sở làm việc với Sở Tài chính" in coordinator.last().text
     await coordinator.press("Trả lời")

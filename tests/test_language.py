@@ -127,6 +127,17 @@ async def test_no_button_is_longer_than_a_phone_shows(harness):
     await officer.press("Bỏ qua")
     await officer.press("Bỏ qua")
     await officer.press("Xác nhận")
+    # The periodic report's "change an answer" list: its figures have the longest labels.
+    await officer.say("/report")
+    await officer.press("Báo cáo định kỳ")
+    await officer.press_data("rp:2026", officer.last())
+    await officer.say("Hoàn thành")
+    await officer.say("Không có")
+    await officer.press("Bỏ qua")
+    await officer.press("Bỏ qua")
+    await officer.press("Sửa một câu trả lời")
+    assert "Số mô hình sáng tạo, cách…" in [label for label, _ in officer.last().buttons]
+    await officer.say("/cancel")
     coordinator = await register(h, 502, "Lê Văn Cường", Role.COORDINATOR, None)
     leader = await register(h, 503, "Phạm Minh Đức", Role.LEADER, None)
     admin = h.chat(1, "Phạm Thu Hà")
