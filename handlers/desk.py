@@ -191,7 +191,7 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
         lines.append(t.ngettext("<b>{n} unit overdue</b>", "<b>{n} units overdue</b>",
                                 len(late_units)).format(n=len(late_units)))
         lines += [f"• {esc(name)}: {esc(obligation.label(t.language))}, " +
-                  t.ngettext("{n} day late", "{n} days late", days).format(n=days)
+                  t.ngettext("{n} day late", "{n} days late", days).format(n=t.number(days))
                   for name, obligation, days in late_units[:15]]
         if len(late_units) > 15:
             lines.append(t._("… and {n} more (see /status)").format(n=len(late_units) - 15))

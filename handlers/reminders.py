@@ -105,7 +105,7 @@ def _officer_text(t, stage: str, obligation: Obligation, period: Period, deadlin
             "({n} day left).",
             "⏰ Reminder: your unit has not yet sent “{name}” for {period}. Deadline: {deadline} "
             "({n} days left).", days).format(name=name, period=label, deadline=t.date(deadline),
-                                             n=days)
+                                             n=t.number(days))
     if stage == "due":
         return t._("⏰ Today is the deadline for “{name}” for {period}.").format(
             name=name, period=label)
@@ -115,7 +115,7 @@ def _officer_text(t, stage: str, obligation: Obligation, period: Period, deadlin
         "Please send it as soon as possible.",
         "⚠️ Your unit's “{name}” for {period} is overdue by {n} days (deadline {deadline}). "
         "Please send it as soon as possible.", days).format(
-        name=name, period=label, n=days, deadline=t.date(deadline))
+        name=name, period=label, n=t.number(days), deadline=t.date(deadline))
 
 
 async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
@@ -183,7 +183,7 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
                 "{unit}: “{name}” for {period}, {n} day late",
                 "{unit}: “{name}” for {period}, {n} days late", days).format(
                 unit=esc(unit_name), name=esc(obligation.label(t.language)),
-                period=esc(period.label(t)), n=days))
+                period=esc(period.label(t)), n=t.number(days)))
         out.append(Outgoing(channel, chat_id, Reply("\n".join(lines)), contact_id))
     return out
 
@@ -276,12 +276,13 @@ def _owed_line(ctx: Ctx, status: UnitStatus, deadline: date) -> str:
     if days > 0:
         return t.ngettext("⏳ not yet sent · deadline {deadline}{extended}, {n} day left",
                           "⏳ not yet sent · deadline {deadline}{extended}, {n} days left",
-                          days).format(deadline=t.date(deadline), extended=extended, n=days)
+                          days).format(deadline=t.date(deadline), extended=extended,
+                                       n=t.number(days))
     if days == 0:
         return t._("⏰ not yet sent · the deadline is today{extended}").format(extended=extended)
     return t.ngettext("⚠️ overdue by {n} day · deadline {deadline}{extended}",
                       "⚠️ overdue by {n} days · deadline {deadline}{extended}", -days).format(
-        n=-days, deadline=t.date(deadline), extended=extended)
+        n=t.number(-days), deadline=t.date(deadline), extended=extended)
 
 
 @callback("dl", ADMINS)

@@ -324,6 +324,10 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
     done = doctor(ADMIN_IDS="1", PROGRAMME_FILE=str(programme))
     assert "✓ Database" in done.stdout and "at schema version" in done.stdout
     assert "✗ The programme lists holidays only until" in done.stdout
+    # The coordinating department's record: a code no unit has (say, one from before a merger).
+    assert "✗ The coordinating unit SO-VHTTDL (COORDINATING_UNIT) is not in the units" in \
+        done.stdout
+    assert "The coordinating unit" not in doctor(ADMIN_IDS="1", COORDINATING_UNIT="P1").stdout
     assert "✗ The programme asks units of kind district for reports (plan, annual" in done.stdout
     assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
     assert "ADMIN_IDS" not in done.stdout

@@ -292,3 +292,24 @@ async def test_a_job_failing_again_and_again_is_reported_once_until_it_recovers(
     assert len(alerts(h.admin, FAILED_VI)) == 1
     await h.tick_at(hanoi(13, 9, 9))
     assert len(alerts(h.admin, FAILED_VI)) == 2 and len(alerts(h.admin_en, FAILED_EN)) == 2
+
+
+async def test_admins_are_told_once_when_the_holidays_run_out(desk, caplog):
+    """The programme lists holidays only to 16/03/2026 and the clock stands at 02/03: past the
+    list, reminders would go out on a holiday. The admins hear it once; the log at each start."""
+    admin = desk.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+
+    def warned() -> list[str]:
+        return [t for t in admin.texts() if "danh sách ngày nghỉ lễ" in t]
+
+    await desk.tick_at(hanoi(2, 10))
+    assert len(warned()) == 1 and "đến ngày 16/03/2026" in warned()[0]
+    assert "PROGRAMME_FILE" in warned()[0]
+    await desk.tick_at(hanoi(3, 10))
+    await desk.restart()
+    await desk.tick_at(hanoi(4, 10))
+    assert len(warned()) == 1  # once, across ticks and restarts
+    assert not [t for t in desk.coordinator.texts() if "ngày nghỉ lễ" in t]  # admins only
+    assert any("holidays only until 2026-03-16" in r.getMessage() for r in caplog.records
+               if r.levelname == "WARNING")
