@@ -45,7 +45,7 @@ def notices(chat):
 
 
 @pytest.mark.parametrize(("scope", "steps", "expected"), [
-    ("Tất cả các đơn vị (cán bộ đầu mối)", (), {501, 502, 503, 504, 505, 506}),
+    ("Mọi đơn vị (cán bộ đầu mối)", (), {501, 502, 503, 504, 505, 506}),
     ("Theo loại đơn vị", ("press:Quận, huyện", "press:Xong"), {501, 502, 503}),
     ("Một số đơn vị", ("so-yt, thanh doan",), {504, 506}),
     ("Theo vai trò", ("press:Cán bộ tổng hợp", "press:Xong"), {301}),
@@ -103,7 +103,7 @@ async def partial_drain(h, seconds: float) -> None:
 
 async def test_cancel_midway(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.3)  # some notices have gone out
@@ -121,7 +121,7 @@ async def test_cancel_midway(people):
 
 async def test_crash_midway_resumes_without_duplicates(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.3)
@@ -139,7 +139,7 @@ async def test_crash_midway_resumes_without_duplicates(people):
 
 async def test_status_message_is_kept_current_while_sending(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.4)  # the admin's answer goes first, then some notices

@@ -187,7 +187,7 @@ async def test_a_notice_ending_in_zero_width_spaces_arrives_with_its_button(harn
     await admin.say("/broadcast")
     await admin.say("<" * 1000 + " " + "\u200b" * 2000)  # 3,001 characters, 6,001 escaped
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Gửi ngay")
     await admin.press("Xác nhận")
     assert refused(harness) == []

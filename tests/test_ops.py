@@ -132,7 +132,7 @@ async def test_metrics_after_a_conversation_and_a_broadcast(people, ops):  # noq
     sent_before, blocked_before, throttled_before = sends("sent"), sends("blocked"), sends("429")
     first_update = next(h.updates)
 
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     # One officer has blocked the bot; Telegram asks to slow down once.
     h.request.script += [("sendMessage", 403, "Forbidden: bot was blocked by the user", None),
                          ("sendMessage", 429, "Too Many Requests: retry after 1", 1)]

@@ -69,7 +69,7 @@ async def test_officer_lists_the_notices_received_and_acknowledges_one(desk):
     await admin.say("/broadcast")
     await admin.say("Họp giao ban trực tuyến lúc 14:00")
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Gửi ngay")
     await admin.press("Xác nhận")
     await desk.officer.say("/thongbaoden")
