@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import stat
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,6 @@ from handlers.programme import ProgrammeError, load_programme
 from storage.db import migrations
 
 FREE_DISK_MIN = 1 << 30  # 1 GiB: room for a few backups and exports
-HOLIDAYS_AHEAD = timedelta(days=60)
 
 
 def check(settings: Settings, t: Translator, today: date) -> list[tuple[bool, str]]:
@@ -72,6 +71,8 @@ def _database(settings: Settings, t: Translator, ok, bad) -> set[str] | None:
             version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
             kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM units")}
             named = _named_kinds(conn)
+            coordinating = conn.execute("SELECT name FROM units WHERE code = ?",
+                                        (settings.coordinating_unit,)).fetchone()
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -93,6 +94,12 @@ def _database(settings: Settings, t: Translator, ok, bad) -> set[str] | None:
         bad(t._("Units have kinds with no name to show ({kinds}): name them under "
                 "\u201ckinds:\u201d in a YAML units file and import it.").format(
                     kinds=", ".join(sorted(kinds - named))))
+    # The coordinating department is a unit like the others; its record is what the settings
+    # point at, so a code left over from before a merger shows here.
+    if kinds and coordinating is None:
+        bad(t._("The coordinating unit {code} (COORDINATING_UNIT) is not in the units list: "
+                "import it, or set COORDINATING_UNIT to its code.").format(
+                    code=settings.coordinating_unit))
     return kinds
 
 
@@ -112,13 +119,13 @@ def _programme(settings: Settings, t: Translator, today: date, kinds: set[str] |
         bad(t._("The programme file cannot be used ({detail}): fix PROGRAMME_FILE.").format(
             detail=exc))
         return
-    last = max(programme.holidays, default=None)
-    if last is None or last < today + HOLIDAYS_AHEAD:
+    last = programme.holidays_run_out(today)
+    if last is not None:
         bad(t._("The programme lists holidays only until {day}: add next year's holidays to "
-                "the programme file (PROGRAMME_FILE).").format(
-                    day=t.date(last) if last else "-"))
+                "the programme file (PROGRAMME_FILE).").format(day=t.date(last)))
     else:
-        ok(t._("Programme holidays listed until {day}.").format(day=t.date(last)))
+        ok(t._("Programme holidays listed until {day}.").format(
+            day=t.date(max(programme.holidays))))
     if kinds is None:
         return
     if not kinds:

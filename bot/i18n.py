@@ -50,7 +50,8 @@ class Translator:
     def datetime(self, value: datetime) -> str:
         """Format an aware datetime in the configured time zone."""
         local = value.astimezone(self.zone)
-        pattern = "dd/MM/yyyy HH:mm" if self.language == "vi" else "d MMM yyyy, HH:mm"
+        # Administrative Vietnamese puts the time first: "08:00 ngày 30/11/2026".
+        pattern = "HH:mm 'ngày' dd/MM/yyyy" if self.language == "vi" else "d MMM yyyy, HH:mm"
         return format_datetime(local, pattern, locale=self.locale)
 
 

@@ -85,9 +85,12 @@ def _lines(value: str) -> tuple[str, ...]:
 
 
 def letterhead_from(settings: Settings) -> Letterhead:
-    return Letterhead(issuing_body=settings.compile_issuing_body,
-                      superior=settings.compile_superior, place=settings.compile_place,
-                      symbol=settings.compile_symbol, signer=_lines(settings.compile_signer),
+    return Letterhead(issuing_body=settings.coordinating_body,
+                      issuing_body_en=settings.coordinating_body_en,
+                      superior=settings.city_body, superior_en=settings.city_body_en,
+                      place=settings.city, place_en=settings.city_en,
+                      unit_code=settings.coordinating_unit, symbol=settings.compile_symbol,
+                      signer=_lines(settings.compile_signer),
                       signer_name=settings.compile_signer_name,
                       recipients=_lines(settings.compile_recipients),
                       template=settings.compile_template)
@@ -141,6 +144,11 @@ class Runtime:
 
     async def open(self) -> None:
         await self.db.open()
+        last = self.config.programme.holidays_run_out(self.clock().astimezone(
+            self.config.zone).date())
+        if last is not None:
+            log.warning("the programme lists holidays only until %s: add next year's to the "
+                        "programme file (PROGRAMME_FILE)", last.isoformat())
 
     async def start(self, senders: list[Sender], bot_username: str | None = None,
                     background: bool = True) -> None:

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["vi", "en"]
@@ -22,7 +29,8 @@ class Settings(BaseSettings):
 
     # Env expansion and JSON decoding of lists are off on purpose: ADMIN_IDS is written the way
     # operators expect ("1, 2"), not as JSON.
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -38,9 +46,22 @@ class Settings(BaseSettings):
     # The units the console demo starts with on an empty database (see .env.example).
     units_file: Path | None = None
 
-    compile_issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
-    compile_superior: str = "UBND thành phố Hải Phòng"
-    compile_place: str = "Hải Phòng"
+    # Who coordinates the programme, and the city: named in messages, the compiled report and
+    # its letterhead. The letter of 2023 gave the task to the Department of Information and
+    # Communications; since the merger of 1 March 2025 its press and information work (which
+    # this programme is) belongs to the Department of Culture, Sports and Tourism. The old
+    # COMPILE_* names still work, so an existing .env keeps its meaning.
+    coordinating_unit: str = "SO-VHTTDL"
+    coordinating_body: str = Field(
+        default="Sở Văn hóa, Thể thao và Du lịch",
+        validation_alias=AliasChoices("coordinating_body", "compile_issuing_body"))
+    coordinating_body_en: str = "Department of Culture, Sports and Tourism"
+    city: str = Field(default="Hải Phòng",
+                      validation_alias=AliasChoices("city", "compile_place"))
+    city_en: str = "Hai Phong"
+    city_body: str = Field(default="Ủy ban nhân dân thành phố Hải Phòng",
+                           validation_alias=AliasChoices("city_body", "compile_superior"))
+    city_body_en: str = "Hai Phong City People's Committee"
     compile_symbol: str = "SVHTTDL"
     compile_signer: str = "KT. GIÁM ĐỐC|PHÓ GIÁM ĐỐC"
     compile_signer_name: str = ""
@@ -114,6 +135,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_optional(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("coordinating_body", "coordinating_body_en", "city", "city_en",
+                     "city_body", "city_body_en")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        # Every message that names the coordinating body or the city would read "của ." otherwise.
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

@@ -39,11 +39,11 @@ def channel_name(t, channel: str) -> str:
     return t._(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
 
 
-def withdrawn(t) -> str:
+def withdrawn(config: Config, t) -> str:
     """What a deactivated person is told, whatever they send."""
     return t._("Your access to Baocao has been withdrawn, so the bot cannot take reports or "
                "commands from you. If you think this is a mistake, please contact the "
-               "coordinating department.")
+               "{body}.").format(body=config.body(t))
 
 
 async def role_text(tx: Tx, t, role: Role, unit_id: int | None) -> str:
@@ -92,7 +92,7 @@ async def deactivate(tx: Tx, config: Config, contact: Contact, actor: str, now: 
     await tx.audit.record(actor, "contact.deactivate", now, contact=contact.id,
                           cancelled=dropped, reason=reason or None)
     return await tell(tx, contact.id,
-                      Reply(text or withdrawn(config.translator(contact.language))),
+                      Reply(text or withdrawn(config, config.translator(contact.language))),
                       to_inactive=True)
 
 

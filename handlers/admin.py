@@ -71,8 +71,8 @@ INVITE_FORM = forms.register(Form(
                  N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
         Question("count", Kind.INTEGER, N_("Number of invites"),
-                 N_("How many invites? (1-50)"), min_value=1,
-                 max_value=MAX_INVITES_AT_ONCE),  # the prompt says the limit: keep them one
+                 N_("How many invites?"), min_value=1,
+                 max_value=MAX_INVITES_AT_ONCE),  # the hint under it says the limit
     ),
 ))
 

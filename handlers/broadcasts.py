@@ -129,7 +129,7 @@ BROADCAST_FORM = forms.register(Form(
         Question("text", Kind.TEXT, N_("Notice"), N_("Write the notice."), max_length=3500),
         Question("attachment", Kind.ATTACHMENT, N_("Attached file"),
                  N_("A document or photo to attach?"), optional=True),
-        Question("scope", Kind.CHOICE, N_("Audience"), N_("Who should receive it?"),
+        Question("scope", Kind.CHOICE, N_("Recipients"), N_("Who should receive it?"),
                  options=SCOPES),
         Question("kinds", Kind.MULTI, N_("Kinds of unit"), N_("Which kinds of unit?"),
                  options=tuple(UNIT_KINDS.items()),
@@ -146,7 +146,7 @@ BROADCAST_FORM = forms.register(Form(
                  options=(("now", N_("Now")), ("later", N_("At a set time")))),
         Question("day", Kind.DATE, N_("Day"), N_("On which day?"), allow_future=True,
                  check=_not_past_day, ask_if=lambda a: a.get("timing") == "later"),
-        Question("hour", Kind.INTEGER, N_("Hour"), N_("At what hour (0-23)?"), max_value=23,
+        Question("hour", Kind.INTEGER, N_("Hour"), N_("At what hour?"), max_value=23,
                  check=_later_hour, show=lambda hour: f"{hour:02d}:00",
                  ask_if=lambda a: a.get("timing") == "later"),
     )))
@@ -171,8 +171,8 @@ async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
 def notice(config: Config, broadcast, language: str, channel: str, chat_id: str,
            contact_id: int, delivery_id: int, reminder: bool = False) -> Outgoing:
     t = config.translator(language)
-    head = t._("🔔 Reminder — notice from the coordinating department") if reminder else \
-        t._("📢 Notice from the coordinating department")
+    head = (t._("🔔 Reminder — notice from the {body}") if reminder else
+            t._("📢 Notice from the {body}")).format(body=config.body(t))
     attachments = ()
     if broadcast.attachment and broadcast.attachment.get("channel") == channel:
         attachments = (Attachment(broadcast.attachment["kind"], broadcast.attachment["file_id"],

@@ -170,8 +170,10 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
         found = per_unit.get(unit.id) or dict.fromkeys((k for k, _l in FIGURES), 0)
         numbered.append({"no": str(n), "unit": unit.name} | _numbers(t, found))
     return {
-        "superior": head.superior.upper(), "issuing_body": head.issuing_body.upper(),
-        "issuing_body_name": head.issuing_body, "symbol": head.symbol, "place": head.place,
+        "superior": head.city_body(t.language).upper(),
+        "issuing_body": head.body(t.language).upper(),
+        "issuing_body_name": head.body(t.language), "symbol": head.symbol,
+        "place": head.city(t.language),
         "number": "…", "year": str(today.year), "period": period.long_label(t),
         "subject": t._("Results of carrying out the programme, {period}").format(
             period=period.label(t)),
@@ -266,8 +268,9 @@ async def _compile(ctx: Ctx, _args: str) -> None:
         return
     if not await ctx.go_private():
         return
-    ctx.reply(t._("Which report should be drafted?"),
-              [Choice(f"cp:{p.key}", p.long_label(t)) for p in choices(ctx.config, ctx.today)])
+    found = choices(ctx.config, ctx.today)
+    ctx.reply(periods.offered(t, t._("Which report should be drafted?"), found),
+              [Choice(f"cp:{p.key}", p.short_label(t)) for p in found])
 
 
 @callback("cp", DESK)

@@ -19,17 +19,34 @@ MENU_FLOW = "menu"
 
 @dataclass(frozen=True)
 class Letterhead:
-    """Who issues the compiled report and how it is signed (settings COMPILE_*)."""
+    """Who coordinates the programme, the city, and how the compiled report is headed and signed
+    (settings COORDINATING_*, CITY*, COMPILE_*). Messages take these names as format arguments;
+    no message names a department itself."""
 
     issuing_body: str = "Sở Văn hóa, Thể thao và Du lịch"
-    superior: str = "UBND thành phố Hải Phòng"
+    issuing_body_en: str = "Department of Culture, Sports and Tourism"
+    superior: str = "Ủy ban nhân dân thành phố Hải Phòng"
+    superior_en: str = "Hai Phong City People's Committee"
     place: str = "Hải Phòng"
+    place_en: str = "Hai Phong"
+    # The code of the coordinating department's own unit record (`baocao doctor` checks it).
+    unit_code: str = "SO-VHTTDL"
     symbol: str = "SVHTTDL"
     signer: tuple[str, ...] = ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC")
     signer_name: str = ""
     recipients: tuple[str, ...] = ("UBND thành phố (để b/c)", "Lãnh đạo Sở", "Lưu: VT")
     # An office's own copy of the Word template; None uses the one shipped in bot/data.
     template: Path | None = None
+
+    def body(self, language: str) -> str:
+        """The coordinating body's name in a language."""
+        return self.issuing_body_en if language == "en" else self.issuing_body
+
+    def city(self, language: str) -> str:
+        return self.place_en if language == "en" else self.place
+
+    def city_body(self, language: str) -> str:
+        return self.superior_en if language == "en" else self.superior
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,10 @@ class Config:
     message_retention: timedelta = timedelta(days=30)
     file_retention: timedelta = timedelta(days=7)
     letterhead: Letterhead = field(default_factory=Letterhead)
+
+    def body(self, t: Translator) -> str:
+        """The coordinating body's name for a message in t's language."""
+        return self.letterhead.body(t.language)
 
     def translator(self, language: str | None) -> Translator:
         """A person's translator: their language if supported, else the default."""

@@ -127,7 +127,7 @@ def _withdrawn(event: Inbound, config: Config, contact: Contact) -> list[Outgoin
     group's chatter). The reply carries no contact id, which would cancel it."""
     if event.is_group and event.command is None and event.choice is None:
         return []
-    text = access.withdrawn(config.translator(contact.language))
+    text = access.withdrawn(config, config.translator(contact.language))
     return [Outgoing(event.channel, event.chat_id, Reply(text))]
 
 
@@ -195,12 +195,12 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
     if not code:
         text = t._("Hello! This bot is for the contact persons of units reporting on the "
                    "implementation of the resolution. To use it you need an invite code "
-                   "from the coordinating department (Sở Thông tin và Truyền thông). When "
-                   "you have it, send: /start CODE")
+                   "from the {body}. When you have it, send: /start CODE").format(
+                       body=config.body(t))
         return [Outgoing(event.channel, event.chat_id, Reply(text))]
     found = await tx.invites.check(code, now)
     if isinstance(found, InviteProblem):
-        return [Outgoing(event.channel, event.chat_id, Reply(_invite_problem(t, found)))]
+        return [Outgoing(event.channel, event.chat_id, Reply(_invite_problem(config, t, found)))]
     if found.for_contact is not None:
         return await _link(event, tx, config, now, found)
     contact = await tx.contacts.create(unit_id=found.unit_id, role=found.role, name=event.name,
@@ -222,7 +222,7 @@ async def _link(event: Inbound, tx: Tx, config: Config, now: datetime,
     t = config.translator(contact.language if contact else event.language_code)
     if contact is None or not contact.active:
         return [Outgoing(event.channel, event.chat_id,
-                         Reply(_invite_problem(t, InviteProblem.UNKNOWN)))]
+                         Reply(_invite_problem(config, t, InviteProblem.UNKNOWN)))]
     if event.channel == invite.made_on:
         return [Outgoing(event.channel, event.chat_id, Reply(t._(
             "This code links another app to your account: send it to the Baocao bot in that "
@@ -416,17 +416,17 @@ async def _on_choice(ctx: Ctx, choice: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Registration, menu, help, language
 
-def _invite_problem(t, problem: InviteProblem) -> str:
+def _invite_problem(config: Config, t, problem: InviteProblem) -> str:
     return {
         InviteProblem.UNKNOWN: t._("This invite code is not valid. Please check it, or ask the "
-                                   "coordinating department for a new one."),
+                                   "{body} for a new one."),
         InviteProblem.USED: t._("This invite code has already been used. Each code works once; "
-                                "please ask the coordinating department for a new one."),
-        InviteProblem.EXPIRED: t._("This invite code has expired. Please ask the coordinating "
-                                   "department for a new one."),
-        InviteProblem.REVOKED: t._("This invite code has been withdrawn. Please ask the "
-                                   "coordinating department for a new one."),
-    }[problem]
+                                "please ask the {body} for a new one."),
+        InviteProblem.EXPIRED: t._("This invite code has expired. Please ask the {body} for a "
+                                   "new one."),
+        InviteProblem.REVOKED: t._("This invite code has been withdrawn. Please ask the {body} "
+                                   "for a new one."),
+    }[problem].format(body=config.body(t))
 
 
 async def _redeem(ctx: Ctx, code: str, new: bool = False, confirmed: bool = False) -> None:
@@ -436,12 +436,12 @@ async def _redeem(ctx: Ctx, code: str, new: bool = False, confirmed: bool = Fals
     t, tx = ctx.t, ctx.tx
     found = await tx.invites.check(code, ctx.now)
     if isinstance(found, InviteProblem):
-        ctx.reply(_invite_problem(t, found))
+        ctx.reply(_invite_problem(ctx.config, t, found))
         return
     if found.for_contact is not None:  # a /link code links an app; it never changes a role
         ctx.reply(t._("This app is already linked to your account; the code was not used.")
                   if found.for_contact == ctx.contact.id
-                  else _invite_problem(t, InviteProblem.UNKNOWN))
+                  else _invite_problem(ctx.config, t, InviteProblem.UNKNOWN))
         return
     contact = ctx.contact
     if not new:
@@ -462,7 +462,7 @@ async def _redeem(ctx: Ctx, code: str, new: bool = False, confirmed: bool = Fals
                        Choice("rd:-", t._("No, keep my role"))])
             return
     if not await tx.invites.mark_used(found.code, contact.id, ctx.now):
-        ctx.reply(_invite_problem(t, InviteProblem.USED))
+        ctx.reply(_invite_problem(ctx.config, t, InviteProblem.USED))
         return
     actor = f"{ctx.event.channel}:{ctx.event.user_id}"
     await tx.audit.record(actor, "invite.redeem", ctx.now, code=found.code,
@@ -478,10 +478,10 @@ async def _redeem(ctx: Ctx, code: str, new: bool = False, confirmed: bool = Fals
     unit = await tx.units.get(found.unit_id) if found.unit_id else None
     role = t._(ROLE_NAMES[found.role])
     if unit:
-        text = t._("Welcome, comrade {name}. You are registered as {role} of {unit}.").format(
+        text = t._("Welcome, {name}. You are registered as {role} of {unit}.").format(
             name=esc(ctx.event.name), role=role, unit=esc(unit.name))
     else:
-        text = t._("Welcome, comrade {name}. You are registered as {role}.").format(
+        text = t._("Welcome, {name}. You are registered as {role}.").format(
             name=esc(ctx.event.name), role=role)
     ctx.reply(text)
     await show_menu(ctx)
@@ -510,7 +510,7 @@ async def show_menu(ctx: Ctx, greeting: bool = False) -> None:
     if greeting:
         unit = await ctx.tx.units.get(ctx.contact.unit_id) if ctx.contact.unit_id else None
         who = t._(ROLE_NAMES[ctx.role]) + (f", {esc(unit.name)}" if unit else "")
-        text = t._("Hello, comrade {name} ({who}).").format(name=esc(ctx.contact.name),
+        text = t._("Hello, {name} ({who}).").format(name=esc(ctx.contact.name),
                                                             who=who) + "\n" + text
     ctx.reply(text, menu_choices(ctx))
 

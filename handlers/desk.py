@@ -93,7 +93,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         if obligation.report == "periodic":  # the figures its reports will carry, so far
             figures = await period_figures(ctx.tx, period)
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
-                f"{t._(label)} {t.number(figures[key])}" for key, label in FIGURES
+                f"{t._(label)}: {t.number(figures[key])}" for key, label in FIGURES
                 if not key.startswith("diss_"))))
         # A unit that no longer exists and never sent it is history, not overdue: it is
         # counted apart and never chased.
@@ -106,8 +106,9 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
                 "{n} units that no longer exist did not send it.", ended).format(
                 n=t.number(ended)))
         if missing:
-            lines.append(t._("Missing: {list}").format(list=", ".join(
-                f"{esc(unit_kind_label(t, kind, names))} {n}"
+            # Kinds such as "Xã, phường" hold commas: "{kind}: {n}", joined with "; ".
+            lines.append(t._("Missing: {list}").format(list="; ".join(
+                f"{esc(unit_kind_label(t, kind, names))}: {t.number(n)}"
                 for kind, n in sorted(missing.items(), key=lambda item: _kind_order(
                     names, item[0])))))
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
@@ -194,10 +195,10 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     by_kind: dict[str, list[str]] = defaultdict(list)
     names = await tx.units.kinds()
     for kind, unit_kind, n in counts:
-        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind, names))} {t.number(n)}")
+        by_kind[kind].append(f"{esc(unit_kind_label(t, unit_kind, names))}: {t.number(n)}")
     for kind, parts in by_kind.items():
         label = t._(KINDS[kind].title) if kind in KINDS else kind
-        lines.append(f"• {label}: {', '.join(parts)}")
+        lines.append(f"• {label} — {'; '.join(parts)}")
     if models:
         lines.append(t._("<b>Good models reported</b>"))
         lines += [f"• {esc(name)} ({esc(unit)})" for name, unit in models]
@@ -209,7 +210,7 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
         lines.append(t.ngettext("<b>{n} unit overdue</b>", "<b>{n} units overdue</b>",
                                 len(late_units)).format(n=len(late_units)))
         lines += [f"• {esc(name)}: {esc(obligation.label(t.language))}, " +
-                  t.ngettext("{n} day late", "{n} days late", days).format(n=days)
+                  t.ngettext("{n} day late", "{n} days late", days).format(n=t.number(days))
                   for name, obligation, days in late_units[:15]]
         if len(late_units) > 15:
             lines.append(t._("… and {n} more (see /status)").format(n=len(late_units) - 15))
@@ -307,14 +308,14 @@ async def _settings(ctx: Ctx, _args: str) -> None:
              f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
                                               "something new"),
              f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
-             t._("Digests arrive at {hour}:00.").format(hour=prefs["hour"])]
+             t._("Digests arrive at {hour}:00.").format(hour=f"{prefs['hour']:02d}")]
     ctx.reply("\n".join(lines), [
         *each_choice,
         Choice(f"set:daily:{'off' if prefs['daily'] else 'on'}",
                t._("Stop daily digest") if prefs["daily"] else t._("Daily digest")),
         Choice(f"set:weekly:{'off' if prefs['weekly'] else 'on'}",
                t._("Stop weekly digest") if prefs["weekly"] else t._("Weekly digest")),
-        *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=hour))
+        *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=f"{hour:02d}"))
           for hour in DIGEST_HOURS if hour != prefs["hour"])])
 
 

@@ -50,7 +50,7 @@ FIELDS = (
     ("other", N_("Other")),
 )
 URGENCIES = (("normal", N_("Normal")), ("urgent", N_("Urgent")))
-STATUS_LABELS = {Status.OPEN: N_("waiting for the department"),
+STATUS_LABELS = {Status.OPEN: N_("waiting to be acknowledged"),
                  Status.ACKNOWLEDGED: N_("acknowledged"), Status.ANSWERED: N_("answered"),
                  Status.RESOLVED: N_("resolved"), Status.ESCALATED: N_("with the leaders")}
 EVENT_LABELS = {"opened": N_("reported"), "acknowledged": N_("acknowledged"),
@@ -122,9 +122,9 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
         urgency=answers["urgency"], text=answers["text"], proposal=answers.get("proposal"),
         attachments=answers.get("evidence") or [], channel=ctx.event.channel, now=ctx.now,
         local_year=ctx.today.year)
-    ctx.reply(t._("Difficulty <b>{number}</b> was sent to the coordinating department. You will "
-                  "be told here when it is acknowledged and answered.").format(
-        number=difficulty.number))
+    ctx.reply(t._("Difficulty <b>{number}</b> was sent to the {body}. You will be told here "
+                  "when it is acknowledged and answered.").format(
+        number=difficulty.number, body=ctx.config.body(t)))
 
     def text_for(tt):
         return "\n".join([tt._("🆘 New difficulty") + " " + headline(tt, difficulty),
@@ -253,8 +253,8 @@ async def _acknowledge(ctx: Ctx, difficulty: Difficulty) -> None:
     ctx.reply(ctx.t._("{number} acknowledged; the unit was told.").format(
         number=difficulty.number), _buttons(ctx.t, acknowledged, ctx.role))
     ctx.out += await _tell(tx, ctx.config, [Role.OFFICER], acknowledged, lambda t: t._(
-        "👀 The coordinating department has acknowledged {number} and is handling it.").format(
-        number=difficulty.number), unit_only=True)
+        "👀 The {body} has acknowledged {number} and is handling it.").format(
+        number=difficulty.number, body=ctx.config.body(t)), unit_only=True)
 
 
 async def _resolve(ctx: Ctx, difficulty: Difficulty) -> None:
@@ -278,7 +278,7 @@ async def escalate(tx: Tx, config: Config, difficulty: Difficulty, contact_id: i
 
     def for_leaders(t):
         why = (t._("not answered in time") if overdue
-               else t._("escalated by the coordinating department"))
+               else t._("passed on by the coordinators"))
         return "\n".join([t._("🔺 Difficulty for your decision ({why})").format(why=why),
                           headline(t, escalated), esc(difficulty.text),
                           *proposal_line(t, escalated)])
@@ -337,7 +337,7 @@ async def _on_text(ctx: Ctx, answers: dict, params: dict, kind: str) -> None:
     ctx.out += await _tell(tx, ctx.config, roles, updated, lambda tt: "\n".join([
         tt._(head).format(unit=esc(difficulty.unit_name), number=difficulty.number), esc(text)]),
         group=kind == "reopened")
-    ctx.reply(t._("Sent to the coordinating department."))
+    ctx.reply(t._("Sent to the {body}.").format(body=ctx.config.body(t)))
 
 
 def _text_form(form_id: str, title: str, prompt: str, kind: str,
@@ -353,7 +353,7 @@ def _text_form(form_id: str, title: str, prompt: str, kind: str,
 ANSWER_FORM = _text_form("difficulty_answer", N_("Answer a difficulty"),
                          N_("Your answer to the unit?"), "answer", DESK)
 REPLY_FORM = _text_form("difficulty_reply", N_("Reply about a difficulty"),
-                        N_("Your reply to the coordinating department?"), "reply", OFFICERS)
+                        N_("Your reply about the difficulty?"), "reply", OFFICERS)
 RETURN_FORM = _text_form("difficulty_return", N_("Send back to coordinators"),
                          N_("Your instruction to the coordinators?"), "instruction",
                          frozenset({Role.LEADER}))
@@ -450,8 +450,7 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     return out
 
 
-action(Action("difficulty", N_("Report a difficulty"), N_("report a difficulty or obstacle to "
-                                                          "the coordinating department"),
+action(Action("difficulty", N_("Report a difficulty"), N_("report a difficulty or obstacle"),
               OFFICERS, _difficulty, aliases=("khokhan",), private_only=True))
 action(Action("difficulties", N_("Difficulties"), N_("open difficulties, oldest first"), DESK,
               _difficulties, aliases=("vuongmac",), private_data=True))

@@ -249,11 +249,15 @@ async def _export(ctx: Ctx, args: str) -> None:
                else ctx.today.year + 1)
     keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
             *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
+    found: dict[tuple, Period] = {}
+    for key in keys:  # two ad hoc periods with the same dates make the same spreadsheet
+        period = programme.period(key)
+        found.setdefault((period.start, period.end), period)
     ctx.reply(ctx.t._("Which period should the spreadsheet cover? Another one can be typed: "
                       "/export 2024, /export 2025-Q3, /export 2026-M03 or a review period "
                       "({ids}).").format(ids=", ".join(p.id for p in programme.adhoc_periods)),
-              [Choice(f"ex:{programme.period_ref(key)}", programme.period(key).long_label(ctx.t))
-               for key in keys])
+              [Choice(f"ex:{programme.period_ref(p.key)}", p.short_label(ctx.t))
+               for p in found.values()])
 
 
 @callback("ex", DESK, private_data=True)

@@ -30,6 +30,7 @@ from typing import Any
 from handlers.context import MENU_FLOW, Ctx
 from handlers.text import (
     esc,
+    fit_button,
     fold,
     is_blank,
     match_option,
@@ -134,8 +135,13 @@ def _next_index(form: Form, answers: dict, after: int) -> int | None:
 def _hint(ctx: Ctx, question: Question) -> str:
     t = ctx.t
     hints = {
-        Kind.DATE: t._("Date as dd/mm/yyyy, or “hôm nay”, “hôm qua”."),
-        Kind.INTEGER: t._("A whole number, e.g. 1.200."),
+        # A day to come (a notice's day, a new deadline) and a day past (an activity) differ.
+        Kind.DATE: (t._("Date as dd/mm/yyyy, or “hôm nay”, “ngày mai”.") if question.allow_future
+                    else t._("Date as dd/mm/yyyy, or “hôm nay”, “hôm qua”.")),
+        # A small range (an hour, a count of invites) is said; a count of people is not.
+        Kind.INTEGER: (t._("A number from {low} to {high}.").format(
+            low=t.number(question.min_value), high=t.number(question.max_value))
+            if question.max_value <= 1000 else t._("A whole number, e.g. 1.200.")),
         Kind.MULTI: t._("Tap every option that applies, then Done (or type the numbers, "
                         "e.g. 1, 3)."),
         Kind.ATTACHMENT: t._("Send photos or documents, then press Done."),
@@ -585,8 +591,10 @@ def _pickable(ctx: Ctx, form: Form, state: dict) -> list[tuple[str, str]]:
 
 def _show_pick(ctx: Ctx, form: Form, state: dict, prefix: str = "") -> None:
     lines = ([prefix] if prefix else []) + [ctx.t._("Which answer do you want to change?")]
-    ctx.reply("\n".join(lines), [_choice(state, v, label)
-                                 for v, label in _pickable(ctx, form, state)],
+    pickable = _pickable(ctx, form, state)
+    if any(fit_button(label) != label for _v, label in pickable):  # say in full what was cut
+        lines += [f"{n}. {esc(label)}" for n, (_v, label) in enumerate(pickable, start=1)]
+    ctx.reply("\n".join(lines), [_choice(state, v, fit_button(label)) for v, label in pickable],
               asks=_asks(form, state))
 
 

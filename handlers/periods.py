@@ -42,15 +42,26 @@ class Period:
         if part == "H2":
             return t._("second half of {year}").format(year=year_)
         if part.startswith("Q"):
-            return t._("quarter {roman}/{year}").format(roman=ROMAN[int(part[1]) - 1], year=year_)
+            # "quý IV/2026" in Vietnamese, "Q4 2026" in English.
+            return t._("Q{quarter} {year}").format(quarter=part[1],
+                                                   roman=ROMAN[int(part[1]) - 1], year=year_)
         return t._("month {month}/{year}").format(month=int(part[1:]), year=year_)
 
-    def long_label(self, t: Translator) -> str:
-        """For a button or a heading: capitalised, with its dates."""
+    def short_label(self, t: Translator) -> str:
+        """For a button, which must fit a phone: capitalised, without its dates."""
         label = self.label(t)
-        return t._("{label} ({start} – {end})").format(label=label[:1].upper() + label[1:],
+        return label[:1].upper() + label[1:]
+
+    def long_label(self, t: Translator) -> str:
+        """For a heading or a list: capitalised, with its dates."""
+        return t._("{label} ({start} – {end})").format(label=self.short_label(t),
                                                       start=t.date(self.start),
                                                       end=t.date(self.end))
+
+
+def offered(t: Translator, question: str, found: list[Period]) -> str:
+    """A question about periods, with the dates of each offered (their buttons are short)."""
+    return "\n".join([question, *(f"• {p.long_label(t)}" for p in found)])
 
 
 def year(number: int) -> Period:

@@ -16,6 +16,9 @@ from handlers.periods import Period
 
 RECURRING = ("annual", "half", "quarter", "month")
 DEFAULT_PROGRAMME = Path(__file__).resolve().parent.parent / "bot" / "data" / "programme.yaml"
+# Holidays are listed a year at a time (the Government announces them late in the year before):
+# admins are warned this long before the list runs out, time enough to add the next year.
+HOLIDAYS_AHEAD = timedelta(days=60)
 
 
 class ProgrammeError(Exception):
@@ -185,6 +188,14 @@ class Programme(Model):
                          self.deadline(obligation, previous_)) >= today:
                 period = previous_  # last period's deadline has not passed yet
         return period, moved.get((obligation.id, period.key), self.deadline(obligation, period))
+
+    def holidays_run_out(self, today: date) -> date | None:
+        """The last listed holiday when the list ends within HOLIDAYS_AHEAD of today (today
+        itself when none is listed); None when it reaches further."""
+        last = max(self.holidays, default=None)
+        if last is None:
+            return today
+        return last if last < today + HOLIDAYS_AHEAD else None
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.holidays

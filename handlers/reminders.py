@@ -105,7 +105,7 @@ def _officer_text(t, stage: str, obligation: Obligation, period: Period, deadlin
             "({n} day left).",
             "⏰ Reminder: your unit has not yet sent “{name}” for {period}. Deadline: {deadline} "
             "({n} days left).", days).format(name=name, period=label, deadline=t.date(deadline),
-                                             n=days)
+                                             n=t.number(days))
     if stage == "due":
         return t._("⏰ Today is the deadline for “{name}” for {period}.").format(
             name=name, period=label)
@@ -115,7 +115,7 @@ def _officer_text(t, stage: str, obligation: Obligation, period: Period, deadlin
         "Please send it as soon as possible.",
         "⚠️ Your unit's “{name}” for {period} is overdue by {n} days (deadline {deadline}). "
         "Please send it as soon as possible.", days).format(
-        name=name, period=label, n=days, deadline=t.date(deadline))
+        name=name, period=label, n=t.number(days), deadline=t.date(deadline))
 
 
 async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
@@ -184,7 +184,7 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
                 "{unit}: “{name}” for {period}, {n} day late",
                 "{unit}: “{name}” for {period}, {n} days late", days).format(
                 unit=esc(unit_name), name=esc(obligation.label(t.language)),
-                period=esc(period.label(t)), n=days))
+                period=esc(period.label(t)), n=t.number(days)))
         out.append(Outgoing(channel, chat_id, Reply("\n".join(lines)), contact_id))
     return out
 
@@ -260,7 +260,8 @@ async def _unit_deadlines(ctx: Ctx) -> None:
             lines.append(_owed_line(ctx, mine, deadline))
             if not mine.first_at and len(choices) < 8:
                 choice = _open_form_choice(t, obligation, period)
-                choices.append(Choice(choice.id, f"{choice.label}: {obligation.label(t.language)}"))
+                choices.append(Choice(choice.id, t._("Send: {name}").format(
+                    name=obligation.label(t.language))))
     if len(lines) == 1:
         lines.append(t._("The programme asks nothing of your unit at the moment."))
     ctx.reply("\n".join(lines), choices)
@@ -278,12 +279,13 @@ def _owed_line(ctx: Ctx, status: UnitStatus, deadline: date) -> str:
     if days > 0:
         return t.ngettext("⏳ not yet sent · deadline {deadline}{extended}, {n} day left",
                           "⏳ not yet sent · deadline {deadline}{extended}, {n} days left",
-                          days).format(deadline=t.date(deadline), extended=extended, n=days)
+                          days).format(deadline=t.date(deadline), extended=extended,
+                                       n=t.number(days))
     if days == 0:
         return t._("⏰ not yet sent · the deadline is today{extended}").format(extended=extended)
     return t.ngettext("⚠️ overdue by {n} day · deadline {deadline}{extended}",
                       "⚠️ overdue by {n} days · deadline {deadline}{extended}", -days).format(
-        n=-days, deadline=t.date(deadline), extended=extended)
+        n=t.number(-days), deadline=t.date(deadline), extended=extended)
 
 
 @callback("dl", ADMINS)
@@ -388,8 +390,8 @@ async def _remind_missing(ctx: Ctx, rest: str) -> None:
         stage = "before" if deadline > ctx.today else "due" if deadline == ctx.today else "overdue"
         for contact, identity in officers:
             tt = ctx.translator_for(contact.language)
-            text = tt._("📣 From the coordinating department:") + "\n" + _officer_text(
-                tt, stage, obligation, period, deadline, ctx.today)
+            text = (tt._("📣 From the {body}:").format(body=ctx.config.body(tt)) + "\n"
+                    + _officer_text(tt, stage, obligation, period, deadline, ctx.today))
             messages.append(Outgoing(identity.channel, identity.chat_id, Reply(
                 text, (_open_form_choice(tt, obligation, period),)), contact.id))
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.remind", ctx.now,
@@ -462,8 +464,8 @@ async def _extended(ctx: Ctx, answers: dict, params: dict) -> None:
                                                                         unit_id=unit.id):
         tt = ctx.translator_for(contact.language)
         ctx.send(identity.channel, identity.chat_id, contact.id, Reply(tt._(
-            "📅 The coordinating department gave your unit more time: “{name}” for {period} is "
-            "now due on {due}.").format(name=esc(obligation.label(tt.language)),
+            "📅 The {body} gave your unit more time: “{name}” for {period} is now due on "
+            "{due}.").format(body=ctx.config.body(tt), name=esc(obligation.label(tt.language)),
                                         period=esc(period.label(tt)), due=tt.date(due)),
             (_open_form_choice(tt, obligation, period),)))
         told += 1

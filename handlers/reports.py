@@ -195,8 +195,9 @@ async def _pick_kind(ctx: Ctx, kind: str) -> None:
     if not await ctx.go_private():
         return
     if kind == "periodic":
-        ctx.reply(ctx.t._("For which period?"),
-                  [Choice(f"rp:{p.key}", p.long_label(ctx.t)) for p in _periodic_options(ctx)])
+        found = _periodic_options(ctx)
+        ctx.reply(periods.offered(ctx.t, ctx.t._("For which period?"), found),
+                  [Choice(f"rp:{p.key}", p.short_label(ctx.t)) for p in found])
         return
     await start_form(ctx, KINDS[kind])
 
@@ -378,8 +379,8 @@ async def open_report(ctx: Ctx, report: Report) -> None:
         note = next((e.note for e in reversed(await ctx.tx.reports.events(report.id))
                      if e.kind == ReportStatus.NEEDS_CORRECTION.value), None)
         if note:
-            lines.append(t._("Note from the coordinating department: {note}").format(
-                note=esc(note)))
+            lines.append(t._("Note from the {body}: {note}").format(
+                note=esc(note), body=ctx.config.body(t)))
     lines.append("")
     form = KINDS[report.kind]
     lines += forms.summary_lines(ctx, form, report.answers, skip={"evidence"})
@@ -612,8 +613,8 @@ async def approve(ctx: Ctx, report: Report) -> bool:
     await ctx.tx.reports.set_status(report.id, ReportStatus.APPROVED, ctx.contact.id, None,
                                     ctx.now)
     await _tell_unit(ctx, report, lambda t: t._("✅ Report {number} was approved by the "
-                                                "coordinating department.").format(
-        number=report.number))
+                                                "{body}.").format(
+        number=report.number, body=ctx.config.body(t)))
     return True
 
 
@@ -681,8 +682,9 @@ async def _send_back(ctx: Ctx, answers: dict, params: dict) -> None:
                                     note, ctx.now)
     await _tell_unit(
         ctx, report,
-        lambda tt: tt._("↩️ Report {number} needs correction. Note from the coordinating "
-                        "department: {note}").format(number=report.number, note=esc(note)),
+        lambda tt: tt._("↩️ Report {number} needs correction. Note from the {body}: "
+                        "{note}").format(number=report.number, note=esc(note),
+                                         body=ctx.config.body(tt)),
         lambda tt: [Choice(f"r:edit:{report.id}", tt._("Correct the report"))])
     ctx.reply(t._("Report {number} was sent back to {unit} with your note.").format(
         number=report.number, unit=esc(report.unit_name)))

@@ -41,7 +41,31 @@ def jobs() -> list[ClockJob]:
         ClockJob("digests", N_("coordinators' digests"), desk.tick),
         ClockJob("notices", N_("scheduled notices"), broadcasts.tick),
         ClockJob("retention", N_("forgetting the texts of old messages"), _forget_old_texts),
+        ClockJob("holidays", N_("checking the list of holidays"), holidays_running_out),
     ]
+
+
+HOLIDAYS_WARNED = "holidays_warned"
+
+
+async def holidays_running_out(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
+    """Tell the admins once when the programme's holidays end within 60 days: past the list,
+    reminders would go out on a holiday. Once per list: a longer list that runs out in its
+    turn is told again."""
+    last = config.programme.holidays_run_out(now.astimezone(config.zone).date())
+    if last is None or await tx.meta.get(HOLIDAYS_WARNED) == last.isoformat():
+        return []
+    out = []
+    for contact, identity in await tx.contacts.reachable_identities(roles=[Role.ADMIN]):
+        t = config.translator(contact.language)
+        text = t._("⚠️ The programme file lists public holidays only until {day}. Please add "
+                   "next year's holidays, as the Government announces them, to the programme "
+                   "file (PROGRAMME_FILE) and restart the bot; until then reminders may go out "
+                   "on a holiday.").format(day=t.date(last))
+        out.append(Outgoing(identity.channel, identity.chat_id, Reply(text), contact.id))
+    if out:  # with no admin reachable yet, the first one to register is told
+        await tx.meta.set(HOLIDAYS_WARNED, last.isoformat())
+    return out
 
 
 async def _forget_old_texts(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:

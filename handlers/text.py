@@ -100,6 +100,19 @@ def parse_id(text: str, low: int = 1, high: int = SQL_MAX) -> int | None:
     return number if low <= number <= high else None
 
 
+BUTTON_CHARS = 30  # what a phone shows on a button without cutting it
+
+
+def fit_button(label: str) -> str:
+    """A label that may be long (a question's, written in a form declaration), cut at a word to
+    fit a button; the full label goes in the message text."""
+    if len(label) <= BUTTON_CHARS:
+        return label
+    cut = label[:BUTTON_CHARS - 1]
+    cut = cut[:cut.rindex(" ")] if " " in cut else cut
+    return cut.rstrip(" ,;") + "…"
+
+
 def is_blank(text: str) -> bool:
     """Nothing a person would see: spaces, line breaks, zero-width and other invisible marks
     (Telegram refuses to send such a text)."""
@@ -107,13 +120,17 @@ def is_blank(text: str) -> bool:
                for c in text)
 
 
-_TODAY_WORDS = {"hom nay": 0, "today": 0, "hom qua": 1, "yesterday": 1, "hom kia": 2}
+# Days before today: "ngày mai" (tomorrow) and "ngày kia" (the day after) are for questions
+# about a day to come, such as when to send a notice.
+_TODAY_WORDS = {"hom nay": 0, "today": 0, "hom qua": 1, "yesterday": 1, "hom kia": 2,
+                "ngay mai": -1, "mai": -1, "tomorrow": -1, "ngay kia": -2}
 _DATE_DMY = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})(?:[/.-]([0-9]{2}|[0-9]{4}))?")
 _DATE_ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 def parse_date(value: str, today: date) -> date | None:
-    """dd/mm/yyyy, d/m (this year), dd-mm-yyyy, dd.mm.yyyy, yyyy-mm-dd, 'hôm nay', 'hôm qua'."""
+    """dd/mm/yyyy, d/m (this year), dd-mm-yyyy, dd.mm.yyyy, yyyy-mm-dd, 'hôm nay', 'hôm qua',
+    'ngày mai'."""
     folded = fold(value)
     if folded in _TODAY_WORDS:
         return today - timedelta(days=_TODAY_WORDS[folded])

@@ -108,7 +108,8 @@ async def test_people_list_role_change_and_unlink_in_chat(harness):
     admin = await admin_chat(h)
     await admin.say("/people")
     listing = admin.last().text
-    assert "Trần Thị Bình — cán bộ đầu mối, Q-LECHAN · Telegram · hoạt động 10/03/2026" in listing
+    assert ("Trần Thị Bình — cán bộ đầu mối, Q-LECHAN · Telegram · hoạt động 09:00 ngày "
+            "10/03/2026") in listing
     assert "Đỗ Văn Cường" in listing and "Quản trị — quản trị viên" in listing
     await admin.say("/people ngo quyen")
     assert "Đỗ Văn Cường" in admin.last().text and "Trần Thị Bình" not in admin.last().text
@@ -201,7 +202,7 @@ async def test_revoking_a_used_invite_offers_to_deactivate_its_user(harness):
     assert f"Đã thu hồi mã mời {unused}" in admin.last().text
     await admin.say(f"/revoke {code.lower()}")
     assert "đã được sử dụng, bởi" in admin.last().text and "Trần Thị Bình" in admin.last().text
-    await admin.press(f"Khóa quyền truy cập của #{(await contact_of(h, 501)).id}")
+    await admin.press(f"Khóa truy cập #{(await contact_of(h, 501)).id}")
     assert WITHDRAWN in officer.last().text
     assert not (await contact_of(h, 501)).active
 
@@ -214,14 +215,14 @@ async def test_a_registered_person_confirms_another_invite(harness):
     code = await invite(h, Role.COORDINATOR, "SO-TTTT")
     await officer.say(f"/start {code}")
     assert "đang được đăng ký là cán bộ đầu mối" in officer.last().text
-    assert "cán bộ điều phối" in officer.last().text
+    assert "cán bộ tổng hợp" in officer.last().text
     assert (await contact_of(h, 501)).role is Role.OFFICER  # nothing changed yet
     await officer.press("Không, giữ vai trò hiện tại")
     assert (await contact_of(h, 501)).role is Role.OFFICER
     await officer.say(f"/start {code}")
     await officer.press("Đồng ý thay đổi")
     assert (await contact_of(h, 501)).role is Role.COORDINATOR
-    assert any("hiện được đăng ký là cán bộ điều phối" in t for t in officer.texts()[-3:])
+    assert any("hiện được đăng ký là cán bộ tổng hợp" in t for t in officer.texts()[-3:])
     async with h.runtime.db.read() as tx:
         assert await tx.invites.check(link, h.clock()) is InviteProblem.REVOKED
     # Their own old link code (redeemed where they already are) never restores a role.
@@ -315,7 +316,7 @@ def test_people_from_the_command_line(capsys, monkeypatch, tmp_path):
         await h.drain()
         texts = h.chat(501).texts()
         assert "đã được mở lại" in texts[0]
-        assert "hiện được đăng ký là cán bộ điều phối, Sở Thông tin" in texts[1]
+        assert "hiện được đăng ký là cán bộ tổng hợp, Sở Thông tin" in texts[1]
 
     asyncio.run(_bot(db_path, updates, told, later()))
     assert run_cli(capsys, "people", "unlink", number, "telegram")[0] == 0

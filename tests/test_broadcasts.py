@@ -45,10 +45,10 @@ def notices(chat):
 
 
 @pytest.mark.parametrize(("scope", "steps", "expected"), [
-    ("Tất cả các đơn vị (cán bộ đầu mối)", (), {501, 502, 503, 504, 505, 506}),
+    ("Mọi đơn vị (cán bộ đầu mối)", (), {501, 502, 503, 504, 505, 506}),
     ("Theo loại đơn vị", ("press:Quận, huyện", "press:Xong"), {501, 502, 503}),
     ("Một số đơn vị", ("so-yt, thanh doan",), {504, 506}),
-    ("Theo vai trò", ("press:Cán bộ điều phối", "press:Xong"), {301}),
+    ("Theo vai trò", ("press:Cán bộ tổng hợp", "press:Xong"), {301}),
 ])
 async def test_audience_preview_and_delivery(people, scope, steps, expected):
     h = people
@@ -59,7 +59,7 @@ async def test_audience_preview_and_delivery(people, scope, steps, expected):
     assert f"{count} trên {count} người nhận đang chờ gửi" in h.admin.last().text
     await h.admin.press("Cập nhật")
     status = [c for c in h.request.calls if c.method == "editMessageText"][-1].text
-    assert f"Người nhận {count}:" in status and f"đã gửi {count}," in status
+    assert f"Người nhận: {count} (" in status and f"đã gửi: {count}," in status
     everyone = {**h.officers, 301: h.coordinator}
     for uid, chat in everyone.items():
         assert len(notices(chat)) == (1 if uid in expected else 0), uid
@@ -79,14 +79,14 @@ async def test_receipts_reminder_and_blocked_user(people):
     await h.admin.press("Cập nhật")
     status = [c for c in h.request.calls if c.method == "editMessageText"
               and c.chat_id == "1"][-1].text
-    assert "không liên lạc được 1" in status and "đã nhận ✓ 1" in status
+    assert "không liên lạc được: 1" in status and "đã xác nhận ✓: 1" in status
     assert "Chưa xác nhận đã nhận</b> (2)" in status and "Ngô Quyền" in status
     await h.admin.press("Nhắc lại")
     assert "Đã gửi nhắc lại đến 1 người nhận" in h.admin.last().text  # 503; 501 is unreachable
     assert "Nhắc lại" in h.officers[503].last().text
     assert len(notices(h.officers[502])) == 1
     await h.admin.say("/broadcasts")
-    assert "đã gửi 2/3" in h.admin.last().text and "đã nhận ✓ 1" in h.admin.last().text
+    assert "đã gửi: 2/3" in h.admin.last().text and "đã xác nhận ✓: 1" in h.admin.last().text
 
 
 async def slow_start(h, per_second: float) -> None:
@@ -103,7 +103,7 @@ async def partial_drain(h, seconds: float) -> None:
 
 async def test_cancel_midway(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.3)  # some notices have gone out
@@ -116,12 +116,12 @@ async def test_cancel_midway(people):
     assert sum(len(notices(chat)) for chat in h.officers.values()) == got
     await h.admin.press("Cập nhật")
     status = [c for c in h.request.calls if c.method == "editMessageText"][-1].text
-    assert f"đã gửi {got}," in status and f"đã hủy {6 - got};" in status
+    assert f"đã gửi: {got}," in status and f"đã hủy: {6 - got})" in status
 
 
 async def test_crash_midway_resumes_without_duplicates(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.3)
@@ -134,12 +134,12 @@ async def test_crash_midway_resumes_without_duplicates(people):
         assert len(notices(chat)) == 1
     await h.runtime.tick()
     await h.drain()
-    assert "đã gửi xong" in h.admin.last().text and "đã gửi 6" in h.admin.last().text
+    assert "đã gửi xong" in h.admin.last().text and "đã gửi: 6" in h.admin.last().text
 
 
 async def test_status_message_is_kept_current_while_sending(people):
     h = people
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     await slow_start(h, per_second=8)
     await h.admin.press("Xác nhận", drain=False)
     await partial_drain(h, 0.4)  # the admin's answer goes first, then some notices
@@ -150,6 +150,6 @@ async def test_status_message_is_kept_current_while_sending(people):
     edits = [c for c in h.request.calls if c.method == "editMessageText"
              and c.params.get("message_id") == status.message_id]
     assert edits, "the status message was not updated"
-    figures = re.search(r"Người nhận 6: chờ gửi (\d+), đã gửi (\d+),", edits[-1].text)
+    figures = re.search(r"Người nhận: 6 \(chờ gửi: (\d+), đã gửi: (\d+),", edits[-1].text)
     queued, sent = int(figures.group(1)), int(figures.group(2))
     assert 1 <= sent <= sent_so_far and queued >= 1 and queued + sent <= 6

@@ -15,6 +15,6 @@ def test_translators_format_in_the_users_locale():
     assert vi.date(date(2026, 12, 14)) == "14/12/2026"
     assert en.date(date(2026, 12, 14)) == "14 Dec 2026"
     moment = datetime(2026, 12, 14, 1, 30, tzinfo=UTC)
-    assert vi.datetime(moment) == "14/12/2026 08:30"
+    assert vi.datetime(moment) == "08:30 ngày 14/12/2026"
     assert vi._("Invalid setting {detail}") == "Cài đặt không hợp lệ: {detail}"
     assert translator("fr")._("Invalid setting {detail}").startswith("Cài đặt")

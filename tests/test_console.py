@@ -131,5 +131,5 @@ def test_demo_tries_an_invite_as_someone_new_and_attaches_a_file(tmp_path):
     assert f"Không có tệp tại {tmp_path}/nope.pdf" in out
     assert "Đã nhận 1 tệp" in out and "Tài liệu kèm theo: 1 tệp" in out
     # The coordinator hears of the difficulty, marked with who they are, not an address.
-    assert "[→ cán bộ điều phối] " in out
+    assert "[→ cán bộ tổng hợp] " in out
     assert "guest:" not in out and "coordinator:" not in out and "officer:" not in out

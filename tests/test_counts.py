@@ -51,7 +51,7 @@ async def desk(tmp_path, request):
 
 async def move_annual(h, new_date: str, reason: str = "Thành phố yêu cầu sớm hơn") -> None:
     await h.admin.say("/deadlines")
-    await h.admin.press("Điều chỉnh hạn: Báo cáo năm")
+    await h.admin.press("Đổi hạn: Báo cáo định kỳ")
     await h.admin.say(new_date)
     await h.admin.say(reason)
     await h.admin.press("Xác nhận")
@@ -61,7 +61,7 @@ async def test_a_deadline_moved_earlier_keeps_its_reminders_and_units_are_told(d
     await move_annual(desk, "08/12/2026")
     assert "08/12/2026" in desk.admin.last().text
     told = desk.officer.last()
-    assert "Báo cáo năm" in told.text and "08/12/2026" in told.text
+    assert "Báo cáo định kỳ" in told.text and "08/12/2026" in told.text
     assert "Thành phố yêu cầu sớm hơn" in told.text
     assert told.buttons == [("Báo cáo ngay", "rp:2026")]
 
@@ -112,30 +112,31 @@ async def test_a_review_held_after_the_cut_off_but_before_its_deadline_counts(de
         await desk.tick_at(at(2025, 12, day))
     assert not [t for t in reminders(officer) if "sơ kết" in t]
     late = [line for text in desk.coordinator.texts() for line in text.splitlines()
-            if "“Báo cáo sơ kết 3 năm”" in line]  # a long message goes in several parts
+            # a long message goes in several parts
+            if "“Báo cáo sơ kết 3 năm giai đoạn 2023–2025”" in line]
     assert len(late) == 40 and not [line for line in late if "Lê Chân" in line]
 
 
 @pytest.mark.parametrize("desk", [at(2026, 12, 18)], indirect=True)
 async def test_status_and_deadlines_stay_on_the_overdue_year(desk):
     await desk.tick_at(at(2026, 12, 21))  # Monday: the 2026 annual report is overdue
-    assert any("Báo cáo năm" in t and "năm 2026" in t for t in reminders(desk.coordinator))
+    assert any("Báo cáo định kỳ" in t and "năm 2026" in t for t in reminders(desk.coordinator))
     await desk.coordinator.say("/status")
-    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
+    block = status_block(desk.coordinator.last().text, "Báo cáo định kỳ")
     assert "năm 2026" in block and "19/12/2026" in block and "0/" in block
     await desk.admin.say("/deadlines")
-    block = status_block(desk.admin.last().text, "Báo cáo năm")
+    block = status_block(desk.admin.last().text, "Báo cáo định kỳ")
     assert "Năm 2026" in block or "năm 2026" in block
     assert "19/12/2026" in block
     await desk.tick_at(at(2027, 3, 1))  # the clock no longer chases it: the next year shows
     await desk.coordinator.say("/status")
-    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
+    block = status_block(desk.coordinator.last().text, "Báo cáo định kỳ")
     assert "năm 2027" in block and "19/12/2027" in block
 
 
 async def report_model(officer, started: str) -> None:
     await officer.say("/report")
-    await officer.press("Mô hình sáng tạo, điển hình tiên tiến")
+    await officer.press("Mô hình, điển hình")
     for answer in ("Tổ dân phố kiểu mẫu", "Phường Lạch Tray", started, "Tự quản",
                    "Giảm vi phạm"):
         await officer.say(answer)
@@ -171,7 +172,7 @@ async def export_totals(h, button: str) -> dict:
     return {row[0]: row[1:3] for row in book["Tổng hợp"].iter_rows(values_only=True) if row[0]}
 
 
-MODELS = "Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ"
+MODELS = "Số mô hình sáng tạo, cách làm mới, điển hình tiên tiến được báo cáo trong kỳ"
 
 
 async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
@@ -179,12 +180,12 @@ async def test_a_good_model_counts_in_the_year_it_is_reported_everywhere(desk):
     summary = await send_periodic(desk.officer)
     assert f"{MODELS}</b>: 1" in summary
     await desk.coordinator.say("/status")
-    block = status_block(desk.coordinator.last().text, "Báo cáo năm")
-    assert f"{MODELS} 1" in block
-    totals = await export_totals(desk, "Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    block = status_block(desk.coordinator.last().text, "Báo cáo định kỳ")
+    assert f"{MODELS}: 1" in block
+    totals = await export_totals(desk, "Năm 2026")
     assert totals[MODELS] == (1, 1)
-    assert totals["Mô hình sáng tạo, điển hình tiên tiến"][0] == 1
-    totals = await export_totals(desk, "Năm 2025 (từ 15/12/2024 đến 14/12/2025)")
+    assert totals["Mô hình, điển hình"][0] == 1
+    totals = await export_totals(desk, "Năm 2025")
     assert totals[MODELS] == (0, 0)
 
 
@@ -265,14 +266,14 @@ async def test_the_admin_has_the_coordinators_difficulties_and_settings(desk):
     assert "KK-2026-0001" in admin.last().text
     await admin.press("KK-2026-0001")
     assert "Đề xuất: Đề nghị Sở gửi tài liệu" in admin.last().text
-    await admin.press("Đã giải quyết")
-    assert "đã được giải quyết" not in officer.last().text
-    await admin.press("Đúng, đã giải quyết")
-    assert "đã được giải quyết" in officer.last().text
+    await admin.press("Xác nhận đã giải quyết")
+    assert "đã được xác nhận đã giải quyết" not in officer.last().text
+    await admin.press("Xác nhận đã giải quyết")
+    assert "đã được xác nhận đã giải quyết" in officer.last().text
     await admin.say("/settings")
-    assert "✅ bản tổng hợp hằng ngày" in admin.last().text
-    await admin.press("Tắt tổng hợp ngày")
-    assert "⬜ bản tổng hợp hằng ngày" in admin.last().text
+    assert "✅ bản tin tổng hợp hằng ngày" in admin.last().text
+    await admin.press("Tắt bản tin ngày")
+    assert "⬜ bản tin tổng hợp hằng ngày" in admin.last().text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,11 +305,11 @@ async def send_dissemination(officer) -> None:
 
 def status_figures(text: str) -> dict[str, int]:
     """The figures line of /status's annual block: label -> number."""
-    line = next(line for line in status_block(text, "Báo cáo năm").splitlines()
+    line = next(line for line in status_block(text, "Báo cáo định kỳ").splitlines()
                 if line.startswith("Tổng hợp từ các báo cáo đến nay: "))
     pairs = line.split(": ", 1)[1].split("; ")
     return {label: int(number.replace(".", "")) for label, number in
-            (pair.rsplit(" ", 1) for pair in pairs)}
+            (pair.rsplit(": ", 1) for pair in pairs)}
 
 
 @pytest.mark.parametrize("desk", [at(2025, 12, 11)], indirect=True)
@@ -318,8 +319,8 @@ async def test_one_unit_through_a_whole_year_day_by_day(desk):
     officer, coordinator, leader, admin = desk.officer, desk.coordinator, desk.leader, desk.admin
     for chat in (coordinator, admin):  # the digests are not what this test is about
         await chat.say("/settings")
-        await chat.press("Tắt tổng hợp ngày")
-        await chat.press("Tắt tổng hợp tuần")
+        await chat.press("Tắt bản tin ngày")
+        await chat.press("Tắt bản tin tuần")
 
     async def on_17_12_2025():  # both 2025 reports, two days before their deadline
         await send_periodic(officer, "2025")
@@ -372,13 +373,13 @@ async def test_one_unit_through_a_whole_year_day_by_day(desk):
     # Status, the unit's periodic figures and the spreadsheet agree.
     await coordinator.say("/status")
     text = coordinator.last().text
-    annual = status_block(text, "Báo cáo năm")
+    annual = status_block(text, "Báo cáo định kỳ")
     assert "năm 2026" in annual and "08/12/2026" in annual and "1/44 đơn vị đã gửi" in annual
     assert "0 đơn vị đúng hạn" in annual  # sent, but after the moved deadline
     review = status_block(text, "Báo cáo sơ kết 3 năm")
     assert "1/41 đơn vị đã gửi" in review and "1 đơn vị đúng hạn" in review
     in_status = status_figures(text)
-    totals = await export_totals(desk, "Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    totals = await export_totals(desk, "Năm 2026")
     assert in_status[MODELS] == 1 and in_status[
         "Số hoạt động tuyên truyền tổ chức trong kỳ"] == 1
     assert in_status["Số lượt người được tuyên truyền trong kỳ"] == 500

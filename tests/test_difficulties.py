@@ -58,7 +58,7 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
         assert "Khó khăn, vướng mắc mới" in push.text and number in push.text
         assert "Đề xuất: Đề nghị hỗ trợ 20 triệu đồng" in push.text
         assert [label for label, _ in push.buttons] == [
-            "Tiếp nhận", "Trả lời", "Đã giải quyết", "Trình lãnh đạo"]
+            "Tiếp nhận", "Trả lời", "Xác nhận đã giải quyết", "Trình lãnh đạo xem xét"]
     assert not texts(h.leader, number)
 
     first, second = h.coordinators
@@ -80,10 +80,10 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
         assert "phản hồi về" in coordinator.last().text
         assert "đơn vị chờ hướng dẫn" in coordinator.last().text
 
-    await second.press("Đã giải quyết")  # asked once more before the unit is told
-    assert "đã được giải quyết" not in h.officer.last().text
-    await second.press("Đúng, đã giải quyết")
-    assert "đã được giải quyết" in h.officer.last().text
+    await second.press("Xác nhận đã giải quyết")  # asked once more before the unit is told
+    assert "đã được xác nhận đã giải quyết" not in h.officer.last().text
+    await second.press("Xác nhận đã giải quyết")
+    assert "đã được xác nhận đã giải quyết" in h.officer.last().text
     await h.officer.press("Đề nghị xem xét lại")
     await h.officer.say("Đến nay vẫn chưa nhận được kinh phí")
     assert "đề nghị xem xét lại" in first.last().text
@@ -91,7 +91,7 @@ async def test_thread_report_answer_reply_resolve_reopen(people):
 
     await first.say("/difficulties")
     listing = first.last().text
-    assert number in listing and "chờ Sở tiếp nhận" in listing
+    assert number in listing and "chờ tiếp nhận" in listing
     await first.press(number)
     thread = first.last().text
     for event in ("phản ánh", "đã tiếp nhận", "đã trả lời", "phản hồi", "đã giải quyết",
@@ -120,14 +120,14 @@ async def test_roles_and_forged_buttons(people):
     await coordinator.press_data("kk:zzz:abc", welcome)
     assert "không có quyền xem" in coordinator.last().text
 
-    await coordinator.press("Trình lãnh đạo")
+    await coordinator.press("Trình lãnh đạo xem xét")
     assert "trình lãnh đạo" in h.officer.last().text
-    assert "Trình lãnh đạo" not in [label for label, _ in coordinator.last().buttons]
+    assert "Trình lãnh đạo xem xét" not in [label for label, _ in coordinator.last().buttons]
     await coordinator.press_data(f"kk:ans:{difficulty_id}", welcome)  # the leaders' now
     assert "không thực hiện được" in coordinator.last().text
     push = h.leader.last()
-    assert "trình lãnh đạo cho ý kiến" in push.text
-    await h.leader.press("Chuyển lại bộ phận điều phối")
+    assert "trình lãnh đạo xem xét, giải quyết" in push.text
+    await h.leader.press("Chuyển lại cán bộ tổng hợp")
     await h.leader.say("Đề nghị Sở làm việc với Sở Tài chính")
     assert "Đề nghị Sở làm việc với Sở Tài chính" in coordinator.last().text
     await coordinator.press("Trả lời")
@@ -153,14 +153,14 @@ async def test_escalation_by_deadline_in_working_hours_never_twice(people):
     assert len(texts(h.coordinators[0], "Chưa tiếp nhận")) == 1
 
     await h.tick_at(at(20, 15, 0))  # Friday 15:00: 0.9 + 4 x 9 + 7 = 43.9 working hours
-    assert not texts(h.leader, "trình lãnh đạo cho ý kiến")
+    assert not texts(h.leader, "trình lãnh đạo xem xét, giải quyết")
     await h.tick_at(at(20, 18, 0))  # past 45 hours, but after office hours: it waits
-    assert not texts(h.leader, "trình lãnh đạo cho ý kiến")
+    assert not texts(h.leader, "trình lãnh đạo xem xét, giải quyết")
     await h.tick_at(at(23, 8, 0))  # Monday 08:00
     assert len(texts(h.leader, "quá thời hạn trả lời")) == 1
     assert "đã được trình lãnh đạo" in h.officer.last().text
     await h.tick_at(at(24, 9, 0))
-    assert len(texts(h.leader, "trình lãnh đạo cho ý kiến")) == 1
+    assert len(texts(h.leader, "trình lãnh đạo xem xét, giải quyết")) == 1
 
 
 async def test_urgent_difficulty_has_short_deadlines(people):

@@ -355,7 +355,7 @@ async def test_double_tap_on_a_report_kind_then_the_report_goes_on(harness):
     await chat.press_data(data, sent, drain=False)
     await h.drain()
     again = chat.last().text
-    assert "đã bấm nút này rồi" in again and "Số hiệu văn bản" in again
+    assert "đã bấm nút này rồi" in again and "Số, ký hiệu văn bản" in again
     await act(h, chat, *PLAN[2:])
     assert "BC-2026-0001" in chat.last().text
     assert await scalar(h, "SELECT COUNT(*) FROM drafts") == 0

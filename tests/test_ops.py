@@ -132,7 +132,7 @@ async def test_metrics_after_a_conversation_and_a_broadcast(people, ops):  # noq
     sent_before, blocked_before, throttled_before = sends("sent"), sends("blocked"), sends("429")
     first_update = next(h.updates)
 
-    await write_notice(h.admin, "Tất cả các đơn vị (cán bộ đầu mối)")
+    await write_notice(h.admin, "Mọi đơn vị (cán bộ đầu mối)")
     # One officer has blocked the bot; Telegram asks to slow down once.
     h.request.script += [("sendMessage", 403, "Forbidden: bot was blocked by the user", None),
                          ("sendMessage", 429, "Too Many Requests: retry after 1", 1)]
@@ -324,6 +324,10 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
     done = doctor(ADMIN_IDS="1", PROGRAMME_FILE=str(programme))
     assert "✓ Database" in done.stdout and "at schema version" in done.stdout
     assert "✗ The programme lists holidays only until" in done.stdout
+    # The coordinating department's record: a code no unit has (say, one from before a merger).
+    assert "✗ The coordinating unit SO-VHTTDL (COORDINATING_UNIT) is not in the units" in \
+        done.stdout
+    assert "The coordinating unit" not in doctor(ADMIN_IDS="1", COORDINATING_UNIT="P1").stdout
     assert "✗ The programme asks units of kind district for reports (plan, annual" in done.stdout
     # Kinds are data: one that no units file named is shown as its code, and doctor says so.
     assert "✗ Units have kinds with no name to show (ward)" in done.stdout

@@ -42,13 +42,13 @@ async def send_quarterly(chat) -> None:
 async def test_officer_sees_what_the_unit_owes_from_the_menu(desk):
     officer = desk.officer
     await officer.say("/menu")
-    assert ("Thời hạn báo cáo", "m:deadlines") in officer.last().buttons
-    await officer.press("Thời hạn báo cáo")
+    assert ("Hạn gửi báo cáo", "m:deadlines") in officer.last().buttons
+    await officer.press("Hạn gửi báo cáo")
     text = officer.last().text
     assert "Báo cáo Ủy ban nhân dân quận Lê Chân phải gửi" in text
     assert "<b>Báo cáo quý</b> · quý I/2026" in text
     assert "chưa gửi · hạn gửi báo cáo 20/03/2026, còn 18 ngày" in text
-    assert ("Báo cáo ngay: Báo cáo quý", "rp:2026-Q1") in officer.last().buttons
+    assert ("Gửi Báo cáo quý", "rp:2026-Q1") in officer.last().buttons
 
     desk.clock.now = hanoi(23, 9)
     await officer.say("/deadlines")
@@ -69,7 +69,7 @@ async def test_officer_lists_the_notices_received_and_acknowledges_one(desk):
     await admin.say("/broadcast")
     await admin.say("Họp giao ban trực tuyến lúc 14:00")
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Gửi ngay")
     await admin.press("Xác nhận")
     await desk.officer.say("/thongbaoden")
@@ -84,7 +84,7 @@ async def test_officer_lists_the_notices_received_and_acknowledges_one(desk):
 
 async def missing_list(coordinator) -> None:
     await coordinator.say("/status")
-    await coordinator.press("Đơn vị chưa gửi: Báo cáo quý")
+    await coordinator.press("Chưa gửi: Báo cáo quý")
 
 
 async def test_remind_these_units_once_a_day_each(desk):
@@ -98,7 +98,7 @@ async def test_remind_these_units_once_a_day_each(desk):
     assert "13 đơn vị chưa có cán bộ đầu mối đăng ký để nhắc: " in answer
     assert "huyện An Dương" in answer and answer.endswith(", …")
     reminded = desk.officer.last()
-    assert reminded.text.startswith("📣 Cơ quan đầu mối đề nghị:")
+    assert reminded.text.startswith("📣 Thông báo của Sở Văn hóa, Thể thao và Du lịch:")
     assert "còn 18 ngày" in reminded.text
     assert reminded.buttons == [("Báo cáo ngay", "rp:2026-Q1")]
     assert [t for t in desk.other.texts() if t.startswith("📣")] == []
@@ -133,9 +133,10 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     await coordinator.say("02/04/2026")
     await coordinator.say("Đơn vị đang tổng hợp số liệu của các phường")
     await coordinator.press("Xác nhận")
-    assert "Ủy ban nhân dân quận Lê Chân được gia hạn đến 02/04/2026" in coordinator.last().text
-    assert "Đã báo cho 1 cán bộ của đơn vị." in coordinator.last().text
-    assert "nay có hạn gửi báo cáo là 02/04/2026" in officer.last().text
+    assert ("Ủy ban nhân dân quận Lê Chân được gia hạn gửi “Báo cáo quý quý I/2026” đến ngày "
+            "02/04/2026") in coordinator.last().text
+    assert "Đã thông báo cho 1 cán bộ đầu mối của đơn vị." in coordinator.last().text
+    assert "nay là ngày 02/04/2026" in officer.last().text
     assert "02/04/2026" not in " ".join(other.texts())
     async with desk.runtime.db.transaction() as tx:
         audit = await tx.audit.recent(5)
@@ -158,7 +159,7 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     await desk.tick_at(hanoi(20, 9))
     await desk.tick_at(hanoi(23, 9))
     assert len(reminders(officer)) == mine
-    assert "3 ngày (hạn nộp 20/03/2026)" in reminders(other)[-1]
+    assert "3 ngày (hạn gửi báo cáo: ngày 20/03/2026)" in reminders(other)[-1]
     assert len(reminders(other)) == theirs + 2
     await desk.tick_at(hanoi(30, 9))
     assert "còn 3 ngày" in reminders(officer)[-1] and "02/04/2026" in reminders(officer)[-1]
@@ -167,7 +168,7 @@ async def test_one_unit_gets_more_time_audited_told_and_reminded_to_its_date(des
     await desk.tick_at(hanoi(2, 9, month=4))
     assert "Hôm nay là hạn" in reminders(officer)[-1]
     await desk.tick_at(hanoi(3, 9, month=4))
-    assert "1 ngày (hạn nộp 02/04/2026)" in reminders(officer)[-1]
+    assert "1 ngày (hạn gửi báo cáo: ngày 02/04/2026)" in reminders(officer)[-1]
     assert len(reminders(officer)) == mine + 4
 
 
@@ -177,8 +178,8 @@ async def test_admin_moves_a_deadline_that_has_passed(desk):
     desk.clock.now = hanoi(23, 9)
     await admin.say("/deadlines")
     # Still owed by units, the passed quarter is the one in view, with its own button.
-    assert "quý I/2026: hạn nộp 20/03/2026" in admin.last().text
-    await admin.press("Điều chỉnh hạn: Báo cáo quý")
+    assert "quý I/2026: hạn gửi báo cáo 20/03/2026" in admin.last().text
+    await admin.press("Đổi hạn: Báo cáo quý")
     await admin.say("27/03/2026")
     await admin.say("Thành phố cho lùi hạn")
     await admin.press("Xác nhận")

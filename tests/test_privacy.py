@@ -57,7 +57,7 @@ async def test_data_views_typed_or_pressed_in_a_group_answer_in_private(harness)
                                (press("kk:open:1"), "Thiếu kinh phí"),
                                ("/reports", "BC-2026-0001"), ("/difficulties", "KK-2026-0001"),
                                ("/status", "Tình hình báo cáo"),
-                               ("/digest", "Bản tổng hợp"), ("/export", "bảng tính")]:
+                               ("/digest", "Bản tin tổng hợp"), ("/export", "bảng tính")]:
         in_group_before, private_before = len(h.request.sent(GROUP)), len(desk.texts())
         await act(h, desk_in_group, step)
         said = [s.text for s in h.request.sent(GROUP)[in_group_before:]]
@@ -355,7 +355,7 @@ async def test_the_digest_chart_is_drawn_in_a_thread_outside_any_transaction(har
 
     monkeypatch.setattr(charts, "digest_chart", watched)
     await desk.say("/digest")
-    assert "Bản tổng hợp" in desk.last().text  # the text comes at once
+    assert "Bản tin tổng hợp" in desk.last().text  # the text comes at once
     await h.jobs_done()
     assert seen == [(False, False)]  # not on the event loop, the database free meanwhile
     assert desk.last().method == "sendPhoto"

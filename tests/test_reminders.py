@@ -84,7 +84,8 @@ async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(de
     assert len(reminders(officer)) == 3
     await desk.tick_at(hanoi(23, 8))  # Monday: the day's reminder is past, the overdue one goes
     assert len(reminders(officer)) == 4
-    assert "quá hạn gửi “Báo cáo quý” kỳ quý I/2026 3 ngày" in reminders(officer)[-1]
+    # The obligation and its period in one name, and the days overdue apart from it.
+    assert "“Báo cáo quý quý I/2026” của đơn vị đã quá hạn 3 ngày" in reminders(officer)[-1]
 
     # Coordinators get one message for every overdue district, and so does their group.
     for chat in (desk.coordinator, desk.chat(-100900)):
@@ -133,8 +134,8 @@ async def test_catch_up_after_ten_days_down_sends_one_message_per_track(desk):
 async def test_moved_deadline_moves_the_reminders(desk):
     admin = desk.chat(1, "Quản trị")
     await admin.say("/deadlines")
-    assert "hạn nộp 20/03/2026" in admin.last().text
-    await admin.press("Điều chỉnh hạn: Báo cáo quý")
+    assert "hạn gửi báo cáo 20/03/2026" in admin.last().text
+    await admin.press("Đổi hạn: Báo cáo quý")
     await admin.say("01/02/2026")
     assert "không được là ngày đã qua" in admin.last().text
     await admin.say("27/03/2026")
@@ -211,6 +212,8 @@ def test_period_labels():
     assert periods.parse("2026-H1").long_label(vi) == "6 tháng đầu năm 2026 (từ 15/12/2025 đến " \
                                                       "14/06/2026)"
     assert periods.parse("2026").label(en) == "year 2026"
+    assert periods.parse("2026-Q4").label(en) == "Q4 2026"
+    assert periods.parse("2026-Q4").short_label(vi) == "Quý IV/2026"
     assert periods.parse("2026-M03").label(vi) == "tháng 3/2026"
 
 
@@ -289,3 +292,24 @@ async def test_a_job_failing_again_and_again_is_reported_once_until_it_recovers(
     assert len(alerts(h.admin, FAILED_VI)) == 1
     await h.tick_at(hanoi(13, 9, 9))
     assert len(alerts(h.admin, FAILED_VI)) == 2 and len(alerts(h.admin_en, FAILED_EN)) == 2
+
+
+async def test_admins_are_told_once_when_the_holidays_run_out(desk, caplog):
+    """The programme lists holidays only to 16/03/2026 and the clock stands at 02/03: past the
+    list, reminders would go out on a holiday. The admins hear it once; the log at each start."""
+    admin = desk.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+
+    def warned() -> list[str]:
+        return [t for t in admin.texts() if "danh sách ngày nghỉ lễ" in t]
+
+    await desk.tick_at(hanoi(2, 10))
+    assert len(warned()) == 1 and "đến ngày 16/03/2026" in warned()[0]
+    assert "PROGRAMME_FILE" in warned()[0]
+    await desk.tick_at(hanoi(3, 10))
+    await desk.restart()
+    await desk.tick_at(hanoi(4, 10))
+    assert len(warned()) == 1  # once, across ticks and restarts
+    assert not [t for t in desk.coordinator.texts() if "ngày nghỉ lễ" in t]  # admins only
+    assert any("holidays only until 2026-03-16" in r.getMessage() for r in caplog.records
+               if r.levelname == "WARNING")

@@ -36,13 +36,13 @@ async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(
     coord = await coordinator(harness)
     officer = await register(harness, 501)
     await start_kind(officer, "Hoạt động tuyên truyền")
-    await officer.press("Hệ thống loa truyền thanh cơ sở")
+    await officer.press("Loa truyền thanh cơ sở")
     await officer.send_sticker()
     assert "trả lời bằng chữ" in officer.last().text
     await officer.say("32/13/2026")
-    assert "không phải là ngày hợp lệ" in officer.last().text
+    assert "không phải là ngày" in officer.last().text
     await officer.say("20/03/2026")
-    assert "tương lai" in officer.last().text
+    assert "chưa đến" in officer.last().text
     await officer.say("01/01/2023")
     assert "Chương trình bắt đầu từ ngày 15/02/2023" in officer.last().text
     await officer.say("5/3")
@@ -54,7 +54,7 @@ async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(
     assert "từ 0 đến 10.000.000" in officer.last().text
     await officer.say("2.400")
     await officer.say("x" * 2001)
-    assert "dưới 2.000 ký tự" in officer.last().text
+    assert "tối đa 2.000 ký tự" in officer.last().text
     await officer.say("Phát 30 tin bài trên loa phường về Nghị quyết 07")
     await officer.send_photo("PHOTO-LOA")
     await officer.press("Xong")
@@ -75,7 +75,7 @@ async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(
 
 
 async def fill_every_kind(officer):
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await reply_all(officer, "45/KH-UBND", "20/02/2023", "Kế hoạch triển khai Nghị quyết 07",
                     "Phân công nhiệm vụ cho các phòng, ban")
     await officer.press("Bỏ qua")
@@ -103,12 +103,15 @@ async def fill_every_kind(officer):
     await officer.press("Bỏ qua")
     numbers.append(number_in(await confirm(officer)))
 
-    await start_kind(officer, "Mô hình sáng tạo, điển hình tiên tiến")
+    await start_kind(officer, "Mô hình, điển hình")
     await reply_all(officer, "Loa phường thông minh", "Phường Trại Cau", "01/06/2025",
                     "Phát tin theo lịch tự động", "95% hộ dân được nghe")
     await officer.press("Bỏ qua")
     numbers.append(number_in(await confirm(officer)))
     return numbers
+
+
+MODELS = "Số mô hình sáng tạo, cách làm mới, điển hình tiên tiến được báo cáo trong kỳ"
 
 
 async def test_every_kind_and_periodic_figures_totalled(harness):
@@ -122,7 +125,7 @@ async def test_every_kind_and_periodic_figures_totalled(harness):
     await confirm(officer)
 
     await start_kind(officer, "Báo cáo định kỳ")
-    await officer.press("Năm 2026 (từ 15/12/2025 đến 14/12/2026)")
+    await officer.press("Năm 2026")
     first_question = officer.last().text
     assert "tổng hợp tự động" in first_question and "Kết quả chủ yếu" in first_question
     await reply_all(officer, "Hoàn thành kế hoạch", "Kinh phí còn hạn chế")
@@ -138,20 +141,21 @@ async def test_every_kind_and_periodic_figures_totalled(harness):
                  "Số cuộc kiểm tra, giám sát tiến hành trong kỳ</b>: 1",
                  "Số hội nghị sơ kết, tổng kết tổ chức trong kỳ</b>: 1",
                  # ...but a good model counts in the year it is reported (issue 14).
-                 "Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ</b>: 1"):
+                 f"{MODELS}</b>: 1"):
         assert line in summary, line
     await officer.press("Sửa một câu trả lời")
-    await officer.press("Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ")
+    # The button is cut to fit a phone; the message lists the answers in full.
+    assert f"15. {MODELS}" in officer.last().text
+    await officer.press("Số mô hình sáng tạo, cách…")
     await officer.say("2")
-    assert "Số mô hình sáng tạo, điển hình tiên tiến được báo cáo trong kỳ</b>: 2" in \
-        officer.last().text
+    assert f"{MODELS}</b>: 2" in officer.last().text
     text = await confirm(officer)
     assert "BC-2026-0007" in text
 
 
 async def test_change_cancel_and_resume_after_restart(harness):
     officer = await register(harness, 501)
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.say("45/KH-UBND")
     await officer.press_data("f:999:ok")  # a forged button
     assert "bước trước" in officer.last().text
@@ -169,7 +173,7 @@ async def test_change_cancel_and_resume_after_restart(harness):
 
 
 async def submit_plan(officer, title="Kế hoạch tuyên truyền"):
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await reply_all(officer, "12/KH-UBND", "01/03/2026", title, "Nội dung chính")
     await officer.press("Bỏ qua")
     return number_in(await confirm(officer))
@@ -188,7 +192,7 @@ async def test_send_back_correct_history_approve_then_no_edit(harness):
     assert "cần chỉnh sửa" in told.text and "Bổ sung số văn bản đầy đủ" in told.text
     await officer.press("Chỉnh sửa báo cáo")
     await officer.press("Sửa một câu trả lời")
-    await officer.press("Số văn bản")
+    await officer.press("Số, ký hiệu")
     await officer.say("12/KH-UBND ngày 01/3/2026")
     assert "phiên bản 2" in await confirm(officer)
     assert "Báo cáo đã chỉnh sửa" in coord.last().text
@@ -198,14 +202,14 @@ async def test_send_back_correct_history_approve_then_no_edit(harness):
     await coord.press("Lịch sử chỉnh sửa")
     history = coord.last().text
     assert "Phiên bản 1 được Trần Thị Bình thay thế" in history
-    assert "nội dung sửa: Số văn bản." in history
-    assert "  <b>Số văn bản</b>: 12/KH-UBND\n" in history + "\n"  # the value before the edit
+    assert "nội dung sửa: Số, ký hiệu." in history
+    assert "  <b>Số, ký hiệu</b>: 12/KH-UBND\n" in history + "\n"  # the value before the edit
 
     await coord.say("/reports le chan")
     await coord.press(number)
     await coord.press("Duyệt")
     assert "Đã duyệt báo cáo" in coord.last().text
-    assert "đã được Sở Thông tin và Truyền thông duyệt" in officer.last().text
+    assert "đã được Sở Văn hóa, Thể thao và Du lịch duyệt" in officer.last().text
     await officer.say("/myreports")
     await officer.press(number)
     assert "đã duyệt" in officer.last().text
@@ -246,7 +250,7 @@ async def test_digest_only_coordinators_are_not_pushed_and_bulk_approve(harness)
     await submit_plan(officer, "Kế hoạch 2")
     assert len(harness.request.sent(301)) == pushes_before
     await coord.say("/reports Q-LECHAN")
-    await coord.press("Duyệt tất cả 2 báo cáo đã tiếp nhận (năm 2026)")
+    await coord.press("Duyệt 2 báo cáo năm 2026")
     assert "Lê Chân" in coord.last().text  # asked once more, nothing approved yet
     async with harness.runtime.db.transaction() as tx:
         assert {r.status.value for r in await tx.reports.latest()} == {"received"}
@@ -297,18 +301,18 @@ async def test_editing_the_date_moves_the_report_to_its_period(harness):
 
 async def test_starting_another_form_keeps_the_unfinished_one(harness):
     officer = await register(harness, 501)
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.say("45/KH-UBND")
     await officer.say("/difficulty")
     assert "đã được lưu thành bản nháp" in officer.last().text
     await officer.say("Thiếu kinh phí")  # the difficulty is now under way too
-    await start_kind(officer, "Kế hoạch, chương trình thực hiện")
+    await start_kind(officer, "Kế hoạch, chương trình")
     await officer.press("Tiếp tục")  # back to the plan: the difficulty becomes a draft
     assert "Ngày ban hành văn bản?" in officer.last().text
     await reply_all(officer, "01/03/2026", "Kế hoạch A", "Tóm tắt")
     await officer.press("Bỏ qua")
-    assert "Số văn bản</b>: 45/KH-UBND" in officer.last().text
+    assert "Số, ký hiệu</b>: 45/KH-UBND" in officer.last().text
     await confirm(officer)
     await officer.say("/difficulty")
     await officer.press("Tiếp tục")
-    assert "Khó khăn thuộc lĩnh vực nào?" in officer.last().text  # its answer was kept
+    assert "Khó khăn, vướng mắc thuộc lĩnh vực nào?" in officer.last().text  # its answer was kept

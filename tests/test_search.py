@@ -64,7 +64,7 @@ async def test_reports_page_past_the_latest_ten_and_filter(harness):
     await coordinator.say("/reports phat thanh")
     await coordinator.press("Hoạt động tuyên truyền")
     assert numbers(coordinator.last().text) == found
-    await coordinator.press("Kế hoạch, chương trình thực hiện")
+    await coordinator.press("Kế hoạch, chương trình")
     assert numbers(coordinator.last().text) == []
 
     # An officer pages and searches within the unit only.

@@ -146,7 +146,7 @@ async def test_invite_limit_is_the_same_in_chat_and_cli(harness, capsys):
     admin = h.chat(1, "Quản trị")
     await admin.say("/start")
     await admin.say("/invite")
-    await admin.press("Cán bộ điều phối")
+    await admin.press("Cán bộ tổng hợp")
     await admin.say("51")
     assert "từ 1 đến 50" in admin.last().text
     await admin.say("50")
@@ -169,7 +169,7 @@ async def test_pending_invites_listed_and_revoked_in_chat(harness):
     # Only the codes' hashes are kept: an invite is shown by the start of its hash.
     shown, shown_later = code_hash(code)[:8], code_hash(later)[:8]
     assert f"<code>{shown}</code> · cán bộ đầu mối · Q-LECHAN · đến hết" in listing.text
-    assert f"<code>{shown_later}</code> · cán bộ điều phối · đến hết" in listing.text
+    assert f"<code>{shown_later}</code> · cán bộ tổng hợp · đến hết" in listing.text
     assert code not in listing.text and code_hash(used)[:8] not in listing.text
     await admin.press(f"Thu hồi {shown}")
     assert admin.last().text == f"Đã thu hồi mã mời {shown}: mã này không dùng được nữa."

@@ -18,7 +18,7 @@ async def test_changing_a_periodic_figure_names_it_and_its_value(harness):
     await officer.press("Bỏ qua")
     await officer.press("Bỏ qua")
     await officer.press("Sửa một câu trả lời")
-    await officer.press("Số hoạt động tuyên truyền tổ chức trong kỳ")
+    await officer.press("Số hoạt động tuyên truyền tổ…")  # cut to fit a phone
     asked = officer.last().text
     assert "Sửa “Số hoạt động tuyên truyền tổ chức trong kỳ”, hiện là: 0" in asked
     await officer.say("12")
@@ -32,7 +32,7 @@ async def test_a_notice_cannot_be_scheduled_in_the_past_and_its_hour_reads_as_ti
     await admin.say("/broadcast")
     await admin.say("Họp giao ban trực tuyến")
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Hẹn giờ")
     await admin.say("hôm qua")
     assert "Ngày này đã qua" in admin.last().text
@@ -57,10 +57,38 @@ async def test_a_time_passed_while_the_summary_waited_is_said_when_sent(harness)
     await admin.say("/broadcast")
     await admin.say("Họp giao ban trực tuyến")
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Hẹn giờ")
     await admin.say("hôm nay")
     await admin.say("10")
     h.clock.advance(hours=2)
     await admin.press("Xác nhận")
     assert admin.last().text.startswith("Thời điểm đã hẹn đã qua nên thông báo được gửi ngay.")
+
+
+async def test_a_day_to_come_has_its_own_hint_and_takes_ngay_mai(harness):
+    h = harness  # the clock stands at 09:00 on Tuesday 10/03/2026
+    admin = h.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+    await admin.say("/broadcast")
+    await admin.say("Họp giao ban trực tuyến")
+    await admin.press("Bỏ qua")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
+    await admin.press("Hẹn giờ")
+    assert "“hôm nay”, “ngày mai”" in admin.last().text  # not "hôm qua" for a day to come
+    await admin.say("ngày mai")
+    assert "Nhập một số từ 0 đến 23." in admin.last().text  # the hour's range, said once
+    await admin.say("8")
+    assert "<b>Ngày gửi</b>: 11/03/2026" in admin.last().text
+    await admin.press("Xác nhận")
+    assert "sẽ được gửi lúc 08:00 ngày 11/03/2026" in admin.last().text
+
+
+async def test_a_day_past_keeps_its_hint_and_refuses_ngay_mai(harness):
+    officer = await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    await officer.say("/report")
+    await officer.press("Hoạt động tuyên truyền")
+    await officer.press("Hội nghị, tọa đàm")
+    assert "“hôm nay”, “hôm qua”" in officer.last().text
+    await officer.say("ngày mai")
+    assert "Ngày 11/03/2026 chưa đến" in officer.last().text

@@ -153,7 +153,7 @@ async def test_registration_report_difficulty_and_broadcast_across_channels(both
     await admin.say("/broadcast")
     await admin.say("Họp giao ban sáng thứ Hai")
     await admin.press("Bỏ qua")
-    await admin.press("Tất cả các đơn vị (cán bộ đầu mối)")
+    await admin.press("Mọi đơn vị (cán bộ đầu mối)")
     await admin.press("Gửi ngay")
     await admin.press("Xác nhận")
     await h.drain()

@@ -61,7 +61,7 @@ OPTIONS = {
     "groups": {"officials": "Officials and civil servants", "party": "Party members",
                "members": "Members of the organisation", "citizens": "Citizens"},
 }
-NOTICE_HEAD = "Notice from the coordinating department"
+NOTICE_HEAD = "📢 Notice from the "  # then the coordinating body's name, from the settings
 _NUMBER = re.compile(r"Report (\S+) was received")
 
 
