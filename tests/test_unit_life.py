@@ -77,7 +77,7 @@ async def city(tmp_path):
 
 
 async def disseminate(chat, day: str, reached: str) -> None:
-    await report(chat, "dissemination", "press:Hệ thống loa truyền thanh cơ sở", day,
+    await report(chat, "dissemination", "press:Loa truyền thanh cơ sở", day,
                  "Nhân dân", reached, "Phát thanh")
 
 
@@ -169,7 +169,7 @@ async def test_a_merger_between_two_quarters(city):
         ("P-LECHAN", "P-LECHAN"), ("Q-LECHAN", "P-LECHAN"), ("Q-NGOQUYEN", "P-LECHAN")]
     # The admin's list of units keeps the old ones, with their last day and successor.
     await admin.say("/units")
-    assert "Q-LECHAN — Ủy ban nhân dân quận Lê Chân · 0 đầu mối · đến hết 31/03/2026 → " \
+    assert "Q-LECHAN — Ủy ban nhân dân quận Lê Chân · cán bộ đầu mối: 0 · đến hết 31/03/2026 → " \
         "P-LECHAN" in admin.last().text
     assert set(ids) == {"Q-LECHAN", "Q-NGOQUYEN", "P-LECHAN"}
 
@@ -257,5 +257,5 @@ def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
     # A district's officer cannot be played: the unit has ceased to exist, its successors named.
     assert "Q-LECHAN không còn hoạt động vào ngày" in out and "P-LECHAN, P-ANBIEN" in out
     # Kinds named by the units file; the districts that sent no plan counted apart, not chased.
-    assert "Phường 24" in out and "Đặc khu 2" in out
+    assert "Phường: 24" in out and "Đặc khu: 2" in out
     assert "23 đơn vị đã chấm dứt hoạt động chưa gửi." in out
