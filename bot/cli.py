@@ -13,12 +13,12 @@ from pathlib import Path
 from xlsxwriter.exceptions import XlsxFileError
 
 from bot import lockfile, redact
-from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import UnitsFileError, read_units_file
 from handlers.core import ROLE_NAMES
 from handlers.programme import ProgrammeError, load_programme
+from locales.i18n import Translator, translator
 from storage.db import Database, DatabasePathError, SchemaTooNewError
 from storage.models import Role
 from storage.units import MAX_INVITES_AT_ONCE

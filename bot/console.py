@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.delivery import ChannelLimits
-from bot.i18n import translator
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.units_file import ensure_sample_units
 from handlers.core import ROLE_NAMES
 from handlers.types import Attachment, Inbound
+from locales.i18n import translator
 from storage.models import Role
 
 CHANNEL = "console"

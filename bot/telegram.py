@@ -52,6 +52,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
+# What stops the channel from starting: a wrong token, or Telegram out of reach.
+START_ERRORS: tuple[type[Exception], ...] = (InvalidToken, NetworkError)
 
 
 def to_inbound(update: Update) -> Inbound | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, time
 
-from bot.i18n import N_
 from handlers import forms
 from handlers.admin import UNIT_KINDS
 from handlers.context import Config, Ctx
@@ -25,6 +24,7 @@ from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.repos import Tx
 

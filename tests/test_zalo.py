@@ -13,11 +13,11 @@ import pytest
 import tornado.web
 
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
-from bot.i18n import translator
 from bot.run import ZaloChannel
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from bot.zalo import ZaloClient, ZaloSender
+from locales.i18n import translator
 from storage.models import Role
 from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
