@@ -7,7 +7,9 @@ import time
 from datetime import UTC, datetime
 
 from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError
-from handlers.types import Outgoing, Reply
+from handlers.types import Attachment, Outgoing, Reply
+from storage.db import Database
+from storage.messages import Edit, Files, Text
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
@@ -109,19 +111,19 @@ class TimedSender:
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
+    async def send(self, chat_id: str, message: Text) -> str | None:
         if self.fail_first:
             self.fail_first -= 1
             raise TransientSendError("timed out")
         await asyncio.sleep(0.005)
-        self.log.append((time.monotonic(), chat_id, payload["text"]))
+        self.log.append((time.monotonic(), chat_id, message.text))
         return None
 
 
 async def fill(db, rows: list[tuple[str, str]]) -> None:
     async with db.transaction() as tx:
         for chat_id, text in rows:
-            tx.outbox.add("telegram", chat_id, None, {"text": text}, START)
+            tx.outbox.add("telegram", chat_id, None, Text(text), START)
 
 
 async def test_limits_per_chat_and_overall_keep_order(db):
@@ -157,3 +159,45 @@ async def test_a_retried_message_keeps_its_place_in_the_chat(harness):
     harness.clock.advance(seconds=5)
     await harness.drain()
     assert [s.text for s in harness.request.sent("11")] == ["một", "hai"]
+
+
+# Rows as the outbox held them before messages were typed (migration 0020 rewrites them).
+OLD_ROWS = [
+    '{"text":"Chọn đơn vị","choices":[["u:1","Phường A"],["u:2","Phường B"]],'
+    '"asks":"report:2","rid":"r-1"}',
+    '{"text":"Đã chọn: Phường A","edit":"77"}',
+    '{"attachment":{"kind":"document","file_id":"DOC-1","name":"bao-cao.xlsx","path":null},'
+    '"text":"Bảng tổng hợp"}',
+    '{"attachments":[{"kind":"photo","file_id":"P-1","name":null,"path":null},'
+    '{"kind":"photo","file_id":"P-2","name":null,"path":null}]}',
+]
+
+
+async def test_rows_queued_before_the_upgrade_are_sent_as_typed_messages(harness, tmp_path):
+    old = Database(tmp_path / "old.db")
+    await old.open(migrate_to=19)
+    async with old.transaction() as tx:
+        for n, payload in enumerate(OLD_ROWS):
+            await tx.conn.execute(
+                "INSERT INTO outbox (channel, chat_id, payload, not_before, created_at) "
+                "VALUES ('telegram', ?, ?, ?, ?)", (str(50 + n), payload, START.isoformat(),
+                                                    START.isoformat()))
+    await old.close()
+    async with Database(tmp_path / "old.db") as new, new.read() as tx:
+        rows = await tx.outbox.due("telegram", START)
+    assert [(r.message, r.rid) for r in rows] == [
+        (Text("Chọn đơn vị", (("u:1", "Phường A"), ("u:2", "Phường B")), "report:2"), "r-1"),
+        (Edit("77", "Đã chọn: Phường A"), None),
+        (Files((Attachment("document", "DOC-1", "bao-cao.xlsx"),), "Bảng tổng hợp"), None),
+        (Files((Attachment("photo", "P-1"), Attachment("photo", "P-2"))), None)]
+    sender = harness.runtime.workers["telegram"].sender
+    ids = [await sender.send(row.chat_id, row.message) for row in rows]
+    assert ids[1] == "77" and all(ids)
+    calls = [(c.method, c.chat_id, c.text, c.buttons) for c in harness.request.calls
+             if c.chat_id in ("50", "51", "52", "53")]
+    assert calls == [
+        ("sendMessage", "50", "Chọn đơn vị", [("Phường A", "u:1"), ("Phường B", "u:2")]),
+        ("editMessageText", "51", "Đã chọn: Phường A", []),
+        ("sendDocument", "52", "Bảng tổng hợp", []),
+        ("sendMediaGroup", "53", "", [])]
+    assert harness.request.calls[-1].media == ["P-1", "P-2"]
