@@ -6,8 +6,10 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError
-from handlers.types import Attachment, Outgoing, Reply
+import pytest
+
+from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
+from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.db import Database
 from storage.messages import Edit, Files, Text
 
@@ -201,3 +203,32 @@ async def test_rows_queued_before_the_upgrade_are_sent_as_typed_messages(harness
         ("sendDocument", "52", "Bảng tổng hợp", []),
         ("sendMediaGroup", "53", "", [])]
     assert harness.request.calls[-1].media == ["P-1", "P-2"]
+
+
+FILE = Attachment("document", "DOC-9", "ds.xlsx")
+OK = (Choice("ok", "Đồng ý"),)
+
+
+@pytest.mark.parametrize(("reply", "limits", "expected"), [
+    # One file and a text short enough to be its caption: one message.
+    (Reply("Bảng", (), (FILE,)), ChannelLimits(max_caption=10), [Files((FILE,), "Bảng")]),
+    # The text longer than the channel's caption: the text, then the file.
+    (Reply("x" * 11, (), (FILE,)), ChannelLimits(max_caption=10),
+     [Text("x" * 11), Files((FILE,))]),
+    # Choices keep the file apart (a file carries no buttons).
+    (Reply("Bảng", OK, (FILE,)), ChannelLimits(), [Text("Bảng", (("ok", "Đồng ý"),)),
+                                                   Files((FILE,))]),
+])
+def test_a_reply_is_cut_to_fit_the_channel(reply, limits, expected):
+    assert compose(reply, limits) == expected
+
+
+def test_a_long_reply_goes_in_parts_with_its_buttons_and_question_under_the_last():
+    text = "một\n" + "hai " * 30
+    parts = compose(Reply(text, OK, edit_message_id="5", asks="f:1"), ChannelLimits(max_text=60))
+    assert parts[0] == Edit("5", "một")  # the edit of the earlier message comes first
+    assert all(type(p) is Text and not p.choices and p.asks is None for p in parts[1:-1])
+    assert (parts[-1].choices, parts[-1].asks) == ((("ok", "Đồng ý"),), "f:1")
+    # Room is left under the last part for the choices a channel without buttons prints.
+    assert all(len(p.text) <= 60 - len("Đồng ý") - 6 for p in parts)
+    assert " ".join(p.text for p in parts).split() == text.split()
