@@ -61,10 +61,10 @@ class Files:
 Message = Text | Edit | Files
 
 
-def _fields(value: object) -> dict[str, Any]:
+def _fields(value: Message | Attachment) -> dict[str, Any]:
     """A message's (or file's) fields that differ from their defaults, as JSON values."""
     body: dict[str, Any] = {}
-    for field in fields(value):  # type: ignore[arg-type]
+    for field in fields(value):
         item = getattr(value, field.name)
         if field.name == "kind" or item == field.default:
             continue
