@@ -232,3 +232,29 @@ def test_a_long_reply_goes_in_parts_with_its_buttons_and_question_under_the_last
     # Room is left under the last part for the choices a channel without buttons prints.
     assert all(len(p.text) <= 60 - len("Đồng ý") - 6 for p in parts)
     assert " ".join(p.text for p in parts).split() == text.split()
+
+
+async def test_sends_read_only_the_message_id_without_building_telegram_objects(
+        harness, monkeypatch):
+    from telegram import Message  # noqa: PLC0415  (only to watch it is not used)
+
+    built = []
+    real = Message.de_json.__func__
+
+    def watch(cls, data, bot=None):
+        built.append(data)
+        return real(cls, data, bot)
+
+    monkeypatch.setattr(Message, "de_json", classmethod(watch))
+    photos = tuple(Attachment("photo", f"P-{n}") for n in range(3))
+    await queue(harness, "61", "Xin chào")
+    async with harness.runtime.db.transaction() as tx:
+        await harness.runtime.write(tx, [
+            Outgoing("telegram", "61", Reply("Ảnh", (), photos)),
+            Outgoing("telegram", "61", Reply("Đã sửa", OK, edit_message_id="1000"))],
+            harness.clock())
+    await harness.drain()
+    assert [c.method for c in harness.request.calls if c.chat_id == "61"] == [
+        "sendMessage", "sendMessage", "sendMediaGroup", "editMessageText"]
+    assert built == []
+    assert (await statuses(harness)) == {"sent": 4}
