@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from telegram import Message
 
 from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
 from handlers.types import Attachment, Choice, Outgoing, Reply
@@ -236,8 +237,6 @@ def test_a_long_reply_goes_in_parts_with_its_buttons_and_question_under_the_last
 
 async def test_sends_read_only_the_message_id_without_building_telegram_objects(
         harness, monkeypatch):
-    from telegram import Message  # noqa: PLC0415  (only to watch it is not used)
-
     built = []
     real = Message.de_json.__func__
 
