@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dataset import build  # noqa: E402
-from bot.i18n import translator  # noqa: E402
 from handlers.compile import write_report  # noqa: E402
 from handlers.context import Config  # noqa: E402
 from handlers.programme import load_programme  # noqa: E402
+from locales.i18n import translator  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 

@@ -34,10 +34,10 @@ from telegram.ext import (  # noqa: E402
 )
 
 from bot.delivery import ChannelLimits  # noqa: E402
-from bot.i18n import N_  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from handlers import core, forms  # noqa: E402
 from handlers.forms import Form, Kind, Question  # noqa: E402
+from locales.i18n import N_  # noqa: E402
 from storage.models import Role, UnitIn  # noqa: E402
 from tests.telegram_fakes import FakeClock, Harness, RecordingRequest  # noqa: E402
 

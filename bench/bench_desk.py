@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dataset import build  # noqa: E402
-from bot.i18n import translator  # noqa: E402
 from handlers import desk  # noqa: E402
 from handlers.context import Config  # noqa: E402
 from handlers.export import write_workbook  # noqa: E402
 from handlers.programme import load_programme  # noqa: E402
+from locales.i18n import translator  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # the data set's last reports are just before

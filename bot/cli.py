@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from xlsxwriter.exceptions import XlsxFileError
 
 from bot import lockfile, redact
-from bot.i18n import Translator, translator
 from bot.run import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.units_file import DEMO_UNIT, UnitsFileError, import_units
 from handlers.core import ROLE_NAMES
 from handlers.programme import ProgrammeError, load_programme
+from locales.i18n import Translator, translator
 from storage.db import Database, DatabasePathError, SchemaTooNewError
 from storage.models import Role, UnitIn
 from storage.units import MAX_INVITES_AT_ONCE

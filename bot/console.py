@@ -15,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.delivery import ChannelLimits
-from bot.i18n import translator
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.units_file import CURRENT_UNITS, DEMO_UNIT, ensure_sample_units
 from handlers.core import ROLE_NAMES
 from handlers.types import Attachment, Inbound
+from locales.i18n import translator
+from storage.messages import Edit, Files, Message
 from storage.models import Role
 
 CHANNEL = "console"
@@ -36,19 +37,16 @@ def _plain(text: str, color: bool) -> str:
     return html.unescape(_TAG.sub(lambda m: _BOLD.get(m.group(0), "") if color else "", text))
 
 
-def render(payload: dict, color: bool) -> str | None:
-    """A payload as terminal text: markup turned to plain (or bold), choices numbered."""
-    if payload.get("edit") and not payload.get("choices"):
+def render(message: Message, color: bool) -> str | None:
+    """A message as terminal text: markup turned to plain (or bold), choices numbered."""
+    if isinstance(message, Files):
+        caption = f"{_plain(message.caption, color)}\n" if message.caption else ""
+        return caption + "\n".join(f"[{a.kind}: {a.name or ''} {a.path or a.file_id}]"
+                                    for a in message.files)
+    if isinstance(message, Edit) and not message.choices:
         return None  # a pressed button being marked; the terminal already shows the answer
-    files = payload.get("attachments") or ([payload["attachment"]] if payload.get("attachment")
-                                           else [])
-    if files:
-        caption = f"{_plain(payload['text'], color)}\n" if payload.get("text") else ""
-        return caption + "\n".join(
-            f"[{a['kind']}: {a.get('name') or ''} {a.get('path') or a['file_id']}]"
-            for a in files)
-    lines = [_plain(payload.get("text", ""), color)]
-    for number, (_cid, label) in enumerate(payload.get("choices", []), start=1):
+    lines = [_plain(message.text, color)]
+    for number, (_cid, label) in enumerate(message.choices, start=1):
         lines.append(f"  {number}. {label}")
     return "\n".join(lines)
 
@@ -59,7 +57,7 @@ class ConsoleSender:
     channel = CHANNEL
     # No platform limits here; the text limit only keeps long lists readable.
     limits = ChannelLimits(per_second=10_000, chat_per_second=10_000, chat_burst=10_000,
-                           max_text=100_000)
+                           max_text=100_000, max_caption=100_000)
 
     def __init__(self, write: Callable[[str], None] = print, color: bool = False):
         self.write, self.color = write, color
@@ -72,8 +70,8 @@ class ConsoleSender:
     def is_group(self, chat_id: str) -> bool:
         return False
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
-        shown = render(payload, self.color)
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        shown = render(message, self.color)
         if shown is not None:
             to = "" if chat_id == self.current else f"[→ {self.names.get(chat_id, chat_id)}] "
             self.write(f"\n🤖 {to}{shown}\n")

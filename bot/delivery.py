@@ -19,7 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot import logs, metrics
+from handlers.text import split_message
+from handlers.types import Reply
 from storage.db import Database
+from storage.messages import Edit, Files, Message, Text
 from storage.models import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -43,13 +46,19 @@ class RejectedError(Exception):
 
 @dataclass(frozen=True)
 class ChannelLimits:
-    # Telegram: about 30 messages a second overall, 1 a second in a chat, 20 a minute in a group.
+    """A channel's pace and message sizes; each channel module sets its own. The default pace
+    is Telegram's (about 30 messages a second overall, 1 a second in a chat, 20 a minute in a
+    group), the strictest of ours; the default sizes fit every channel, for messages written
+    for a channel this process does not run."""
+
     per_second: float = 29.7
     chat_per_second: float = 1.0
     chat_burst: int = 3
     group_per_minute: float = 20.0
     group_burst: int = 3
-    max_text: int = 4096
+    max_text: int = 2000
+    # The longest text that goes with one file as its caption (longer: a message of its own).
+    max_caption: int = 1024
     concurrency: int = 16
     # A message that keeps failing is given up after this many tries or this age, so that the
     # messages after it in its chat can go.
@@ -63,8 +72,33 @@ class Sender(Protocol):
 
     def is_group(self, chat_id: str) -> bool: ...
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
-        """Deliver one payload; return the platform's message id if there is one."""
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        """Deliver one message; return the platform's message id if there is one."""
+
+
+def compose(reply: Reply, limits: ChannelLimits) -> list[Message]:
+    """A reply as the messages the outbox holds, cut to fit the channel: one file with a short
+    text as its caption; else the text in parts (the choices and the question it asks with the
+    last part, the edit of an earlier message with the first), then the files."""
+    choices = tuple((choice.id, choice.label) for choice in reply.choices)
+    files = reply.attachments
+    if len(files) == 1 and not choices and len(reply.text) <= limits.max_caption:
+        return [Files(files, reply.text)]
+    # Channels without buttons print the choices under the text: leave them room.
+    room = sum(len(label) + 6 for _id, label in choices)
+    parts = (split_message(reply.text, max(limits.max_text - room, limits.max_text // 2))
+             if reply.text else [])
+    out: list[Message] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        offered, asks = (choices, reply.asks) if last else ((), None)
+        if reply.edit_message_id and index == 0:
+            out.append(Edit(reply.edit_message_id, part, offered, asks))
+        else:
+            out.append(Text(part, offered, asks))
+    if files:
+        out.append(Files(files))
+    return out
 
 
 class TokenBucket:
@@ -276,7 +310,7 @@ class DeliveryWorker:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, row: OutboxRow, answered: list[float | None]) -> None:
-        logs.resume(row.payload.get("rid"), row.channel)
+        logs.resume(row.rid, row.channel)
         self._sending[row.id] = time.monotonic()
         try:
             outcome = await self._attempt(row)
@@ -338,7 +372,7 @@ class DeliveryWorker:
 
     async def _attempt(self, row: OutboxRow) -> Outcome:
         try:
-            message_id = await self.sender.send(row.chat_id, row.payload)
+            message_id = await self.sender.send(row.chat_id, row.message)
         except TransientSendError as exc:
             if exc.retry_after is not None:
                 # A 429 is about the whole bot, not this chat: everyone waits.

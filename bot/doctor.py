@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from bot.i18n import Translator
 from bot.settings import Settings
 from handlers.programme import ProgrammeError, load_programme
+from locales.i18n import Translator
 from storage.db import migrations
 
 FREE_DISK_MIN = 1 << 30  # 1 GiB: room for a few backups and exports

@@ -70,12 +70,10 @@ def run(settings: Settings) -> None:
     runtime = Runtime(settings)
     zalo_channel = ZaloChannel(settings, runtime) if settings.zalo_bot_token else None
     if settings.telegram_bot_token:
-        from telegram.error import InvalidToken, NetworkError
-
-        from bot.telegram import run_telegram
+        from bot.telegram import START_ERRORS, run_telegram
         try:
             run_telegram(settings, runtime, zalo_channel)
-        except (InvalidToken, NetworkError, zalo.ZaloApiError) as exc:
+        except (*START_ERRORS, zalo.ZaloApiError) as exc:
             # PTB's InvalidToken quotes the token; a network error may quote the URL with it.
             raise StartError(redact.redact(f"{type(exc).__name__}: {exc}")) from None
         except health.PortError as exc:

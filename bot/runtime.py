@@ -12,14 +12,14 @@ from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot import backups, logs, metrics, redact
-from bot.delivery import DeliveryWorker, Sender
+from bot.delivery import ChannelLimits, DeliveryWorker, Sender, compose
 from bot.settings import Settings
 from handlers import admin, compile, core, desk, export, scheduler
 from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
-from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
 from storage.db import Database
+from storage.messages import Text
 from storage.models import OutboxRow
 from storage.repos import Tx
 
@@ -29,7 +29,6 @@ TICK_SECONDS = 30
 # An update whose processing failed this many times (not even an apology could be stored) is
 # dropped, so that one poisoned update cannot hold up everyone after it.
 INBOX_ATTEMPTS = 3
-CAPTION_LIMIT = 1024  # Telegram's longest caption
 
 
 class FloodGuard:
@@ -195,48 +194,27 @@ class Runtime:
             worker.wake()
 
     async def write(self, tx: Tx, messages: list[Outgoing], now: datetime) -> None:
-        """Put messages in the outbox, in the caller's transaction, split to fit the channel."""
+        """Put messages in the outbox, in the caller's transaction, cut to fit the channel."""
+        rid = logs.request_id()  # the send logs the request that caused it
         for message in messages:
             worker = self.workers.get(message.channel)
-            limit = worker.limits.max_text if worker else 4096
             reply = message.reply
             in_group = worker is not None and worker.sender.is_group(message.chat_id)
             if reply.choices and message.contact_id is not None and not in_group:
                 tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
                                   now)
-
             if reply.asks:
                 metrics.FORM_STEPS.labels(metrics.form_of(reply.asks)).inc()
-
-            def add(payload: dict, message: Outgoing = message) -> None:
-                if logs.request_id():  # the send logs the request that caused it
-                    payload["rid"] = logs.request_id()
-                tx.outbox.add(message.channel, message.chat_id, message.contact_id, payload, now,
-                              message.delivery_id, message.urgent)
-
-            files = [{"kind": a.kind, "file_id": a.file_id, "name": a.name, "path": a.path}
-                     for a in reply.attachments]
-            if len(files) == 1 and not reply.choices and len(reply.text) <= CAPTION_LIMIT:
-                # One file with a short text: the text is its caption, in one message.
-                add({"attachment": files[0], "text": reply.text})
-                continue
-            # Channels without buttons print the choices under the text: leave them room.
-            room = sum(len(c.label) + 6 for c in reply.choices)
-            parts = split_message(reply.text, max(limit - room, limit // 2)) if reply.text else []
+            parts = compose(reply, worker.limits if worker else ChannelLimits())
             for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                payload: dict = {"text": part}
-                if last and reply.choices:
-                    payload["choices"] = [[c.id, c.label] for c in reply.choices]
-                if last and reply.asks:
-                    payload["asks"] = reply.asks
-                if reply.edit_message_id and index == 0:
-                    payload["edit"] = reply.edit_message_id
-                add(payload)
-            if len(files) == 1:
-                add({"attachment": files[0]})
-            elif files:  # one message of files: the channel sends it as an album or a list
-                add({"attachments": files})
+                if message.status_of is not None and index == len(parts) - 1:
+                    # The part with the buttons is the one whose figures are rewritten.
+                    await tx.outbox.add_status(message.channel, message.chat_id,
+                                               message.contact_id, part, now, message.status_of,
+                                               rid)
+                else:
+                    tx.outbox.add(message.channel, message.chat_id, message.contact_id, part,
+                                  now, message.delivery_id, message.urgent, rid)
 
     async def receive(self, events: list[Inbound], wait: bool = False) -> None:
         """Store inbound events in the inbox and commit: only after this returns may the
@@ -356,10 +334,9 @@ class Runtime:
                                or m.reply.asks for m in messages):
             return messages
         for message in messages:
-            payload: dict = {"text": message.reply.text}
-            if message.reply.choices:
-                payload["choices"] = [[c.id, c.label] for c in message.reply.choices]
-            if not await tx.outbox.has_pending(message.channel, message.chat_id, payload):
+            choices = tuple((c.id, c.label) for c in message.reply.choices)
+            if not await tx.outbox.has_pending(message.channel, message.chat_id,
+                                               Text(message.reply.text, choices)):
                 return messages
         return []
 

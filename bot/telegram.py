@@ -1,5 +1,5 @@
-"""The Telegram channel: python-telegram-bot in, outbox payloads out. The only module that
-imports `telegram`."""
+"""The Telegram channel: python-telegram-bot in, outbox messages out, Telegram's limits. The
+only module that imports `telegram`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import json
 import logging
 import os
 import signal
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import tornado.web
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
+    Bot,
     InputFile,
     InputMediaDocument,
     InputMediaPhoto,
@@ -45,6 +45,7 @@ from bot.delivery import (
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.types import Attachment, Inbound
+from storage.messages import Edit, Files, Message, Option
 
 # Opt in to PTB's coming behaviour (durations as timedelta) instead of its deprecation warning.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -52,6 +53,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
+# What stops the channel from starting: a wrong token, or Telegram out of reach.
+START_ERRORS: tuple[type[Exception], ...] = (InvalidToken, NetworkError)
 
 
 def to_inbound(update: Update) -> Inbound | None:
@@ -94,42 +97,61 @@ def to_inbound(update: Update) -> Inbound | None:
     return Inbound(**common, unsupported=True)
 
 
-def _keyboard(choices: list[list[str]]) -> InlineKeyboardMarkup | None:
-    if not choices:
-        return None
-    buttons = [InlineKeyboardButton(label, callback_data=cid) for cid, label in choices]
-    # Short labels sit two to a row; long ones get a row each so they are not cut off.
-    per_row = 2 if all(len(b.text) <= 18 for b in buttons) else 1
-    return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
-
-
-async def _source(attachment: dict) -> str | InputFile:
-    """A file Telegram holds (its id), or one we made (uploaded)."""
-    if not attachment.get("path"):
-        return attachment["file_id"]
-    data = await asyncio.to_thread(Path(attachment["path"]).read_bytes)
-    return InputFile(data, filename=attachment.get("name") or Path(attachment["path"]).name)
-
-
+# Telegram's longest message and longest caption (a file's text).
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 # Telegram's albums hold 2 to 10 items, photos with photos and documents with documents.
 ALBUM_SIZE = 10
+HTML = ParseMode.HTML.value
+
+
+def _keyboard(choices: tuple[Option, ...]) -> dict[str, object] | None:
+    """Inline buttons as the Bot API reads them."""
+    if not choices:
+        return None
+    buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
+    # Short labels sit two to a row; long ones get a row each so they are not cut off.
+    per_row = 2 if all(len(label) <= 18 for _cid, label in choices) else 1
+    return {"inline_keyboard": [buttons[i:i + per_row]
+                                for i in range(0, len(buttons), per_row)]}
+
+
+async def _source(attachment: Attachment) -> str | InputFile:
+    """A file Telegram holds (its id), or one we made (uploaded)."""
+    if not attachment.path:
+        return attachment.file_id
+    data = await asyncio.to_thread(Path(attachment.path).read_bytes)
+    return InputFile(data, filename=attachment.name or Path(attachment.path).name)
+
+
+def _message_id(result: object) -> str | None:
+    """The id in a Bot API answer: a message, the last of an album, or True for an edit."""
+    if isinstance(result, list):
+        result = result[-1] if result else None
+    return str(result["message_id"]) if isinstance(result, dict) else None
 
 
 class TelegramSender:
-    """Turns outbox payloads into Bot API calls and platform errors into delivery outcomes."""
+    """Turns outbox messages into Bot API calls and platform errors into delivery outcomes.
+
+    The calls go through python-telegram-bot's request layer (its HTTP client, its timeouts,
+    its errors: RetryAfter, Forbidden...) without the Bot methods that build a full Message
+    object from every answer: only the message id is read from it."""
 
     channel = CHANNEL
 
-    def __init__(self, bot, limits: ChannelLimits | None = None):
+    def __init__(self, bot: Bot, limits: ChannelLimits | None = None):
         self.bot = bot
-        self.limits = limits or ChannelLimits()
+        # The pace may be tuned (tests run faster); the sizes are Telegram's.
+        self.limits = replace(limits or ChannelLimits(), max_text=TEXT_LIMIT,
+                              max_caption=CAPTION_LIMIT)
 
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
+    async def send(self, chat_id: str, message: Message) -> str | None:
         try:
-            return await self._send(chat_id, payload)
+            return await self._send(chat_id, message)
         except RetryAfter as exc:
             after = exc.retry_after
             seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
@@ -146,47 +168,48 @@ class TelegramSender:
         except (TimedOut, NetworkError) as exc:
             raise TransientSendError(str(exc)) from exc
 
-    async def _send(self, chat_id: str, payload: dict) -> str | None:
-        markup = _keyboard(payload.get("choices", []))
-        if payload.get("attachments"):
-            return await self._send_album(chat_id, payload["attachments"])
-        attachment = payload.get("attachment")
-        if attachment:
-            source = await _source(attachment)
-            if attachment["kind"] == "photo":
-                message = await self.bot.send_photo(chat_id, source, caption=payload.get("text"),
-                                                    parse_mode=ParseMode.HTML)
-            else:
-                message = await self.bot.send_document(chat_id, source,
-                                                       caption=payload.get("text"),
-                                                       parse_mode=ParseMode.HTML)
-            return str(message.message_id)
-        if payload.get("edit"):
-            await self.bot.edit_message_text(payload["text"], chat_id=chat_id,
-                                             message_id=int(payload["edit"]),
-                                             parse_mode=ParseMode.HTML, reply_markup=markup)
-            return payload["edit"]
-        message = await self.bot.send_message(chat_id, payload["text"], parse_mode=ParseMode.HTML,
-                                              reply_markup=markup,
-                                              link_preview_options=None)
-        return str(message.message_id)
+    async def _call(self, method: str, **params: object) -> object:
+        # Bot._post: the request layer every Bot method uses (None values dropped, defaults
+        # and errors as PTB has them), returning the answer's JSON as it is.
+        return await self.bot._post(method, params)
 
-    async def _send_album(self, chat_id: str, files: list[dict]) -> str | None:
+    async def _send(self, chat_id: str, message: Message) -> str | None:
+        if isinstance(message, Files):
+            if len(message.files) > 1:
+                return await self._send_album(chat_id, message.files)
+            return _message_id(await self._send_file(chat_id, message.files[0],
+                                                     message.caption or None))
+        if isinstance(message, Edit):
+            await self._call("editMessageText", chat_id=chat_id,
+                             message_id=int(message.message_id), text=message.text,
+                             parse_mode=HTML, reply_markup=_keyboard(message.choices))
+            return message.message_id
+        return _message_id(await self._call("sendMessage", chat_id=chat_id, text=message.text,
+                                            parse_mode=HTML,
+                                            reply_markup=_keyboard(message.choices)))
+
+    async def _send_file(self, chat_id: str, file: Attachment, caption: str | None) -> object:
+        method, field = ("sendPhoto", "photo") if file.kind == "photo" else (
+            "sendDocument", "document")
+        return await self._call(method, chat_id=chat_id, caption=caption,
+                                parse_mode=HTML if caption else None,
+                                **{field: await _source(file)})
+
+    async def _send_album(self, chat_id: str, files: tuple[Attachment, ...]) -> str | None:
         """Several files as few messages as Telegram allows: albums of up to ten, by kind."""
         last = None
-        kinds = (("photo", InputMediaPhoto, self.bot.send_photo),
-                 ("document", InputMediaDocument, self.bot.send_document))
-        for kind, media_type, send_one in kinds:
-            same = [f for f in files if f["kind"] == kind]
+        kinds = (("photo", InputMediaPhoto), ("document", InputMediaDocument))
+        for kind, media_type in kinds:
+            same = [f for f in files if f.kind == kind]
             for start in range(0, len(same), ALBUM_SIZE):
                 chunk = same[start:start + ALBUM_SIZE]
                 if len(chunk) == 1:
-                    last = (await send_one(chat_id, await _source(chunk[0]))).message_id
+                    last = _message_id(await self._send_file(chat_id, chunk[0], None))
                     continue
-                sent = await self.bot.send_media_group(
-                    chat_id, [media_type(await _source(f)) for f in chunk])
-                last = sent[-1].message_id
-        return None if last is None else str(last)
+                last = _message_id(await self._call(
+                    "sendMediaGroup", chat_id=chat_id,
+                    media=[media_type(await _source(f)) for f in chunk]))
+        return last
 
 
 def build_application(settings: Settings, runtime: Runtime,

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.i18n import Translator, translator
+from locales.i18n import Translator, translator
 from storage.db import Database
 from storage.models import UnitIn
 from storage.units import KindIn

@@ -20,10 +20,14 @@ import tornado.web
 
 from bot.delivery import ChannelLimits, RejectedError, TransientSendError, UnreachableError
 from handlers.types import Attachment, Inbound
+from storage.messages import Edit, Files, Message, Option
 
 log = logging.getLogger(__name__)
 CHANNEL = "zalo"
+# Zalo's longest message. It documents no caption limit; a photo's caption is kept as short
+# as Telegram's, longer texts going as a message of their own.
 MAX_TEXT = 2000
+MAX_CAPTION = 1024
 _TAG = re.compile(r"</?(b|i|code)>")
 
 
@@ -80,49 +84,37 @@ def to_inbound(update: dict) -> Inbound | None:
     return Inbound(**common, unsupported=True)
 
 
-def render(payload: dict) -> str | None:
+def render(text: str, choices: tuple[Option, ...] = ()) -> str:
     """Our markup as plain text, with choices numbered."""
-    text = html.unescape(_TAG.sub("", payload.get("text", "")))
-    choices = payload.get("choices", [])
+    shown = html.unescape(_TAG.sub("", text))
     if choices:
-        text += "\n" + "\n".join(f"{n}. {label}" for n, (_id, label) in
-                                 enumerate(choices, start=1))
-    return text
+        shown += "\n" + "\n".join(f"{n}. {label}" for n, (_id, label) in
+                                   enumerate(choices, start=1))
+    return shown
 
 
 class ZaloSender:
-    """Outbox payloads as Zalo calls; Zalo errors as delivery outcomes."""
+    """Outbox messages as Zalo calls; Zalo errors as delivery outcomes."""
 
     channel = CHANNEL
 
     def __init__(self, client: ZaloClient, per_second: float = 10.0):
         self.client = client
-        self.limits = ChannelLimits(per_second=per_second, max_text=MAX_TEXT)
+        self.limits = ChannelLimits(per_second=per_second, max_text=MAX_TEXT,
+                                    max_caption=MAX_CAPTION)
 
     def is_group(self, chat_id: str) -> bool:
         return False  # Zalo bots talk to people one to one
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
-        if payload.get("edit"):
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        if isinstance(message, Edit):
             return None  # Zalo cannot edit a sent message; the answer itself follows anyway
-        files = payload.get("attachments") or (
-            [payload["attachment"]] if payload.get("attachment") else [])
-        # Photos Zalo holds (URLs) are sent as photos; other files (a spreadsheet, a chart,
-        # Telegram's file ids) only Telegram can carry: they are named, in one list.
-        photos = [f for f in files if f.get("kind") == "photo"
-                  and str(f.get("file_id", "")).startswith("http")]
-        named = [f for f in files if f not in photos]
         try:
-            result = None
-            for index, photo in enumerate(photos):
-                caption = (render(payload) or "") if index == 0 and not named else ""
-                result = await self.client.call("sendPhoto", chat_id=chat_id,
-                                                photo=photo["file_id"], caption=caption)
-            if named or not photos:
-                text = render(payload) or ""
-                for file in named:
-                    text = (text + "\n" if text else "") + f"[{file.get('name') or ''}]"
-                result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
+            if isinstance(message, Files):
+                result = await self._send_files(chat_id, message)
+            else:
+                result = await self.client.call("sendMessage", chat_id=chat_id,
+                                                text=render(message.text, message.choices))
         except ZaloApiError as exc:
             description = exc.description.lower()
             if exc.status == 429 or "quota" in description:
@@ -133,6 +125,23 @@ class ZaloSender:
                 raise UnreachableError(str(exc)) from None
             raise RejectedError(str(exc)) from None
         return str((result or {}).get("message_id", "")) if isinstance(result, dict) else None
+
+    async def _send_files(self, chat_id: str, message: Files) -> object:
+        # Photos Zalo holds (URLs) are sent as photos; other files (a spreadsheet, a chart,
+        # Telegram's file ids) only Telegram can carry: they are named, in one list.
+        photos = [f for f in message.files if f.kind == "photo" and f.file_id.startswith("http")]
+        named = [f for f in message.files if f not in photos]
+        result = None
+        for index, photo in enumerate(photos):
+            caption = render(message.caption) if index == 0 and not named else ""
+            result = await self.client.call("sendPhoto", chat_id=chat_id, photo=photo.file_id,
+                                            caption=caption)
+        if named or not photos:
+            text = render(message.caption)
+            for file in named:
+                text = (text + "\n" if text else "") + f"[{file.name or ''}]"
+            result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
+        return result
 
 
 async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[None]],

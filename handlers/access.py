@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import N_
 from handlers import forms
 from handlers.context import MENU_FLOW, Config
 from handlers.text import esc
 from handlers.types import Inbound, Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Contact, Role
 from storage.repos import Tx
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import N_
 from handlers import forms
 from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.units import MAX_INVITES_AT_ONCE
 

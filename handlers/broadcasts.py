@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, time
 
-from bot.i18n import N_
 from handlers import forms
 from handlers.admin import UNIT_KINDS
 from handlers.context import Config, Ctx
@@ -25,6 +24,7 @@ from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.repos import Tx
 
@@ -120,6 +120,8 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
         unreachable=t.number(figures.recipients - queued)),
         [Choice(f"bc:st:{broadcast_id}", t._("Refresh")),
          Choice(f"bc:cx:{broadcast_id}", t._("Cancel the notice"))])
+    # The live figures are rewritten in this message while the notice goes out.
+    ctx.out[-1] = replace(ctx.out[-1], status_of=broadcast_id)
     ctx.out += messages  # after the admin's answer, which should not wait behind them
 
 
@@ -298,7 +300,7 @@ async def _broadcasts(ctx: Ctx, _args: str) -> None:
 
 async def _live_update(tx: Tx, config: Config, broadcast) -> list[Outgoing]:
     """Rewrite the admin's status message with the figures as they are now."""
-    where = await tx.broadcasts.status_message(broadcast.id, broadcast.created_by)
+    where = await tx.broadcasts.status_message(broadcast.id)
     admin = await tx.contacts.get(broadcast.created_by)
     if where is None or admin is None:
         return []

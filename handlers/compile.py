@@ -20,7 +20,6 @@ import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
-from bot.i18n import N_, Translator
 from handlers import periods
 from handlers.admin import unit_kind_label
 from handlers.compile_template import shipped
@@ -32,6 +31,7 @@ from handlers.periods import Period
 from handlers.reports import DISSEMINATION_FORMS, FIGURES, period_figures, period_figures_by_unit
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from handlers.units import rolled_up
+from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.difficulties import DifficultyStatus
 from storage.models import Role

@@ -20,7 +20,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 
-from bot.i18n import Translator, translator
+from locales.i18n import Translator, translator
 
 FONT = "Times New Roman"
 DATA = Path(__file__).resolve().parent.parent / "bot" / "data"

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, translator
 from handlers.programme import Programme, load_programme
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
+from locales.i18n import Translator, translator
 from storage.models import Contact, Role
 from storage.repos import Tx
 

@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.i18n import N_, pick_language
 from handlers import access, forms
 from handlers.access import ROLE_NAMES
 from handlers.access import ROLE_TITLES as ROLE_TITLES  # imported from here by other modules
 from handlers.context import MENU_FLOW, Config, Ctx
 from handlers.text import esc, match_option
 from handlers.types import Choice, Inbound, Outgoing, Reply
+from locales.i18n import N_, pick_language
 from storage.models import Contact, Invite, Role
 from storage.repos import Tx
 from storage.units import InviteProblem

@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
-from bot.i18n import N_
 from handlers import charts
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
@@ -24,6 +23,7 @@ from handlers.reminders import COORDINATING, current_obligations, in_view, owed
 from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.db import Database
 from storage.models import Role
 from storage.repos import Tx

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import N_
 from handlers import forms
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.difficulties import Difficulty, DifficultyEvent, DifficultyStatus
 from storage.models import Role
 from storage.repos import Tx

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import xlsxwriter
 
-from bot.i18n import N_, Translator
 from handlers import forms, periods
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
@@ -28,6 +27,7 @@ from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from handlers.units import rolled_up
+from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role
 from storage.private import private_file

@@ -14,7 +14,6 @@ flowchart LR
 
 from __future__ import annotations
 
-from bot.i18n import N_
 from handlers import access, forms
 from handlers.access import ROLE_TITLES, channel_name, role_text
 from handlers.context import Ctx
@@ -22,6 +21,7 @@ from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
 from handlers.types import Choice
+from locales.i18n import N_
 from storage.models import Role
 from storage.units import Person
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.i18n import Translator
+from locales.i18n import Translator
 
 ROMAN = ("I", "II", "III", "IV")
 

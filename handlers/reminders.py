@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.i18n import N_
 from handlers import forms, periods
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
@@ -26,6 +25,7 @@ from handlers.periods import Period
 from handlers.programme import RECURRING, Obligation, Programme
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.repos import Tx
 from storage.tracking import Owed, UnitStatus

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.i18n import N_
 from handlers import forms, periods
 from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
@@ -24,6 +23,7 @@ from handlers.forms import Form, Kind, Question
 from handlers.programme import RECURRING
 from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.reports import Report, ReportStatus
 from storage.repos import Tx

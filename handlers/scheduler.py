@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.i18n import N_
 from handlers import broadcasts, core, desk, difficulties, reminders, units
 from handlers.context import Config
 from handlers.types import Outgoing, Reply
+from locales.i18n import N_
 from storage.models import Role
 from storage.repos import Tx
 

@@ -1,20 +1,16 @@
-"""The small frozen types handlers speak: an inbound event in, outgoing replies out."""
+"""The small frozen types handlers speak: an inbound event in, outgoing replies out.
+
+A Reply is what a handler means to say; bot/delivery.py's `compose` cuts it into the typed
+messages the outbox holds (storage/messages.py) to fit each channel's limits."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal
 
+from storage.messages import Attachment
 
-@dataclass(frozen=True)
-class Attachment:
-    """A file: one the platform already holds (file_id), or one we made (path) to upload."""
-
-    kind: Literal["photo", "document"]
-    file_id: str
-    name: str | None = None
-    path: str | None = None
+__all__ = ["Attachment", "Choice", "Inbound", "Outgoing", "Reply"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +91,6 @@ class Outgoing:
     delivery_id: int | None = None
     # Goes ahead of the messages already queued for the chat (the flood warning).
     urgent: bool = False
+    # The notice whose live figures this message shows: the notice keeps the message's id, so
+    # that the figures can be rewritten in it while the notice goes out.
+    status_of: int | None = None

@@ -1,1 +1,1 @@
-"""Gettext catalogs (vi default, en second); a package only so that installs carry the .po files."""
+"""Gettext catalogs (vi default, en second) and the translator that handlers/ and bot/ both use."""

@@ -196,12 +196,11 @@ class BroadcastsRepo:
             "(SELECT id FROM deliveries WHERE broadcast_id = ?)", (broadcast_id,))
         return rows[0][0]
 
-    async def status_message(self, broadcast_id: int, admin_id: int) -> tuple[str, str, str] | None:
+    async def status_message(self, broadcast_id: int) -> tuple[str, str, str] | None:
         """(channel, chat id, message id) of the status message the admin got when the notice
         went out (the one with its Refresh button), once it has been delivered."""
         row = first(await self.conn.execute_fetchall(
-            "SELECT channel, chat_id, message_id FROM outbox WHERE contact_id = ? "
-            "AND status = 'sent' AND message_id IS NOT NULL AND delivery_id IS NULL "
-            "AND instr(payload, ?) > 0 ORDER BY id LIMIT 1",
-            (admin_id, f'"bc:st:{broadcast_id}"')))
+            "SELECT o.channel, o.chat_id, o.message_id FROM broadcasts b "
+            "JOIN outbox o ON o.id = b.status_outbox_id WHERE b.id = ? "
+            "AND o.status = 'sent' AND o.message_id IS NOT NULL", (broadcast_id,)))
         return (row[0], row[1], row[2]) if row else None

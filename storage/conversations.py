@@ -8,6 +8,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage import messages
+from storage.messages import Message
 from storage.models import OutboxRow
 from storage.units import first, iso
 
@@ -152,9 +154,9 @@ _ROW_COLUMNS = "id, channel, chat_id, contact_id, payload, attempts, created_at"
 
 
 def _outbox_row(r: Any) -> OutboxRow:
-    return OutboxRow(id=r[0], channel=r[1], chat_id=r[2], contact_id=r[3],
-                     payload=json.loads(r[4]), attempts=r[5],
-                     created_at=datetime.fromisoformat(r[6]))
+    message, rid = messages.load(r[4])
+    return OutboxRow(id=r[0], channel=r[1], chat_id=r[2], contact_id=r[3], message=message,
+                     attempts=r[5], created_at=datetime.fromisoformat(r[6]), rid=rid)
 
 
 class OutboxRepo:
@@ -162,12 +164,28 @@ class OutboxRepo:
         self.conn = conn
         self.pending = pending
 
-    def add(self, channel: str, chat_id: str, contact_id: int | None, payload: dict,
-            now: datetime, delivery_id: int | None = None, urgent: bool = False) -> None:
+    def add(self, channel: str, chat_id: str, contact_id: int | None, message: Message,
+            now: datetime, delivery_id: int | None = None, urgent: bool = False,
+            rid: str | None = None) -> None:
         """Queue a message; it is written with the transaction that caused it. An urgent one
-        goes ahead of what is already queued for the chat."""
+        goes ahead of what is already queued for the chat. `rid`: the request that caused it."""
         self.pending.add("outbox_urgent" if urgent else "outbox", channel, chat_id, contact_id,
-                         _dump(payload), now, delivery_id)
+                         messages.dump(message, rid), now, delivery_id)
+
+    async def add_status(self, channel: str, chat_id: str, contact_id: int | None,
+                         message: Message, now: datetime, broadcast_id: int,
+                         rid: str | None = None) -> None:
+        """Queue the message that shows a notice's live figures; the notice keeps its row's
+        id, to rewrite the figures in it while the notice goes out (see status_message)."""
+        # The id is needed now, so the row is written at once, after what the transaction
+        # queued before it (a chat's messages go in id order).
+        await self.pending.flush()
+        rows = await self.conn.execute_fetchall(
+            "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (channel, chat_id, contact_id, messages.dump(message, rid), iso(now), iso(now)))
+        await self.conn.execute("UPDATE broadcasts SET status_outbox_id = ? WHERE id = ?",
+                                (rows[0][0], broadcast_id))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
@@ -200,11 +218,12 @@ class OutboxRepo:
             "AND attempts > 0 AND not_before > ?", (channel, iso(now)))
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
-    async def has_pending(self, channel: str, chat_id: str, payload: dict) -> bool:
+    async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
         rows = await self.conn.execute_fetchall(
             "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
-            "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, _dump(payload)))
+            "AND json_remove(payload, '$.rid') = ? LIMIT 1",
+            (channel, chat_id, messages.dump(message)))
         return bool(rows)
 
     async def question_before(self, channel: str, chat_id: str, message_id: int,

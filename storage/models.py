@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from storage.messages import Message
 
 
 class Role(StrEnum):
@@ -92,6 +93,8 @@ class OutboxRow(Record):
     channel: str
     chat_id: str
     contact_id: int | None
-    payload: dict[str, Any]
+    message: Message
     attempts: int
     created_at: datetime
+    # The request that queued the message, so that its send logs under the same id.
+    rid: str | None = None

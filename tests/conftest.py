@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.i18n import translator
 from bot.settings import Settings, load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
+from locales.i18n import translator
 from storage.db import Database
 from tests.telegram_fakes import FakeClock, Harness
 

@@ -28,12 +28,12 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from handlers.core import ACTIONS, CALLBACKS
 from handlers.forms import FORMS, Form, Kind
 from handlers.programme import DEFAULT_PROGRAMME, load_programme
+from locales.i18n import translator
 from storage.difficulties import DifficultyStatus
 from storage.models import Role
 from storage.reports import ReportStatus

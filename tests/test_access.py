@@ -12,10 +12,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.cli import main
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from handlers.types import Outgoing, Reply
+from locales.i18n import translator
 from storage.models import Role
 from storage.units import InviteProblem
 from tests.conftest import START

@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime
 
-from bot.catalogs import problems
-from bot.i18n import translator
+from locales.catalogs import problems
+from locales.i18n import translator
 
 
 def test_catalogs_are_complete_and_current():

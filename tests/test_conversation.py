@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.i18n import N_, translator
 from handlers import forms
 from handlers.forms import Form, Kind, Question
+from locales.i18n import N_, translator
 from storage.models import Role
 from tests.telegram_fakes import invite, register
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
+from locales.i18n import translator
 from storage.models import Role
 from tests.telegram_fakes import FakeClock, Harness, register
 

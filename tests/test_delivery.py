@@ -6,8 +6,13 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError
-from handlers.types import Outgoing, Reply
+import pytest
+from telegram import Message
+
+from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
+from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.db import Database
+from storage.messages import Edit, Files, Text
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
@@ -109,19 +114,19 @@ class TimedSender:
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")
 
-    async def send(self, chat_id: str, payload: dict) -> str | None:
+    async def send(self, chat_id: str, message: Text) -> str | None:
         if self.fail_first:
             self.fail_first -= 1
             raise TransientSendError("timed out")
         await asyncio.sleep(0.005)
-        self.log.append((time.monotonic(), chat_id, payload["text"]))
+        self.log.append((time.monotonic(), chat_id, message.text))
         return None
 
 
 async def fill(db, rows: list[tuple[str, str]]) -> None:
     async with db.transaction() as tx:
         for chat_id, text in rows:
-            tx.outbox.add("telegram", chat_id, None, {"text": text}, START)
+            tx.outbox.add("telegram", chat_id, None, Text(text), START)
 
 
 async def test_limits_per_chat_and_overall_keep_order(db):
@@ -157,3 +162,98 @@ async def test_a_retried_message_keeps_its_place_in_the_chat(harness):
     harness.clock.advance(seconds=5)
     await harness.drain()
     assert [s.text for s in harness.request.sent("11")] == ["một", "hai"]
+
+
+# Rows as the outbox held them before messages were typed (migration 0020 rewrites them).
+OLD_ROWS = [
+    '{"text":"Chọn đơn vị","choices":[["u:1","Phường A"],["u:2","Phường B"]],'
+    '"asks":"report:2","rid":"r-1"}',
+    '{"text":"Đã chọn: Phường A","edit":"77"}',
+    '{"attachment":{"kind":"document","file_id":"DOC-1","name":"bao-cao.xlsx","path":null},'
+    '"text":"Bảng tổng hợp"}',
+    '{"attachments":[{"kind":"photo","file_id":"P-1","name":null,"path":null},'
+    '{"kind":"photo","file_id":"P-2","name":null,"path":null}]}',
+]
+
+
+async def test_rows_queued_before_the_upgrade_are_sent_as_typed_messages(harness, tmp_path):
+    old = Database(tmp_path / "old.db")
+    await old.open(migrate_to=19)
+    async with old.transaction() as tx:
+        for n, payload in enumerate(OLD_ROWS):
+            await tx.conn.execute(
+                "INSERT INTO outbox (channel, chat_id, payload, not_before, created_at) "
+                "VALUES ('telegram', ?, ?, ?, ?)", (str(50 + n), payload, START.isoformat(),
+                                                    START.isoformat()))
+    await old.close()
+    async with Database(tmp_path / "old.db") as new, new.read() as tx:
+        rows = await tx.outbox.due("telegram", START)
+    assert [(r.message, r.rid) for r in rows] == [
+        (Text("Chọn đơn vị", (("u:1", "Phường A"), ("u:2", "Phường B")), "report:2"), "r-1"),
+        (Edit("77", "Đã chọn: Phường A"), None),
+        (Files((Attachment("document", "DOC-1", "bao-cao.xlsx"),), "Bảng tổng hợp"), None),
+        (Files((Attachment("photo", "P-1"), Attachment("photo", "P-2"))), None)]
+    sender = harness.runtime.workers["telegram"].sender
+    ids = [await sender.send(row.chat_id, row.message) for row in rows]
+    assert ids[1] == "77" and all(ids)
+    calls = [(c.method, c.chat_id, c.text, c.buttons) for c in harness.request.calls
+             if c.chat_id in ("50", "51", "52", "53")]
+    assert calls == [
+        ("sendMessage", "50", "Chọn đơn vị", [("Phường A", "u:1"), ("Phường B", "u:2")]),
+        ("editMessageText", "51", "Đã chọn: Phường A", []),
+        ("sendDocument", "52", "Bảng tổng hợp", []),
+        ("sendMediaGroup", "53", "", [])]
+    assert harness.request.calls[-1].media == ["P-1", "P-2"]
+
+
+FILE = Attachment("document", "DOC-9", "ds.xlsx")
+OK = (Choice("ok", "Đồng ý"),)
+
+
+@pytest.mark.parametrize(("reply", "limits", "expected"), [
+    # One file and a text short enough to be its caption: one message.
+    (Reply("Bảng", (), (FILE,)), ChannelLimits(max_caption=10), [Files((FILE,), "Bảng")]),
+    # The text longer than the channel's caption: the text, then the file.
+    (Reply("x" * 11, (), (FILE,)), ChannelLimits(max_caption=10),
+     [Text("x" * 11), Files((FILE,))]),
+    # Choices keep the file apart (a file carries no buttons).
+    (Reply("Bảng", OK, (FILE,)), ChannelLimits(), [Text("Bảng", (("ok", "Đồng ý"),)),
+                                                   Files((FILE,))]),
+])
+def test_a_reply_is_cut_to_fit_the_channel(reply, limits, expected):
+    assert compose(reply, limits) == expected
+
+
+def test_a_long_reply_goes_in_parts_with_its_buttons_and_question_under_the_last():
+    text = "một\n" + "hai " * 30
+    parts = compose(Reply(text, OK, edit_message_id="5", asks="f:1"), ChannelLimits(max_text=60))
+    assert parts[0] == Edit("5", "một")  # the edit of the earlier message comes first
+    assert all(type(p) is Text and not p.choices and p.asks is None for p in parts[1:-1])
+    assert (parts[-1].choices, parts[-1].asks) == ((("ok", "Đồng ý"),), "f:1")
+    # Room is left under the last part for the choices a channel without buttons prints.
+    assert all(len(p.text) <= 60 - len("Đồng ý") - 6 for p in parts)
+    assert " ".join(p.text for p in parts).split() == text.split()
+
+
+async def test_sends_read_only_the_message_id_without_building_telegram_objects(
+        harness, monkeypatch):
+    built = []
+    real = Message.de_json.__func__
+
+    def watch(cls, data, bot=None):
+        built.append(data)
+        return real(cls, data, bot)
+
+    monkeypatch.setattr(Message, "de_json", classmethod(watch))
+    photos = tuple(Attachment("photo", f"P-{n}") for n in range(3))
+    await queue(harness, "61", "Xin chào")
+    async with harness.runtime.db.transaction() as tx:
+        await harness.runtime.write(tx, [
+            Outgoing("telegram", "61", Reply("Ảnh", (), photos)),
+            Outgoing("telegram", "61", Reply("Đã sửa", OK, edit_message_id="1000"))],
+            harness.clock())
+    await harness.drain()
+    assert [c.method for c in harness.request.calls if c.chat_id == "61"] == [
+        "sendMessage", "sendMessage", "sendMediaGroup", "editMessageText"]
+    assert built == []
+    assert (await statuses(harness)) == {"sent": 4}

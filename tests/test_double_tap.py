@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.i18n import translator
 from handlers import forms
 from handlers.context import Ctx
 from handlers.core import ACTIONS, CALLBACKS
 from handlers.forms import Form, Kind, Question
 from handlers.types import Inbound
+from locales.i18n import translator
 from storage.models import Role
 from tests.telegram_fakes import Chat, Harness, Sent, invite, register
 from tests.test_search import seed_reports

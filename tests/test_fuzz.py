@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import yaml
 
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from handlers.programme import DEFAULT_PROGRAMME
 from handlers.text import SQL_MAX, parse_id, split_message
+from locales.i18n import translator
 from storage.models import Role
 from tests import fuzzing
 from tests.conftest import START

@@ -8,9 +8,9 @@ import re
 
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR, translator
 from handlers.core import ACTIONS
 from handlers.forms import FORMS
+from locales.i18n import LANGUAGES, LOCALES_DIR, translator
 from storage.models import Role
 from tests.telegram_fakes import register
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
+from locales.i18n import translator
 from storage.models import Role
 from tests.telegram_fakes import FakeClock, Harness, register
 from tests.test_reminders import PROGRAMME, hanoi, reminders, submit_quarterly_rest

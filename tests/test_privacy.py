@@ -17,6 +17,7 @@ from handlers import charts
 from handlers.admin import erase_person
 from handlers.types import Attachment, Outgoing, Reply
 from storage.db import Database
+from storage.messages import Text
 from storage.models import Role
 from tests.conftest import START
 from tests.telegram_fakes import invite, register
@@ -170,14 +171,14 @@ async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness
             "VALUES ('ABCDEFGH2345', 'officer', 'test', '2026-03-01T00:00:00+00:00', "
             "'2099-01-01T00:00:00+00:00')")
         for text in ("first", "second"):  # a chat's queue waiting at the upgrade
-            tx.outbox.add("telegram", "42", None, {"text": text}, START)
+            tx.outbox.add("telegram", "42", None, Text(text), START)
     await old.close()
     async with Database(tmp_path / "old.db") as new, new.transaction() as tx:
         assert (await tx.conn.execute_fetchall("SELECT code FROM invites"))[0][0] == \
             hashlib.sha256(b"ABCDEFGH2345").hexdigest()
         found = await tx.invites.check("abcdefgh2345", START)
         assert found.role is Role.OFFICER and found.code == "ABCDEFGH2345"
-        assert [r.payload for r in await tx.outbox.due("telegram", START)] == [{"text": "first"}]
+        assert [r.message for r in await tx.outbox.due("telegram", START)] == [Text("first")]
 
 
 async def test_files_are_capped_per_answer_and_per_form(harness):
@@ -235,7 +236,7 @@ async def test_one_chats_backlog_does_not_hold_up_another_chats_reply(harness):
     async with h.runtime.db.read() as tx:  # each chat's queue has one head: its oldest row
         heads = await tx.conn.execute_fetchall(
             "SELECT chat_id, payload FROM outbox WHERE head = 1 AND status = 'pending'")
-    assert [(r[0], json.loads(r[1])["attachment"]["file_id"]) for r in heads] == [(busy, "F0")]
+    assert [(r[0], json.loads(r[1])["files"][0]["file_id"]) for r in heads] == [(busy, "F0")]
     await other.say("/help")
     sends = [c for c in h.request.calls if c.method in ("sendMessage", "sendDocument")]
     reply = next(i for i, c in enumerate(sends) if c.chat_id == "501" and "/report" in c.text)
@@ -273,8 +274,8 @@ async def test_message_texts_and_made_files_are_kept_only_so_long(harness):
     rows = await outbox_texts(h)
     assert not any(code in payload for _s, payload in rows)
     assert {payload for status, payload in rows if status == "sent"} == {"{}"}
-    assert [payload for status, payload in rows if status == "pending"] == [
-        '{"text":"chưa gửi được"}']
+    assert [json.loads(payload)["text"] for status, payload in rows if status == "pending"] == [
+        "chưa gửi được"]
     # Made files go FILE_RETENTION_DAYS (7) after they were written (the disk's clock).
     h.clock.now = datetime.now(UTC) + timedelta(days=6)
     await h.runtime.tick()

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from handlers import desk as digests
 from handlers import periods
 from handlers.programme import load_programme
 from handlers.reminders import owed
+from locales.i18n import translator
 from storage.models import Role
 from tests.telegram_fakes import FakeClock, Harness, invite, register
 

@@ -17,12 +17,12 @@ import openpyxl
 import pytest
 
 from bot.cli import main
-from bot.i18n import translator
 from bot.settings import load_settings
 from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, read_units_file
 from handlers.compile import write_report
 from handlers.export import write_workbook
 from handlers.units import end_units
+from locales.i18n import translator
 from storage.db import Database
 from storage.models import Role, UnitIn
 from tests.telegram_fakes import FakeClock, Harness, register

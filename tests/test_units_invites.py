@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
-from bot.i18n import translator
 from bot.units_file import SAMPLE_UNITS, UnitsFileError, read_units_file
+from locales.i18n import translator
 from storage.models import Role
 from storage.units import InviteProblem, code_hash
 from tests.telegram_fakes import invite

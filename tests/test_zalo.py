@@ -13,11 +13,12 @@ import pytest
 import tornado.web
 
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
-from bot.i18n import translator
 from bot.run import ZaloChannel
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from bot.zalo import ZaloClient, ZaloSender
+from locales.i18n import translator
+from storage.messages import Text
 from storage.models import Role
 from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
@@ -264,7 +265,7 @@ async def test_zalo_errors_become_delivery_outcomes(status, description, outcome
     expected = {"retry": TransientSendError, "unreachable": UnreachableError,
                 "rejected": RejectedError}[outcome]
     with pytest.raises(expected) as caught:
-        await sender.send("z-1", {"text": "xin chào"})
+        await sender.send("z-1", Text("xin chào"))
     if outcome == "retry" and status != 502:
         assert caught.value.retry_after == 60.0  # quota: back off for a minute
     await client.close()

@@ -1,6 +1,6 @@
 """Keeping the gettext catalogs in step with the code: extract, update, check.
 
-`python -m bot.catalogs` extracts the messages, updates `locales/*/LC_MESSAGES/baocao.po`, fills
+`python -m locales.catalogs` extracts the messages, updates `locales/*/LC_MESSAGES/baocao.po`, fills
 English entries that are still empty with their (English) msgid, and lists what still needs a
 Vietnamese translation. The test suite calls `problems()` and fails on any.
 """
@@ -14,7 +14,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
+from locales.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
 
 ROOT = LOCALES_DIR.parent
 SOURCE_DIRS = ("bot", "handlers", "storage")
