@@ -382,7 +382,7 @@ async def open_report(ctx: Ctx, report: Report) -> None:
                 note=esc(note)))
     lines.append("")
     form = KINDS[report.kind]
-    lines += forms.summary_lines(ctx, form, report.answers, skip={"evidence"})
+    lines += forms.summary_lines(ctx.t, form, report.answers, skip={"evidence"})
     files = await ctx.tx.reports.attachments(report.id)
     if files:
         lines.append(t.ngettext("{n} file of evidence follows.", "{n} files of evidence follow.",
@@ -421,7 +421,7 @@ async def _history(ctx: Ctx, report: Report) -> None:
             fields=esc(", ".join(changed) or "—")))
         if changed:
             before = {k: v for k, v in version.answers.items()}
-            lines += ["  " + line for line in forms.summary_lines(ctx, form, before)
+            lines += ["  " + line for line in forms.summary_lines(ctx.t, form, before)
                       if any(line.startswith(f"<b>{label}</b>") for label in changed)]
     ctx.reply("\n".join(lines))
 
@@ -473,7 +473,7 @@ async def _myreports(ctx: Ctx, args: str) -> None:
     if not reports and not open_lines:
         ctx.reply(t._("Your unit has no reports yet."), [Choice("m:report", t._("New report"))])
         return
-    ctx.state["reports_query"] = {"unit": ctx.contact.unit_id}
+    ctx.state.reports_query = {"unit": ctx.contact.unit_id}
     shown = reports[:PAGE]
     lines = [t._("<b>Your unit's latest reports</b>")]
     lines += [_report_line(ctx, r) for r in shown] or [t._("None yet.")]
@@ -546,7 +546,7 @@ async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None
         unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
         period=(period.key, period.start, period.end) if period else None, before_id=before,
         limit=PAGE + 1)
-    ctx.state["reports_query"] = query
+    ctx.state.reports_query = query
     shown = reports[:PAGE]
     unit = await ctx.tx.units.get(query["unit"]) if query.get("unit") else None
     title = t._("<b>Older reports</b>") if before else t._("<b>Latest reports</b>")
@@ -577,7 +577,7 @@ async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None
 @callback("rq", EVERYONE, private_data=True)
 async def _older(ctx: Ctx, before: str) -> None:
     """The next page of the last listing this person asked for."""
-    query = ctx.state.get("reports_query")
+    query = ctx.state.reports_query
     older_than = parse_id(before)
     if query is None or older_than is None:
         ctx.reply(ctx.t._("This button is no longer valid."))
@@ -593,7 +593,7 @@ async def _filter(ctx: Ctx, rest: str) -> None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
     # The kind narrows the listing on screen (its period and words stay).
-    query = {**ctx.state.get("reports_query", {}), "kind": kind, "unit": unit}
+    query = {**(ctx.state.reports_query or {}), "kind": kind, "unit": unit}
     await list_reports(ctx, query)
 
 
