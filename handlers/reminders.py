@@ -415,7 +415,9 @@ async def _extend(ctx: Ctx, rest: str) -> None:
 
 def _form_owed(ctx: Ctx, params: dict | None = None) -> tuple[Obligation, Period]:
     """The obligation and period a form was opened for (from a valid button)."""
-    params = params if params is not None else ctx.state["form"]["params"]
+    if params is None:
+        assert ctx.state.form is not None  # a check runs while its form does
+        params = ctx.state.form.params
     programme = ctx.config.programme
     obligation, period = programme.obligation(params["obligation"]), programme.period(
         params["period"])

@@ -42,7 +42,7 @@ class FormState(BaseModel):
     def dump(self, step: int) -> dict[str, Any]:
         """The JSON kept in a session or a draft (with the step, as rows have always had it)."""
         return self.model_dump(mode="json", exclude_defaults=True) | {
-            "id": self.id, "mode": self.mode.value, "answers": self.answers,
+            "id": self.id, "mode": self.mode.value, "pos": self.pos, "answers": self.answers,
             "params": self.params, "step": step}
 
 
