@@ -25,6 +25,9 @@ class Owed:
     on_time_before: datetime
     # The obligation's id, so that a unit's own extension of the deadline is taken into account.
     obligation: str = ""
+    # Reports of the kind name their period (a periodic report), rather than fall in it by
+    # their activity date.
+    by_period: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class UnitStatus:
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
     written out so that SQLite can use an index for it."""
-    if owed.report_kind == "periodic":  # a periodic report names its period
+    if owed.by_period:
         return "r.kind = :kind AND r.period_key = :period"
     level = "r.level = :level AND " if owed.level else ""
     return f"r.kind = :kind AND {level}r.activity_date BETWEEN :start AND :end"
