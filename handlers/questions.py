@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 
 class Kind(StrEnum):
+    """The shipped question types by name. A new type needs no name here: its class's `kind`
+    (any string) is what a Question gives."""
+
     TEXT = "text"
     INTEGER = "integer"
     DATE = "date"
@@ -37,7 +40,7 @@ Check = Callable[["Ctx", Any], Awaitable[str | None]]
 @dataclass(frozen=True)
 class Question:
     key: str
-    kind: Kind
+    kind: str  # a Kind, or the `kind` of any QuestionType class
     label: str  # short, for the summary (marked with N_)
     prompt: str  # the question asked (marked with N_)
     options: tuple[tuple[str, str], ...] = ()
@@ -121,7 +124,7 @@ Outcome = Accept | Reject | Partial
 
 
 class QuestionType:
-    kind: ClassVar[Kind]
+    kind: ClassVar[str]
     # A typed number is an answer here (a count, a day), never the number of an offered choice.
     takes_numbers: ClassVar[bool] = False
     # Its answer is read against the units (the caller searches them before the step).
@@ -154,7 +157,7 @@ class QuestionType:
         return value
 
 
-TYPES: dict[Kind, QuestionType] = {}
+TYPES: dict[str, QuestionType] = {}
 
 
 def question_type(cls: type[QuestionType]) -> type[QuestionType]:
