@@ -20,6 +20,7 @@ from datetime import datetime
 
 from handlers import forms
 from handlers.context import MENU_FLOW, Config
+from handlers.state import Session
 from handlers.text import esc
 from handlers.types import Inbound, Outgoing, Reply
 from locales.i18n import N_
@@ -60,16 +61,15 @@ async def tell(tx: Tx, contact_id: int, reply: Reply, to_inactive: bool = False
             for i in await tx.contacts.identities(contact_id) if i.reachable]
 
 
-async def park_form(tx: Tx, contact_id: int, flow: str, state: dict,
+async def park_form(tx: Tx, contact_id: int, flow: str, state: Session,
                     now: datetime) -> forms.Form | None:
     """Close the person's open form, keeping its answers as a draft they can continue; the
     caller saves the session."""
     form = forms.FORMS.get(flow)
-    if form is None or "form" not in state:
+    if form is None or state.form is None:
         return None
-    await tx.sessions.save_draft(contact_id, flow, state["form"], now)
-    state["seq"] = state["form"].get("step", 0)
-    del state["form"]
+    await tx.sessions.save_draft(contact_id, flow, state.form.dump(state.step), now)
+    state.form = None
     return form
 
 
@@ -82,10 +82,11 @@ async def deactivate(tx: Tx, config: Config, contact: Contact, actor: str, now: 
     await tx.contacts.set_active(contact.id, False, now)
     session = await tx.sessions.get(contact.id)
     if session is not None:
-        flow, state, _at = session
+        flow, stored, _at = session
+        state = Session.load(stored)
         if await park_form(tx, contact.id, flow, state, now):
-            state.pop("offered", None)
-            tx.sessions.save(contact.id, MENU_FLOW, state, now)
+            state.offered = []
+            tx.sessions.save(contact.id, MENU_FLOW, state.dump(), now)
     identities = await tx.contacts.identities(contact.id)
     dropped = await tx.outbox.cancel([(i.channel, i.chat_id) for i in identities], contact.id)
     await tx.invites.void_links(contact.id, now)

@@ -73,7 +73,8 @@ async def _not_past_day(ctx: Ctx, value: str) -> str | None:
 
 
 async def _later_hour(ctx: Ctx, value: int) -> str | None:
-    when = _when(ctx, {**ctx.state["form"]["answers"], "hour": value})
+    answers = ctx.state.form.answers if ctx.state.form is not None else {}
+    when = _when(ctx, {**answers, "hour": value})
     if when is not None and when <= ctx.now:
         return ctx.t._("{hour} today has passed (it is {now}). Choose a later hour.").format(
             hour=f"{value:02d}:00", now=ctx.t.datetime(ctx.now))

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from handlers.programme import Programme, load_programme
+from handlers.state import FormState, Session
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Inbound, Outgoing, Reply
 from locales.i18n import Translator, translator
@@ -89,7 +90,7 @@ class Ctx:
     now: datetime
     config: Config
     flow: str = MENU_FLOW
-    state: dict = field(default_factory=dict)
+    state: Session = field(default_factory=Session)
     out: list[Outgoing] = field(default_factory=list)
     # The event was refused (role, invalid or someone else's button): a pressed group message
     # is then left as it is (see core._mark_pressed).
@@ -113,11 +114,13 @@ class Ctx:
         """Answer in the chat the event came from; the offered choices are remembered so that
         typing an option's number or label works on channels without buttons. `asks` names the
         form question the message puts (see Reply.asks)."""
-        self.out.append(Outgoing(self.event.channel, self.event.chat_id,
-                                 Reply(text, tuple(choices), attachments, edit, asks),
-                                 self.contact.id))
-        if choices and not self.event.is_group:
-            self.state["offered"] = [[c.id, c.label] for c in choices]
+        self.say(Reply(text, tuple(choices), attachments, edit, asks))
+
+    def say(self, reply: Reply) -> None:
+        """A reply made elsewhere (the form engine's), sent as `reply` sends its own."""
+        self.out.append(Outgoing(self.event.channel, self.event.chat_id, reply, self.contact.id))
+        if reply.choices and not self.event.is_group:
+            self.state.offer(reply.choices)
 
     def send(self, channel: str, chat_id: str, contact_id: int | None, reply: Reply) -> None:
         """A message to someone else (or to a group)."""
@@ -160,9 +163,6 @@ class Ctx:
             name=esc(self.contact.name))), self.contact.id))
         return True
 
-    def set_flow(self, flow: str, form_state: dict | None = None) -> None:
+    def set_flow(self, flow: str, form_state: FormState | None = None) -> None:
         self.flow = flow
-        if form_state is None:
-            self.state.pop("form", None)
-        else:
-            self.state["form"] = form_state
+        self.state.form = form_state

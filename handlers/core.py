@@ -25,6 +25,7 @@ from handlers import access, forms
 from handlers.access import ROLE_NAMES
 from handlers.access import ROLE_TITLES as ROLE_TITLES  # imported from here by other modules
 from handlers.context import MENU_FLOW, Config, Ctx
+from handlers.state import FormState, Session
 from handlers.text import esc, match_option
 from handlers.types import Choice, Inbound, Outgoing, Reply
 from locales.i18n import N_, pick_language
@@ -97,10 +98,11 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         if event.is_group or not (event.channel == "telegram"
                                   and event.user_id in config.admin_ids):
             return await _stranger(event, tx, config, now)
-        contact, flow, state = await _enrol_admin(event, tx, config, now), MENU_FLOW, {}
+        contact, flow, state = await _enrol_admin(event, tx, config, now), MENU_FLOW, Session()
         notices: list[Outgoing] = []
     else:
-        contact, flow, state = speaker.contact, speaker.flow or MENU_FLOW, speaker.state
+        contact, flow = speaker.contact, speaker.flow or MENU_FLOW
+        state = Session.load(speaker.state)
         if not speaker.reachable and not event.is_group:
             # (A word in a group does not show the person unblocked the bot in private.)
             await tx.contacts.seen(event.channel, event.user_id)
@@ -110,15 +112,16 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
             return notices or _withdrawn(event, config, contact)
     ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state,
               notices)
-    before = (flow, repr(state))
+    before = (flow, state.dump())
     press = _press(event)
-    if press is not None and press in ctx.state.get("pressed", ()):
+    if press is not None and press in ctx.state.pressed:
         await _pressed_again(ctx)
     else:
         await _route(ctx)
         _mark_pressed(ctx, event, press)
-    if (ctx.flow, repr(ctx.state)) != before or ctx.flow != MENU_FLOW:
-        tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+    after = (ctx.flow, ctx.state.dump())
+    if after != before or ctx.flow != MENU_FLOW:
+        tx.sessions.save(contact.id, ctx.flow, after[1], now)
     return ctx.out
 
 
@@ -148,7 +151,7 @@ def _mark_pressed(ctx: Ctx, event: Inbound, press: str | None) -> None:
             o.reply.edit_message_id == event.pressed_message_id and o.chat_id == event.chat_id
             for o in ctx.out):
         return  # a redrawn message keeps live buttons (Refresh, a multi-choice question)
-    ctx.state["pressed"] = [*ctx.state.get("pressed", []), press][-PRESSES_KEPT:]
+    ctx.state.pressed = [*ctx.state.pressed, press][-PRESSES_KEPT:]
     if not event.pressed_message_text or (event.is_group and ctx.event.chat_id != event.chat_id):
         return  # answered in private: the group's message stays usable by the others
     label = f"\n\n✓ <b>{esc(event.pressed_label)}</b>" if event.pressed_label else ""
@@ -162,8 +165,8 @@ async def _pressed_again(ctx: Ctx) -> None:
     this one only says so, with the running form's current question if there is one."""
     t = ctx.t
     form = forms.FORMS.get(ctx.flow)
-    if form is not None and "form" in ctx.state and not ctx.event.is_group:
-        await forms.show_current(ctx, form, ctx.state["form"], t._(
+    if form is not None and ctx.state.form is not None and not ctx.event.is_group:
+        await forms.show_current(ctx, form, t._(
             "You pressed that button already. Here is where we are:"))
         return
     if await ctx.go_private():  # in a group, only the presser is told
@@ -207,8 +210,8 @@ async def _stranger(event: Inbound, tx: Tx, config: Config, now: datetime) -> li
                                        language=language, now=now)
     ctx = Ctx(tx, event, contact, t, now, config)
     await _redeem(ctx, code, new=True)
-    if ctx.state:
-        tx.sessions.save(contact.id, ctx.flow, ctx.state, now)
+    if ctx.state.dump():
+        tx.sessions.save(contact.id, ctx.flow, ctx.state.dump(), now)
     return ctx.out
 
 
@@ -243,8 +246,8 @@ async def _link(event: Inbound, tx: Tx, config: Config, now: datetime,
     ctx.reply(ctx.t._("This account is now linked to your Baocao account; you can report from "
                       "here too."))
     await show_menu(ctx, greeting=True)
-    if ctx.state:
-        tx.sessions.save(contact_id, ctx.flow, ctx.state, now)
+    if ctx.state.dump():
+        tx.sessions.save(contact_id, ctx.flow, ctx.state.dump(), now)
     return ctx.out
 
 
@@ -280,7 +283,7 @@ async def _route(ctx: Ctx) -> None:
     event = ctx.event
     command = event.command
     # The private form running before a command or a button other than its own (see below).
-    running = ctx.state.get("form") if not event.is_group else None
+    running = ctx.state.form if not event.is_group else None
     if command is not None:
         await _on_command(ctx, *command)
         await _set_aside_if_hidden(ctx, running)
@@ -302,7 +305,7 @@ async def _route(ctx: Ctx) -> None:
                           "Please use the menu."))
         await show_menu(ctx)
     else:
-        offered = [(c[0], c[1]) for c in ctx.state.get("offered", [])]
+        offered = ctx.state.offered
         chosen = match_option(event.text or "", offered) if offered else None
         if chosen is not None:
             await _on_choice(ctx, chosen)
@@ -330,11 +333,12 @@ async def _on_command(ctx: Ctx, name: str, args: str) -> None:
         await show_menu(ctx)
         return
     # A command in a group says nothing about the person's private form.
-    form = forms.FORMS.get(ctx.flow) if "form" in ctx.state and not ctx.event.is_group else None
+    form = forms.FORMS.get(ctx.flow) if ctx.state.form is not None and not ctx.event.is_group \
+        else None
     found = _find_action(name)
     if found is None and name != "menu" and form is not None:
         # The form stays in front: what is typed next answers the question shown again here.
-        await forms.show_current(ctx, form, ctx.state["form"], t._(
+        await forms.show_current(ctx, form, t._(
             "Unknown command /{name}. /menu keeps this form as a draft, /cancel leaves it. "
             "Here is where we are:").format(name=esc(name[:30])))
         return
@@ -349,12 +353,12 @@ async def _on_command(ctx: Ctx, name: str, args: str) -> None:
     await _run_action(ctx, found, args)
 
 
-async def _set_aside_if_hidden(ctx: Ctx, running: dict | None) -> None:
+async def _set_aside_if_hidden(ctx: Ctx, running: FormState | None) -> None:
     """A command or another button showed a screen with its own choices while a form runs:
     the form is kept as a draft (and the person told), so a number typed next means one of
     the choices on screen, never an answer to a question no longer shown."""
     form = forms.FORMS.get(ctx.flow)
-    if running is None or form is None or ctx.state.get("form") is not running or not any(
+    if running is None or form is None or ctx.state.form is not running or not any(
             o.reply.choices and o.reply.asks is None and o.chat_id == ctx.event.chat_id
             for o in ctx.out):
         return
@@ -585,7 +589,9 @@ action(Action("language", N_("Language / Ngôn ngữ"), N_("switch between Vietn
 async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     """Close forms left alone too long: keep the answers as a draft and tell the person."""
     out: list[Outgoing] = []
-    for contact_id, flow, state in await tx.sessions.idle(now - config.session_idle, MENU_FLOW):
+    for contact_id, flow, stored in await tx.sessions.idle(now - config.session_idle,
+                                                           MENU_FLOW):
+        state = Session.load(stored)
         contact = await tx.contacts.get(contact_id)
         form = await access.park_form(tx, contact_id, flow, state, now) if contact else None
         if form is None or contact is None:
@@ -596,9 +602,9 @@ async def expire_idle_sessions(tx: Tx, config: Config, now: datetime) -> list[Ou
                    "kept: press Continue when you are ready.").format(title=t._(form.title))
         reply = Reply(text, (Choice(f"d:{flow}", t._("Continue")),
                              Choice(f"d:-{flow}", t._("Discard"))))
-        state["offered"] = [[c.id, c.label] for c in reply.choices]
+        state.offer(reply.choices)
         for identity in await tx.contacts.identities(contact_id):
             if identity.reachable:
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact_id))
-        tx.sessions.save(contact_id, MENU_FLOW, state, now)
+        tx.sessions.save(contact_id, MENU_FLOW, state.dump(), now)
     return out

@@ -17,10 +17,11 @@ from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
+from handlers.kinds import FIGURES, KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
 from handlers.reminders import COORDINATING, current_obligations, in_view, owed
-from handlers.reports import FIGURES, KINDS, period_figures
+from handlers.reports import period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from locales.i18n import N_
@@ -90,7 +91,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         lines.append(f"\n<b>{esc(obligation.label(t.language))}</b> · {esc(period.label(t))} · "
                      + t._("deadline {day}").format(day=t.date(deadline)))
         lines.append(_rates(t, statuses))
-        if obligation.report == "periodic":  # the figures its reports will carry, so far
+        if KINDS[obligation.report].dated is Dated.PERIOD:  # the figures it will carry, so far
             figures = await period_figures(ctx.tx, period)
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
                 f"{t._(label)}: {t.number(figures[key])}" for key, label in FIGURES

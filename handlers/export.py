@@ -13,17 +13,18 @@ from pathlib import Path
 
 import xlsxwriter
 
-from handlers import forms, periods
+from handlers import periods
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.difficulties import FIELDS, STATUS_LABELS, URGENCIES, event_parts
-from handlers.forms import Kind
+from handlers.kinds import FIGURES, KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import RECURRING
+from handlers.questions import cell_value
 from handlers.reminders import owed
-from handlers.reports import FIGURES, KINDS, period_figures
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
+from handlers.reports import period_figures
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from handlers.units import rolled_up
@@ -33,33 +34,8 @@ from storage.models import Role
 from storage.private import private_file
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
-# Sheet names may have at most 31 characters, so each kind has a short one.
-SHEET_NAMES = {"plan": N_("Plans"), "dissemination": N_("Dissemination"),
-               "study": N_("Study sessions"), "inspection": N_("Inspections"),
-               "review": N_("Reviews"), "model": N_("Good models"),
-               "periodic": N_("Periodic reports")}
 PAGE = 2000
 Progress = Callable[[int, int], Awaitable[None]]
-
-
-def _cell(t: Translator, question: forms.Question, value) -> object:
-    """An answer as a spreadsheet cell: numbers stay numbers, choices become their labels."""
-    if value is None:
-        return ""
-    labels = {oid: t._(label) for oid, label in question.options}
-    if question.kind is Kind.CHOICE:
-        return labels.get(value, value)
-    if question.kind is Kind.MULTI:
-        return ", ".join(labels.get(v, v) for v in value)
-    if question.kind is Kind.YESNO:
-        return t._("Yes") if value else t._("No")
-    if question.kind is Kind.DATE:
-        return date.fromisoformat(value)
-    if question.kind is Kind.ATTACHMENT:
-        return len(value)
-    if question.kind is Kind.UNIT:
-        return value.get("name", "")
-    return value
 
 
 async def write_workbook(db: Database, config: Config, t: Translator, period: Period,
@@ -87,9 +63,9 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
     counts: Counter = Counter()
     confirmed: Counter = Counter()
     done = 0
-    for kind, form in KINDS.items():
-        sheet = book.add_worksheet(t._(SHEET_NAMES[kind])[:31])
-        questions = [q for q in form.questions if q.kind is not Kind.ATTACHMENT]
+    for kind in KINDS.values():
+        sheet = book.add_worksheet(t._(kind.sheet)[:31])
+        questions = kind.questions  # its evidence is not a column: files do not fit a cell
         header = [t._("Number"), t._("Unit code"), t._("Unit"), t._("Activity date"),
                   t._("Review state"), t._("Version"), t._("Received on")]
         header += [t._(q.label) for q in questions]
@@ -100,8 +76,8 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
         row, after = 1, 0
         while True:
             async with db.read() as tx:
-                page = await tx.reports.page(kind, period.key, period.start, period.end, after,
-                                             PAGE)
+                page = await tx.reports.page(kind.id, period.key, period.start, period.end,
+                                             after, PAGE, kind.dated is Dated.PERIOD)
             if not page:
                 break
             for report in page:
@@ -109,7 +85,7 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                 cells = [report.number, report.unit_code, report.unit_name,
                          report.activity_date or "", t._(REPORT_STATUS[report.status]),
                          report.version, received]
-                cells += [_cell(t, q, report.answers.get(q.key)) for q in questions]
+                cells += [cell_value(t, q, report.answers.get(q.key)) for q in questions]
                 if roll_up:
                     cells.append(under.get(report.unit_code, report.unit_code))
                 for column, value in enumerate(cells):
@@ -125,10 +101,10 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                     else:
                         sheet.write_string(row, column, str(value))
                 row += 1
-                if kind == "periodic":  # the figures the units confirmed
+                if kind.dated is Dated.PERIOD:  # the figures the units confirmed
                     confirmed.update({key: report.answers[key] for key, _label in FIGURES
                                       if isinstance(report.answers.get(key), int)})
-            counts[kind] += len(page)
+            counts[kind.id] += len(page)
             done += len(page)
             after = page[-1].id
             if progress is not None:
@@ -213,8 +189,8 @@ def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, counte
                     bold)
     sheet.write_row(2, 0, [t._("Report kind"), t._("Number")], bold)
     row = 3
-    for kind, form in KINDS.items():
-        sheet.write_row(row, 0, [t._(form.title), counts.get(kind, 0)])
+    for kind in KINDS.values():
+        sheet.write_row(row, 0, [t._(kind.title), counts.get(kind.id, 0)])
         row += 1
     # The periodic report's figures, as counted from the reports (the same as /status and the
     # form a unit confirms) and as the units confirmed them in their periodic reports.

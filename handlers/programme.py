@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -39,9 +38,8 @@ class AdhocPeriod(Model):
 class Obligation(Model):
     id: str
     name: dict[str, str]
-    report: Literal["plan", "dissemination", "study", "inspection", "review", "model",
-                    "periodic"]
-    level: Literal["preliminary", "final"] | None = None
+    report: str  # a report kind (handlers.kinds)
+    level: str | None = None  # one of the kind's levels (a review: preliminary or final)
     unit_kinds: tuple[str, ...]
     period: str
     first_year: int | None = None
@@ -52,6 +50,19 @@ class Obligation(Model):
     def _one_deadline(self) -> Obligation:
         if (self.due is None) == (self.due_days_after_end is None):
             raise ValueError(f"obligation {self.id}: give either due or due_days_after_end")
+        return self
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> Obligation:
+        # Imported here: the kinds' questions need the forms, which need this module.
+        from handlers.kinds import KINDS
+        kind = KINDS.get(self.report)
+        if kind is None:
+            raise ValueError(f"obligation {self.id}: unknown report kind {self.report!r} "
+                             f"(one of {', '.join(KINDS)})")
+        if self.level is not None and self.level not in kind.levels:
+            raise ValueError(f"obligation {self.id}: a {self.report} report has no level "
+                             f"{self.level!r}")
         return self
 
     def label(self, language: str) -> str:

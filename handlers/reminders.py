@@ -21,6 +21,7 @@ from handlers import forms, periods
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.forms import Form, Kind, Question
+from handlers.kinds import KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import RECURRING, Obligation, Programme
 from handlers.text import esc
@@ -42,7 +43,8 @@ def owed(config: Config, obligation: Obligation, period: Period, deadline: date)
     # the deadline decides "on time". A recurring one counts in the period its activity is in.
     end = period.end if obligation.period in RECURRING else date.max
     return Owed(obligation.report, obligation.level, obligation.unit_kinds, period.key,
-                period.start, end, end_of_day(config, deadline), obligation.id, deadline)
+                period.start, end, end_of_day(config, deadline), obligation.id, deadline,
+                KINDS[obligation.report].dated is Dated.PERIOD)
 
 
 def end_of_day(config: Config, day: date) -> datetime:
@@ -90,7 +92,7 @@ def _officer_stage(programme: Programme, deadline: date, today: date) -> str | N
 def _open_form_choice(t, obligation: Obligation, period: Period) -> Choice:
     # An ad hoc period's id can be long, and button data is capped at 64 bytes: "rk:periodic"
     # asks for the period instead.
-    if obligation.report == "periodic" and periods.parse(period.key) is not None:
+    if KINDS[obligation.report].dated is Dated.PERIOD and periods.parse(period.key) is not None:
         return Choice(f"rp:{period.key}", t._("Report now"))
     return Choice(f"rk:{obligation.report}", t._("Report now"))
 
@@ -420,7 +422,9 @@ async def _extend(ctx: Ctx, rest: str) -> None:
 
 def _form_owed(ctx: Ctx, params: dict | None = None) -> tuple[Obligation, Period]:
     """The obligation and period a form was opened for (from a valid button)."""
-    params = params if params is not None else ctx.state["form"]["params"]
+    if params is None:
+        assert ctx.state.form is not None  # a check runs while its form does
+        params = ctx.state.form.params
     programme = ctx.config.programme
     obligation, period = programme.obligation(params["obligation"]), programme.period(
         params["period"])

@@ -13,19 +13,22 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import date
-
 from handlers import forms, periods
 from handlers.context import Ctx
 from handlers.core import ROLE_NAMES, Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
-from handlers.forms import Form, Kind, Question
+from handlers.forms import Form
+from handlers.kinds import (
+    DISSEMINATION_FORMS as DISSEMINATION_FORMS,  # imported from here by other modules
+)
+from handlers.kinds import FIGURES as FIGURES
+from handlers.kinds import KINDS, PERIODIC, Dated, ReportKind, evidence, text_question
 from handlers.programme import RECURRING
 from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Reply
 from locales.i18n import N_
 from storage.models import Role
-from storage.reports import Report, ReportStatus
+from storage.reports import Report, ReportStatus, Totals
 from storage.repos import Tx
 
 OFFICERS = frozenset({Role.OFFICER})
@@ -37,130 +40,16 @@ STATUS_LABELS = {ReportStatus.RECEIVED: N_("received"),
                  ReportStatus.NEEDS_CORRECTION: N_("needs correction"),
                  ReportStatus.APPROVED: N_("approved")}
 
-DISSEMINATION_FORMS = (
-    ("conference", N_("Conference or seminar")),
-    ("media", N_("Press, radio or television")),
-    ("online", N_("City portal or social media")),
-    ("loudspeaker", N_("Grassroots loudspeakers")),
-    ("banner", N_("Banners and posters")),
-    ("contest", N_("Contest")),
-    ("other", N_("Other form")),
-)
-
-
-def _evidence() -> Question:
-    return Question("evidence", Kind.ATTACHMENT, N_("Evidence"),
-                    N_("Photos or documents as evidence (minutes, pictures, press clippings)?"),
-                    optional=True)
-
-
-def _held_on(prompt: str) -> Question:
-    return Question("held_on", Kind.DATE, N_("Date"), prompt, in_programme=True)
-
-
-def _text(key: str, label: str, prompt: str, max_length: int = 2000,
-          optional: bool = False) -> Question:
-    return Question(key, Kind.TEXT, label, prompt, max_length=max_length, optional=optional)
-
-
-def _form(kind: str, title: str, *questions: Question) -> Form:
+def _form(kind: ReportKind) -> Form:
     async def submit(ctx: Ctx, answers: dict, params: dict) -> None:
         await submit_report(ctx, kind, answers, params)
 
-    return forms.register(Form(id=f"report_{kind}", title=title, roles=OFFICERS,
-                               submit=submit, questions=(*questions, _evidence())))
+    return forms.register(Form(id=f"report_{kind.id}", title=kind.title, roles=OFFICERS,
+                               submit=submit, questions=(*kind.questions, evidence())))
 
 
-PLAN = _form(
-    "plan", N_("Implementation plan or programme"),
-    _text("doc_number", N_("Document number"),
-          N_("Number of the plan or programme document (e.g. 45/KH-UBND)?"), 60),
-    Question("doc_date", Kind.DATE, N_("Issued on"), N_("Date the document was issued?"),
-             in_programme=True),
-    _text("title", N_("Title"), N_("Title of the plan or programme?"), 300),
-    _text("summary", N_("Summary"), N_("A short summary of its main tasks?")),
-)
-DISSEMINATION = _form(
-    "dissemination", N_("Dissemination activity"),
-    Question("channel", Kind.CHOICE, N_("Form"), N_("In what form was it disseminated?"),
-             options=DISSEMINATION_FORMS),
-    _held_on(N_("When did it take place (or start)?")),
-    _text("audience", N_("Audience"), N_("Who was it for (e.g. officials, union members, "
-                                         "residents of the ward)?"), 300),
-    Question("reached", Kind.INTEGER, N_("People reached"),
-             N_("About how many people did it reach?"), max_value=10_000_000),
-    _text("summary", N_("Summary"), N_("What was done, in a few lines?")),
-)
-STUDY = _form(
-    "study", N_("Study or briefing session"),
-    _held_on(N_("When was the session held?")),
-    Question("mode", Kind.CHOICE, N_("Held"), N_("Was it held in person or online?"),
-             options=(("in_person", N_("In person")), ("online", N_("Online")),
-                      ("both", N_("In person and online")))),
-    Question("groups", Kind.MULTI, N_("Participants"), N_("Who took part?"),
-             options=(("officials", N_("Officials and civil servants")),
-                      ("party", N_("Party members")),
-                      ("members", N_("Members of the organisation")),
-                      ("citizens", N_("Citizens")))),
-    Question("participants", Kind.INTEGER, N_("Number of participants"),
-             N_("How many people took part?"), min_value=1, max_value=1_000_000),
-    _text("summary", N_("Summary"), N_("Main content of the session?")),
-)
-INSPECTION = _form(
-    "inspection", N_("Inspection or supervision"),
-    _held_on(N_("When did the inspection or supervision take place?")),
-    _text("inspected", N_("Units inspected"), N_("Which units were inspected or supervised?"),
-          1000),
-    _text("findings", N_("Findings"), N_("What did it find?")),
-    _text("follow_up", N_("Follow-up"), N_("What follow-up was decided?")),
-)
-REVIEW = _form(
-    "review", N_("Preliminary or final review"),
-    Question("level", Kind.CHOICE, N_("Review"), N_("Which review was held?"),
-             options=(("preliminary", N_("Preliminary review (sơ kết)")),
-                      ("final", N_("Final review (tổng kết)")))),
-    _held_on(N_("When was it held?")),
-    _text("results", N_("Main results"), N_("Its main results and conclusions?")),
-)
-MODEL = _form(
-    "model", N_("Creative model or exemplary case"),
-    _text("name", N_("Name"), N_("Name of the model, new way of working or exemplary case?"),
-          300),
-    _text("place", N_("Where"), N_("Where is it applied (unit, ward, commune)?"), 300),
-    Question("held_on", Kind.DATE, N_("Applied since"), N_("Since when has it been applied?"),
-             in_programme=True),
-    _text("novelty", N_("What is new"), N_("What is new or creative about it?")),
-    _text("result", N_("Result"), N_("What has it achieved?")),
-)
-
-# The figures of a periodic report: totalled from the unit's activity reports, then confirmed.
-# Each label says what it counts: activities by the day they were held, plans by the day they
-# were issued, good models by the day they were reported (a model may have started years ago).
-# The same figures are shown in /status and on the spreadsheet's totals sheet.
-FIGURES = (
-    ("count_plan", N_("Plans and programmes issued in the period")),
-    ("count_dissemination", N_("Dissemination activities held in the period")),
-    *((f"diss_{key}", label) for key, label in DISSEMINATION_FORMS),
-    ("reached", N_("People reached by dissemination in the period")),
-    ("count_study", N_("Study and briefing sessions held in the period")),
-    ("participants", N_("Participants in study sessions held in the period")),
-    ("count_inspection", N_("Inspections and supervisions held in the period")),
-    ("count_review", N_("Reviews held in the period")),
-    ("count_model", N_("Creative models and exemplary cases reported in the period")),
-)
-PERIODIC = _form(
-    "periodic", N_("Periodic report"),
-    *(Question(key, Kind.INTEGER, label, N_("The correct figure?"), max_value=10_000_000)
-      for key, label in FIGURES),
-    _text("results", N_("Results"), N_("The main results of the period?")),
-    _text("limitations", N_("Limitations"), N_("Limitations and their causes?")),
-    _text("proposals", N_("Proposals"), N_("Proposals and recommendations?"), optional=True),
-)
-
-KINDS: dict[str, Form] = {"plan": PLAN, "dissemination": DISSEMINATION, "study": STUDY,
-                          "inspection": INSPECTION, "review": REVIEW, "model": MODEL,
-                          "periodic": PERIODIC}
-_DATE_KEYS = ("doc_date", "held_on")
+# The form of each report kind.
+FORM_OF: dict[str, Form] = {kind.id: _form(kind) for kind in KINDS.values()}
 
 
 def kind_label(ctx: Ctx, kind: str) -> str:
@@ -169,13 +58,6 @@ def kind_label(ctx: Ctx, kind: str) -> str:
 
 def status_label(ctx: Ctx, status: ReportStatus) -> str:
     return ctx.t._(STATUS_LABELS[status])
-
-
-def activity_date(answers: dict) -> date | None:
-    for key in _DATE_KEYS:
-        if answers.get(key):
-            return date.fromisoformat(answers[key])
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,12 +76,12 @@ async def _pick_kind(ctx: Ctx, kind: str) -> None:
         return
     if not await ctx.go_private():
         return
-    if kind == "periodic":
+    if KINDS[kind].dated is Dated.PERIOD:
         found = _periodic_options(ctx)
         ctx.reply(periods.offered(ctx.t, ctx.t._("For which period?"), found),
                   [Choice(f"rp:{p.key}", p.short_label(ctx.t)) for p in found])
         return
-    await start_form(ctx, KINDS[kind])
+    await start_form(ctx, FORM_OF[kind])
 
 
 def _periodic_options(ctx: Ctx) -> list[periods.Period]:
@@ -222,7 +104,7 @@ def _programme_period(ctx: Ctx, key: str) -> periods.Period | None:
     if period is None or period.start > ctx.today or period.end < ctx.config.programme_start:
         return None
     for obligation in programme.obligations:
-        if obligation.report != "periodic":
+        if KINDS[obligation.report].dated is not Dated.PERIOD:
             continue
         if obligation.period not in RECURRING:
             if obligation.period == key:
@@ -244,7 +126,7 @@ async def _pick_period(ctx: Ctx, key: str) -> None:
     intro = ctx.t._("The figures for {period} were totalled from your unit's reports. Check them "
                     "in the summary at the end and change any that is not right.").format(
         period=period.label(ctx.t))
-    await forms.start(ctx, PERIODIC, {"period": period.key}, figures, intro)
+    await forms.start(ctx, FORM_OF[PERIODIC.id], {"period": period.key}, figures, intro)
 
 
 async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = None,
@@ -252,40 +134,55 @@ async def period_figures(tx: Tx, period: periods.Period, unit_id: int | None = N
     """The FIGURES of a period counted from the activity reports (of one unit, or of all);
     `approved_only` counts only approved reports (the compiled report's default)."""
     return figures_of(await tx.reports.activity_totals(unit_id, period.start, period.end,
-                                                       approved_only))
+                                                       approved_only, **_ASKED))
 
 
 async def period_figures_by_unit(tx: Tx, period: periods.Period, approved_only: bool = False
                                  ) -> dict[int, dict[str, int]]:
     """period_figures of every unit that reported in the period, at once."""
-    found = await tx.reports.activity_totals_by_unit(period.start, period.end, approved_only)
+    found = await tx.reports.activity_totals_by_unit(period.start, period.end, approved_only,
+                                                     **_ASKED)
     return {unit_id: figures_of(totals) for unit_id, totals in found.items()}
 
 
-def figures_of(totals: dict) -> dict[str, int]:
-    by_kind, by_form = totals["by_kind"], totals["dissemination_by_form"]
-    figures = {f"count_{kind}": by_kind.get(kind, 0) for kind in KINDS if kind != "periodic"}
-    figures |= {f"diss_{key}": by_form.get(key, 0) for key, _label in DISSEMINATION_FORMS}
-    return figures | {"reached": totals["reached"], "participants": totals["participants"]}
+# What storage sums and counts by option for the figures: (kind, answer) pairs.
+_ASKED = {
+    "sums": sorted({(k.id, f.answer) for k in KINDS.values() for f in k.figures
+                    if f.answer and not f.option}),
+    "options": sorted({(k.id, f.answer) for k in KINDS.values() for f in k.figures
+                       if f.answer and f.option})}
+
+
+def figures_of(totals: Totals) -> dict[str, int]:
+    """Each kind's figures from the totals storage counted."""
+    figures = {}
+    for kind in KINDS.values():
+        for f in kind.figures:
+            if f.answer is None:
+                figures[f.key] = totals.by_kind.get(kind.id, 0)
+            elif f.option is None:
+                figures[f.key] = totals.sums.get((kind.id, f.answer), 0)
+            else:
+                figures[f.key] = totals.options.get((kind.id, f.answer), {}).get(f.option, 0)
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------
 # Submitting and editing
 
-async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> None:
+async def submit_report(ctx: Ctx, kind: ReportKind, answers: dict, params: dict) -> None:
     """Store a confirmed form as a new report, or as a new version of the one being edited."""
     t, tx = ctx.t, ctx.tx
     answers = dict(answers)
     # Files keep the channel they came from (a Telegram file id means nothing on Zalo).
     evidence = [dict(a, channel=a.get("channel") or ctx.event.channel)
                 for a in answers.pop("evidence", None) or []]
-    # The day a report counts on: an activity's own date; a good model's is the day it was
-    # reported (its "applied since" may be years back, and it is news in the year it is told).
+    # The day a report counts on (see Dated); an edit keeps the day it was first reported.
     report = await tx.reports.get(params["report_id"]) if params.get("report_id") else None
-    day = (activity_date(answers) if kind != "model"
+    day = (kind.day(answers) if kind.dated is not Dated.REPORTED
            else report.activity_date if report else ctx.today)
-    # A periodic report names its period; an activity counts towards the year of its date.
-    period_key = (params.get("period") if kind == "periodic"
+    # A report dated by period names it; an activity counts towards the year of its date.
+    period_key = (params.get("period") if kind.dated is Dated.PERIOD
                   else periods.year_of(day).key if day else None)
     if params.get("report_id"):
         if report is None or report.unit_id != ctx.contact.unit_id:
@@ -303,7 +200,7 @@ async def submit_report(ctx: Ctx, kind: str, answers: dict, params: dict) -> Non
         await notify_reviewers(ctx, report, corrected=was is ReportStatus.NEEDS_CORRECTION)
     else:
         report = await tx.reports.create(
-            unit_id=ctx.contact.unit_id, contact_id=ctx.contact.id, kind=kind,
+            unit_id=ctx.contact.unit_id, contact_id=ctx.contact.id, kind=kind.id,
             period_key=period_key, activity_date=day, answers=answers, attachments=evidence,
             channel=ctx.event.channel, now=ctx.now, local_year=ctx.today.year)
         period = periods.parse(period_key) if period_key else None
@@ -382,8 +279,8 @@ async def open_report(ctx: Ctx, report: Report) -> None:
             lines.append(t._("Note from the {body}: {note}").format(
                 note=esc(note), body=ctx.config.body(t)))
     lines.append("")
-    form = KINDS[report.kind]
-    lines += forms.summary_lines(ctx, form, report.answers, skip={"evidence"})
+    form = FORM_OF[report.kind]
+    lines += forms.summary_lines(ctx.t, form, report.answers, skip={"evidence"})
     files = await ctx.tx.reports.attachments(report.id)
     if files:
         lines.append(t.ngettext("{n} file of evidence follows.", "{n} files of evidence follow.",
@@ -409,7 +306,7 @@ async def _history(ctx: Ctx, report: Report) -> None:
         ctx.reply(t._("Report {number} has not been changed since it was sent.").format(
             number=report.number))
         return
-    form = KINDS[report.kind]
+    form = FORM_OF[report.kind]
     labels = {q.key: t._(q.label) for q in form.questions}
     lines = [t._("<b>Edit history of {number}</b>").format(number=report.number)]
     following = [v.answers for v in versions[1:]] + [report.answers]
@@ -422,7 +319,7 @@ async def _history(ctx: Ctx, report: Report) -> None:
             fields=esc(", ".join(changed) or "—")))
         if changed:
             before = {k: v for k, v in version.answers.items()}
-            lines += ["  " + line for line in forms.summary_lines(ctx, form, before)
+            lines += ["  " + line for line in forms.summary_lines(ctx.t, form, before)
                       if any(line.startswith(f"<b>{label}</b>") for label in changed)]
     ctx.reply("\n".join(lines))
 
@@ -450,7 +347,7 @@ async def _report_button(ctx: Ctx, rest: str) -> None:
         answers["evidence"] = [{"kind": f["kind"], "file_id": f["file_id"], "name": f["name"],
                                 "channel": f["channel"]}
                                for f in await ctx.tx.reports.attachments(report.id)] or None
-        await forms.start(ctx, KINDS[report.kind],
+        await forms.start(ctx, FORM_OF[report.kind],
                           {"report_id": report.id, "period": report.period_key}, answers,
                           ctx.t._("Editing report {number}. Choose “Change an answer” to correct "
                                   "it, then Confirm.").format(number=report.number))
@@ -474,7 +371,7 @@ async def _myreports(ctx: Ctx, args: str) -> None:
     if not reports and not open_lines:
         ctx.reply(t._("Your unit has no reports yet."), [Choice("m:report", t._("New report"))])
         return
-    ctx.state["reports_query"] = {"unit": ctx.contact.unit_id}
+    ctx.state.reports_query = {"unit": ctx.contact.unit_id}
     shown = reports[:PAGE]
     lines = [t._("<b>Your unit's latest reports</b>")]
     lines += [_report_line(ctx, r) for r in shown] or [t._("None yet.")]
@@ -547,7 +444,7 @@ async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None
         unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
         period=(period.key, period.start, period.end) if period else None, before_id=before,
         limit=PAGE + 1)
-    ctx.state["reports_query"] = query
+    ctx.state.reports_query = query
     shown = reports[:PAGE]
     unit = await ctx.tx.units.get(query["unit"]) if query.get("unit") else None
     title = t._("<b>Older reports</b>") if before else t._("<b>Latest reports</b>")
@@ -578,7 +475,7 @@ async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None
 @callback("rq", EVERYONE, private_data=True)
 async def _older(ctx: Ctx, before: str) -> None:
     """The next page of the last listing this person asked for."""
-    query = ctx.state.get("reports_query")
+    query = ctx.state.reports_query
     older_than = parse_id(before)
     if query is None or older_than is None:
         ctx.reply(ctx.t._("This button is no longer valid."))
@@ -594,7 +491,7 @@ async def _filter(ctx: Ctx, rest: str) -> None:
         ctx.reply(ctx.t._("This button is not valid."))
         return
     # The kind narrows the listing on screen (its period and words stay).
-    query = {**ctx.state.get("reports_query", {}), "kind": kind, "unit": unit}
+    query = {**(ctx.state.reports_query or {}), "kind": kind, "unit": unit}
     await list_reports(ctx, query)
 
 
@@ -693,7 +590,7 @@ async def _send_back(ctx: Ctx, answers: dict, params: dict) -> None:
 RETURN_NOTE = forms.register(Form(
     id="report_return", title=N_("Send a report back"), roles=REVIEWERS, submit=_send_back,
     confirm=False,
-    questions=(_text("note", N_("Note"), N_("What needs to be corrected? The unit will see "
+    questions=(text_question("note", N_("Note"), N_("What needs to be corrected? The unit will see "
                                             "this note."), 1000),)))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -63,8 +65,18 @@ _SELECT = ("SELECT r.id, r.number, r.unit_id, r.contact_id, r.kind, r.period_key
            "FROM reports r JOIN units u ON u.id = r.unit_id")
 
 
-def _no_totals() -> dict[str, Any]:
-    return {"by_kind": {}, "reached": 0, "participants": 0, "dissemination_by_form": {}}
+@dataclass
+class Totals:
+    """Reports of a period counted per kind, number answers summed and choice answers counted
+    per option; `sums` and `options` are keyed by (report kind, answer key)."""
+
+    by_kind: dict[str, int] = field(default_factory=dict)
+    sums: dict[tuple[str, str], int] = field(default_factory=dict)
+    options: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+
+# (report kind, answer key) pairs: which answers to sum, which to count per option.
+Asked = Sequence[tuple[str, str]]
 
 
 def _report(row: aiosqlite.Row) -> Report:
@@ -210,47 +222,57 @@ class ReportsRepo:
         return [r[0] for r in rows]
 
     async def activity_totals(self, unit_id: int | None, start: date, end: date,
-                              approved_only: bool = False) -> dict[str, Any]:
-        """The activity reports in a period (of one unit, or of all when `unit_id` is None),
-        counted and summed as a periodic report has them: reports by kind, dissemination by
-        form, people reached, participants. `approved_only` leaves out the reports not yet
-        approved (the compiled report to the City counts only approved ones by default)."""
-        found = await self._totals(start, end, approved_only, unit_id, per_unit=False)
-        return found.get(None) or _no_totals()
+                              approved_only: bool = False, sums: Asked = (),
+                              options: Asked = ()) -> Totals:
+        """The reports whose activity day is in a period (of one unit, or of all when
+        `unit_id` is None), counted by kind, with the `sums` and `options` asked for.
+        `approved_only` leaves out the reports not yet approved (the compiled report to the
+        City counts only approved ones by default)."""
+        found = await self._totals(start, end, approved_only, unit_id, False, sums, options)
+        return found.get(None) or Totals()
 
-    async def activity_totals_by_unit(self, start: date, end: date, approved_only: bool = False
-                                      ) -> dict[int, dict[str, Any]]:
-        """The same totals for every unit that reported ({unit id: totals}), in two queries
-        whatever the number of units."""
-        return await self._totals(start, end, approved_only, None, per_unit=True)
+    async def activity_totals_by_unit(self, start: date, end: date, approved_only: bool = False,
+                                      sums: Asked = (), options: Asked = ()
+                                      ) -> dict[int, Totals]:
+        """The same totals for every unit that reported ({unit id: totals}), in one query
+        and one per option counted, whatever the number of units."""
+        found = await self._totals(start, end, approved_only, None, True, sums, options)
+        return {owner: totals for owner, totals in found.items() if owner is not None}
 
     async def _totals(self, start: date, end: date, approved_only: bool, unit_id: int | None,
-                      per_unit: bool) -> dict[int | None, dict[str, Any]]:
+                      per_unit: bool, sums: Asked, options: Asked
+                      ) -> dict[int | None, Totals]:
+        # A report dated by its period has no activity day, so it is never counted here.
         where = "activity_date BETWEEN :start AND :end"
         if unit_id is not None:
             where = "unit_id = :unit AND " + where
         if approved_only:
             where += " AND status = 'approved'"
         owner = "unit_id" if per_unit else "NULL"
-        args = {"unit": unit_id, "start": start.isoformat(), "end": end.isoformat()}
+        args: dict[str, Any] = {"unit": unit_id, "start": start.isoformat(),
+                                "end": end.isoformat()}
+        paths = sorted({answer for _kind, answer in sums})
+        args |= {f"p{i}": f"$.{answer}" for i, answer in enumerate(paths)}
+        summed = "".join(f", SUM(COALESCE(json_extract(answers, :p{i}), 0)) AS s{i}"
+                         for i in range(len(paths)))
         rows = await self.conn.execute_fetchall(
-            f"SELECT {owner} AS owner, kind, COUNT(*) AS n, "
-            "SUM(COALESCE(json_extract(answers, '$.reached'), 0)) AS reached, "
-            "SUM(COALESCE(json_extract(answers, '$.participants'), 0)) AS participants "
-            f"FROM reports WHERE {where} AND kind != 'periodic' GROUP BY owner, kind", args)
-        found: dict[int | None, dict[str, Any]] = {}
+            f"SELECT {owner} AS owner, kind, COUNT(*) AS n{summed} "
+            f"FROM reports WHERE {where} GROUP BY owner, kind", args)
+        found: dict[int | None, Totals] = {}
         for r in rows:
-            totals = found.setdefault(r["owner"], _no_totals())
-            totals["by_kind"][r["kind"]] = r["n"]
-            totals["reached"] += r["reached"] or 0
-            totals["participants"] += r["participants"] or 0
-        forms = await self.conn.execute_fetchall(
-            f"SELECT {owner} AS owner, json_extract(answers, '$.channel') AS channel, "
-            f"COUNT(*) AS n FROM reports WHERE kind = 'dissemination' AND {where} "
-            "GROUP BY owner, channel", args)
-        for r in forms:
-            found.setdefault(r["owner"], _no_totals())["dissemination_by_form"][r["channel"]] = \
-                r["n"]
+            totals = found.setdefault(r["owner"], Totals())
+            totals.by_kind[r["kind"]] = r["n"]
+            for i, answer in enumerate(paths):
+                if (r["kind"], answer) in sums:
+                    totals.sums[(r["kind"], answer)] = r[f"s{i}"] or 0
+        for kind, answer in options:
+            counted = await self.conn.execute_fetchall(
+                f"SELECT {owner} AS owner, json_extract(answers, :path) AS value, "
+                f"COUNT(*) AS n FROM reports WHERE kind = :kind AND {where} "
+                "GROUP BY owner, value", args | {"kind": kind, "path": f"$.{answer}"})
+            for r in counted:
+                totals = found.setdefault(r["owner"], Totals())
+                totals.options.setdefault((kind, answer), {})[r["value"]] = r["n"]
         return found
 
     async def counts_since(self, since: datetime) -> list[tuple[str, str, int]]:
@@ -277,11 +299,11 @@ class ReportsRepo:
         return [(r[0], r[1]) for r in rows]
 
     async def page(self, kind: str, period_key: str, start: date, end: date, after_id: int,
-                   limit: int) -> list[Report]:
-        """Reports of a kind in a period (periodic ones by period, others by activity date),
-        by id after `after_id`: an export reads them page by page."""
-        if kind == "periodic":
-            where, args = "r.kind = 'periodic' AND r.period_key = ?", [period_key]
+                   limit: int, by_period: bool = False) -> list[Report]:
+        """Reports of a kind in a period (by the period they name when `by_period`, else by
+        activity date), by id after `after_id`: an export reads them page by page."""
+        if by_period:
+            where, args = "r.kind = ? AND r.period_key = ?", [kind, period_key]
         else:
             where, args = "r.kind = ? AND r.activity_date BETWEEN ? AND ?", [
                 kind, start.isoformat(), end.isoformat()]
@@ -305,7 +327,7 @@ class ReportsRepo:
 
     async def count_in_period(self, period_key: str, start: date, end: date) -> int:
         rows = await self.conn.execute_fetchall(
-            "SELECT COUNT(*) FROM reports WHERE (kind = 'periodic' AND period_key = ?) OR "
-            "(kind != 'periodic' AND activity_date BETWEEN ? AND ?)",
+            "SELECT COUNT(*) FROM reports WHERE (activity_date IS NULL AND period_key = ?) OR "
+            "activity_date BETWEEN ? AND ?",
             (period_key, start.isoformat(), end.isoformat()))
         return rows[0][0]

@@ -28,6 +28,9 @@ class Owed:
     # Only the units that exist on this day owe it (the deadline: a unit merged away before it
     # owes nothing, its successor does); None: every unit of the kinds.
     valid_on: date | None = None
+    # Reports of the kind name their period (a periodic report), rather than fall in it by
+    # their activity date.
+    by_period: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class UnitStatus:
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
     written out so that SQLite can use an index for it."""
-    if owed.report_kind == "periodic":  # a periodic report names its period
+    if owed.by_period:
         return "r.kind = :kind AND r.period_key = :period"
     level = "r.level = :level AND " if owed.level else ""
     return f"r.kind = :kind AND {level}r.activity_date BETWEEN :start AND :end"

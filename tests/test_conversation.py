@@ -127,7 +127,7 @@ async def start_test_form(h, chat):
         ctx = Ctx(tx, Inbound("telegram", "x", str(chat.user_id), str(chat.chat_id)), contact,
                   translator("vi"), h.clock(), h.runtime.config)
         await forms.start(ctx, TEST_FORM)
-        tx.sessions.save(contact.id, ctx.flow, ctx.state, h.clock())
+        tx.sessions.save(contact.id, ctx.flow, ctx.state.dump(), h.clock())
         await h.runtime.write(tx, ctx.out, h.clock())
     await h.drain()
 

@@ -14,6 +14,7 @@ from handlers import forms
 from handlers.context import Ctx
 from handlers.core import ACTIONS, CALLBACKS
 from handlers.forms import Form, Kind, Question
+from handlers.state import Session
 from handlers.types import Inbound
 from locales.i18n import translator
 from storage.models import Role
@@ -159,9 +160,9 @@ async def _yes_no_form(h: Harness, chat: Chat) -> None:
         contact = await tx.contacts.by_identity("telegram", str(chat.user_id))
         flow, state, _at = await tx.sessions.get(contact.id)
         ctx = Ctx(tx, Inbound("telegram", "setup", str(chat.user_id), str(chat.chat_id)),
-                  contact, translator("vi"), h.clock(), h.runtime.config, flow, state)
+                  contact, translator("vi"), h.clock(), h.runtime.config, flow, Session.load(state))
         await forms.start(ctx, YES_NO_FORM)
-        tx.sessions.save(contact.id, ctx.flow, ctx.state, h.clock())
+        tx.sessions.save(contact.id, ctx.flow, ctx.state.dump(), h.clock())
         await h.runtime.write(tx, ctx.out, h.clock())
     await h.drain()
 
