@@ -3,71 +3,120 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from storage.models import OutboxRow
-from storage.units import first, iso
+from storage.units import first, iso, session_state
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class StepWrites:
-    """Writes held until the transaction commits, then sent in one call (see migration 0004)."""
+class PendingWrites:
+    """The writes of the hot path (dedupe, session, offered choices, outbox, inbox removal, last
+    seen), held until the transaction ends and then written with one executemany per table, in
+    the same call to the database thread as the commit: each call costs a thread hop, more than
+    these writes. Reads of the same transaction that need them look here first."""
 
-    def __init__(self, conn: aiosqlite.Connection):
-        self.conn = conn
-        self.rows: list[tuple] = []
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, str, str]] = []  # processed_updates
+        # contact id -> (flow, state, offered, updated_at); flow None: only an offer, which
+        # leaves the state and updated_at alone.
+        self.sessions: dict[int, tuple[str | None, str | None, str | None, str]] = {}
+        self.outbox: list[tuple] = []
+        self.received: list[tuple[str, str]] = []  # inbox rows processed
+        self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
 
-    def add(self, kind: str, channel: str | None, key: str | None, contact_id: int | None,
-            body: str | None, at: datetime, extra: int | None = None) -> None:
-        self.rows.append((kind, channel, key, contact_id, body, extra, iso(at)))
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen)
 
-    async def flush(self) -> None:
-        if self.rows:
-            rows, self.rows = self.rows, []
-            await self.conn.executemany(
-                "INSERT INTO step_writes (kind, channel, key, contact_id, body, extra, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write everything held, on the database thread (see Database.run)."""
+        if self.updates:
+            conn.executemany("INSERT INTO processed_updates (channel, update_id, processed_at) "
+                             "VALUES (?, ?, ?)", self.updates)
+        if self.sessions:
+            saved = [(cid, *row) for cid, row in self.sessions.items() if row[0] is not None]
+            offers = [(cid, row[2], row[3]) for cid, row in self.sessions.items()
+                      if row[0] is None]
+            if saved:
+                conn.executemany(
+                    "INSERT INTO sessions (contact_id, flow, state, offered, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (contact_id) DO UPDATE SET "
+                    "flow = excluded.flow, state = excluded.state, offered = excluded.offered, "
+                    "updated_at = excluded.updated_at", saved)
+            if offers:
+                # An offer is not activity of the person's: updated_at stays. Someone without
+                # a conversation gets one at the menu ('menu': handlers.context.MENU_FLOW).
+                conn.executemany(
+                    "INSERT INTO sessions (contact_id, flow, state, offered, updated_at) "
+                    "VALUES (?, 'menu', '{}', ?, ?) ON CONFLICT (contact_id) "
+                    "DO UPDATE SET offered = excluded.offered", offers)
+        if self.outbox:
+            conn.executemany(
+                "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, "
+                "created_at, delivery_id, urgent, asks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.outbox)
+        if self.received:
+            conn.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
+                             self.received)
+        if self.seen:
+            conn.executemany("UPDATE contact_channels SET last_seen_at = ? "
+                             "WHERE channel = ? AND external_id = ?", self.seen)
+        self.clear()
+
+    def clear(self) -> None:
+        self.updates, self.sessions, self.outbox, self.received, self.seen = [], {}, [], [], []
 
 
 class SessionsRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
     async def get(self, contact_id: int) -> tuple[str, dict, datetime] | None:
-        """(flow, state, updated_at) of the contact's conversation, if any."""
+        """(flow, state, updated_at) of the contact's conversation, if any (as this
+        transaction left it)."""
+        held = self.pending.sessions.get(contact_id)
+        if held is not None and held[0] is not None:
+            return held[0], session_state(held[1] or "{}", held[2]), datetime.fromisoformat(
+                held[3])
         rows = await self.conn.execute_fetchall(
-            "SELECT flow, state, updated_at FROM sessions WHERE contact_id = ?", (contact_id,)
-        )
+            "SELECT flow, state, offered, updated_at FROM sessions WHERE contact_id = ?",
+            (contact_id,))
         row = first(rows)
         if row is None:
             return None
-        return row[0], json.loads(row[1]), datetime.fromisoformat(row[2])
+        offered = held[2] if held is not None else row[2]
+        return row[0], session_state(row[1], offered), datetime.fromisoformat(row[3])
 
     def save(self, contact_id: int, flow: str, state: dict, now: datetime) -> None:
-        """Store the conversation state when the transaction commits."""
-        self.pending.add("session", None, flow, contact_id, _dump(state), now)
+        """Store the conversation state (as it is now) when the transaction commits."""
+        rest = {k: v for k, v in state.items() if k != "offered"}
+        offered = _dump(state["offered"]) if "offered" in state else None
+        self.pending.sessions[contact_id] = (flow, _dump(rest), offered, iso(now))
 
     def offer(self, contact_id: int, choices: list[list[str]], now: datetime) -> None:
         """Remember the choices last put to someone, so a typed number can answer them."""
-        self.pending.add("offer", None, None, contact_id, _dump(choices), now)
+        flow, state, _offered, at = self.pending.sessions.get(
+            contact_id, (None, None, None, iso(now)))
+        self.pending.sessions[contact_id] = (flow, state, _dump(choices), at)
 
     async def delete(self, contact_id: int) -> None:
+        self.pending.sessions.pop(contact_id, None)
         await self.conn.execute("DELETE FROM sessions WHERE contact_id = ?", (contact_id,))
 
     async def idle(self, before: datetime, exclude_flow: str) -> list[tuple[int, str, dict]]:
         """(contact_id, flow, state) of sessions untouched since `before`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT contact_id, flow, state FROM sessions WHERE updated_at < ? AND flow != ?",
-            (iso(before), exclude_flow),
-        )
-        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+            "SELECT contact_id, flow, state, offered FROM sessions "
+            "WHERE updated_at < ? AND flow != ?", (iso(before), exclude_flow))
+        return [(r[0], r[1], session_state(r[2], r[3])) for r in rows]
 
     async def save_draft(self, contact_id: int, flow: str, state: dict, now: datetime) -> None:
         await self.conn.execute(
@@ -94,11 +143,13 @@ class SessionsRepo:
 
 
 class UpdatesRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
     async def seen(self, channel: str, update_id: str) -> bool:
+        if (channel, update_id) in {(c, u) for c, u, _at in self.pending.updates}:
+            return True
         rows = await self.conn.execute_fetchall(
             "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?",
             (channel, update_id))
@@ -106,13 +157,13 @@ class UpdatesRepo:
 
     def record(self, channel: str, update_id: str, now: datetime) -> None:
         """Remember the update as processed when the transaction commits."""
-        self.pending.add("update", channel, update_id, None, None, now)
+        self.pending.updates.append((channel, update_id, iso(now)))
 
 
 class InboxRepo:
     """Updates received and committed, waiting to be processed."""
 
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
@@ -136,7 +187,7 @@ class InboxRepo:
 
     def done(self, channel: str, update_id: str, now: datetime) -> None:
         """Remove the update from the inbox when this transaction (its processing) commits."""
-        self.pending.add("received", channel, update_id, None, None, now)
+        self.pending.received.append((channel, update_id))
 
     async def failed(self, channel: str, update_id: str) -> None:
         await self.conn.execute(
@@ -158,7 +209,7 @@ def _outbox_row(r: Any) -> OutboxRow:
 
 
 class OutboxRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
@@ -166,8 +217,9 @@ class OutboxRepo:
             now: datetime, delivery_id: int | None = None, urgent: bool = False) -> None:
         """Queue a message; it is written with the transaction that caused it. An urgent one
         goes ahead of what is already queued for the chat."""
-        self.pending.add("outbox_urgent" if urgent else "outbox", channel, chat_id, contact_id,
-                         _dump(payload), now, delivery_id)
+        at = iso(now)
+        self.pending.outbox.append((channel, chat_id, contact_id, _dump(payload), at, at,
+                                    delivery_id, int(urgent), payload.get("asks")))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
