@@ -19,7 +19,7 @@ from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
-from storage.db import Database
+from storage.db import Batch, BatchCommitError, Database, SpeakerKey
 from storage.models import OutboxRow
 from storage.repos import Tx
 
@@ -30,6 +30,8 @@ TICK_SECONDS = 30
 # dropped, so that one poisoned update cannot hold up everyone after it.
 INBOX_ATTEMPTS = 3
 CAPTION_LIMIT = 1024  # Telegram's longest caption
+# Steps of different chats that share one commit; each still undoes alone when it fails.
+STEPS_PER_COMMIT = 16
 
 
 class FloodGuard:
@@ -246,14 +248,17 @@ class Runtime:
             await self.process_inbox()
 
     async def process_inbox(self) -> None:
-        """Handle every stored update, oldest first, one at a time (each person's messages in
-        the order sent). Also what a restart does with updates received before a crash."""
+        """Handle every stored update: different chats' together, up to STEPS_PER_COMMIT steps
+        sharing one commit (taken in turn from each chat, so a chat's burst holds up no one
+        else's message), each chat's one at a time in the order received. Also what a restart
+        does with updates received before a crash."""
         async with self._inbox_lock:
             while True:
                 async with self.db.read() as tx:
-                    waiting = await tx.inbox.waiting()
+                    waiting = await tx.inbox.waiting(limit=1000)
                 if not waiting:
                     return
+                queues: dict[tuple[str, str], deque[Inbound]] = {}
                 for channel, update_id, event_json, attempts in waiting:
                     if attempts >= INBOX_ATTEMPTS:
                         log.error("update %s on %s dropped after %s failed attempts",
@@ -261,50 +266,86 @@ class Runtime:
                         async with self.db.transaction() as tx:
                             await tx.inbox.drop(channel, update_id)
                         continue
-                    try:
-                        await self.handle(Inbound.from_json(event_json))
-                    except Exception:
-                        log.exception("update %s on %s could not be processed", update_id,
-                                      channel)
-                        async with self.db.transaction() as tx:
-                            await tx.inbox.failed(channel, update_id)
+                    event = Inbound.from_json(event_json)
+                    queues.setdefault((event.channel, event.chat_id), deque()).append(event)
+                while queues:
+                    batch = []
+                    for chat in list(queues)[:STEPS_PER_COMMIT]:
+                        queue = queues.pop(chat)
+                        batch.append(queue.popleft())
+                        if queue:  # to the back of the line
+                            queues[chat] = queue
+                    await self._process(batch)
 
-    async def _consume_inbox(self) -> None:
-        while True:
-            self._inbox_wake.clear()
-            try:
-                await self.process_inbox()
-            except Exception:
-                log.exception("inbox processing failed")
-                await asyncio.sleep(1.0)
-            await self._inbox_wake.wait()
+    async def _process(self, events: list[Inbound]) -> None:
+        """Handle `events` (of different chats) as one batch: each step in a savepoint of its
+        own, one commit for all, then the buttons acknowledged and delivery woken. If the batch
+        cannot commit, each event is tried alone, so that one update that breaks the commit
+        holds back no other."""
+        try:
+            jobs = await self._steps(events)
+        except Exception:
+            if len(events) == 1:
+                event = events[0]
+                log.exception("update %s on %s could not be processed", event.update_id,
+                              event.channel)
+                async with self.db.transaction() as tx:
+                    await tx.inbox.failed(event.channel, event.update_id)
+                return
+            log.exception("a batch of %s updates could not be committed; one at a time",
+                          len(events))
+            for event in events:
+                await self._process([event])
+            return
+        await asyncio.gather(*(self._acknowledge(e) for e in events))
+        self.wake()
+        if jobs:
+            self.start_jobs()
+
+    async def _steps(self, events: list[Inbound]) -> bool:
+        """Run the steps of `events` in one batch; whether any queued a background job."""
+        keys = [(e.channel, e.user_id, e.update_id) for e in events]
+        jobs = False
+        async with self.db.batch() as batch:
+            for index, event in enumerate(events):
+                then = keys[index + 1] if index + 1 < len(keys) else None
+                jobs |= await self._step(batch, event, keys[index], then)
+        return jobs
 
     async def handle(self, event: Inbound) -> None:
-        """Handle one inbound event: its state changes and replies commit together, with the
-        removal of the event from the inbox. Raises only if not even an apology could be
-        committed (the event then stays in the inbox)."""
+        """Handle one inbound event on its own (a batch of one)."""
+        await self._process([event])
+
+    async def _step(self, batch: Batch, event: Inbound, key: SpeakerKey,
+                    then: SpeakerKey | None) -> bool:
+        """One event's step: its state changes and replies, with the removal of the event from
+        the inbox, in a savepoint of `batch`. Raises only if not even an apology could be
+        written (the event then stays in the inbox). Returns whether it queued a job."""
         logs.new_request(event.channel, event.update_id)
         started = time.perf_counter()
         try:
-            form = await self._handle(event)
+            form, jobs = await self._handle(batch, event, key, then)
             log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
         metrics.HANDLED.labels(form).observe(time.perf_counter() - started)
+        return jobs
 
-    async def _handle(self, event: Inbound) -> str:
-        """handle(); returns the form the event's replies ask in ('none' if none)."""
+    async def _handle(self, batch: Batch, event: Inbound, key: SpeakerKey,
+                      then: SpeakerKey | None) -> tuple[str, bool]:
+        """_step(); returns the form the event's replies ask in ('none' if none) and whether
+        a job was queued."""
         form = "none"
         now = self.clock()
+        last = then is None
         text = event.text or ""
         verdict = (self.flood.check(event.channel, event.user_id, now.timestamp())
                    if self.flood else "ok")
         refusal = None
         if verdict == "drop":
-            async with self.db.transaction() as tx:
+            async with batch.step(None, then, commit=last) as tx:
                 tx.inbox.done(event.channel, event.update_id, now)
-            await self._acknowledge(event)
-            return form
+            return form, False
         t = self.config.translator(event.language_code)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
@@ -314,9 +355,8 @@ class Runtime:
                           "Please shorten it.").format(n=t.number(len(text)),
                                                        limit=t.number(
                                                            self.settings.max_message_chars))
-        new_jobs = False
         try:
-            async with self.db.transaction() as tx:
+            async with batch.step(key if refusal is None else None, then, commit=last) as tx:
                 tx.inbox.done(event.channel, event.update_id, now)
                 if refusal is not None:
                     # Ahead of the replies already queued: they would make it wait a minute.
@@ -328,15 +368,13 @@ class Runtime:
                 form = next((metrics.form_of(m.reply.asks) for m in messages if m.reply.asks),
                             form)
                 await self.write(tx, messages, now)
-            new_jobs = "jobs" in tx.signals
+            return form, "jobs" in tx.signals
+        except BatchCommitError:
+            raise
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
-            await self._apologise(event, now)
-        await self._acknowledge(event)
-        self.wake()
-        if new_jobs:
-            self.start_jobs()
-        return form
+            await self._apologise(batch, event, now, last)
+        return form, False
 
     async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
         """A burst of messages the bot cannot use gets one "not understood" and one menu, not
@@ -364,11 +402,11 @@ class Runtime:
             except Exception as exc:  # the spinner stops by itself; nothing else depends on it
                 log.info("could not acknowledge update %s: %s", event.update_id, exc)
 
-    async def _apologise(self, event: Inbound, now: datetime) -> None:
+    async def _apologise(self, batch: Batch, event: Inbound, now: datetime, last: bool) -> None:
         t = self.config.translator(event.language_code)
         text = t._("Sorry, something went wrong on our side and your last message was not "
                    "processed. Please try again; what you entered before is kept.")
-        async with self.db.transaction() as tx:
+        async with batch.step(commit=last) as tx:
             tx.inbox.done(event.channel, event.update_id, now)
             if not await tx.updates.seen(event.channel, event.update_id):
                 tx.updates.record(event.channel, event.update_id, now)

@@ -65,7 +65,13 @@ def _open_step(conn: sqlite3.Connection, load: SpeakerKey | None) -> Speaker | N
     if not conn.in_transaction:
         conn.execute("BEGIN IMMEDIATE")
     conn.execute("SAVEPOINT step")
-    return load_speaker(conn, *load) if load is not None else None
+    if load is None:
+        return None
+    try:
+        return load_speaker(conn, *load)
+    except BaseException:
+        _undo_step(conn)
+        raise
 
 
 def _close_step(conn: sqlite3.Connection, pending: PendingWrites, then: SpeakerKey | None,
@@ -85,9 +91,6 @@ def _close_step(conn: sqlite3.Connection, pending: PendingWrites, then: SpeakerK
     try:
         return True, _open_step(conn, then)
     except sqlite3.Error:  # the next step loads again by itself, and meets the error there
-        if conn.in_transaction:
-            conn.execute("ROLLBACK TO step")
-            conn.execute("RELEASE step")
         return False, None
 
 
@@ -129,10 +132,12 @@ class Batch:
             tx.loaded[("speaker", *load)] = speaker
         try:
             yield tx
+            opened, ahead = await on_thread(self.conn, _close_step, tx.pending, then, commit)
+        except BatchCommitError:
+            raise  # the savepoint is gone: the whole batch is rolled back
         except BaseException:
             await on_thread(self.conn, _undo_step)
             raise
-        opened, ahead = await on_thread(self.conn, _close_step, tx.pending, then, commit)
         if opened:
             self._ahead = (then, ahead)
 
