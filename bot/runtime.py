@@ -19,9 +19,11 @@ from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.text import split_message
 from handlers.types import Inbound, Outgoing, Reply
+from storage.conversations import store_inbox
 from storage.db import Batch, BatchCommitError, Database, SpeakerKey
 from storage.models import OutboxRow
 from storage.repos import Tx
+from storage.units import iso
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ INBOX_ATTEMPTS = 3
 CAPTION_LIMIT = 1024  # Telegram's longest caption
 # Steps of different chats that share one commit; each still undoes alone when it fails.
 STEPS_PER_COMMIT = 16
+INBOX_READ = 1000  # updates read from the inbox table at a time
 
 
 class FloodGuard:
@@ -44,7 +47,7 @@ class FloodGuard:
         self._warned: dict[tuple[str, str], float] = {}
         self._checks = 0
 
-    def _forget(self, now: float) -> None:
+    def forget(self, now: float) -> None:
         """Drop people quiet for a whole window, so memory follows the active users only."""
         for key in [k for k, stamps in self._seen.items()
                     if not stamps or stamps[-1] <= now - self.window]:
@@ -55,7 +58,7 @@ class FloodGuard:
         """'ok', 'warn' (first refusal in this window) or 'drop'; `now` in seconds."""
         self._checks += 1
         if self._checks % 1000 == 0:
-            self._forget(now)
+            self.forget(now)
         key = (channel, user_id)
         stamps = self._seen[key]
         while stamps and stamps[0] <= now - self.window:
@@ -136,6 +139,14 @@ class Runtime:
         self._jobs: asyncio.Task | None = None
         self._inbox_lock = asyncio.Lock()
         self._inbox_wake = asyncio.Event()
+        # Received updates waiting to be processed, a queue per chat (channel, chat id) kept
+        # only while it holds some; the inbox table is read for those not queued (after a
+        # restart or a failure) when `_reread` says so.
+        self._queues: dict[tuple[str, str], deque[Inbound]] = {}
+        self._queued: set[tuple[str, str]] = set()  # (channel, update id) in the queues
+        self._reread = True
+        self._arriving: list[tuple[list[Inbound], asyncio.Future[list[Inbound]]]] = []
+        self._receive_lock = asyncio.Lock()
         # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
         self.polled: dict[str, float] = {}
         self.backups = backups.Scheduler(settings.backup_dir, settings.backup_every_hours,
@@ -158,8 +169,9 @@ class Runtime:
                                                           self.report_failed)
         self.background = background
         if background:
+            # Updates received before a restart are processed first, in their chats' order.
+            await self._read_inbox()
             self._tasks = [asyncio.create_task(w.run()) for w in self.workers.values()]
-            # Updates received before a restart are processed first.
             self._loops = [asyncio.create_task(self._consume_inbox()),
                            asyncio.create_task(self._tick_forever())]
         else:
@@ -187,6 +199,14 @@ class Runtime:
     def wake(self) -> None:
         for worker in self.workers.values():
             worker.wake()
+
+    def forget_idle(self) -> None:
+        """Drop the per-person state of people gone quiet (flood counts, chats' send rates), so
+        that memory follows the active people, not everyone who ever wrote."""
+        if self.flood is not None:
+            self.flood.forget(self.clock().timestamp())
+        for worker in self.workers.values():
+            worker.forget_idle_chats()
 
     async def write(self, tx: Tx, messages: list[Outgoing], now: datetime) -> None:
         """Put messages in the outbox, in the caller's transaction, split to fit the channel."""
@@ -239,43 +259,92 @@ class Runtime:
         if events:
             for event in events:
                 metrics.UPDATES.labels(event.channel).inc()
-            async with self.db.transaction() as tx:
-                await tx.inbox.add_many(
-                    [(e.channel, e.update_id, e.to_json()) for e in events], self.clock())
+            self._enqueue(await self._store(events))
         if self.background and not wait:
             self._inbox_wake.set()
         else:
             await self.process_inbox()
 
+    async def _store(self, events: list[Inbound]) -> list[Inbound]:
+        """Commit `events` to the inbox; those stored (not already waiting nor processed).
+        Events received at once (several webhooks, channels) share one commit: whoever
+        commits takes every event waiting for it."""
+        done: asyncio.Future[list[Inbound]] = asyncio.get_running_loop().create_future()
+        self._arriving.append((events, done))
+        async with self._receive_lock:
+            if not done.done():
+                arriving, self._arriving = self._arriving, []
+                rows = [(e.channel, e.update_id, e.to_json()) for group, _f in arriving
+                        for e in group]
+                try:
+                    stored = set(await self.db.commit_with(store_inbox, rows,
+                                                           iso(self.clock())))
+                except Exception as exc:
+                    for _group, future in arriving:
+                        future.set_exception(exc)
+                else:
+                    for group, future in arriving:
+                        future.set_result([e for e in group
+                                           if (e.channel, e.update_id) in stored])
+        return await done
+
+    def _enqueue(self, events: list[Inbound]) -> None:
+        """Queue stored events behind their chat's, for process_inbox."""
+        for event in events:
+            key = (event.channel, event.update_id)
+            if key not in self._queued:
+                self._queued.add(key)
+                self._queues.setdefault((event.channel, event.chat_id), deque()).append(event)
+
+    async def _read_inbox(self) -> None:
+        """Queue the updates the inbox holds that are not queued: those received before a
+        restart, and those whose processing failed (tried again, up to INBOX_ATTEMPTS)."""
+        self._reread = False
+        async with self.db.read() as tx:
+            waiting = await tx.inbox.waiting(limit=INBOX_READ)
+        self._reread = len(waiting) == INBOX_READ  # more after these
+        for channel, update_id, event_json, attempts in waiting:
+            if (channel, update_id) in self._queued:
+                continue
+            if attempts >= INBOX_ATTEMPTS:
+                log.error("update %s on %s dropped after %s failed attempts",
+                          update_id, channel, attempts)
+                async with self.db.transaction() as tx:
+                    await tx.inbox.drop(channel, update_id)
+                continue
+            self._enqueue([Inbound.from_json(event_json)])
+
     async def process_inbox(self) -> None:
-        """Handle every stored update: different chats' together, up to STEPS_PER_COMMIT steps
-        sharing one commit (taken in turn from each chat, so a chat's burst holds up no one
-        else's message), each chat's one at a time in the order received. Also what a restart
-        does with updates received before a crash."""
+        """Handle every received update: different chats' together, up to STEPS_PER_COMMIT
+        steps sharing one commit (taken in turn from each chat's queue, so a chat's burst holds
+        up no one else's message), each chat's one at a time in the order received. Also what
+        a restart does with updates received before a crash."""
         async with self._inbox_lock:
             while True:
-                async with self.db.read() as tx:
-                    waiting = await tx.inbox.waiting(limit=1000)
-                if not waiting:
+                if self._reread and not self._queues:
+                    await self._read_inbox()
+                if not self._queues:
                     return
-                queues: dict[tuple[str, str], deque[Inbound]] = {}
-                for channel, update_id, event_json, attempts in waiting:
-                    if attempts >= INBOX_ATTEMPTS:
-                        log.error("update %s on %s dropped after %s failed attempts",
-                                  update_id, channel, attempts)
-                        async with self.db.transaction() as tx:
-                            await tx.inbox.drop(channel, update_id)
-                        continue
-                    event = Inbound.from_json(event_json)
-                    queues.setdefault((event.channel, event.chat_id), deque()).append(event)
-                while queues:
-                    batch = []
-                    for chat in list(queues)[:STEPS_PER_COMMIT]:
-                        queue = queues.pop(chat)
-                        batch.append(queue.popleft())
-                        if queue:  # to the back of the line
-                            queues[chat] = queue
+                batch = []
+                for chat in list(self._queues)[:STEPS_PER_COMMIT]:
+                    queue = self._queues.pop(chat)  # an empty queue is dropped
+                    batch.append(queue.popleft())
+                    if queue:  # to the back of the line
+                        self._queues[chat] = queue
+                try:
                     await self._process(batch)
+                finally:
+                    self._queued.difference_update((e.channel, e.update_id) for e in batch)
+
+    async def _consume_inbox(self) -> None:
+        while True:
+            self._inbox_wake.clear()
+            try:
+                await self.process_inbox()
+            except Exception:
+                log.exception("inbox processing failed")
+                await asyncio.sleep(1.0)
+            await self._inbox_wake.wait()
 
     async def _process(self, events: list[Inbound]) -> None:
         """Handle `events` (of different chats) as one batch: each step in a savepoint of its
@@ -289,6 +358,7 @@ class Runtime:
                 event = events[0]
                 log.exception("update %s on %s could not be processed", event.update_id,
                               event.channel)
+                self._reread = True  # it stays in the inbox, to be tried again
                 async with self.db.transaction() as tx:
                     await tx.inbox.failed(event.channel, event.update_id)
                 return
@@ -483,6 +553,7 @@ class Runtime:
                         await self.write(tx, await scheduler.failed(tx, self.config, job), now)
                 except Exception:
                     log.exception("could not record the failure of clock job %s", job.key)
+        self.forget_idle()
         try:
             await self.backups.tick(self, now)
         except Exception:

@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from storage.models import OutboxRow
-from storage.units import first, iso, session_state
+from storage.units import first, iso, on_thread, session_state
 
 
 def _dump(value: Any) -> str:
@@ -31,9 +31,11 @@ class PendingWrites:
         self.outbox: list[tuple] = []
         self.received: list[tuple[str, str]] = []  # inbox rows processed
         self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
+        self.statements: list[tuple[str, list[tuple]]] = []  # other (sql, rows), in order
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen)
+        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen
+                    or self.statements)
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Write everything held, on the database thread (see Database.run)."""
@@ -68,10 +70,29 @@ class PendingWrites:
         if self.seen:
             conn.executemany("UPDATE contact_channels SET last_seen_at = ? "
                              "WHERE channel = ? AND external_id = ?", self.seen)
+        for sql, rows in self.statements:
+            conn.executemany(sql, rows)
         self.clear()
 
     def clear(self) -> None:
         self.updates, self.sessions, self.outbox, self.received, self.seen = [], {}, [], [], []
+        self.statements = []
+
+
+def store_inbox(conn: sqlite3.Connection, rows: list[tuple[str, str, str]],
+                at: str) -> list[tuple[str, str]]:
+    """InboxRepo.add_many on the database thread: one call for the whole batch."""
+    stored = []
+    for channel, update_id, event in rows:
+        cursor = conn.execute(
+            "INSERT INTO inbox (channel, update_id, event, received_at) "
+            "SELECT :channel, :update, :event, :at WHERE NOT EXISTS (SELECT 1 FROM "
+            "processed_updates WHERE channel = :channel AND update_id = :update) "
+            "ON CONFLICT (channel, update_id) DO NOTHING",
+            {"channel": channel, "update": update_id, "event": event, "at": at})
+        if cursor.rowcount:
+            stored.append((channel, update_id))
+    return stored
 
 
 class SessionsRepo:
@@ -167,16 +188,13 @@ class InboxRepo:
         self.conn = conn
         self.pending = pending
 
-    async def add_many(self, rows: list[tuple[str, str, str]], now: datetime) -> None:
-        """Store (channel, update_id, event JSON) rows. An update already waiting or already
-        processed (a platform delivering it again) is not stored again: it never reaches the
-        handlers, nor counts against the sender's flood limit."""
-        await self.conn.executemany(
-            "INSERT INTO inbox (channel, update_id, event, received_at) "
-            "SELECT :channel, :update, :event, :at WHERE NOT EXISTS (SELECT 1 FROM "
-            "processed_updates WHERE channel = :channel AND update_id = :update) "
-            "ON CONFLICT (channel, update_id) DO NOTHING",
-            [{"channel": c, "update": u, "event": e, "at": iso(now)} for c, u, e in rows])
+    async def add_many(self, rows: list[tuple[str, str, str]],
+                       now: datetime) -> list[tuple[str, str]]:
+        """Store (channel, update_id, event JSON) rows; return the (channel, update_id) of those
+        stored. An update already waiting or already processed (a platform delivering it
+        again) is not stored again: it never reaches the handlers, nor counts against the
+        sender's flood limit."""
+        return await on_thread(self.conn, store_inbox, rows, iso(now))
 
     async def waiting(self, limit: int = 100) -> list[tuple[str, str, str, int]]:
         """(channel, update_id, event JSON, attempts) of the oldest unprocessed updates."""
@@ -208,6 +226,42 @@ def _outbox_row(r: Any) -> OutboxRow:
                      created_at=datetime.fromisoformat(r[6]))
 
 
+def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int) -> list[OutboxRow]:
+    """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
+    of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
+    row waiting to be retried holds back the ones after it), replies to people before
+    notices, so a broadcast to thousands never holds up the answer to someone's message.
+    Each class is read in id order from an index of the queues' heads (kept by triggers,
+    see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
+    is waiting, nor how long one chat's queue is."""
+    rows = conn.execute(
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
+        "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit) UNION ALL "
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+        "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+        "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit) UNION ALL "
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+        "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+        "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit)",
+        {"channel": channel, "now": now, "limit": limit}).fetchall()
+    return [_outbox_row(r) for r in rows]
+
+
+def outbox_next_due_at(conn: sqlite3.Connection, channel: str, now: str) -> datetime | None:
+    row = conn.execute(
+        "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
+        "AND attempts > 0 AND not_before > ?", (channel, now)).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def _due_and_next(conn: sqlite3.Connection, channel: str, now: str,
+                  limit: int) -> tuple[list[OutboxRow], datetime | None]:
+    return outbox_due(conn, channel, now, limit), outbox_next_due_at(conn, channel, now)
+
+
 class OutboxRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -222,35 +276,18 @@ class OutboxRepo:
                                     delivery_id, int(urgent), payload.get("asks")))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
-        of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
-        row waiting to be retried holds back the ones after it), replies to people before
-        notices, so a broadcast to thousands never holds up the answer to someone's message.
-        Each class is read in id order from an index of the queues' heads (kept by triggers,
-        see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
-        is waiting, nor how long one chat's queue is."""
-        rows = await self.conn.execute_fetchall(
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
-            "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
-            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-            "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
-            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-            "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit)",
-            {"channel": channel, "now": iso(now), "limit": limit})
-        return [_outbox_row(r) for r in rows]
+        """Rows that may be sent now (see outbox_due)."""
+        return await on_thread(self.conn, outbox_due, channel, iso(now), limit)
 
     async def next_due_at(self, channel: str, now: datetime) -> datetime | None:
         """When the next row waiting for its time falls due: rows are created due, so only
         a retry waits."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
-            "AND attempts > 0 AND not_before > ?", (channel, iso(now)))
-        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+        return await on_thread(self.conn, outbox_next_due_at, channel, iso(now))
+
+    async def due_and_next(self, channel: str, now: datetime,
+                           limit: int = 200) -> tuple[list[OutboxRow], datetime | None]:
+        """due() and next_due_at() in one call to the database thread (a delivery pass)."""
+        return await on_thread(self.conn, _due_and_next, channel, iso(now), limit)
 
     async def has_pending(self, channel: str, chat_id: str, payload: dict) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
@@ -280,21 +317,22 @@ class OutboxRepo:
                      given_up: list[tuple[int, str, str]], now: datetime) -> None:
         """Record delivery outcomes: (id, platform message id) sent; (id, not before, error) to
         try again; (id, 'failed' or 'unreachable', error) given up."""
+        # Held for the commit's call to the database thread (one hop for all of them).
         if sent:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
                 "attempts = attempts + 1 WHERE id = ?",
-                [(iso(now), message_id, row_id) for row_id, message_id in sent])
+                [(iso(now), message_id, row_id) for row_id, message_id in sent]))
         if retries:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
                 "WHERE id = ?",
-                [(iso(when), error[:500], row_id) for row_id, when, error in retries])
+                [(iso(when), error[:500], row_id) for row_id, when, error in retries]))
         if given_up:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? "
                 "WHERE id = ?",
-                [(status, error[:500], row_id) for row_id, status, error in given_up])
+                [(status, error[:500], row_id) for row_id, status, error in given_up]))
 
     async def cancel(self, chats: list[tuple[str, str]], contact_id: int | None = None) -> int:
         """Drop what is still waiting to go to these (channel, chat) and to this contact."""

@@ -7,10 +7,11 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -49,6 +50,16 @@ def _sha256(text: str | None) -> str | None:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+T = TypeVar("T")
+
+
+def _committed(conn: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
+    result = fn(conn, *args)
+    if conn.in_transaction:
+        conn.commit()
+    return result
 
 
 def _commit(conn: sqlite3.Connection, pending: PendingWrites) -> None:
@@ -274,6 +285,17 @@ class Database:
             try:
                 yield tx
                 await on_thread(self.conn, _commit, tx.pending)
+            except BaseException:
+                if self.conn.in_transaction:
+                    await self.conn.rollback()
+                raise
+
+    async def commit_with(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(sqlite3 connection, *args)` and the commit in one call to the database thread
+        (a transaction of one call: the inbox receipt); rolled back if either fails."""
+        async with self._lock:
+            try:
+                return await on_thread(self.conn, _committed, fn, *args)
             except BaseException:
                 if self.conn.in_transaction:
                     await self.conn.rollback()
