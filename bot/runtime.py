@@ -48,11 +48,12 @@ class FloodGuard:
         self._checks = 0
 
     def forget(self, now: float) -> None:
-        """Drop people quiet for a whole window, so memory follows the active users only."""
-        for key in [k for k, stamps in self._seen.items()
-                    if not stamps or stamps[-1] <= now - self.window]:
-            del self._seen[key]
-            self._warned.pop(key, None)
+        """Drop people quiet for a whole window, so memory follows the active users only (the
+        dicts are rebuilt: a dict keeps its size after deletions)."""
+        active = {k: stamps for k, stamps in self._seen.items()
+                  if stamps and stamps[-1] > now - self.window}
+        self._seen = defaultdict(deque, active)
+        self._warned = {k: v for k, v in self._warned.items() if k in active}
 
     def check(self, channel: str, user_id: str, now: float) -> str:
         """'ok', 'warn' (first refusal in this window) or 'drop'; `now` in seconds."""

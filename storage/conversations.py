@@ -253,8 +253,8 @@ def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int) -> 
 def outbox_next_due_at(conn: sqlite3.Connection, channel: str, now: str) -> datetime | None:
     row = conn.execute(
         "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
-        "AND attempts > 0 AND not_before > ?", (channel, now)).fetchone()
-    return datetime.fromisoformat(row[0]) if row and row[0] else None
+        "AND attempts > 0 AND not_before > ?", (channel, now)).fetchall()[0]
+    return datetime.fromisoformat(row[0]) if row[0] else None
 
 
 def _due_and_next(conn: sqlite3.Connection, channel: str, now: str,

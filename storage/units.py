@@ -152,7 +152,7 @@ def load_speaker(conn: sqlite3.Connection, channel: str, external_id: str,
         "s.state, s.offered FROM (SELECT 1) LEFT JOIN contact_channels i "
         "ON i.channel = :channel AND i.external_id = :user "
         "LEFT JOIN contacts c ON c.id = i.contact_id LEFT JOIN sessions s ON s.contact_id = c.id",
-        {"channel": channel, "user": external_id, "update": update_id}).fetchone()
+        {"channel": channel, "user": external_id, "update": update_id}).fetchall()[0]
     contact = Contact.model_validate(dict(row)) if row["id"] is not None else None
     state = session_state(row["state"], row["offered"]) if row["state"] else {}
     return Speaker(bool(row["duplicate"]), contact, bool(row["reachable"]), row["flow"], state)
