@@ -262,6 +262,20 @@ def _due_and_next(conn: sqlite3.Connection, channel: str, now: str,
     return outbox_due(conn, channel, now, limit), outbox_next_due_at(conn, channel, now)
 
 
+def _has_pending(conn: sqlite3.Connection, channel: str, chat_id: str, payload: str) -> bool:
+    return bool(conn.execute(
+        "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
+        "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, payload)).fetchall())
+
+
+def _asked(conn: sqlite3.Connection, channel: str, chat_id: str) -> list[tuple[str, str | None]]:
+    """(asks, platform message id) of the chat's last questions sent, newest first."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
+        "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
+        (channel, chat_id)).fetchall()]
+
+
 class OutboxRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -291,20 +305,14 @@ class OutboxRepo:
 
     async def has_pending(self, channel: str, chat_id: str, payload: dict) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
-            "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, _dump(payload)))
-        return bool(rows)
+        return await on_thread(self.conn, _has_pending, channel, chat_id, _dump(payload))
 
     async def question_before(self, channel: str, chat_id: str, message_id: int,
                               reply_to: int | None) -> str | None:
         """The question ("form:step") that the person saw last before writing their message
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
-            "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
-            (channel, chat_id))
+        rows = await on_thread(self.conn, _asked, channel, chat_id)
         for asks, sent_id in rows:
             if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
                 return None

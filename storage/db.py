@@ -178,7 +178,8 @@ class Database:
                 os.chmod(extra, FILE_MODE)
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
         # write, which saves a thread hop per transaction over an explicit BEGIN.
-        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
+        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE",
+                                            check_same_thread=False)  # see on_thread
         try:
             self._conn.row_factory = sqlite3.Row
             # Searches ignore case and diacritics, as people expect ("le chan" finds "Lê Chân").
