@@ -280,9 +280,11 @@ class Runtime:
                 try:
                     stored = set(await self.db.commit_with(store_inbox, rows,
                                                            iso(self.clock())))
-                except Exception as exc:
+                except BaseException as exc:  # a cancelled commit too: no one left waiting
                     for _group, future in arriving:
-                        future.set_exception(exc)
+                        if future is not done:
+                            future.set_exception(exc)
+                    raise
                 else:
                     for group, future in arriving:
                         future.set_result([e for e in group
