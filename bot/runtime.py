@@ -257,6 +257,9 @@ class Runtime:
         """Store inbound events in the inbox and commit: only after this returns may the
         platform be told they were received. Then have them processed: in the background, or
         before returning with `wait` (and always when the runtime runs no background tasks)."""
+        # The hot path makes no thread hop, so nothing below may wait: let other tasks run, or
+        # a caller's loop that waits for nothing else (a fetch loop) would starve them.
+        await asyncio.sleep(0)
         if events:
             for event in events:
                 metrics.UPDATES.labels(event.channel).inc()
