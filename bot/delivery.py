@@ -228,7 +228,7 @@ class DeliveryWorker:
             self._chats[chat_id] = bucket
         return bucket
 
-    def _forget_idle_chats(self) -> None:
+    def forget_idle_chats(self) -> None:
         """A chat whose bucket is full again is like one never seen: drop it."""
         now = time.monotonic()
         for chat_id in [c for c, b in self._chats.items()
@@ -244,7 +244,7 @@ class DeliveryWorker:
     async def _pass(self) -> float | None:
         self._passes += 1
         if self._passes % 1000 == 0:
-            self._forget_idle_chats()
+            self.forget_idle_chats()
         # Rows recorded before this read are no longer pending in it.
         self._recorded.clear()
         # A pass starts at most a quarter second's worth of sends, then looks again, so a row
@@ -252,8 +252,8 @@ class DeliveryWorker:
         budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
         now = self.now()
         async with self.db.read() as tx:
-            rows = await tx.outbox.due(self.sender.channel, now, limit=budget + 8)
-            next_due = await tx.outbox.next_due_at(self.sender.channel, now)
+            rows, next_due = await tx.outbox.due_and_next(self.sender.channel, now,
+                                                          limit=budget + 8)
         waits: list[float] = []
         held: set[str] = set()
         for row in rows:

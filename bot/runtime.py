@@ -18,10 +18,12 @@ from handlers import admin, compile, core, desk, export, scheduler
 from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.types import Inbound, Outgoing, Reply
-from storage.db import Database
+from storage.conversations import store_inbox
+from storage.db import Batch, BatchCommitError, Database, SpeakerKey
 from storage.messages import Text
 from storage.models import OutboxRow
 from storage.repos import Tx
+from storage.units import iso
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,9 @@ TICK_SECONDS = 30
 # An update whose processing failed this many times (not even an apology could be stored) is
 # dropped, so that one poisoned update cannot hold up everyone after it.
 INBOX_ATTEMPTS = 3
+# Steps of different chats that share one commit; each still undoes alone when it fails.
+STEPS_PER_COMMIT = 16
+INBOX_READ = 1000  # updates read from the inbox table at a time
 
 
 class FloodGuard:
@@ -41,18 +46,19 @@ class FloodGuard:
         self._warned: dict[tuple[str, str], float] = {}
         self._checks = 0
 
-    def _forget(self, now: float) -> None:
-        """Drop people quiet for a whole window, so memory follows the active users only."""
-        for key in [k for k, stamps in self._seen.items()
-                    if not stamps or stamps[-1] <= now - self.window]:
-            del self._seen[key]
-            self._warned.pop(key, None)
+    def forget(self, now: float) -> None:
+        """Drop people quiet for a whole window, so memory follows the active users only (the
+        dicts are rebuilt: a dict keeps its size after deletions)."""
+        active = {k: stamps for k, stamps in self._seen.items()
+                  if stamps and stamps[-1] > now - self.window}
+        self._seen = defaultdict(deque, active)
+        self._warned = {k: v for k, v in self._warned.items() if k in active}
 
     def check(self, channel: str, user_id: str, now: float) -> str:
         """'ok', 'warn' (first refusal in this window) or 'drop'; `now` in seconds."""
         self._checks += 1
         if self._checks % 1000 == 0:
-            self._forget(now)
+            self.forget(now)
         key = (channel, user_id)
         stamps = self._seen[key]
         while stamps and stamps[0] <= now - self.window:
@@ -136,6 +142,14 @@ class Runtime:
         self._jobs: asyncio.Task | None = None
         self._inbox_lock = asyncio.Lock()
         self._inbox_wake = asyncio.Event()
+        # Received updates waiting to be processed, a queue per chat (channel, chat id) kept
+        # only while it holds some; the inbox table is read for those not queued (after a
+        # restart or a failure) when `_reread` says so.
+        self._queues: dict[tuple[str, str], deque[Inbound]] = {}
+        self._queued: set[tuple[str, str]] = set()  # (channel, update id) in the queues
+        self._reread = True
+        self._arriving: list[tuple[list[Inbound], asyncio.Future[list[Inbound]]]] = []
+        self._receive_lock = asyncio.Lock()
         # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
         self.polled: dict[str, float] = {}
         self.backups = backups.Scheduler(settings.backup_dir, settings.backup_every_hours,
@@ -163,8 +177,9 @@ class Runtime:
                                                           self.report_failed)
         self.background = background
         if background:
+            # Updates received before a restart are processed first, in their chats' order.
+            await self._read_inbox()
             self._tasks = [asyncio.create_task(w.run()) for w in self.workers.values()]
-            # Updates received before a restart are processed first.
             self._loops = [asyncio.create_task(self._consume_inbox()),
                            asyncio.create_task(self._tick_forever())]
         else:
@@ -193,6 +208,14 @@ class Runtime:
         for worker in self.workers.values():
             worker.wake()
 
+    def forget_idle(self) -> None:
+        """Drop the per-person state of people gone quiet (flood counts, chats' send rates), so
+        that memory follows the active people, not everyone who ever wrote."""
+        if self.flood is not None:
+            self.flood.forget(self.clock().timestamp())
+        for worker in self.workers.values():
+            worker.forget_idle_chats()
+
     async def write(self, tx: Tx, messages: list[Outgoing], now: datetime) -> None:
         """Put messages in the outbox, in the caller's transaction, cut to fit the channel."""
         rid = logs.request_id()  # the send logs the request that caused it
@@ -220,40 +243,90 @@ class Runtime:
         """Store inbound events in the inbox and commit: only after this returns may the
         platform be told they were received. Then have them processed: in the background, or
         before returning with `wait` (and always when the runtime runs no background tasks)."""
+        # The hot path makes no thread hop, so nothing below may wait: let other tasks run, or
+        # a caller's loop that waits for nothing else (a fetch loop) would starve them.
+        await asyncio.sleep(0)
         if events:
             for event in events:
                 metrics.UPDATES.labels(event.channel).inc()
-            async with self.db.transaction() as tx:
-                await tx.inbox.add_many(
-                    [(e.channel, e.update_id, e.to_json()) for e in events], self.clock())
+            self._enqueue(await self._store(events))
         if self.background and not wait:
             self._inbox_wake.set()
         else:
             await self.process_inbox()
 
+    async def _store(self, events: list[Inbound]) -> list[Inbound]:
+        """Commit `events` to the inbox; those stored (not already waiting nor processed).
+        Events received at once (several webhooks, channels) share one commit: whoever
+        commits takes every event waiting for it."""
+        done: asyncio.Future[list[Inbound]] = asyncio.get_running_loop().create_future()
+        self._arriving.append((events, done))
+        async with self._receive_lock:
+            if not done.done():
+                arriving, self._arriving = self._arriving, []
+                rows = [(e.channel, e.update_id, e.to_json()) for group, _f in arriving
+                        for e in group]
+                try:
+                    stored = set(await self.db.commit_with(store_inbox, rows,
+                                                           iso(self.clock())))
+                except BaseException as exc:  # a cancelled commit too: no one left waiting
+                    for _group, future in arriving:
+                        if future is not done:
+                            future.set_exception(exc)
+                    raise
+                else:
+                    for group, future in arriving:
+                        future.set_result([e for e in group
+                                           if (e.channel, e.update_id) in stored])
+        return await done
+
+    def _enqueue(self, events: list[Inbound]) -> None:
+        """Queue stored events behind their chat's, for process_inbox."""
+        for event in events:
+            key = (event.channel, event.update_id)
+            if key not in self._queued:
+                self._queued.add(key)
+                self._queues.setdefault((event.channel, event.chat_id), deque()).append(event)
+
+    async def _read_inbox(self) -> None:
+        """Queue the updates the inbox holds that are not queued: those received before a
+        restart, and those whose processing failed (tried again, up to INBOX_ATTEMPTS)."""
+        self._reread = False
+        async with self.db.read() as tx:
+            waiting = await tx.inbox.waiting(limit=INBOX_READ)
+        self._reread = len(waiting) == INBOX_READ  # more after these
+        for channel, update_id, event_json, attempts in waiting:
+            if (channel, update_id) in self._queued:
+                continue
+            if attempts >= INBOX_ATTEMPTS:
+                log.error("update %s on %s dropped after %s failed attempts",
+                          update_id, channel, attempts)
+                async with self.db.transaction() as tx:
+                    await tx.inbox.drop(channel, update_id)
+                continue
+            self._enqueue([Inbound.from_json(event_json)])
+
     async def process_inbox(self) -> None:
-        """Handle every stored update, oldest first, one at a time (each person's messages in
-        the order sent). Also what a restart does with updates received before a crash."""
+        """Handle every received update: different chats' together, up to STEPS_PER_COMMIT
+        steps sharing one commit (taken in turn from each chat's queue, so a chat's burst holds
+        up no one else's message), each chat's one at a time in the order received. Also what
+        a restart does with updates received before a crash."""
         async with self._inbox_lock:
             while True:
-                async with self.db.read() as tx:
-                    waiting = await tx.inbox.waiting()
-                if not waiting:
+                if self._reread and not self._queues:
+                    await self._read_inbox()
+                if not self._queues:
                     return
-                for channel, update_id, event_json, attempts in waiting:
-                    if attempts >= INBOX_ATTEMPTS:
-                        log.error("update %s on %s dropped after %s failed attempts",
-                                  update_id, channel, attempts)
-                        async with self.db.transaction() as tx:
-                            await tx.inbox.drop(channel, update_id)
-                        continue
-                    try:
-                        await self.handle(Inbound.from_json(event_json))
-                    except Exception:
-                        log.exception("update %s on %s could not be processed", update_id,
-                                      channel)
-                        async with self.db.transaction() as tx:
-                            await tx.inbox.failed(channel, update_id)
+                batch = []
+                for chat in list(self._queues)[:STEPS_PER_COMMIT]:
+                    queue = self._queues.pop(chat)  # an empty queue is dropped
+                    batch.append(queue.popleft())
+                    if queue:  # to the back of the line
+                        self._queues[chat] = queue
+                try:
+                    await self._process(batch)
+                finally:
+                    self._queued.difference_update((e.channel, e.update_id) for e in batch)
 
     async def _consume_inbox(self) -> None:
         while True:
@@ -265,32 +338,76 @@ class Runtime:
                 await asyncio.sleep(1.0)
             await self._inbox_wake.wait()
 
+    async def _process(self, events: list[Inbound]) -> None:
+        """Handle `events` (of different chats) as one batch: each step in a savepoint of its
+        own, one commit for all, then the buttons acknowledged and delivery woken. If the batch
+        cannot commit, each event is tried alone, so that one update that breaks the commit
+        holds back no other."""
+        try:
+            jobs = await self._steps(events)
+        except Exception:
+            if len(events) == 1:
+                event = events[0]
+                log.exception("update %s on %s could not be processed", event.update_id,
+                              event.channel)
+                self._reread = True  # it stays in the inbox, to be tried again
+                async with self.db.transaction() as tx:
+                    await tx.inbox.failed(event.channel, event.update_id)
+                return
+            log.exception("a batch of %s updates could not be committed; one at a time",
+                          len(events))
+            for event in events:
+                await self._process([event])
+            return
+        await asyncio.gather(*(self._acknowledge(e) for e in events))
+        self.wake()
+        if jobs:
+            self.start_jobs()
+
+    async def _steps(self, events: list[Inbound]) -> bool:
+        """Run the steps of `events` in one batch; whether any queued a background job."""
+        keys = [(e.channel, e.user_id, e.update_id) for e in events]
+        jobs = False
+        async with self.db.batch() as batch:
+            for index, event in enumerate(events):
+                then = keys[index + 1] if index + 1 < len(keys) else None
+                jobs |= await self._step(batch, event, keys[index], then)
+        return jobs
+
     async def handle(self, event: Inbound) -> None:
-        """Handle one inbound event: its state changes and replies commit together, with the
-        removal of the event from the inbox. Raises only if not even an apology could be
-        committed (the event then stays in the inbox)."""
+        """Handle one inbound event on its own (a batch of one)."""
+        await self._process([event])
+
+    async def _step(self, batch: Batch, event: Inbound, key: SpeakerKey,
+                    then: SpeakerKey | None) -> bool:
+        """One event's step: its state changes and replies, with the removal of the event from
+        the inbox, in a savepoint of `batch`. Raises only if not even an apology could be
+        written (the event then stays in the inbox). Returns whether it queued a job."""
         logs.new_request(event.channel, event.update_id)
         started = time.perf_counter()
         try:
-            form = await self._handle(event)
+            form, jobs = await self._handle(batch, event, key, then)
             log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
         metrics.HANDLED.labels(form).observe(time.perf_counter() - started)
+        return jobs
 
-    async def _handle(self, event: Inbound) -> str:
-        """handle(); returns the form the event's replies ask in ('none' if none)."""
+    async def _handle(self, batch: Batch, event: Inbound, key: SpeakerKey,
+                      then: SpeakerKey | None) -> tuple[str, bool]:
+        """_step(); returns the form the event's replies ask in ('none' if none) and whether
+        a job was queued."""
         form = "none"
         now = self.clock()
+        last = then is None
         text = event.text or ""
         verdict = (self.flood.check(event.channel, event.user_id, now.timestamp())
                    if self.flood else "ok")
         refusal = None
         if verdict == "drop":
-            async with self.db.transaction() as tx:
+            async with batch.step(None, then, commit=last) as tx:
                 tx.inbox.done(event.channel, event.update_id, now)
-            await self._acknowledge(event)
-            return form
+            return form, False
         t = self.config.translator(event.language_code)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
@@ -300,9 +417,8 @@ class Runtime:
                           "Please shorten it.").format(n=t.number(len(text)),
                                                        limit=t.number(
                                                            self.settings.max_message_chars))
-        new_jobs = False
         try:
-            async with self.db.transaction() as tx:
+            async with batch.step(key if refusal is None else None, then, commit=last) as tx:
                 tx.inbox.done(event.channel, event.update_id, now)
                 if refusal is not None:
                     # Ahead of the replies already queued: they would make it wait a minute.
@@ -314,15 +430,13 @@ class Runtime:
                 form = next((metrics.form_of(m.reply.asks) for m in messages if m.reply.asks),
                             form)
                 await self.write(tx, messages, now)
-            new_jobs = "jobs" in tx.signals
+            return form, "jobs" in tx.signals
+        except BatchCommitError:
+            raise
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
-            await self._apologise(event, now)
-        await self._acknowledge(event)
-        self.wake()
-        if new_jobs:
-            self.start_jobs()
-        return form
+            await self._apologise(batch, event, now, last)
+        return form, False
 
     async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
         """A burst of messages the bot cannot use gets one "not understood" and one menu, not
@@ -349,11 +463,11 @@ class Runtime:
             except Exception as exc:  # the spinner stops by itself; nothing else depends on it
                 log.info("could not acknowledge update %s: %s", event.update_id, exc)
 
-    async def _apologise(self, event: Inbound, now: datetime) -> None:
+    async def _apologise(self, batch: Batch, event: Inbound, now: datetime, last: bool) -> None:
         t = self.config.translator(event.language_code)
         text = t._("Sorry, something went wrong on our side and your last message was not "
                    "processed. Please try again; what you entered before is kept.")
-        async with self.db.transaction() as tx:
+        async with batch.step(commit=last) as tx:
             tx.inbox.done(event.channel, event.update_id, now)
             if not await tx.updates.seen(event.channel, event.update_id):
                 tx.updates.record(event.channel, event.update_id, now)
@@ -430,6 +544,7 @@ class Runtime:
                         await self.write(tx, await scheduler.failed(tx, self.config, job), now)
                 except Exception:
                     log.exception("could not record the failure of clock job %s", job.key)
+        self.forget_idle()
         try:
             await self.backups.tick(self, now)
         except Exception:

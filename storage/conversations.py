@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -11,65 +12,134 @@ import aiosqlite
 from storage import messages
 from storage.messages import Message
 from storage.models import OutboxRow
-from storage.units import first, iso
+from storage.units import first, iso, on_thread, session_state
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class StepWrites:
-    """Writes held until the transaction commits, then sent in one call (see migration 0004)."""
+class PendingWrites:
+    """The writes of the hot path (dedupe, session, offered choices, outbox, inbox removal, last
+    seen), held until the transaction ends and then written with one executemany per table, in
+    the same call to the database thread as the commit: each call costs a thread hop, more than
+    these writes. Reads of the same transaction that need them look here first."""
 
-    def __init__(self, conn: aiosqlite.Connection):
-        self.conn = conn
-        self.rows: list[tuple] = []
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, str, str]] = []  # processed_updates
+        # contact id -> (flow, state, offered, updated_at); flow None: only an offer, which
+        # leaves the state and updated_at alone.
+        self.sessions: dict[int, tuple[str | None, str | None, str | None, str]] = {}
+        self.outbox: list[tuple] = []
+        self.received: list[tuple[str, str]] = []  # inbox rows processed
+        self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
+        self.statements: list[tuple[str, list[tuple]]] = []  # other (sql, rows), in order
 
-    def add(self, kind: str, channel: str | None, key: str | None, contact_id: int | None,
-            body: str | None, at: datetime, extra: int | None = None) -> None:
-        self.rows.append((kind, channel, key, contact_id, body, extra, iso(at)))
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen
+                    or self.statements)
 
-    async def flush(self) -> None:
-        if self.rows:
-            rows, self.rows = self.rows, []
-            await self.conn.executemany(
-                "INSERT INTO step_writes (kind, channel, key, contact_id, body, extra, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write everything held, on the database thread (see Database.run)."""
+        if self.updates:
+            conn.executemany("INSERT INTO processed_updates (channel, update_id, processed_at) "
+                             "VALUES (?, ?, ?)", self.updates)
+        if self.sessions:
+            saved = [(cid, *row) for cid, row in self.sessions.items() if row[0] is not None]
+            offers = [(cid, row[2], row[3]) for cid, row in self.sessions.items()
+                      if row[0] is None]
+            if saved:
+                conn.executemany(
+                    "INSERT INTO sessions (contact_id, flow, state, offered, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (contact_id) DO UPDATE SET "
+                    "flow = excluded.flow, state = excluded.state, offered = excluded.offered, "
+                    "updated_at = excluded.updated_at", saved)
+            if offers:
+                # An offer is not activity of the person's: updated_at stays. Someone without
+                # a conversation gets one at the menu ('menu': handlers.context.MENU_FLOW).
+                conn.executemany(
+                    "INSERT INTO sessions (contact_id, flow, state, offered, updated_at) "
+                    "VALUES (?, 'menu', '{}', ?, ?) ON CONFLICT (contact_id) "
+                    "DO UPDATE SET offered = excluded.offered", offers)
+        if self.outbox:
+            conn.executemany(
+                "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, "
+                "created_at, delivery_id, urgent, asks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.outbox)
+        if self.received:
+            conn.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
+                             self.received)
+        if self.seen:
+            conn.executemany("UPDATE contact_channels SET last_seen_at = ? "
+                             "WHERE channel = ? AND external_id = ?", self.seen)
+        for sql, rows in self.statements:
+            conn.executemany(sql, rows)
+        self.clear()
+
+    def clear(self) -> None:
+        self.updates, self.sessions, self.outbox, self.received, self.seen = [], {}, [], [], []
+        self.statements = []
+
+
+def store_inbox(conn: sqlite3.Connection, rows: list[tuple[str, str, str]],
+                at: str) -> list[tuple[str, str]]:
+    """InboxRepo.add_many on the database thread: one call for the whole batch."""
+    stored = []
+    for channel, update_id, event in rows:
+        cursor = conn.execute(
+            "INSERT INTO inbox (channel, update_id, event, received_at) "
+            "SELECT :channel, :update, :event, :at WHERE NOT EXISTS (SELECT 1 FROM "
+            "processed_updates WHERE channel = :channel AND update_id = :update) "
+            "ON CONFLICT (channel, update_id) DO NOTHING",
+            {"channel": channel, "update": update_id, "event": event, "at": at})
+        if cursor.rowcount:
+            stored.append((channel, update_id))
+    return stored
 
 
 class SessionsRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
     async def get(self, contact_id: int) -> tuple[str, dict, datetime] | None:
-        """(flow, state, updated_at) of the contact's conversation, if any."""
+        """(flow, state, updated_at) of the contact's conversation, if any (as this
+        transaction left it)."""
+        held = self.pending.sessions.get(contact_id)
+        if held is not None and held[0] is not None:
+            return held[0], session_state(held[1] or "{}", held[2]), datetime.fromisoformat(
+                held[3])
         rows = await self.conn.execute_fetchall(
-            "SELECT flow, state, updated_at FROM sessions WHERE contact_id = ?", (contact_id,)
-        )
+            "SELECT flow, state, offered, updated_at FROM sessions WHERE contact_id = ?",
+            (contact_id,))
         row = first(rows)
         if row is None:
             return None
-        return row[0], json.loads(row[1]), datetime.fromisoformat(row[2])
+        offered = held[2] if held is not None else row[2]
+        return row[0], session_state(row[1], offered), datetime.fromisoformat(row[3])
 
     def save(self, contact_id: int, flow: str, state: dict, now: datetime) -> None:
-        """Store the conversation state when the transaction commits."""
-        self.pending.add("session", None, flow, contact_id, _dump(state), now)
+        """Store the conversation state (as it is now) when the transaction commits."""
+        rest = {k: v for k, v in state.items() if k != "offered"}
+        offered = _dump(state["offered"]) if "offered" in state else None
+        self.pending.sessions[contact_id] = (flow, _dump(rest), offered, iso(now))
 
     def offer(self, contact_id: int, choices: list[list[str]], now: datetime) -> None:
         """Remember the choices last put to someone, so a typed number can answer them."""
-        self.pending.add("offer", None, None, contact_id, _dump(choices), now)
+        flow, state, _offered, at = self.pending.sessions.get(
+            contact_id, (None, None, None, iso(now)))
+        self.pending.sessions[contact_id] = (flow, state, _dump(choices), at)
 
     async def delete(self, contact_id: int) -> None:
+        self.pending.sessions.pop(contact_id, None)
         await self.conn.execute("DELETE FROM sessions WHERE contact_id = ?", (contact_id,))
 
     async def idle(self, before: datetime, exclude_flow: str) -> list[tuple[int, str, dict]]:
         """(contact_id, flow, state) of sessions untouched since `before`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT contact_id, flow, state FROM sessions WHERE updated_at < ? AND flow != ?",
-            (iso(before), exclude_flow),
-        )
-        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+            "SELECT contact_id, flow, state, offered FROM sessions "
+            "WHERE updated_at < ? AND flow != ?", (iso(before), exclude_flow))
+        return [(r[0], r[1], session_state(r[2], r[3])) for r in rows]
 
     async def save_draft(self, contact_id: int, flow: str, state: dict, now: datetime) -> None:
         await self.conn.execute(
@@ -96,11 +166,13 @@ class SessionsRepo:
 
 
 class UpdatesRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
     async def seen(self, channel: str, update_id: str) -> bool:
+        if (channel, update_id) in {(c, u) for c, u, _at in self.pending.updates}:
+            return True
         rows = await self.conn.execute_fetchall(
             "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?",
             (channel, update_id))
@@ -108,26 +180,23 @@ class UpdatesRepo:
 
     def record(self, channel: str, update_id: str, now: datetime) -> None:
         """Remember the update as processed when the transaction commits."""
-        self.pending.add("update", channel, update_id, None, None, now)
+        self.pending.updates.append((channel, update_id, iso(now)))
 
 
 class InboxRepo:
     """Updates received and committed, waiting to be processed."""
 
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
-    async def add_many(self, rows: list[tuple[str, str, str]], now: datetime) -> None:
-        """Store (channel, update_id, event JSON) rows. An update already waiting or already
-        processed (a platform delivering it again) is not stored again: it never reaches the
-        handlers, nor counts against the sender's flood limit."""
-        await self.conn.executemany(
-            "INSERT INTO inbox (channel, update_id, event, received_at) "
-            "SELECT :channel, :update, :event, :at WHERE NOT EXISTS (SELECT 1 FROM "
-            "processed_updates WHERE channel = :channel AND update_id = :update) "
-            "ON CONFLICT (channel, update_id) DO NOTHING",
-            [{"channel": c, "update": u, "event": e, "at": iso(now)} for c, u, e in rows])
+    async def add_many(self, rows: list[tuple[str, str, str]],
+                       now: datetime) -> list[tuple[str, str]]:
+        """Store (channel, update_id, event JSON) rows; return the (channel, update_id) of those
+        stored. An update already waiting or already processed (a platform delivering it
+        again) is not stored again: it never reaches the handlers, nor counts against the
+        sender's flood limit."""
+        return await on_thread(self.conn, store_inbox, rows, iso(now))
 
     async def waiting(self, limit: int = 100) -> list[tuple[str, str, str, int]]:
         """(channel, update_id, event JSON, attempts) of the oldest unprocessed updates."""
@@ -138,7 +207,7 @@ class InboxRepo:
 
     def done(self, channel: str, update_id: str, now: datetime) -> None:
         """Remove the update from the inbox when this transaction (its processing) commits."""
-        self.pending.add("received", channel, update_id, None, None, now)
+        self.pending.received.append((channel, update_id))
 
     async def failed(self, channel: str, update_id: str) -> None:
         await self.conn.execute(
@@ -159,8 +228,58 @@ def _outbox_row(r: Any) -> OutboxRow:
                      attempts=r[5], created_at=datetime.fromisoformat(r[6]), rid=rid)
 
 
+def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int) -> list[OutboxRow]:
+    """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
+    of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
+    row waiting to be retried holds back the ones after it), replies to people before
+    notices, so a broadcast to thousands never holds up the answer to someone's message.
+    Each class is read in id order from an index of the queues' heads (kept by triggers,
+    see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
+    is waiting, nor how long one chat's queue is."""
+    rows = conn.execute(
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
+        "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit) UNION ALL "
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+        "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+        "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit) UNION ALL "
+        f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
+        "WHERE channel = :channel AND status = 'pending' AND head = 1 "
+        "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
+        "LIMIT :limit)",
+        {"channel": channel, "now": now, "limit": limit}).fetchall()
+    return [_outbox_row(r) for r in rows]
+
+
+def outbox_next_due_at(conn: sqlite3.Connection, channel: str, now: str) -> datetime | None:
+    row = conn.execute(
+        "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
+        "AND attempts > 0 AND not_before > ?", (channel, now)).fetchall()[0]
+    return datetime.fromisoformat(row[0]) if row[0] else None
+
+
+def _due_and_next(conn: sqlite3.Connection, channel: str, now: str,
+                  limit: int) -> tuple[list[OutboxRow], datetime | None]:
+    return outbox_due(conn, channel, now, limit), outbox_next_due_at(conn, channel, now)
+
+
+def _has_pending(conn: sqlite3.Connection, channel: str, chat_id: str, payload: str) -> bool:
+    return bool(conn.execute(
+        "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
+        "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, payload)).fetchall())
+
+
+def _asked(conn: sqlite3.Connection, channel: str, chat_id: str) -> list[tuple[str, str | None]]:
+    """(asks, platform message id) of the chat's last questions sent, newest first."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
+        "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
+        (channel, chat_id)).fetchall()]
+
+
 class OutboxRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: StepWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
         self.pending = pending
 
@@ -169,8 +288,9 @@ class OutboxRepo:
             rid: str | None = None) -> None:
         """Queue a message; it is written with the transaction that caused it. An urgent one
         goes ahead of what is already queued for the chat. `rid`: the request that caused it."""
-        self.pending.add("outbox_urgent" if urgent else "outbox", channel, chat_id, contact_id,
-                         messages.dump(message, rid), now, delivery_id)
+        at = iso(now)
+        self.pending.outbox.append((channel, chat_id, contact_id, messages.dump(message, rid), at,
+                                    at, delivery_id, int(urgent), getattr(message, "asks", None)))
 
     async def add_status(self, channel: str, chat_id: str, contact_id: int | None,
                          message: Message, now: datetime, broadcast_id: int,
@@ -179,7 +299,7 @@ class OutboxRepo:
         id, to rewrite the figures in it while the notice goes out (see status_message)."""
         # The id is needed now, so the row is written at once, after what the transaction
         # queued before it (a chat's messages go in id order).
-        await self.pending.flush()
+        await on_thread(self.conn, self.pending.write)
         rows = await self.conn.execute_fetchall(
             "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -188,53 +308,29 @@ class OutboxRepo:
                                 (rows[0][0], broadcast_id))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
-        of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
-        row waiting to be retried holds back the ones after it), replies to people before
-        notices, so a broadcast to thousands never holds up the answer to someone's message.
-        Each class is read in id order from an index of the queues' heads (kept by triggers,
-        see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
-        is waiting, nor how long one chat's queue is."""
-        rows = await self.conn.execute_fetchall(
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
-            "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
-            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-            "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit) UNION ALL "
-            f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
-            "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-            "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
-            "LIMIT :limit)",
-            {"channel": channel, "now": iso(now), "limit": limit})
-        return [_outbox_row(r) for r in rows]
+        """Rows that may be sent now (see outbox_due)."""
+        return await on_thread(self.conn, outbox_due, channel, iso(now), limit)
 
     async def next_due_at(self, channel: str, now: datetime) -> datetime | None:
         """When the next row waiting for its time falls due: rows are created due, so only
         a retry waits."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT MIN(not_before) FROM outbox WHERE channel = ? AND status = 'pending' "
-            "AND attempts > 0 AND not_before > ?", (channel, iso(now)))
-        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+        return await on_thread(self.conn, outbox_next_due_at, channel, iso(now))
+
+    async def due_and_next(self, channel: str, now: datetime,
+                           limit: int = 200) -> tuple[list[OutboxRow], datetime | None]:
+        """due() and next_due_at() in one call to the database thread (a delivery pass)."""
+        return await on_thread(self.conn, _due_and_next, channel, iso(now), limit)
 
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT 1 FROM outbox WHERE channel = ? AND chat_id = ? AND status = 'pending' "
-            "AND json_remove(payload, '$.rid') = ? LIMIT 1",
-            (channel, chat_id, messages.dump(message)))
-        return bool(rows)
+        return await on_thread(self.conn, _has_pending, channel, chat_id, messages.dump(message))
 
     async def question_before(self, channel: str, chat_id: str, message_id: int,
                               reply_to: int | None) -> str | None:
         """The question ("form:step") that the person saw last before writing their message
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
-        rows = await self.conn.execute_fetchall(
-            "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
-            "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
-            (channel, chat_id))
+        rows = await on_thread(self.conn, _asked, channel, chat_id)
         for asks, sent_id in rows:
             if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
                 return None
@@ -247,21 +343,22 @@ class OutboxRepo:
                      given_up: list[tuple[int, str, str]], now: datetime) -> None:
         """Record delivery outcomes: (id, platform message id) sent; (id, not before, error) to
         try again; (id, 'failed' or 'unreachable', error) given up."""
+        # Held for the commit's call to the database thread (one hop for all of them).
         if sent:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
                 "attempts = attempts + 1 WHERE id = ?",
-                [(iso(now), message_id, row_id) for row_id, message_id in sent])
+                [(iso(now), message_id, row_id) for row_id, message_id in sent]))
         if retries:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
                 "WHERE id = ?",
-                [(iso(when), error[:500], row_id) for row_id, when, error in retries])
+                [(iso(when), error[:500], row_id) for row_id, when, error in retries]))
         if given_up:
-            await self.conn.executemany(
+            self.pending.statements.append((
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? "
                 "WHERE id = ?",
-                [(status, error[:500], row_id) for row_id, status, error in given_up])
+                [(status, error[:500], row_id) for row_id, status, error in given_up]))
 
     async def cancel(self, chats: list[tuple[str, str]], contact_id: int | None = None) -> int:
         """Drop what is still waiting to go to these (channel, chat) and to this contact."""

@@ -7,17 +7,19 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
+from storage.conversations import PendingWrites
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
-from storage.units import first
+from storage.units import Speaker, first, load_speaker, on_thread
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -50,6 +52,113 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+T = TypeVar("T")
+
+
+def _committed(conn: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
+    result = fn(conn, *args)
+    if conn.in_transaction:
+        conn.commit()
+    return result
+
+
+def _commit(conn: sqlite3.Connection, pending: PendingWrites) -> None:
+    pending.write(conn)
+    if conn.in_transaction:
+        conn.commit()
+
+
+# Who is writing and where their conversation stands: (channel, user id, update id).
+SpeakerKey = tuple[str, str, str]
+
+
+def _open_step(conn: sqlite3.Connection, load: SpeakerKey | None) -> Speaker | None:
+    if not conn.in_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    conn.execute("SAVEPOINT step")
+    if load is None:
+        return None
+    try:
+        return load_speaker(conn, *load)
+    except BaseException:
+        _undo_step(conn)
+        raise
+
+
+def _close_step(conn: sqlite3.Connection, pending: PendingWrites, then: SpeakerKey | None,
+                commit: bool) -> tuple[bool, Speaker | None]:
+    """The step's writes and release, then the batch's commit or the next step's savepoint
+    and loads: (whether the next step was opened, what it loaded)."""
+    pending.write(conn)
+    conn.execute("RELEASE step")
+    if commit:
+        try:
+            conn.commit()
+        except sqlite3.Error as exc:
+            raise BatchCommitError(str(exc)) from exc
+        return False, None
+    if then is None:
+        return False, None
+    try:
+        return True, _open_step(conn, then)
+    except sqlite3.Error:  # the next step loads again by itself, and meets the error there
+        return False, None
+
+
+def _undo_step(conn: sqlite3.Connection) -> None:
+    conn.execute("ROLLBACK TO step")
+    conn.execute("RELEASE step")
+
+
+class BatchCommitError(Exception):
+    """The commit of a batch failed: none of its steps took effect."""
+
+
+class Batch:
+    """Steps that commit together, each in a savepoint of its own. A step costs one call to the
+    database thread when the runtime names the next step's speaker beforehand (`then`): its
+    writes, its release and the next step's savepoint and loads go in one call, and the last
+    step's call commits the batch."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+        # The savepoint opened ahead for the next step, and what it loaded (key, speaker).
+        self._ahead: tuple[SpeakerKey | None, Speaker | None] | None = None
+
+    @asynccontextmanager
+    async def step(self, load: SpeakerKey | None = None, then: SpeakerKey | None = None,
+                   commit: bool = False) -> AsyncIterator[Tx]:
+        """One step's transaction: its writes are kept when it succeeds, undone alone when it
+        raises. `load`: the speaker to load with its savepoint; `then`: the next step's;
+        `commit`: the batch ends with this step."""
+        tx = Tx(self.conn)
+        if self._ahead is None:
+            speaker = await on_thread(self.conn, _open_step, load)
+        else:
+            key, speaker = self._ahead
+            self._ahead = None
+            if key != load:
+                speaker = None
+        if load is not None and speaker is not None:
+            tx.loaded[("speaker", *load)] = speaker
+        try:
+            yield tx
+            opened, ahead = await on_thread(self.conn, _close_step, tx.pending, then, commit)
+        except BatchCommitError:
+            raise  # the savepoint is gone: the whole batch is rolled back
+        except BaseException:
+            await on_thread(self.conn, _undo_step)
+            raise
+        if opened:
+            self._ahead = (then, ahead)
+
+    async def close(self) -> None:
+        """Release a savepoint opened ahead for a step that did not come."""
+        if self._ahead is not None:
+            self._ahead = None
+            await on_thread(self.conn, lambda conn: conn.execute("RELEASE step"))
+
+
 class Database:
     """Owns the connection; every read and write goes through `transaction()`."""
 
@@ -69,7 +178,8 @@ class Database:
                 os.chmod(extra, FILE_MODE)
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
         # write, which saves a thread hop per transaction over an explicit BEGIN.
-        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
+        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE",
+                                            check_same_thread=False)  # see on_thread
         try:
             self._conn.row_factory = sqlite3.Row
             # Searches ignore case and diacritics, as people expect ("le chan" finds "Lê Chân").
@@ -169,18 +279,45 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """One atomic unit of work: its writes are committed on success, rolled back on any
-        error. (Reads before its first write see the latest committed data.)"""
+        error. (Reads before its first write see the latest committed data.) The writes it
+        holds (PendingWrites) go in one call to the database thread with the commit."""
         async with self._lock:
             tx = Tx(self.conn)
             try:
                 yield tx
-                await tx.pending.flush()
+                await on_thread(self.conn, _commit, tx.pending)
             except BaseException:
                 if self.conn.in_transaction:
                     await self.conn.rollback()
                 raise
-            if self.conn.in_transaction:
-                await self.conn.commit()
+
+    async def commit_with(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(sqlite3 connection, *args)` and the commit in one call to the database thread
+        (a transaction of one call: the inbox receipt); rolled back if either fails."""
+        async with self._lock:
+            try:
+                return await on_thread(self.conn, _committed, fn, *args)
+            except BaseException:
+                if self.conn.in_transaction:
+                    await self.conn.rollback()
+                raise
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
+        """Steps committed together (group commit): one transaction, each step in a savepoint
+        of its own (Batch.step), so a failing step rolls back alone. Committed by the step
+        marked last, else on leaving; rolled back whole if that commit fails."""
+        async with self._lock:
+            batch = Batch(self.conn)
+            try:
+                yield batch
+                await batch.close()
+                if self.conn.in_transaction:
+                    await self.conn.commit()
+            except BaseException:
+                if self.conn.in_transaction:
+                    await self.conn.rollback()
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -189,7 +326,7 @@ class Database:
         async with self._lock:
             tx = Tx(self.conn)
             yield tx
-            if tx.pending.rows:
+            if tx.pending:
                 raise RuntimeError("writes inside Database.read() would be lost")
 
     async def backup(self, target: Path | str) -> None:

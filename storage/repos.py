@@ -11,8 +11,8 @@ from storage.conversations import (
     InboxRepo,
     JobsRepo,
     OutboxRepo,
+    PendingWrites,
     SessionsRepo,
-    StepWrites,
     UpdatesRepo,
 )
 from storage.difficulties import DifficultiesRepo
@@ -26,7 +26,9 @@ class Tx:
 
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
-        self.pending = StepWrites(conn)
+        self.pending = PendingWrites()
+        # Loaded ahead by the transaction's first call to the database (see Database.batch).
+        self.loaded: dict[tuple, object] = {}
         # What this transaction set going that the program should act on after it commits.
         self.signals: set[str] = set()
 
@@ -36,7 +38,7 @@ class Tx:
 
     @cached_property
     def contacts(self) -> ContactsRepo:
-        return ContactsRepo(self.conn, self.pending)
+        return ContactsRepo(self.conn, self.pending, self.loaded)
 
     @cached_property
     def invites(self) -> InvitesRepo:

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 
 from bot.telegram import fetch_updates
+from handlers import core
 from handlers.types import Attachment, Inbound, Outgoing, Reply
 from tests.telegram_fakes import register
 
@@ -207,3 +208,55 @@ async def test_updates_delivered_again_do_not_count_as_a_flood(harness):
     texts = chat.texts()
     assert not any("quá nhanh" in t for t in texts)
     assert sum("Các lệnh dành cho vai trò" in t for t in texts) == 20
+
+
+# --- steps processed together ------------------------------------------------------------------
+
+async def test_a_failing_step_is_undone_alone_and_the_others_of_its_batch_commit(harness,
+                                                                                  monkeypatch):
+    h = harness
+    chats = [await register(h, 501 + n) for n in range(3)]
+    real_handle = core.handle
+
+    async def handle_failing_for_502(event, tx, config, now):
+        if event.user_id == "502":
+            await tx.audit.record("test", "written before the failure", now)
+            raise RuntimeError("a bug in this step")
+        return await real_handle(event, tx, config, now)
+
+    monkeypatch.setattr(core, "handle", handle_failing_for_502)
+    events = [Inbound("telegram", f"u{c.user_id}", str(c.user_id), str(c.user_id), text="/help",
+                      message_id=9000 + n) for n, c in enumerate(chats)]
+    await h.runtime.receive(events)  # one batch: three chats
+    await h.drain()
+    assert "Các lệnh dành cho vai trò" in chats[0].last().text
+    assert "hệ thống gặp sự cố" in chats[1].last().text
+    assert "Các lệnh dành cho vai trò" in chats[2].last().text
+    async with h.runtime.db.read() as tx:
+        assert await tx.inbox.waiting() == []
+        assert all([await tx.updates.seen("telegram", e.update_id) for e in events])
+        undone = await tx.conn.execute_fetchall(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'written before the failure'")
+    assert undone[0][0] == 0
+
+
+async def test_a_burst_in_one_chat_does_not_hold_up_another_chat(harness):
+    h = harness
+    busy, other = await register(h, 501), await register(h, 502)
+    async with h.runtime.db.read() as tx:
+        before = (await tx.conn.execute_fetchall("SELECT MAX(id) FROM outbox"))[0][0]
+    commands = ["/help", "/myreports", "/report", "/difficulty", "/cancel"]
+    burst = [Inbound("telegram", f"b{n}", "501", "501", text=text, message_id=9000 + n)
+             for n, text in enumerate(commands)]
+    one = Inbound("telegram", "o1", "502", "502", text="/help", message_id=9100)
+    await h.runtime.receive([*burst, one])
+    async with h.runtime.db.read() as tx:
+        rows = await tx.conn.execute_fetchall(
+            "SELECT chat_id FROM outbox WHERE id > ? ORDER BY id", (before,))
+    queued = [row[0] for row in rows]
+    # The other chat's answer is queued with the burst's first, not behind all five.
+    assert queued[:2] == ["501", "502"] and queued.count("502") == 1
+    assert len(queued) >= 6
+    await h.drain()
+    assert "Các lệnh dành cho vai trò" in other.last().text
+    assert "Các lệnh dành cho vai trò" in busy.texts()[-len(queued) + 1]

@@ -1,9 +1,11 @@
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from storage.db import Database, DatabasePathError, SchemaTooNewError, migrations
+from storage.models import Role
 
 
 async def tables(db):
@@ -90,3 +92,54 @@ async def test_a_path_that_is_not_a_database_is_refused_and_leaves_no_thread(tmp
     assert threading.active_count() == threads  # a thread left behind kept the CLI from exiting
     assert (tmp_path / "notes.txt").read_text().startswith("Ghi chú")
 
+
+
+async def test_a_batch_commits_its_steps_together_and_undoes_a_failing_one_alone(db):
+    async with db.batch() as batch:
+        async with batch.step() as tx:
+            await tx.meta.set("first", "1")
+        with pytest.raises(RuntimeError):
+            async with batch.step() as tx:
+                await tx.meta.set("failing", "1")
+                raise RuntimeError("a bug in this step")
+        async with batch.step(commit=True) as tx:
+            assert await tx.meta.get("first") == "1"  # the batch's own writes are seen
+            await tx.meta.set("last", "1")
+        assert not db.conn.in_transaction  # committed with the last step's call
+    async with db.read() as tx:
+        assert [await tx.meta.get(k) for k in ("first", "failing", "last")] == ["1", None, "1"]
+
+
+async def test_a_batch_that_fails_whole_leaves_nothing(db):
+    with pytest.raises(KeyError):
+        async with db.batch() as batch:
+            async with batch.step() as tx:
+                await tx.meta.set("first", "1")
+            raise KeyError("the runtime gave up on the batch")
+    async with db.read() as tx:
+        assert await tx.meta.get("first") is None
+
+
+async def test_held_session_writes_are_seen_by_their_transaction(db):
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    async with db.transaction() as tx:
+        contact = await tx.contacts.create(unit_id=None, role=Role.OFFICER, name="An",
+                                           language="vi", now=now)
+        # An offer to someone without a conversation starts one at the menu.
+        tx.sessions.offer(contact.id, [["m:help", "Help"]], now)
+    async with db.transaction() as tx:
+        assert (await tx.sessions.get(contact.id))[:2] == (
+            "menu", {"offered": [["m:help", "Help"]]})
+        tx.sessions.save(contact.id, "report", {"form": {"step": 1}}, now)
+        assert (await tx.sessions.get(contact.id))[:2] == ("report", {"form": {"step": 1}})
+        tx.sessions.offer(contact.id, [["1", "Yes"]], now)
+        tx.updates.record("telegram", "42", now)
+        assert await tx.updates.seen("telegram", "42")
+    async with db.read() as tx:
+        assert (await tx.sessions.get(contact.id))[:2] == (
+            "report", {"form": {"step": 1}, "offered": [["1", "Yes"]]})
+        assert await tx.updates.seen("telegram", "42")
+        rows = await tx.conn.execute_fetchall(
+            "SELECT state, offered FROM sessions WHERE contact_id = ?", (contact.id,))
+    # The offered choices have a column of their own: an offer writes it alone.
+    assert tuple(rows[0]) == ('{"form":{"step":1}}', '[["1","Yes"]]')
