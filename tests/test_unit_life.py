@@ -167,7 +167,9 @@ async def test_a_merger_between_two_quarters(city):
     assert rows[0][-1] == "Tính cho đơn vị"
     assert sorted((row[1], row[-1]) for row in rows[1:]) == [
         ("P-LECHAN", "P-LECHAN"), ("Q-LECHAN", "P-LECHAN"), ("Q-NGOQUYEN", "P-LECHAN")]
-    # The admin's list of units keeps the old ones, with their last day and successor.
+    # The admin's list of units keeps the old ones, with their last day and successor (after
+    # the background jobs above have sent their files, so the list is the last message).
+    await h.jobs_done()
     await admin.say("/units")
     assert "Q-LECHAN — Ủy ban nhân dân quận Lê Chân · cán bộ đầu mối: 0 · đến hết 31/03/2026 → " \
         "P-LECHAN" in admin.last().text
