@@ -12,7 +12,7 @@ import aiosqlite
 from storage import messages
 from storage.messages import Message
 from storage.models import OutboxRow
-from storage.units import first, iso, on_thread, session_state
+from storage.units import first, iso, run_inline, session_state
 
 
 def _dump(value: Any) -> str:
@@ -196,7 +196,7 @@ class InboxRepo:
         stored. An update already waiting or already processed (a platform delivering it
         again) is not stored again: it never reaches the handlers, nor counts against the
         sender's flood limit."""
-        return await on_thread(self.conn, store_inbox, rows, iso(now))
+        return await run_inline(self.conn, store_inbox, rows, iso(now))
 
     async def waiting(self, limit: int = 100) -> list[tuple[str, str, str, int]]:
         """(channel, update_id, event JSON, attempts) of the oldest unprocessed updates."""
@@ -299,7 +299,7 @@ class OutboxRepo:
         id, to rewrite the figures in it while the notice goes out (see status_message)."""
         # The id is needed now, so the row is written at once, after what the transaction
         # queued before it (a chat's messages go in id order).
-        await on_thread(self.conn, self.pending.write)
+        await run_inline(self.conn, self.pending.write)
         rows = await self.conn.execute_fetchall(
             "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -309,28 +309,28 @@ class OutboxRepo:
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now (see outbox_due)."""
-        return await on_thread(self.conn, outbox_due, channel, iso(now), limit)
+        return await run_inline(self.conn, outbox_due, channel, iso(now), limit)
 
     async def next_due_at(self, channel: str, now: datetime) -> datetime | None:
         """When the next row waiting for its time falls due: rows are created due, so only
         a retry waits."""
-        return await on_thread(self.conn, outbox_next_due_at, channel, iso(now))
+        return await run_inline(self.conn, outbox_next_due_at, channel, iso(now))
 
     async def due_and_next(self, channel: str, now: datetime,
                            limit: int = 200) -> tuple[list[OutboxRow], datetime | None]:
         """due() and next_due_at() in one call to the database thread (a delivery pass)."""
-        return await on_thread(self.conn, _due_and_next, channel, iso(now), limit)
+        return await run_inline(self.conn, _due_and_next, channel, iso(now), limit)
 
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
-        return await on_thread(self.conn, _has_pending, channel, chat_id, messages.dump(message))
+        return await run_inline(self.conn, _has_pending, channel, chat_id, messages.dump(message))
 
     async def question_before(self, channel: str, chat_id: str, message_id: int,
                               reply_to: int | None) -> str | None:
         """The question ("form:step") that the person saw last before writing their message
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
-        rows = await on_thread(self.conn, _asked, channel, chat_id)
+        rows = await run_inline(self.conn, _asked, channel, chat_id)
         for asks, sent_id in rows:
             if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
                 return None

@@ -19,7 +19,7 @@ from storage.conversations import PendingWrites
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
-from storage.units import Speaker, first, load_speaker, on_thread
+from storage.units import Speaker, first, load_speaker, run_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -133,7 +133,7 @@ class Batch:
         `commit`: the batch ends with this step."""
         tx = Tx(self.conn)
         if self._ahead is None:
-            speaker = await on_thread(self.conn, _open_step, load)
+            speaker = await run_inline(self.conn, _open_step, load)
         else:
             key, speaker = self._ahead
             self._ahead = None
@@ -143,11 +143,11 @@ class Batch:
             tx.loaded[("speaker", *load)] = speaker
         try:
             yield tx
-            opened, ahead = await on_thread(self.conn, _close_step, tx.pending, then, commit)
+            opened, ahead = await run_inline(self.conn, _close_step, tx.pending, then, commit)
         except BatchCommitError:
             raise  # the savepoint is gone: the whole batch is rolled back
         except BaseException:
-            await on_thread(self.conn, _undo_step)
+            await run_inline(self.conn, _undo_step)
             raise
         if opened:
             self._ahead = (then, ahead)
@@ -156,7 +156,7 @@ class Batch:
         """Release a savepoint opened ahead for a step that did not come."""
         if self._ahead is not None:
             self._ahead = None
-            await on_thread(self.conn, lambda conn: conn.execute("RELEASE step"))
+            await run_inline(self.conn, lambda conn: conn.execute("RELEASE step"))
 
 
 class Database:
@@ -179,7 +179,7 @@ class Database:
         # sqlite3 opens the transaction itself (BEGIN IMMEDIATE) in the same call as the first
         # write, which saves a thread hop per transaction over an explicit BEGIN.
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE",
-                                            check_same_thread=False)  # see on_thread
+                                            check_same_thread=False)  # see run_inline
         try:
             self._conn.row_factory = sqlite3.Row
             # Searches ignore case and diacritics, as people expect ("le chan" finds "Lê Chân").
@@ -285,7 +285,7 @@ class Database:
             tx = Tx(self.conn)
             try:
                 yield tx
-                await on_thread(self.conn, _commit, tx.pending)
+                await run_inline(self.conn, _commit, tx.pending)
             except BaseException:
                 if self.conn.in_transaction:
                     await self.conn.rollback()
@@ -296,7 +296,7 @@ class Database:
         (a transaction of one call: the inbox receipt); rolled back if either fails."""
         async with self._lock:
             try:
-                return await on_thread(self.conn, _committed, fn, *args)
+                return await run_inline(self.conn, _committed, fn, *args)
             except BaseException:
                 if self.conn.in_transaction:
                     await self.conn.rollback()

@@ -30,7 +30,7 @@ def first(rows):
     return rows[0] if rows else None
 
 
-async def on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
+async def run_inline(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
     """Run `fn(sqlite3 connection, *args)`: the hot path's few small statements at once
     (a step's loads, its writes and commit, an inbox receipt, a delivery pass's read).
 
@@ -288,7 +288,7 @@ class ContactsRepo:
         found = self.loaded.pop(("speaker", channel, external_id, update_id), None)
         if isinstance(found, Speaker):
             return found
-        return await on_thread(self.conn, load_speaker, channel, external_id, update_id)
+        return await run_inline(self.conn, load_speaker, channel, external_id, update_id)
 
     async def get(self, contact_id: int) -> Contact | None:
         rows = await self.conn.execute_fetchall(
