@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import aiosqlite
 
+from storage.backend import postgres_url, sqlite_path
 from storage.conversations import PendingWrites
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
@@ -162,8 +163,15 @@ class Batch:
 class Database:
     """Owns the connection; every read and write goes through `transaction()`."""
 
+    def __new__(cls, path: Path | str) -> Database:
+        # A postgresql:// URL opens the same interface on PostgreSQL (storage/pg.py).
+        if cls is Database and postgres_url(path) is not None:
+            from storage.pg import PgDatabase
+            return super().__new__(PgDatabase)
+        return super().__new__(cls)
+
     def __init__(self, path: Path | str):
-        self.path = Path(path)
+        self.path = sqlite_path(path)
         self._conn: aiosqlite.Connection | None = None
         # One connection is shared by every coroutine, so transactions must not interleave.
         self._lock = asyncio.Lock()

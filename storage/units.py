@@ -39,7 +39,11 @@ async def run_inline(conn: aiosqlite.Connection, fn: Callable[..., T], *args: ob
     scheduled), far more than these statements; and every database user waits behind the
     Database lock anyway. Long work (exports, backups, handlers' own reads) stays on the
     thread. A statement run here blocks the loop while SQLite waits for another process's
-    write lock (busy_timeout) or checkpoints the WAL: rare, and short."""
+    write lock (busy_timeout) or checkpoints the WAL: rare, and short. (On PostgreSQL the
+    connection runs `fn` itself: storage/pg.py.)"""
+    inline = getattr(conn, "run_inline", None)
+    if inline is not None:
+        return await inline(fn, *args)
     return fn(conn._conn, *args)
 
 

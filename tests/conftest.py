@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
+import secrets
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from bot.settings import Settings, load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from locales.i18n import translator
+from storage.backend import TEST_RUN_ENV, TEST_SERVER_ENV
 from storage.db import Database
 from tests.telegram_fakes import FakeClock, Harness
 
@@ -20,6 +24,56 @@ START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 on a Tuesday in HÃ  Ná»
 INVITE_CODE = re.compile(r"(?<![A-Za-z0-9])[2-9A-HJKMNP-Z]{12}(?![A-Za-z0-9])")
 
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+
+
+# The whole suite on PostgreSQL: BAOCAO_TEST_DATABASE=postgresql://postgres@127.0.0.1:5432/
+# makes every database a test opens (by its SQLite path) a fresh PostgreSQL database, dropped
+# after the test (storage/backend.py). Tests marked sqlite_only say why they cannot apply.
+PG_SERVER = os.environ.get("BAOCAO_TEST_DATABASE", "").rstrip("/")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test checks SQLite itself")
+    if not PG_SERVER:
+        return
+    os.environ[TEST_SERVER_ENV] = PG_SERVER
+    os.environ[TEST_RUN_ENV] = secrets.token_hex(4)
+
+
+def pytest_report_header(config):
+    if PG_SERVER:
+        return f"database: PostgreSQL at {PG_SERVER.split('@')[-1]} (BAOCAO_TEST_DATABASE)"
+    return "database: SQLite (set BAOCAO_TEST_DATABASE=postgresql://... to run on PostgreSQL)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not PG_SERVER:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+async def _drop_test_databases() -> None:
+    import asyncpg
+    admin = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        names = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
+                                  f"baocao_t_{os.environ[TEST_RUN_ENV]}_%")
+        for (name,) in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(autouse=True)
+def pg_databases():
+    """On PostgreSQL, drop the databases the test made."""
+    yield
+    if PG_SERVER:
+        asyncio.run(_drop_test_databases())
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,127 @@
+"""The few differences between the SQLite the repositories write and PostgreSQL's SQL.
+
+The repositories keep one text per statement (SQLite's dialect, the embedded default); the
+PostgreSQL adapter (storage/pg.py) passes each through `to_postgres` once and caches the
+result. What cannot be rewritten here has a twin in PostgreSQL itself, made by the baseline
+migration (storage/migrations/pg/0022_baseline.sql): json_extract, json_remove, instr, fold,
+the two-argument date() with SQLite's modifiers, group_concat and sum over booleans.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# A token: a string literal, a quoted name, a comment, a placeholder, a word, or one character.
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'"          # 'string'
+    r'|"(?:[^"]|"")*"'         # "name"
+    r"|--[^\n]*"               # comment
+    r"|\?\d*"                  # ? placeholder
+    r"|(?<!:):[A-Za-z_]\w*"    # :named placeholder (not a :: cast)
+    r"|[A-Za-z_][\w.]*"        # word, maybe qualified
+    r"|\s+|.",
+    re.S,
+)
+
+_NOT_NULL_FLAG = re.compile(r"\((\w+(?:\.\w+)?) IS NOT NULL\) = ([01])\b")
+_INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\b", re.I)
+_INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I)
+_BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.I)
+# SQLite groups by a contact and reads its unit's columns too; PostgreSQL wants the unit's key
+# in the GROUP BY to know they are one per group.
+_GROUP_BY_CONTACT = re.compile(r"GROUP BY c\.id\b(?!,)")
+
+
+class Translated:
+    """A statement in PostgreSQL's dialect and how to order its parameters."""
+
+    __slots__ = ("sql", "names", "count")
+
+    def __init__(self, sql: str, names: list[str] | None, count: int):
+        self.sql = sql
+        self.names = names  # the :named parameters in $n order; None: positional
+        self.count = count
+
+    def args(self, params: object) -> list:
+        """The parameters as asyncpg takes them ($1, $2 …)."""
+        if params is None:
+            return []
+        if self.names is not None:
+            if not isinstance(params, dict):
+                raise TypeError("named parameters need a dict")
+            return [params[name] for name in self.names]
+        if isinstance(params, dict):
+            raise TypeError("positional parameters need a sequence")
+        return list(params)
+
+
+@lru_cache(maxsize=4096)
+def to_postgres(sql: str) -> Translated:
+    """`sql` (SQLite's dialect, ? or :name parameters) in PostgreSQL's, with $n parameters."""
+    insert_or = _INSERT_OR.match(sql)
+    if insert_or:
+        if insert_or.group(1).upper() == "REPLACE":
+            raise NotImplementedError("INSERT OR REPLACE has no twin: write ON CONFLICT … DO UPDATE")
+        sql = sql[:insert_or.start()] + "INSERT INTO" + sql[insert_or.end():]
+    sql = _INDEXED_BY.sub("", sql)
+    sql = _BEGIN.sub("BEGIN", sql)
+    sql = _NOT_NULL_FLAG.sub(lambda m: f"({m.group(1)} IS NOT NULL) = "
+                             f"{'true' if m.group(2) == '1' else 'false'}", sql)
+    if "LEFT JOIN units u ON u.id = c.unit_id" in sql:
+        sql = _GROUP_BY_CONTACT.sub("GROUP BY c.id, u.id", sql)
+    out: list[str] = []
+    names: list[str] = []
+    positional = 0
+    depth = 0
+    # For each open parenthesis: whether it opened a subquery in FROM/JOIN (needs an alias).
+    opened: list[bool] = []
+    last_word = ""
+    pending_alias = False
+    aliases = 0
+    for token in _TOKEN.findall(sql):
+        if pending_alias:
+            pending_alias = False
+            word = token.strip().upper()
+            if token.isspace():
+                pending_alias = True  # look past the space
+            elif not word or word in _NOT_ALIAS or not (token[0].isalpha() or token[0] == '"'):
+                aliases += 1
+                out.append(f" AS _q{aliases} ")
+        if token == "?" or (token.startswith("?") and token[1:].isdigit()):
+            positional += 1
+            out.append(f"${positional}")
+            continue
+        if token.startswith(":") and len(token) > 1:
+            name = token[1:]
+            if name not in names:
+                names.append(name)
+            out.append(f"${names.index(name) + 1}")
+            continue
+        if token == "(":
+            opened.append(last_word in ("FROM", "JOIN"))
+            depth += 1
+        elif token == ")" and opened:
+            depth -= 1
+            pending_alias = opened.pop()
+        if not token.isspace():
+            last_word = token.upper()
+        out.append(token)
+    if pending_alias:
+        aliases += 1
+        out.append(f" AS _q{aliases}")
+    if insert_or:
+        text = "".join(out)
+        returning = re.search(r"\sRETURNING\s", text, re.I)
+        at = returning.start() if returning else len(text.rstrip().rstrip(";"))
+        out = [text[:at], " ON CONFLICT DO NOTHING", text[at:]]
+    if names and positional:
+        raise ValueError("a statement mixes ? and :named parameters")
+    return Translated("".join(out), names if names else None, len(names) or positional)
+
+
+# Words that may follow a subquery's closing parenthesis where an alias would otherwise be.
+_NOT_ALIAS = {
+    "AS", "WHERE", "UNION", "ORDER", "GROUP", "LIMIT", "ON", "JOIN", "LEFT", "INNER", "CROSS",
+    "HAVING", "EXCEPT", "INTERSECT", ")", ",", ";", "OFFSET", "RETURNING", "WINDOW",
+}

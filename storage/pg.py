@@ -1,0 +1,472 @@
+"""PostgreSQL through asyncpg, behind the interface the repositories already use.
+
+The repositories talk to an aiosqlite connection (`execute`, `execute_fetchall`, cursors with
+`rowcount` and `lastrowid`) and, on the hot path, to a plain sqlite3 connection inside
+`run_inline`. `PgConnection` offers both over one asyncpg connection taken from a pool:
+the async methods directly, the plain ones (`PgConnection.plain`) inside a greenlet that hands
+each statement back to the event loop, so the same functions run on both backends. SQL is
+translated once per statement text (storage/dialect.py); parameters are coerced to the types
+PostgreSQL expects (SQLite takes 1 for TEXT, '5' for INTEGER); integer and boolean results come
+back as SQLite gives them (ints, not Decimal or bool); errors come back as sqlite3's classes,
+so the callers' `except sqlite3.IntegrityError` holds.
+
+`PgDatabase` is `storage.db.Database` for a postgresql:// URL (Database(url) returns one).
+Several processes may share the database: migrations run under an advisory lock, and
+`Leases` (below) gives one process at a time a named duty (the clock tick).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from greenlet import getcurrent, greenlet
+
+from storage.backend import is_postgres, postgres_url
+from storage.db import Database, SchemaTooNewError, now_iso
+from storage.dialect import Translated, to_postgres
+
+PG_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations" / "pg"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# pg_advisory_lock keys: one per duty, shared by every process on the database.
+MIGRATE_LOCK = 0x62616F01
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
+_TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|END|ROLLBACK)\s*;?\s*$", re.I)
+
+T = TypeVar("T")
+
+
+def pg_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of PostgreSQL's migrations, in order (the twins of SQLite's)."""
+    found = []
+    for path in sorted(PG_MIGRATIONS_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path.stem, path.read_text(encoding="utf-8")))
+    return found
+
+
+# ---- values in and out ---------------------------------------------------------------------
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def _int(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # PostgreSQL says what is wrong with it
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, (int, str)) and not isinstance(value, bool) \
+        else value
+
+
+def _bool(value: Any) -> Any:
+    return bool(value) if isinstance(value, int) else value
+
+
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "text": _text, "varchar": _text, "bpchar": _text, "name": _text, "json": _text,
+    "jsonb": _text, "int2": _int, "int4": _int, "int8": _int, "float4": _float,
+    "float8": _float, "numeric": _float, "bool": _bool,
+}
+
+
+def _out(value: Any) -> Any:
+    """A result as SQLite gives it: whole numbers as int, truth as 1 and 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class Row(tuple):
+    """A result row readable by position and by column name, like sqlite3.Row."""
+
+    def __new__(cls, values: tuple, names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _sqlite_error(exc: Exception, sql: str | None = None) -> sqlite3.Error:
+    """asyncpg's error as the sqlite3 error the callers catch (with the statement, which
+    holds no data: the values are parameters)."""
+    text = f"{exc} (in: {sql})" if sql else str(exc)
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return sqlite3.IntegrityError(text)
+    return sqlite3.OperationalError(text)
+
+
+class _Statement:
+    """A prepared statement with its parameters' coercions and how to read its rows."""
+
+    __slots__ = ("stmt", "coerce", "convert", "names", "translated", "returns_id", "sets_id")
+
+    def __init__(self, stmt: Any, translated: Translated, returns_id: bool,
+                 sets_id: str | None):
+        self.stmt = stmt
+        self.translated = translated
+        self.coerce = [_COERCE.get(p.name) for p in stmt.get_parameters()]
+        attributes = stmt.get_attributes()
+        self.convert = any(a.type.name in ("numeric", "bool") for a in attributes)
+        self.names = {a.name: i for i, a in enumerate(attributes)}
+        self.returns_id = returns_id
+        self.sets_id = sets_id
+
+    def args(self, params: Any) -> list:
+        values = self.translated.args(params)
+        return [fn(v) if fn is not None else v for fn, v in zip(self.coerce, values, strict=False)]
+
+    def rows(self, records: list) -> list:
+        if not self.convert:
+            return records
+        return [Row(tuple(_out(v) for v in r), self.names) for r in records]
+
+
+class Cursor:
+    """What sqlite3's and aiosqlite's cursors give the repositories."""
+
+    def __init__(self, rows: list, rowcount: int, lastrowid: int | None):
+        self._rows = rows
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def fetchall(self) -> list:
+        return self._rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+
+class _AsyncCursor(Cursor):
+    async def fetchall(self) -> list:  # type: ignore[override]
+        return self._rows
+
+    async def fetchone(self) -> Any:  # type: ignore[override]
+        return self._rows[0] if self._rows else None
+
+    async def close(self) -> None:
+        pass
+
+
+class _Result:
+    """aiosqlite's `execute` result: awaited for the cursor, or used with `async with`."""
+
+    def __init__(self, coro: Any):
+        self._coro = coro
+        self._cursor: _AsyncCursor | None = None
+
+    def __await__(self):
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> _AsyncCursor:
+        self._cursor = await self._coro
+        return self._cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+
+class PgConnection:
+    """One asyncpg connection, offering aiosqlite's methods and, in `run_inline`, sqlite3's."""
+
+    def __init__(self, raw: asyncpg.Connection, id_tables: set[str]):
+        self.raw = raw
+        self.id_tables = id_tables
+        self._statements: dict[str, _Statement] = {}
+        self.plain = PlainConnection(self)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.is_in_transaction()
+
+    async def _prepare(self, sql: str) -> _Statement:
+        found = self._statements.get(sql)
+        if found is not None:
+            return found
+        translated = to_postgres(sql)
+        text = translated.sql
+        returns_id = False
+        sets_id = None
+        insert = _INSERT_INTO.match(text)
+        if insert and insert.group(1) in self.id_tables:
+            columns = [c.strip() for c in insert.group(2).split(",")]
+            if "id" in columns:
+                sets_id = insert.group(1)  # an explicit id: the identity must follow it
+            elif not re.search(r"\bRETURNING\b", text, re.I):
+                text += " RETURNING id"
+                returns_id = True
+        stmt = await self._prepare_text(text)
+        found = _Statement(stmt, translated, returns_id, sets_id)
+        self._statements[sql] = found
+        return found
+
+    async def _prepare_text(self, text: str) -> Any:
+        # A parameter whose type PostgreSQL cannot tell from where it stands (`? IS NULL`,
+        # `SELECT ?`) is text, as SQLite would store it.
+        for _ in range(20):
+            try:
+                return await self.raw.prepare(text)
+            except (asyncpg.IndeterminateDatatypeError, asyncpg.AmbiguousParameterError) as exc:
+                unknown = re.search(r"parameter \$(\d+)", str(exc))
+                if unknown is None:
+                    raise _sqlite_error(exc, text) from exc
+                text = re.sub(rf"\${unknown.group(1)}(?!\d)", rf"${unknown.group(1)}::text", text)
+            except asyncpg.PostgresError as exc:
+                raise _sqlite_error(exc, text) from exc
+        raise sqlite3.OperationalError(f"cannot prepare: {text}")
+
+    async def run(self, sql: str, params: Any = None) -> Cursor:
+        """One statement; a write opens the transaction first, as sqlite3 does."""
+        if _TRANSACTION.match(sql):
+            return await self._transaction(sql)
+        if _WRITE.match(sql) and not self.raw.is_in_transaction():
+            await self.raw.execute("BEGIN")
+        statement = await self._prepare(sql)
+        try:
+            records = await statement.stmt.fetch(*statement.args(params))
+        except asyncpg.PostgresError as exc:
+            raise _sqlite_error(exc, statement.translated.sql) from exc
+        status = statement.stmt.get_statusmsg() or ""
+        count = int(status.rsplit(" ", 1)[-1]) if status[:6] in (
+            "INSERT", "UPDATE", "DELETE") else -1
+        lastrowid = None
+        if statement.returns_id:
+            lastrowid = records[0][0] if records else None
+            records = []
+        elif statement.sets_id:
+            await self._follow_identity(statement.sets_id)
+        return Cursor(statement.rows(records), count, lastrowid)
+
+    async def run_many(self, sql: str, rows: Any) -> None:
+        if _WRITE.match(sql) and not self.raw.is_in_transaction():
+            await self.raw.execute("BEGIN")
+        statement = await self._prepare(sql)
+        args = [statement.args(r) for r in rows]
+        if not args:
+            return
+        try:
+            if statement.returns_id:
+                for one in args:
+                    await statement.stmt.fetch(*one)
+            else:
+                await statement.stmt.executemany(args)
+        except asyncpg.PostgresError as exc:
+            raise _sqlite_error(exc) from exc
+        if statement.sets_id:
+            await self._follow_identity(statement.sets_id)
+
+    async def _follow_identity(self, table: str) -> None:
+        """After rows given their own ids, the next id the table makes comes after them (as
+        SQLite's INTEGER PRIMARY KEY does)."""
+        await self.raw.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (our names)
+            f"GREATEST((SELECT MAX(id) FROM {table}), 1))")
+
+    async def _transaction(self, sql: str) -> Cursor:
+        word = sql.split()[0].upper().rstrip(";")
+        if word == "BEGIN":
+            if not self.raw.is_in_transaction():
+                await self.raw.execute("BEGIN")
+        elif self.raw.is_in_transaction():
+            try:
+                await self.raw.execute("ROLLBACK" if word == "ROLLBACK" else "COMMIT")
+            except asyncpg.PostgresError as exc:
+                raise _sqlite_error(exc) from exc
+        return Cursor([], -1, None)
+
+    # aiosqlite's interface ------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Any = None) -> _Result:
+        async def go() -> _AsyncCursor:
+            cur = await self.run(sql, params)
+            return _AsyncCursor(cur._rows, cur.rowcount, cur.lastrowid)
+        return _Result(go())
+
+    async def execute_fetchall(self, sql: str, params: Any = None) -> list:
+        return (await self.run(sql, params)).fetchall()
+
+    async def executemany(self, sql: str, rows: Any) -> None:
+        await self.run_many(sql, rows)
+
+    async def commit(self) -> None:
+        await self._transaction("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._transaction("ROLLBACK")
+
+    async def run_inline(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(plain connection, *args)`, its statements awaited on this loop (see module doc)."""
+        worker = greenlet(fn)
+        value = worker.switch(self.plain, *args)
+        while not worker.dead:
+            try:
+                result = await value
+            except BaseException as exc:  # noqa: BLE001 (handed back to fn, which may catch it)
+                value = worker.throw(exc)
+            else:
+                value = worker.switch(result)
+        return value
+
+
+class PlainConnection:
+    """sqlite3.Connection's methods for the functions `run_inline` runs (inside a greenlet)."""
+
+    def __init__(self, conn: PgConnection):
+        self._conn = conn
+
+    @staticmethod
+    def _wait(coro: Any) -> Any:
+        parent = getcurrent().parent
+        if parent is None:
+            coro.close()
+            raise RuntimeError("the plain connection is used outside run_inline")
+        return parent.switch(coro)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def execute(self, sql: str, params: Any = None) -> Cursor:
+        return self._wait(self._conn.run(sql, params))
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        self._wait(self._conn.run_many(sql, rows))
+
+    def commit(self) -> None:
+        self._wait(self._conn._transaction("COMMIT"))
+
+    def rollback(self) -> None:
+        self._wait(self._conn._transaction("ROLLBACK"))
+
+
+# ---- the database ---------------------------------------------------------------------------
+
+async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(url, min_size=1, max_size=4)
+    except asyncpg.InvalidCatalogNameError:
+        if not create:
+            raise
+    base, name = url.rsplit("/", 1)
+    admin = await asyncpg.connect(base + "/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.DuplicateDatabaseError:
+        pass  # another process of the same test made it first
+    finally:
+        await admin.close()
+    return await asyncpg.create_pool(url, min_size=1, max_size=4)
+
+
+class PgDatabase(Database):
+    """Database on PostgreSQL: the same transactions, batches and reads, over asyncpg."""
+
+    def __init__(self, target: Path | str):
+        url = postgres_url(target)
+        if url is None:
+            raise ValueError(f"{target}: not a PostgreSQL URL")
+        super().__init__(Path("."))
+        self.url = url
+        self.path = None  # type: ignore[assignment]  (no file: backups are pg_dump's)
+        # Test databases are made on first use (see storage.backend).
+        self._create = not is_postgres(target)
+        self.pool: asyncpg.Pool | None = None
+        self._raw: asyncpg.Connection | None = None
+        self._pg: PgConnection | None = None
+
+    def __repr__(self) -> str:
+        return f"PgDatabase({self.url.split('@')[-1]})"
+
+    async def open(self, migrate_to: int | None = None) -> PgDatabase:
+        self.pool = await _connect_or_create(self.url, self._create)
+        try:
+            self._raw = await self.pool.acquire()
+            await self.migrate(migrate_to)
+            rows = await self._raw.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
+                "AND is_identity = 'YES' AND table_schema = current_schema()")
+            self._pg = PgConnection(self._raw, {r[0] for r in rows})
+            self._conn = self._pg  # type: ignore[assignment]
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        self._conn = None
+        self._pg = None
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            if self._raw is not None:
+                raw, self._raw = self._raw, None
+                await pool.release(raw)
+            await pool.close()
+
+    async def schema_version(self) -> int:
+        raw = self._raw
+        assert raw is not None
+        await raw.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version bigint PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)")
+        return int(await raw.fetchval("SELECT MAX(version) FROM schema_migrations") or 0)
+
+    async def migrate(self, target: int | None = None) -> list[str]:
+        """Apply PostgreSQL's pending migrations, one process at a time."""
+        raw = self._raw
+        assert raw is not None
+        known = pg_migrations()
+        latest = known[-1][0] if known else 0
+        await raw.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
+        try:
+            current = await self.schema_version()
+            if current > latest:
+                raise SchemaTooNewError(
+                    f"{self}: schema version {current} is newer than this program's {latest}")
+            applied = []
+            for version, name, sql in known:
+                if version <= current or (target is not None and version > target):
+                    continue
+                async with raw.transaction():
+                    await raw.execute(sql)
+                    await raw.execute("INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                                      version, name, now_iso())
+                applied.append(name)
+            return applied
+        finally:
+            await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
+
+    async def backup(self, target: Path | str) -> None:
+        raise NotImplementedError("PostgreSQL is backed up by the operator's pg_dump")
