@@ -149,7 +149,7 @@ def unit_kinds(settings: Settings) -> list[str]:
 
 
 async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         async with db.transaction() as tx:
             counts = await import_units(tx, path, t, unit_kinds(settings), datetime.now(UTC))
     print(t._("{added} added, {updated} updated, {unchanged} unchanged.").format(
@@ -158,7 +158,7 @@ async def _units_import(settings: Settings, t: Translator, path: Path) -> None:
 
 
 async def _units_list(settings: Settings, t: Translator, kind: str | None) -> None:
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         async with db.read() as tx:
             kinds = sorted(set(unit_kinds(settings)) | set(await tx.units.kinds()))
             if kind is not None and kind not in kinds:
@@ -243,7 +243,7 @@ async def _invite_revoke(settings: Settings, t: Translator, args: argparse.Names
     if not args.code:
         raise UserError(t._("Name the invite code to revoke."))
     code, now = args.code.strip().upper(), datetime.now(UTC)
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         async with db.transaction() as tx:
             invite = await tx.invites.get(code)
             contact_id = invite.used_by if invite else None
@@ -276,7 +276,7 @@ async def _invite(settings: Settings, t: Translator, args: argparse.Namespace) -
         await _invite_revoke(settings, t, args)
         return
     now = datetime.now(UTC)
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         async with db.transaction() as tx:
             if not args.role:
                 raise UserError(t._("Choose a role with --role."))
@@ -325,7 +325,7 @@ def _person_row(t: Translator, person) -> str:
 
 
 async def _people_list(settings: Settings, t: Translator, words: str) -> None:
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         async with db.read() as tx:
             people = await tx.contacts.people(words)
     if not people:
@@ -413,7 +413,7 @@ async def _export(settings: Settings, t: Translator, args: argparse.Namespace) -
     async def progress(done: int, total: int) -> None:
         print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
 
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         counts = await write_workbook(db, config, t, period, args.out, progress, args.roll_up)
     print(file=sys.stderr)
     print(t._("Wrote {path}: {n} reports for {period}.").format(
@@ -429,7 +429,7 @@ async def _compile(settings: Settings, t: Translator, args: argparse.Namespace) 
     if period is None:
         raise UserError(t._("Unknown period {key}; use e.g. 2026, 2026-H1, review-2025 or "
                             "review-2030.").format(key=args.period))
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         try:
             context = await write_report(db, config, t, period, args.out,
                                          args.include_under_review, roll_up=args.roll_up)
@@ -440,7 +440,7 @@ async def _compile(settings: Settings, t: Translator, args: argparse.Namespace) 
 
 
 async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> None:
-    async with Database(settings.database_path) as db:
+    async with Database(settings.database) as db:
         if args.db_command == "backup":
             await db.backup(args.path)
             print(t._("Backup written to {path}.").format(path=args.path))
@@ -486,7 +486,7 @@ def _doctor(settings: Settings, t: Translator) -> None:
 
 
 async def _check_database(settings: Settings) -> None:
-    async with Database(settings.database_path):
+    async with Database(settings.database):
         pass
 
 

@@ -128,7 +128,7 @@ class Runtime:
         # Whatever starts the program (CLI, tests, an embedding): its secrets stay out of logs.
         redact.install(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.db = Database(settings.database_path)
+        self.db = Database(settings.database)
         self.config = config_from(settings)
         # The console is one person at their own keyboard (or a script): no flood to fear.
         self.flood = (FloodGuard(settings.flood_max_messages, settings.flood_window_seconds)

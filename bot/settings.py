@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.backend import is_postgres, sqlite_path
+
 Locale = Literal["vi", "en"]
 
 
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_bot_username: str | None = None
     database_path: Path = Path("data/baocao.db")
+    # sqlite:///path or postgresql://user:password@host/db; unset: DATABASE_PATH. Secret: the
+    # URL may carry the password.
+    database_url: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     coordinator_chat_id: int | None = None
     default_locale: Locale = "vi"
@@ -144,6 +149,28 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("sqlite:///", "postgresql://",
+                                                    "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def database(self) -> Path | str:
+        """The database to open: DATABASE_URL (sqlite:/// or postgresql://) or DATABASE_PATH."""
+        if self.database_url is None:
+            return self.database_path
+        url = self.database_url.get_secret_value()
+        return sqlite_path(url) if url.startswith("sqlite:///") else url
+
+    @property
+    def on_postgres(self) -> bool:
+        return is_postgres(self.database)
 
     @field_validator("timezone")
     @classmethod

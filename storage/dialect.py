@@ -33,15 +33,26 @@ _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.I)
 _GROUP_BY_CONTACT = re.compile(r"GROUP BY c\.id\b(?!,)")
 
 
+# `? IS NULL OR col = ?`: PostgreSQL cannot type a parameter that is only tested for NULL
+# (nor one used both ways), so the test gets its own copy of the value, as text.
+_NULL_TEST = re.compile(r"\$(\d+) IS (NOT )?NULL\b")
+
+
+_JSON_SUM = re.compile(r"COALESCE\(json_extract\((?=[^()]*\), 0\))", re.I)
+_UPSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.I)
+_SELF_REFERENCE = re.compile(r"(\w+) = (\w+)(\s*[-+*/|])")
+
+
 class Translated:
     """A statement in PostgreSQL's dialect and how to order its parameters."""
 
-    __slots__ = ("sql", "names", "count")
+    __slots__ = ("sql", "names", "count", "again")
 
-    def __init__(self, sql: str, names: list[str] | None, count: int):
+    def __init__(self, sql: str, names: list[str] | None, count: int, again: list[int]):
         self.sql = sql
         self.names = names  # the :named parameters in $n order; None: positional
         self.count = count
+        self.again = again  # the parameters given a second time (see _NULL_TEST), by index
 
     def args(self, params: object) -> list:
         """The parameters as asyncpg takes them ($1, $2 …)."""
@@ -50,10 +61,12 @@ class Translated:
         if self.names is not None:
             if not isinstance(params, dict):
                 raise TypeError("named parameters need a dict")
-            return [params[name] for name in self.names]
-        if isinstance(params, dict):
+            values = [params[name] for name in self.names]
+        elif isinstance(params, dict):
             raise TypeError("positional parameters need a sequence")
-        return list(params)
+        else:
+            values = list(params)
+        return values + [values[i] for i in self.again] if self.again else values
 
 
 @lru_cache(maxsize=4096)
@@ -62,12 +75,21 @@ def to_postgres(sql: str) -> Translated:
     insert_or = _INSERT_OR.match(sql)
     if insert_or:
         if insert_or.group(1).upper() == "REPLACE":
-            raise NotImplementedError("INSERT OR REPLACE has no twin: write ON CONFLICT … DO UPDATE")
+            raise NotImplementedError("INSERT OR REPLACE: write ON CONFLICT … DO UPDATE")
         sql = sql[:insert_or.start()] + "INSERT INTO" + sql[insert_or.end():]
     sql = _INDEXED_BY.sub("", sql)
     sql = _BEGIN.sub("BEGIN", sql)
     sql = _NOT_NULL_FLAG.sub(lambda m: f"({m.group(1)} IS NOT NULL) = "
                              f"{'true' if m.group(2) == '1' else 'false'}", sql)
+    upsert = _UPSERT.match(sql)
+    if upsert and "DO UPDATE SET" in sql:
+        # `SET value = value + 1`: PostgreSQL wants to be told which row's value (the stored one).
+        head, tail = sql.split("DO UPDATE SET", 1)
+        tail = _SELF_REFERENCE.sub(lambda m: f"{m.group(1)} = {upsert.group(1)}.{m.group(2)}"
+                                   f"{m.group(3)}", tail)
+        sql = head + "DO UPDATE SET" + tail
+    # json_extract gives text here (SQLite: the JSON value's own type): a sum takes the number.
+    sql = _JSON_SUM.sub("COALESCE(json_number(", sql)
     if "LEFT JOIN units u ON u.id = c.unit_id" in sql:
         sql = _GROUP_BY_CONTACT.sub("GROUP BY c.id, u.id", sql)
     out: list[str] = []
@@ -117,7 +139,14 @@ def to_postgres(sql: str) -> Translated:
         out = [text[:at], " ON CONFLICT DO NOTHING", text[at:]]
     if names and positional:
         raise ValueError("a statement mixes ? and :named parameters")
-    return Translated("".join(out), names if names else None, len(names) or positional)
+    count = len(names) or positional
+    again: list[int] = []
+
+    def null_test(match: re.Match) -> str:
+        again.append(int(match.group(1)) - 1)
+        return f"${count + len(again)}::text IS {match.group(2) or ''}NULL"
+    text = _NULL_TEST.sub(null_test, "".join(out))
+    return Translated(text, names if names else None, count, again)
 
 
 # Words that may follow a subquery's closing parenthesis where an alias would otherwise be.

@@ -236,9 +236,22 @@ class PgConnection:
     async def _prepare_text(self, text: str) -> Any:
         # A parameter whose type PostgreSQL cannot tell from where it stands (`? IS NULL`,
         # `SELECT ?`) is text, as SQLite would store it.
+        # A failed PREPARE aborts the open transaction: inside one, it runs in a savepoint
+        # (once per statement text and connection: prepared statements are kept).
+        guard = self.raw.is_in_transaction()
         for _ in range(20):
             try:
-                return await self.raw.prepare(text)
+                if not guard:
+                    return await self.raw.prepare(text)
+                await self.raw.execute("SAVEPOINT baocao_prepare")
+                try:
+                    stmt = await self.raw.prepare(text)
+                except BaseException:
+                    await self.raw.execute("ROLLBACK TO SAVEPOINT baocao_prepare")
+                    raise
+                finally:
+                    await self.raw.execute("RELEASE SAVEPOINT baocao_prepare")
+                return stmt
             except (asyncpg.IndeterminateDatatypeError, asyncpg.AmbiguousParameterError) as exc:
                 unknown = re.search(r"parameter \$(\d+)", str(exc))
                 if unknown is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.dbquery import query
 
 MENU_END = "Ngôn ngữ / Language"  # the main menu's last option
 
@@ -81,6 +81,7 @@ def test_database_path_that_is_not_a_database_exits_2_in_one_line(tmp_path, path
     # `run` checks the database before it reaches the network (nothing listens at port 9).
     ["run"],
 ])
+@pytest.mark.sqlite_only("a DATABASE_PATH that is not a SQLite file")
 def test_every_command_names_database_path_when_it_is_not_a_database(tmp_path, monkeypatch,
                                                                       capsys, args):
     bad_paths(tmp_path)
@@ -105,8 +106,7 @@ def test_a_report_with_a_coordinator_watching_shows_every_message_once(tmp_path)
     assert done.returncode == 0, done.stderr
     shown = [block.strip() for block in done.stdout.split("🤖")[1:]]
     assert sum("Báo cáo mới BC-2026-0001" in block for block in shown) == 1
-    with sqlite3.connect(tmp_path / "demo.db") as db:
-        rows = db.execute("SELECT COUNT(*), MAX(attempts) FROM outbox").fetchone()
+    rows = query(tmp_path / "demo.db", "SELECT COUNT(*), MAX(attempts) FROM outbox")[0]
     assert rows == (len(shown), 1)
 
 

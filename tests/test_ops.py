@@ -54,6 +54,7 @@ async def test_healthz_and_ready(harness, ops):
     assert (answer.status_code, answer.text) == (200, "ready\n")
 
 
+@pytest.mark.sqlite_only("SQLite's write lock held by another program")
 async def test_unready_while_the_database_is_locked_then_ready(harness, ops):
     other = sqlite3.connect(harness.settings.database_path)
     other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -238,6 +239,7 @@ async def test_a_failing_backup_is_reported_to_admins_once(harness, tmp_path):
     assert warnings() == 2
 
 
+@pytest.mark.sqlite_only("db restore copies a SQLite file (PostgreSQL: pg_restore)")
 def test_restore_refuses_what_is_not_a_baocao_database(tmp_path):
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
@@ -252,6 +254,7 @@ def test_restore_refuses_what_is_not_a_baocao_database(tmp_path):
         assert not (tmp_path / "live.db").exists()
 
 
+@pytest.mark.sqlite_only("db restore copies a SQLite file (PostgreSQL: pg_restore)")
 def test_restore_refuses_while_the_bot_runs(tmp_path, db_path):
     sqlite3.connect(db_path).close()
     env = {**os.environ, "DEFAULT_LOCALE": "en"}

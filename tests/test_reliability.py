@@ -9,6 +9,7 @@ import sqlite3
 from bot.telegram import fetch_updates
 from handlers import core
 from handlers.types import Attachment, Inbound, Outgoing, Reply
+from tests.dbquery import query
 from tests.telegram_fakes import register
 
 NOT_UNDERSTOOD = "Bot chưa hiểu nội dung này"
@@ -16,9 +17,9 @@ NOT_UNDERSTOOD = "Bot chưa hiểu nội dung này"
 
 def pending_before(db_path, chat_id: str) -> list[int]:
     """Ids of rows of the chat still pending in the committed database (another connection)."""
-    with sqlite3.connect(db_path) as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending'", (chat_id,))]
+    return [r[0] for r in query(
+        db_path, "SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending' ORDER BY id",
+        (chat_id,))]
 
 
 # --- the inbox --------------------------------------------------------------------------------
@@ -75,9 +76,8 @@ async def test_a_button_press_is_acknowledged_after_it_is_processed(harness):
 
     def check(api, _params):
         if api == "answerCallbackQuery":
-            with sqlite3.connect(h.settings.database_path) as conn:
-                processed_when_answered.append(conn.execute(
-                    "SELECT COUNT(*) FROM processed_updates").fetchone()[0])
+            processed_when_answered.append(query(
+                h.settings.database_path, "SELECT COUNT(*) FROM processed_updates")[0][0])
 
     before = await processed_count(h)
     h.request.before_call = check
@@ -134,9 +134,9 @@ async def test_a_message_that_keeps_failing_is_given_up_and_its_chat_moves_on(ha
         h.clock.advance(seconds=400)
         await h.drain()
     assert officer.last().text == "Tin sau ảnh"
-    with sqlite3.connect(h.settings.database_path) as conn:
-        status, attempts = conn.execute(
-            "SELECT status, attempts FROM outbox WHERE payload LIKE '%PHOTO-X%'").fetchone()
+    status, attempts = query(
+        h.settings.database_path,
+        "SELECT status, attempts FROM outbox WHERE payload LIKE '%PHOTO-X%'")[0]
     assert (status, attempts) == ("failed", 8)
     alerts = [t for t in admin.texts() if "không gửi được" in t]
     assert len(alerts) == 1 and "Internal Server Error" in alerts[0]

@@ -13,6 +13,7 @@ async def tables(db):
         return {row[0] for row in await cur.fetchall()}
 
 
+@pytest.mark.sqlite_only("SQLite's tables and pragmas (PostgreSQL's schema: tests/test_pg.py)")
 async def test_empty_database_gets_every_migration(db):
     assert await db.schema_version() == migrations()[-1][0]
     expected = {"units", "contacts", "contact_channels", "invites", "sessions", "drafts",
@@ -26,6 +27,7 @@ async def test_empty_database_gets_every_migration(db):
         assert (await cur.fetchone())[0] == 1
 
 
+@pytest.mark.sqlite_only("SQLite's migrations 0001-0022 (PostgreSQL starts at 0022)")
 async def test_older_database_upgrades_in_place(db_path):
     old = await Database(db_path).open(migrate_to=1)
     async with old.transaction() as tx:
@@ -62,6 +64,7 @@ async def test_failed_transaction_leaves_nothing(db):
         assert await tx.meta.get("a") is None
 
 
+@pytest.mark.sqlite_only("SQLite's online backup (PostgreSQL: pg_dump)")
 async def test_backup_of_live_database(db, tmp_path):
     async with db.transaction() as tx:
         for n in range(200):
@@ -70,12 +73,13 @@ async def test_backup_of_live_database(db, tmp_path):
     await db.backup(copy)
     async with db.transaction() as tx:  # the source stays usable after the backup
         await tx.meta.set("after", "1")
-    restored = sqlite3.connect(copy)
+    restored = sqlite3.connect(copy)  # (SQLite only: see the mark)
     assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert restored.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 200
     restored.close()
 
 
+@pytest.mark.sqlite_only("a path that is not a SQLite file")
 @pytest.mark.parametrize(("path", "reason"), [
     ("notes.txt", "file is not a database"), ("folder", "unable to open database file"),
     ("notes.txt/baocao.db", "a folder on the way is a file"),

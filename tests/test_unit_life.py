@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -25,6 +24,7 @@ from handlers.units import end_units
 from locales.i18n import translator
 from storage.db import Database
 from storage.models import Role, UnitIn
+from tests.dbquery import query
 from tests.telegram_fakes import FakeClock, Harness, register
 from tests.test_compile import report, status_figures
 
@@ -213,11 +213,10 @@ def test_merge_and_retire_on_the_command_line(capsys, monkeypatch, tmp_path):
     assert status == 1 and "Q-HAIAN không còn hoạt động" in err
     status, out, err = run_cli(capsys, "units", "retire", "Q-HAIAN", "--on", "2026-01-01")
     assert status == 1 and "Q-HAIAN" in err  # already ended: nothing is done twice
-    with sqlite3.connect(db_path) as conn:
-        moved = conn.execute("SELECT u.code, c.deactivated_at IS NULL FROM contacts c "
-                             "JOIN units u ON u.id = c.unit_id ORDER BY c.id").fetchall()
-        audit = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
-        told = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    moved = query(db_path, "SELECT u.code, c.deactivated_at IS NULL FROM contacts c "
+                  "JOIN units u ON u.id = c.unit_id ORDER BY c.id")
+    audit = [r[0] for r in query(db_path, "SELECT action FROM audit_log ORDER BY id")]
+    told = query(db_path, "SELECT COUNT(*) FROM outbox")[0][0]
     assert moved == [("Q-HAIAN", 0), ("P-KIENAN", 1)]
     assert audit.count("unit.merge") == 1 and audit.count("unit.retire") == 1
     assert told == 2  # one message each

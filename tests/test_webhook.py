@@ -4,7 +4,6 @@ that confirms an update goes only once it is committed to the inbox."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from bot.runtime import Runtime
 from bot.settings import SettingsError, load_settings
 from bot.telegram import serve
+from tests.dbquery import query
 from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, RecordingRequest
 
@@ -43,9 +43,8 @@ async def test_webhook_refuses_a_wrong_secret(tmp_path):
         assert await asyncio.to_thread(post, url, update, None) == 403
         assert await asyncio.to_thread(post, url, update, "s3cret") == 200
         # The 200 came after the commit: the update is in the database already.
-        with sqlite3.connect(tmp_path / "bot.db") as conn:
-            stored = conn.execute("SELECT (SELECT COUNT(*) FROM inbox) + "
-                                  "(SELECT COUNT(*) FROM processed_updates)").fetchone()[0]
+        stored = query(tmp_path / "bot.db", "SELECT (SELECT COUNT(*) FROM inbox) + "
+                       "(SELECT COUNT(*) FROM processed_updates)")[0][0]
         assert stored == 1
         for _ in range(100):
             await asyncio.sleep(0.02)

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.units_file import SAMPLE_UNITS
 from storage.units import MAX_INVITES_AT_ONCE
+from tests.dbquery import query
 from tests.faults.fake_api import FakeTelegram
 from tests.faults.officers import NOTICE_HEAD, Admin, Officer
 
@@ -210,8 +210,7 @@ def duplicate_sends(fake: FakeTelegram) -> int:
 def check_reports(db_path: Path, officers: list[Officer], figures: Figures) -> dict[str, int]:
     """Stored reports against the officers' plans: twice, wrong fields, missing. A report is
     matched by the number the bot told the officer, else by the tag of its text answers."""
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT number, kind, answers FROM reports").fetchall()
+    rows = query(db_path, "SELECT number, kind, answers FROM reports")
     planned = {p.tag: p for o in officers for p in o.plan}
     told = {number: planned[tag] for o in officers for number, tag in o.received.items()}
     stored: Counter = Counter()

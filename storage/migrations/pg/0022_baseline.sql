@@ -7,6 +7,12 @@
 CREATE FUNCTION json_extract(doc text, path text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
+-- json_extract where SQLite's result is summed: the number, or NULL for anything else.
+CREATE FUNCTION json_number(doc text, path text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT CASE WHEN jsonb_typeof(doc::jsonb #> string_to_array(substr(path, 3), '.'))
+                      = 'number' THEN (doc::jsonb #>> string_to_array(substr(path, 3), '.'))::numeric
+                 END $$;
 -- A JSON document's text without a key, compared as JSON (jsonb = jsonb): key order and
 -- spaces do not matter, as they do not for SQLite's minified texts written by one program.
 CREATE FUNCTION json_remove(doc text, path text) RETURNS jsonb
