@@ -31,7 +31,7 @@ def postgres_url(target: Path | str) -> str | None:
     if is_postgres(target):
         return str(target)
     server = os.environ.get(TEST_SERVER_ENV)
-    if server:
+    if server and not str(target).startswith(SQLITE_PREFIX):  # an explicit sqlite:/// stays
         return server.rstrip("/") + "/" + test_database_name(sqlite_path(target))
     return None
 

@@ -142,10 +142,16 @@ def to_postgres(sql: str) -> Translated:
     count = len(names) or positional
     again: list[int] = []
 
+    text = "".join(out)
+    # Parameters used elsewhere too (in a comparison that gives them their type).
+    typed = set(re.findall(r"\$(\d+)(?!\d)", _NULL_TEST.sub("", text)))
+
     def null_test(match: re.Match) -> str:
+        if match.group(1) not in typed:
+            return f"${match.group(1)}::text IS {match.group(2) or ''}NULL"
         again.append(int(match.group(1)) - 1)
         return f"${count + len(again)}::text IS {match.group(2) or ''}NULL"
-    text = _NULL_TEST.sub(null_test, "".join(out))
+    text = _NULL_TEST.sub(null_test, text)
     return Translated(text, names if names else None, count, again)
 
 
