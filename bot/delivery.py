@@ -26,6 +26,9 @@ from storage.messages import Edit, Files, Message, Text
 from storage.models import OutboxRow
 
 log = logging.getLogger(__name__)
+# Processes sharing a database (PostgreSQL): how often the elected sender looks for rows the
+# others committed, and how often the others ask whether the sender is gone.
+ELECTION_SECONDS = 1.0
 
 
 class TransientSendError(Exception):
@@ -410,7 +413,17 @@ class DeliveryWorker:
             self.beat = time.monotonic()
             self._wake.clear()
             try:
-                wait = await self.pump()
+                # Processes sharing a PostgreSQL database elect one sender per channel: the
+                # platform's overall rate and each chat's order then hold as for one process,
+                # with no write per send to share a budget. Another takes over within
+                # ELECTION_SECONDS of the sender's death.
+                if await self.db.leads(f"delivery:{self.sender.channel}"):
+                    wait = await self.pump()
+                    # Rows committed by the other processes wake no one here: look again soon.
+                    if self.db.shared:
+                        wait = ELECTION_SECONDS if wait is None else min(wait, ELECTION_SECONDS)
+                else:
+                    wait = ELECTION_SECONDS
             except Exception:
                 log.exception("delivery loop error on %s", self.sender.channel)
                 wait = 5.0

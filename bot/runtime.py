@@ -498,8 +498,19 @@ class Runtime:
                 jobs = await tx.jobs.pending()
             if not jobs:
                 return
+            ran = 0
             for job in jobs:
-                await self._run_job(job)
+                # Claimed once across processes: another may have it, or have finished it.
+                async with self.db.claim("job", job["id"]) as mine:
+                    if not mine:
+                        continue
+                    async with self.db.read() as tx:
+                        if job["id"] not in {j["id"] for j in await tx.jobs.pending()}:
+                            continue
+                    await self._run_job(job)
+                    ran += 1
+            if not ran:
+                return
 
     async def _run_job(self, job: dict) -> None:
         status = "done"
@@ -557,7 +568,16 @@ class Runtime:
     async def _tick_forever(self) -> None:
         while True:
             try:
-                await self.tick()
+                # Several processes on one PostgreSQL database: one ticks at a time, and the
+                # next takes over within a tick of the holder's death (Database.leads).
+                if await self.db.leads("clock"):
+                    if self.db.shared:
+                        # Updates a dead process had received and not processed are in the
+                        # inbox: read it again (a live one's, processed twice, take effect
+                        # once: the processed_updates key).
+                        self._reread = True
+                        self._inbox_wake.set()
+                    await self.tick()
             except Exception:
                 log.exception("clock tick failed")
             await asyncio.sleep(TICK_SECONDS)

@@ -239,6 +239,21 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # Whether several processes may share the database (PostgreSQL): then duties are elected.
+    shared = False
+
+    async def leads(self, duty: str) -> bool:
+        """Whether this process should do `duty` (the clock tick, a channel's delivery). On
+        SQLite always: one process owns the file (bot.lockfile). On PostgreSQL, the one
+        process holding the duty's lock (storage/pg.py)."""
+        return True
+
+    @asynccontextmanager
+    async def claim(self, kind: str, key: int) -> AsyncIterator[bool]:
+        """Whether this process may work on (kind, key) now, e.g. a background job: on SQLite
+        always; on PostgreSQL, while no other process works on it."""
+        yield True
+
     @property
     def is_open(self) -> bool:
         return self._conn is not None

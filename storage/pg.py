@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,13 +36,23 @@ from storage.dialect import Translated, to_postgres
 
 PG_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations" / "pg"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-# pg_advisory_lock keys: one per duty, shared by every process on the database.
+# pg_advisory_lock keys, shared by every process on the database: the migrations', and the
+# (class, key) pairs of duties and claims.
 MIGRATE_LOCK = 0x62616F01
+DUTY_LOCKS = 0x62616F02
+
+
+def _key(name: str) -> int:
+    """A name as a 32-bit advisory lock key, the same in every process."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
 _TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|END|ROLLBACK)\s*;?\s*$", re.I)
 
 T = TypeVar("T")
+# The transactions' connection, a connection per duty held (the clock, each channel's
+# delivery) and the background jobs' claims.
+POOL_SIZE = 8
 
 
 def pg_migrations() -> list[tuple[int, str, str]]:
@@ -389,7 +401,7 @@ class PlainConnection:
 
 async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
     try:
-        return await asyncpg.create_pool(url, min_size=1, max_size=4)
+        return await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
     except asyncpg.InvalidCatalogNameError:
         if not create:
             raise
@@ -401,7 +413,7 @@ async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
         pass  # another process of the same test made it first
     finally:
         await admin.close()
-    return await asyncpg.create_pool(url, min_size=1, max_size=4)
+    return await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
 
 
 class PgDatabase(Database):
@@ -417,6 +429,7 @@ class PgDatabase(Database):
         # Test databases are made on first use (see storage.backend).
         self._create = not is_postgres(target)
         self.pool: asyncpg.Pool | None = None
+        self._duties: dict[str, asyncpg.Connection] = {}  # duty -> the connection holding it
         self._raw: asyncpg.Connection | None = None
         self._pg: PgConnection | None = None
 
@@ -443,6 +456,9 @@ class PgDatabase(Database):
         self._pg = None
         if self.pool is not None:
             pool, self.pool = self.pool, None
+            for conn in self._duties.values():  # closing them gives the duties up
+                await pool.release(conn)
+            self._duties = {}
             if self._raw is not None:
                 raw, self._raw = self._raw, None
                 await pool.release(raw)
@@ -480,6 +496,50 @@ class PgDatabase(Database):
             return applied
         finally:
             await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
+
+    shared = True
+
+    async def leads(self, duty: str) -> bool:
+        """Whether this process holds `duty`: a session advisory lock taken on a connection
+        of its own, kept while the process lives and released by PostgreSQL the moment its
+        connection drops (a process killed, a machine gone), so another takes over at its
+        next try."""
+        held = self._duties.get(duty)
+        if held is not None:
+            try:
+                await held.fetchval("SELECT 1")
+                return True
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+                self._duties.pop(duty, None)  # the connection (and the lock) is gone
+        if self.pool is None:
+            return False
+        conn = await self.pool.acquire()
+        try:
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", DUTY_LOCKS,
+                                      _key(duty))
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        if not got:
+            await self.pool.release(conn)
+            return False
+        self._duties[duty] = conn
+        return True
+
+    @asynccontextmanager
+    async def claim(self, kind: str, key: int) -> AsyncIterator[bool]:
+        """(kind, key) for this process alone while the block runs (a background job): a
+        session advisory lock, released at the end or when the process dies."""
+        if self.pool is None:
+            yield False
+            return
+        async with self.pool.acquire() as conn:
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", _key(kind), key)
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute("SELECT pg_advisory_unlock($1, $2)", _key(kind), key)
 
     async def backup(self, target: Path | str) -> None:
         raise NotImplementedError("PostgreSQL is backed up by the operator's pg_dump")

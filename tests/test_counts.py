@@ -238,6 +238,7 @@ def test_units_import_refuses_an_unknown_kind_and_list_names_the_kinds(tmp_path,
     assert "X-1" in capsys.readouterr().out
 
 
+@pytest.mark.sqlite_only("db backup copies a SQLite file (PostgreSQL: pg_dump)")
 def test_db_backup_onto_the_live_database_is_refused(tmp_path, capsys):
     import os
 

@@ -176,6 +176,7 @@ OLD_ROWS = [
 ]
 
 
+@pytest.mark.sqlite_only("rows written by SQLite's version 19 (PostgreSQL starts at 22)")
 async def test_rows_queued_before_the_upgrade_are_sent_as_typed_messages(harness, tmp_path):
     old = Database(tmp_path / "old.db")
     await old.open(migrate_to=19)
