@@ -93,7 +93,8 @@ class Scheduler:
         self.failed_at: datetime | None = None
 
     async def tick(self, runtime, now: datetime) -> None:
-        if self.folder is None or not is_due(self.folder, self.every, now):
+        # PostgreSQL is backed up by the operator's pg_dump (README), not by the bot.
+        if self.folder is None or runtime.db.shared or not is_due(self.folder, self.every, now):
             return
         if self.failed_at is not None and now - self.failed_at < RETRY_AFTER:
             return

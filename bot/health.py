@@ -44,7 +44,10 @@ async def readiness(runtime, now: float | None = None) -> list[str]:
     now = time.monotonic() if now is None else now
     settings = runtime.settings
     problems = []
-    problem = await asyncio.to_thread(_probe_database, settings.database_path)
+    if runtime.db.shared:  # PostgreSQL
+        problem = await runtime.db.probe()
+    else:
+        problem = await asyncio.to_thread(_probe_database, settings.database_path)
     if problem:
         problems.append(problem)
     for channel, last in sorted(runtime.polled.items()):

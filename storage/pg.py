@@ -170,10 +170,13 @@ class _Statement:
 class Cursor:
     """What sqlite3's and aiosqlite's cursors give the repositories."""
 
-    def __init__(self, rows: list, rowcount: int, lastrowid: int | None):
+    def __init__(self, rows: list, rowcount: int, lastrowid: int | None,
+                 names: list[str] | None = None):
         self._rows = rows
         self.rowcount = rowcount
         self.lastrowid = lastrowid
+        # DB-API's column descriptions: (name, and six Nones), as sqlite3 gives them.
+        self.description = [(n, None, None, None, None, None, None) for n in names or ()]
 
     def fetchall(self) -> list:
         return self._rows
@@ -293,7 +296,7 @@ class PgConnection:
             records = []
         elif statement.sets_id:
             await self._follow_identity(statement.sets_id)
-        return Cursor(statement.rows(records), count, lastrowid)
+        return Cursor(statement.rows(records), count, lastrowid, list(statement.names))
 
     async def run_many(self, sql: str, rows: Any) -> None:
         if _WRITE.match(sql) and not self.raw.is_in_transaction():
@@ -337,7 +340,8 @@ class PgConnection:
     def execute(self, sql: str, params: Any = None) -> _Result:
         async def go() -> _AsyncCursor:
             cur = await self.run(sql, params)
-            return _AsyncCursor(cur._rows, cur.rowcount, cur.lastrowid)
+            return _AsyncCursor(cur._rows, cur.rowcount, cur.lastrowid,
+                                [d[0] for d in cur.description])
         return _Result(go())
 
     async def execute_fetchall(self, sql: str, params: Any = None) -> list:
@@ -540,6 +544,22 @@ class PgDatabase(Database):
             finally:
                 if got:
                     await conn.execute("SELECT pg_advisory_unlock($1, $2)", _key(kind), key)
+
+    async def probe(self) -> str | None:
+        """What is wrong with the database, or None (for /readyz): on a connection of its own,
+        so a server that stopped answering shows here instead of behind the bot's work."""
+        if self.pool is None:
+            return "database: not open"
+        try:
+            async with self.pool.acquire(timeout=2.0) as conn:
+                version = await conn.fetchval("SELECT MAX(version) FROM schema_migrations",
+                                              timeout=2.0)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return f"database: {exc}"
+        latest = pg_migrations()[-1][0]
+        if (version or 0) != latest:
+            return f"database: schema version {version}, this program needs {latest}"
+        return None
 
     async def backup(self, target: Path | str) -> None:
         raise NotImplementedError("PostgreSQL is backed up by the operator's pg_dump")

@@ -64,6 +64,7 @@ def bad_paths(folder: Path) -> None:
     (folder / "folder").mkdir()
 
 
+@pytest.mark.sqlite_only("a DATABASE_PATH that is not a SQLite file")
 @pytest.mark.parametrize(("path", "args"), [("notes.txt", ["demo"]),
                                             ("folder", ["units", "list"])])
 def test_database_path_that_is_not_a_database_exits_2_in_one_line(tmp_path, path, args):

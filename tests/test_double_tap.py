@@ -34,14 +34,22 @@ def _timeless(column: str) -> bool:
     return column != "at" and not column.endswith("_at")
 
 
+async def table_names(tx) -> list[str]:
+    """The tables, on either backend."""
+    if tx.conn.__class__.__name__ == "PgConnection":
+        query = ("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                 "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+    else:
+        query = ("SELECT name FROM sqlite_master WHERE type = 'table' "
+                 "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    return [r[0] for r in await tx.conn.execute_fetchall(query)]
+
+
 async def snapshot(h: Harness) -> dict[str, list[tuple]]:
     """Every table that holds the program's state, without timestamps."""
     found = {}
     async with h.runtime.db.read() as tx:
-        names = await tx.conn.execute_fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name")
-        for (name,) in names:
+        for name in await table_names(tx):
             if name in TRAFFIC:
                 continue
             cursor = await tx.conn.execute(f"SELECT * FROM {name}")  # noqa: S608 (our names)

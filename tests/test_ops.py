@@ -178,6 +178,7 @@ def test_a_second_instance_on_the_same_database_refuses(tmp_path):
     hold(database).close()  # free again once the first has stopped
 
 
+@pytest.mark.sqlite_only("scheduled backups copy the SQLite file (PostgreSQL: pg_dump)")
 async def test_scheduled_backups_written_pruned_and_restorable(harness, tmp_path):
     h = harness
     admin = h.chat(1, "Phạm Thu Hà")
@@ -213,6 +214,7 @@ async def test_scheduled_backups_written_pruned_and_restorable(harness, tmp_path
     assert "Phạm Thu Hà" in names and "Lê Văn Mới" not in names
 
 
+@pytest.mark.sqlite_only("scheduled backups copy the SQLite file (PostgreSQL: pg_dump)")
 async def test_a_failing_backup_is_reported_to_admins_once(harness, tmp_path):
     h = harness
     admin = h.chat(1, "Phạm Thu Hà")
@@ -291,6 +293,7 @@ async def test_json_logs_follow_one_update_from_handler_to_send(harness):
         assert secret not in text
 
 
+@pytest.mark.sqlite_only("doctor reads the SQLite file (not yet the PostgreSQL server)")
 def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
     env = {**os.environ, "DATABASE_PATH": str(db_path), "DEFAULT_LOCALE": "en",
            "TELEGRAM_BOT_TOKEN": "4242:SECRET-TOKEN",

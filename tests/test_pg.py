@@ -18,12 +18,14 @@ from storage.db import Database, migrations
 from storage.dialect import to_postgres
 
 SERVER = (os.environ.get("BAOCAO_TEST_DATABASE") or "postgresql://postgres@127.0.0.1:5432").rstrip(
-    "/")
+    "/"
+)
 
 
 async def _server_answers() -> str | None:
     try:
         import asyncpg
+
         conn = await asyncpg.connect(SERVER + "/postgres", timeout=3)
         await conn.close()
         return None
@@ -39,6 +41,7 @@ pytestmark = pytest.mark.skipif(_NO_SERVER is not None, reason=_NO_SERVER or "")
 async def pg_url() -> AsyncIterator[str]:
     """A fresh, empty database of this test's own, dropped after it."""
     import asyncpg
+
     name = f"baocao_pg_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(SERVER + "/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -65,13 +68,19 @@ def _family(declared: str) -> str:
 def _sqlite_schema(path) -> dict:
     conn = sqlite3.connect(path)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         schema: dict = {}
         for table in tables:
             pk = {r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[5]}
-            columns = {r[1]: (_family(r[2]), bool(r[3]) or r[1] in pk, r[6] in (2, 3))
-                       for r in conn.execute(f"PRAGMA table_xinfo({table})")}
+            columns = {
+                r[1]: (_family(r[2]), bool(r[3]) or r[1] in pk, r[6] in (2, 3))
+                for r in conn.execute(f"PRAGMA table_xinfo({table})")
+            }
             indexes, uniques = {}, set()
             for _seq, name, unique, origin, partial in conn.execute(f"PRAGMA index_list({table})"):
                 cols = tuple(r[2] or "<expr>" for r in conn.execute(f"PRAGMA index_info({name})"))
@@ -79,19 +88,35 @@ def _sqlite_schema(path) -> dict:
                     indexes[name] = (cols, bool(unique), bool(partial))
                 elif origin == "u":
                     uniques.add(cols)
-            if len(pk) == 1 or not any(o == "pk" for *_x, o, _p in
-                                       conn.execute(f"PRAGMA index_list({table})")):
+            if len(pk) == 1 or not any(
+                o == "pk" for *_x, o, _p in conn.execute(f"PRAGMA index_list({table})")
+            ):
                 pass
-            keys = tuple(r[1] for r in sorted(
-                (r for r in conn.execute(f"PRAGMA table_info({table})") if r[5]),
-                key=lambda r: r[5]))
-            foreign = {(r[3], r[2], r[4] or "") for r in
-                       conn.execute(f"PRAGMA foreign_key_list({table})")}
-            ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+            keys = tuple(
+                r[1]
+                for r in sorted(
+                    (r for r in conn.execute(f"PRAGMA table_info({table})") if r[5]),
+                    key=lambda r: r[5],
+                )
+            )
+            foreign = {
+                (r[3], r[2], r[4] or "") for r in conn.execute(f"PRAGMA foreign_key_list({table})")
+            }
+            ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[
+                0
+            ]
             checks = len(re.findall(r"\bCHECK\s*\(", ddl, re.I))
-            schema[table] = {"columns": columns, "indexes": indexes, "unique": uniques,
-                             "primary": keys, "foreign": foreign, "checks": checks}
-        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            schema[table] = {
+                "columns": columns,
+                "indexes": indexes,
+                "unique": uniques,
+                "primary": keys,
+                "foreign": foreign,
+                "checks": checks,
+            }
+        triggers = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
         return {"tables": schema, "triggers": triggers}
     finally:
         conn.close()
@@ -99,28 +124,43 @@ def _sqlite_schema(path) -> dict:
 
 async def _pg_schema(url: str) -> dict:
     import asyncpg
+
     conn = await asyncpg.connect(url)
     try:
-        tables = [r[0] for r in await conn.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_type = 'BASE TABLE'")]
+        tables = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_type = 'BASE TABLE'"
+            )
+        ]
         schema: dict = {}
         for table in tables:
-            columns = {r["column_name"]: (_family(r["data_type"]), r["is_nullable"] == "NO",
-                                          r["is_generated"] == "ALWAYS")
-                       for r in await conn.fetch(
-                           "SELECT column_name, data_type, is_nullable, is_generated FROM "
-                           "information_schema.columns WHERE table_name = $1", table)}
+            columns = {
+                r["column_name"]: (
+                    _family(r["data_type"]),
+                    r["is_nullable"] == "NO",
+                    r["is_generated"] == "ALWAYS",
+                )
+                for r in await conn.fetch(
+                    "SELECT column_name, data_type, is_nullable, is_generated FROM "
+                    "information_schema.columns WHERE table_name = $1",
+                    table,
+                )
+            }
             indexes, uniques, keys = {}, set(), ()
             for r in await conn.fetch(
-                    "SELECT i.relname AS name, x.indisunique AS uniq, x.indpred IS NOT NULL AS "
-                    "partial, x.indisprimary AS primary, c.contype::text AS contype, ARRAY(SELECT CASE WHEN k = 0 "
-                    "THEN '<expr>' ELSE (SELECT attname FROM pg_attribute WHERE attrelid = "
-                    "x.indrelid AND attnum = k) END FROM unnest(x.indkey) WITH ORDINALITY AS "
-                    "u(k, n) ORDER BY n) AS cols FROM pg_index x JOIN pg_class i ON "
-                    "i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid "
-                    "AND c.contype IN ('p', 'u') AND c.conrelid = x.indrelid "
-                    "WHERE x.indrelid = $1::regclass", table):
+                "SELECT i.relname AS name, x.indisunique AS uniq, x.indpred IS NOT NULL AS "
+                "partial, x.indisprimary AS primary, c.contype::text AS contype, "
+                "ARRAY(SELECT CASE WHEN k = 0 "
+                "THEN '<expr>' ELSE (SELECT attname FROM pg_attribute WHERE attrelid = "
+                "x.indrelid AND attnum = k) END FROM unnest(x.indkey) WITH ORDINALITY AS "
+                "u(k, n) ORDER BY n) AS cols FROM pg_index x JOIN pg_class i ON "
+                "i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid "
+                "AND c.contype IN ('p', 'u') AND c.conrelid = x.indrelid "
+                "WHERE x.indrelid = $1::regclass",
+                table,
+            ):
                 cols = tuple(r["cols"])
                 if r["primary"]:
                     keys = cols
@@ -128,19 +168,34 @@ async def _pg_schema(url: str) -> dict:
                     uniques.add(cols)
                 else:
                     indexes[r["name"]] = (cols, r["uniq"], r["partial"])
-            foreign = {(r["attname"], r["ftable"], r["fcol"]) for r in await conn.fetch(
-                "SELECT a.attname, f.relname AS ftable, fa.attname AS fcol FROM pg_constraint c "
-                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-                "JOIN pg_class f ON f.oid = c.confrelid JOIN pg_attribute fa ON "
-                "fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1] "
-                "WHERE c.contype = 'f' AND c.conrelid = $1::regclass", table)}
+            foreign = {
+                (r["attname"], r["ftable"], r["fcol"])
+                for r in await conn.fetch(
+                    "SELECT a.attname, f.relname AS ftable, fa.attname AS fcol "
+                    "FROM pg_constraint c "
+                    "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+                    "JOIN pg_class f ON f.oid = c.confrelid JOIN pg_attribute fa ON "
+                    "fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1] "
+                    "WHERE c.contype = 'f' AND c.conrelid = $1::regclass",
+                    table,
+                )
+            }
             checks = await conn.fetchval(
                 "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'c' "
-                "AND conrelid = $1::regclass", table)
-            schema[table] = {"columns": columns, "indexes": indexes, "unique": uniques,
-                             "primary": keys, "foreign": foreign, "checks": checks}
-        triggers = {r[0] for r in await conn.fetch(
-            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+                "AND conrelid = $1::regclass",
+                table,
+            )
+            schema[table] = {
+                "columns": columns,
+                "indexes": indexes,
+                "unique": uniques,
+                "primary": keys,
+                "foreign": foreign,
+                "checks": checks,
+            }
+        triggers = {
+            r[0] for r in await conn.fetch("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        }
         return {"tables": schema, "triggers": triggers}
     finally:
         await conn.close()
@@ -165,22 +220,40 @@ async def test_postgresql_schema_equals_sqlite_schema(tmp_path, pg_url):
     assert lite["triggers"] == post["triggers"]
 
 
-@pytest.mark.parametrize(("sqlite", "postgres"), [
-    ("SELECT * FROM t WHERE a = ? AND b = ?", "SELECT * FROM t WHERE a = $1 AND b = $2"),
-    ("SELECT * FROM t WHERE a = :x OR b = :x", "SELECT * FROM t WHERE a = $1 OR b = $1"),
-    ("SELECT '?' , ':x' FROM t WHERE a = ?", "SELECT '?' , ':x' FROM t WHERE a = $1"),
-    ("INSERT OR IGNORE INTO t (a) VALUES (?)", "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING"),
-    ("SELECT id FROM outbox INDEXED BY outbox_heads WHERE head = 1",
-     "SELECT id FROM outbox WHERE head = 1"),
-    ("SELECT * FROM (SELECT 1) LEFT JOIN t ON 1 = 1",
-     "SELECT * FROM (SELECT 1)  AS _q1 LEFT JOIN t ON 1 = 1"),
-    ("SELECT x FROM t WHERE (d IS NOT NULL) = 0", "SELECT x FROM t WHERE (d IS NOT NULL) = false"),
-    ("SELECT x FROM t WHERE (:id IS NULL OR id = :id)",
-     "SELECT x FROM t WHERE ($2::text IS NULL OR id = $1)"),
-    ("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET "
-     "value = value + 1", "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT(name) "
-     "DO UPDATE SET value = counters.value + 1"),
-])
+@pytest.mark.parametrize(
+    ("sqlite", "postgres"),
+    [
+        ("SELECT * FROM t WHERE a = ? AND b = ?", "SELECT * FROM t WHERE a = $1 AND b = $2"),
+        ("SELECT * FROM t WHERE a = :x OR b = :x", "SELECT * FROM t WHERE a = $1 OR b = $1"),
+        ("SELECT '?' , ':x' FROM t WHERE a = ?", "SELECT '?' , ':x' FROM t WHERE a = $1"),
+        (
+            "INSERT OR IGNORE INTO t (a) VALUES (?)",
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING",
+        ),
+        (
+            "SELECT id FROM outbox INDEXED BY outbox_heads WHERE head = 1",
+            "SELECT id FROM outbox WHERE head = 1",
+        ),
+        (
+            "SELECT * FROM (SELECT 1) LEFT JOIN t ON 1 = 1",
+            "SELECT * FROM (SELECT 1)  AS _q1 LEFT JOIN t ON 1 = 1",
+        ),
+        (
+            "SELECT x FROM t WHERE (d IS NOT NULL) = 0",
+            "SELECT x FROM t WHERE (d IS NOT NULL) = false",
+        ),
+        (
+            "SELECT x FROM t WHERE (:id IS NULL OR id = :id)",
+            "SELECT x FROM t WHERE ($2::text IS NULL OR id = $1)",
+        ),
+        (
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET "
+            "value = value + 1",
+            "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT(name) "
+            "DO UPDATE SET value = counters.value + 1",
+        ),
+    ],
+)
 def test_sqlite_dialect_becomes_postgresql(sqlite, postgres):
     assert to_postgres(sqlite).sql == postgres
 
@@ -190,11 +263,14 @@ async def test_sqlite_functions_have_twins_that_agree(pg_url, tmp_path):
     queries = [
         ("SELECT date(substr('2026-03-12T10:00:00', 1, 10), 'weekday 1', '-7 days')", ()),
         ("SELECT fold('  Hôm  Nay ở Lê Chân, ĐÀ NẴNG ')", ()),
-        ("SELECT json_extract('{\"a\": {\"b\": \"x\"}}', '$.a.b')", ()),
+        ('SELECT json_extract(\'{"a": {"b": "x"}}\', \'$.a.b\')', ()),
         ("SELECT instr('abcabc', 'ca')", ()),
         ("SELECT group_concat(v) FROM (SELECT 'a' AS v UNION ALL SELECT 'b')", ()),
-        ("SELECT SUM(EXISTS (SELECT 1 WHERE v = 'a')) FROM (SELECT 'a' AS v UNION ALL "
-         "SELECT 'b' UNION ALL SELECT 'a')", ()),
+        (
+            "SELECT SUM(EXISTS (SELECT 1 WHERE v = 'a')) FROM (SELECT 'a' AS v UNION ALL "
+            "SELECT 'b' UNION ALL SELECT 'a')",
+            (),
+        ),
         ("SELECT 'ABC' = ? COLLATE NOCASE", ("abc",)),
         ("SELECT ? IS NULL", (None,)),
     ]

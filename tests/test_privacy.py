@@ -116,6 +116,7 @@ def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.sqlite_only("the SQLite file's and its backup's modes")
 async def test_database_backups_exports_and_charts_are_owner_only(harness, tmp_path,
                                                                    monkeypatch):
     old_umask = os.umask(0o022)  # a usual umask: files would be world-readable
@@ -148,6 +149,7 @@ async def test_database_backups_exports_and_charts_are_owner_only(harness, tmp_p
         os.umask(old_umask)
 
 
+@pytest.mark.sqlite_only("half of it upgrades a version-15 SQLite database")
 async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness, tmp_path):
     h = harness
     code = await invite(h, Role.OFFICER)
