@@ -12,6 +12,8 @@ import stat
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot import cli
 from handlers import charts
 from handlers.admin import erase_person
