@@ -8,6 +8,7 @@ import html
 import os
 import sqlite3
 import sys
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -499,7 +500,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         from bot.run import run
         # One bot per database, checked before anything touches it (an upgrade started while
         # the old version runs must not migrate under its feet).
-        with lockfile.hold(settings.database_path):
+        # (On PostgreSQL several processes may run: they elect who ticks and who sends.)
+        with nullcontext() if settings.on_postgres else lockfile.hold(settings.database_path):
             asyncio.run(_check_database(settings))  # a wrong DATABASE_PATH shows before network
             run(settings)
     elif command == "demo":

@@ -28,6 +28,9 @@ from storage.units import iso
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
+# Processes sharing a PostgreSQL database: how often one that does not tick asks whether the
+# one that does is gone.
+TAKEOVER_SECONDS = 5
 # An update whose processing failed this many times (not even an apology could be stored) is
 # dropped, so that one poisoned update cannot hold up everyone after it.
 INBOX_ATTEMPTS = 3
@@ -567,10 +570,12 @@ class Runtime:
 
     async def _tick_forever(self) -> None:
         while True:
+            lead = False
             try:
-                # Several processes on one PostgreSQL database: one ticks at a time, and the
-                # next takes over within a tick of the holder's death (Database.leads).
-                if await self.db.leads("clock"):
+                # Several processes on one PostgreSQL database: one ticks at a time, and
+                # another takes over within TAKEOVER_SECONDS of its death (Database.leads).
+                lead = await self.db.leads("clock")
+                if lead:
                     if self.db.shared:
                         # Updates a dead process had received and not processed are in the
                         # inbox: read it again (a live one's, processed twice, take effect
@@ -580,4 +585,4 @@ class Runtime:
                     await self.tick()
             except Exception:
                 log.exception("clock tick failed")
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(TICK_SECONDS if lead or not self.db.shared else TAKEOVER_SECONDS)

@@ -17,6 +17,7 @@ Several processes may share the database: migrations run under an advisory lock,
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import zlib
@@ -403,9 +404,16 @@ class PlainConnection:
 
 # ---- the database ---------------------------------------------------------------------------
 
+def _pool(url: str) -> Any:
+    # Named by pid, so that an operator (and the two-process test) sees who holds a duty:
+    # SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid).
+    return asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, server_settings={
+        "application_name": f"baocao pid {os.getpid()}"})
+
+
 async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
     try:
-        return await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+        return await _pool(url)
     except asyncpg.InvalidCatalogNameError:
         if not create:
             raise
@@ -417,7 +425,7 @@ async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
         pass  # another process of the same test made it first
     finally:
         await admin.close()
-    return await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+    return await _pool(url)
 
 
 class PgDatabase(Database):
