@@ -1,0 +1,203 @@
+"""Two `baocao run` processes on one PostgreSQL database (issue 19): 200 people fill forms
+through both (each process polls the fake Bot API, so many updates reach both), the process
+that runs the clock tick is killed with SIGKILL mid-way, and then: no reply lost, none sent
+twice (beyond the one send a kill may leave in flight, the fault suite's bar), every report
+stored once, reminders sent once, and the survivor took over the tick within a minute.
+
+Needs a PostgreSQL server (BAOCAO_TEST_DATABASE, else postgresql://postgres@127.0.0.1:5432);
+skipped with the reason printed when none answers. Takes a few minutes on two cores."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import signal
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.units_file import SAMPLE_UNITS
+from tests.faults.fake_api import FakeTelegram
+from tests.faults.scenario import (
+    ROOT,
+    TOKEN,
+    BotProcess,
+    Figures,
+    Profile,
+    _officers,
+    api_figures,
+    check_reports,
+    print_table,
+)
+
+PEOPLE = int(os.environ.get("BAOCAO_TWO_PROCESS_PEOPLE", "200"))
+SERVER = (os.environ.get("BAOCAO_TEST_DATABASE")
+          or "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+REMINDED = "Báo cáo thử hai tiến trình"  # the obligation's name, in each reminder
+DUTY_LOCKS = 0x62616F02  # storage.pg.DUTY_LOCKS
+
+
+async def _no_server() -> str | None:
+    try:
+        import asyncpg
+        await (await asyncpg.connect(SERVER + "/postgres", timeout=3)).close()
+        return None
+    except Exception as exc:  # noqa: BLE001 (any failure: no server to test on)
+        return f"no PostgreSQL server answers at {SERVER.split('@')[-1]}: {exc}"
+
+
+_SKIP = asyncio.run(_no_server())
+pytestmark = pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")
+
+
+class SharedBot(BotProcess):
+    """A `baocao run` on the shared PostgreSQL database, with its own folder and log."""
+
+    def __init__(self, folder: Path, fake: FakeTelegram, url: str, programme: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(folder, fake)
+        self.url, self.programme = url, programme
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        # The suite's own PostgreSQL stand-in (tests/conftest.py) must not apply here.
+        env.pop("BAOCAO_TEST_PG_SERVER", None)
+        env.update(DATABASE_URL=self.url, PROGRAMME_FILE=str(self.programme))
+        return env
+
+    async def kill_for_good(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+        self.kills += 1
+
+
+def _programme(folder: Path, today) -> Path:
+    """The shipped programme with one obligation due tomorrow (so its reminder is due today)
+    and working hours all day, so that the reminder goes out whenever the test runs (on a
+    working day)."""
+    data = yaml.safe_load((ROOT / "bot/data/programme.yaml").read_text(encoding="utf-8"))
+    data["working_hours"] = {"start": "00:00", "end": "23:59"}
+    data["reminders"]["days_before"] = [1]
+    data["obligations"] = [{
+        "id": "two-processes", "name": {"vi": REMINDED, "en": REMINDED}, "report": "plan",
+        "unit_kinds": ["department", "district", "organisation"], "period": "programme",
+        "due": (today + timedelta(days=1)).isoformat()}]
+    path = folder / "programme.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def _clock_holder(url: str) -> str | None:
+    """The application name ("baocao pid N") of the connection holding the clock duty."""
+    import zlib
+
+    import asyncpg
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 "
+            "AND l.objid::bigint = $2", DUTY_LOCKS, zlib.crc32(b"clock") & 0x7FFFFFFF)
+    finally:
+        await conn.close()
+
+
+async def _database() -> str:
+    import asyncpg
+    name = f"baocao_two_{secrets.token_hex(5)}"
+    admin = await asyncpg.connect(SERVER + "/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return f"{SERVER}/{name}"
+
+
+async def _drop(url: str) -> None:
+    import asyncpg
+    admin = await asyncpg.connect(SERVER + "/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_path):
+    profile = Profile(officers=PEOPLE, patience=25.0, seed=19)
+    url = await _database()
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    today = datetime.now(zone).date()
+    working_day = today.weekday() < 5 and today.isoformat() not in {
+        str(d) for d in yaml.safe_load((ROOT / "bot/data/programme.yaml").read_text())["holidays"]}
+    programme = _programme(tmp_path, today)
+    fake = FakeTelegram(TOKEN, seed=profile.seed)
+    fake.start()
+    first = SharedBot(tmp_path / "a", fake, url, programme)
+    second = SharedBot(tmp_path / "b", fake, url, programme)
+    began = time.monotonic()
+    figures = Figures(f"{PEOPLE} people, 2 processes")
+    try:
+        await first.cli("db", "migrate")
+        await first.cli("units", "import", str(SAMPLE_UNITS))
+        pairs = await _officers(first, fake, PEOPLE, profile)
+        officers = [o for o, _code in pairs]
+        await first.start()
+        await second.start()
+        registered = await asyncio.gather(*(o.register(code, 120.0) for o, code in pairs))
+        stop = asyncio.Event()
+        work = [asyncio.create_task(o.fill(lambda: not stop.is_set()))
+                for o, ok in zip(officers, registered, strict=True) if ok]
+        await asyncio.sleep(random.Random(profile.seed).uniform(6.0, 10.0))
+        holder = await _clock_holder(url)
+        victim, survivor = ((first, second) if holder == f"baocao pid {first.process.pid}"
+                            else (second, first))
+        await victim.kill_for_good()
+        killed_at = time.monotonic()
+        took_over = None
+        while time.monotonic() - killed_at < 90:
+            if await _clock_holder(url) == f"baocao pid {survivor.process.pid}":
+                took_over = time.monotonic() - killed_at
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(5.0)
+        stop.set()
+        await asyncio.gather(*work)
+        await asyncio.sleep(3.0)  # the last sends
+    finally:
+        for bot in (first, second):
+            await bot.stop()
+        fake.stop()
+    try:
+        reminders = Counter(c.chat_id for c in fake.sent() if REMINDED in (c.text or ""))
+        figures.kills = 1
+        figures.notes.append(f"{time.monotonic() - began:.0f} s; the survivor took the clock "
+                             f"{took_over if took_over is None else round(took_over, 1)} s after "
+                             "the kill")
+        figures.counts = {
+            "people": PEOPLE,
+            "registrations failed": registered.count(False),
+            "updates lost": sum(o.lost for o in officers),
+            **check_reports(url, officers, figures),
+            **api_figures(fake, survivor, figures),
+            "forms stuck": sum(1 for o in officers if not o.finished),
+            "chats reminded": len(reminders),
+            "chats reminded twice": sum(1 for n in reminders.values() if n > 1),
+        }
+        figures.counts["tracebacks logged"] += victim.errors_logged()
+        print_table([figures])
+        assert not figures.counts["registrations failed"], figures
+        assert figures.counts["reports stored"] >= PEOPLE
+        missed = figures.failures()
+        assert not missed, "\n".join(missed)
+        assert took_over is not None and took_over < 60, took_over
+        assert figures.counts["chats reminded twice"] == 0
+        if working_day:
+            assert figures.counts["chats reminded"] > 0  # the tick ran and reminded
+        else:
+            print(f"{today}: not a working day, so no reminder was due (checked: none twice)")
+    finally:
+        await _drop(url)
+
