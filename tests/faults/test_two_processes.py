@@ -42,6 +42,8 @@ SERVER = (os.environ.get("BAOCAO_TEST_DATABASE")
           or "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 REMINDED = "Báo cáo thử hai tiến trình"  # the obligation's name, in each reminder
 DUTY_LOCKS = 0x62616F02  # storage.pg.DUTY_LOCKS
+# Sends one delivery pass starts at most on Telegram (bot.delivery: per_second / 4).
+IN_FLIGHT = 7
 
 
 async def _no_server() -> str | None:
@@ -94,8 +96,8 @@ def _programme(folder: Path, today) -> Path:
     return path
 
 
-async def _clock_holder(url: str) -> str | None:
-    """The application name ("baocao pid N") of the connection holding the clock duty."""
+async def _holder(url: str, duty: str = "clock") -> str | None:
+    """The application name ("baocao pid N") of the connection holding a duty."""
     import zlib
 
     import asyncpg
@@ -104,7 +106,7 @@ async def _clock_holder(url: str) -> str | None:
         return await conn.fetchval(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 "
-            "AND l.objid::bigint = $2", DUTY_LOCKS, zlib.crc32(b"clock") & 0x7FFFFFFF)
+            "AND l.objid::bigint = $2", DUTY_LOCKS, zlib.crc32(duty.encode()) & 0x7FFFFFFF)
     finally:
         await conn.close()
 
@@ -151,14 +153,16 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
         work = [asyncio.create_task(o.fill(lambda: not stop.is_set()))
                 for o, ok in zip(officers, registered, strict=True) if ok]
         await asyncio.sleep(random.Random(profile.seed).uniform(6.0, 10.0))
-        holder = await _clock_holder(url)
+        holder = await _holder(url)
         victim, survivor = ((first, second) if holder == f"baocao pid {first.process.pid}"
                             else (second, first))
+        sender = await _holder(url, "delivery:telegram")
+        victim_sent = sender == f"baocao pid {victim.process.pid}"
         await victim.kill_for_good()
         killed_at = time.monotonic()
         took_over = None
         while time.monotonic() - killed_at < 90:
-            if await _clock_holder(url) == f"baocao pid {survivor.process.pid}":
+            if await _holder(url) == f"baocao pid {survivor.process.pid}":
                 took_over = time.monotonic() - killed_at
                 break
             await asyncio.sleep(0.5)
@@ -173,6 +177,7 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
     try:
         reminders = Counter(c.chat_id for c in fake.sent() if REMINDED in (c.text or ""))
         figures.kills = 1
+        figures.notes.append(f"the killed process was the sender: {victim_sent}")
         figures.notes.append(f"{time.monotonic() - began:.0f} s; the survivor took the clock "
                              f"{took_over if took_over is None else round(took_over, 1)} s after "
                              "the kill")
@@ -190,8 +195,13 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
         print_table([figures])
         assert not figures.counts["registrations failed"], figures
         assert figures.counts["reports stored"] >= PEOPLE
-        missed = figures.failures()
+        # A send in flight when its process dies was made and never recorded, so the new
+        # sender makes it again (DESIGN: a crash repeats at most the sends in flight): at most
+        # one delivery pass's worth when the victim was the sender, none otherwise.
+        missed = [m for m in figures.failures() if not m.startswith("duplicate sends")]
         assert not missed, "\n".join(missed)
+        assert figures.counts["duplicate sends"] <= (IN_FLIGHT if victim_sent else 0), (
+            figures.counts, victim_sent)
         assert took_over is not None and took_over < 60, took_over
         assert figures.counts["chats reminded twice"] == 0
         if working_day:
