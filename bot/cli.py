@@ -129,6 +129,15 @@ def _parser(t: Translator) -> argparse.ArgumentParser:
     restore = db_sub.add_parser("restore", help=t._("replace the database with a backup (stop "
                                                     "the bot first)"))
     restore.add_argument("path", type=Path, help=t._("the backup file"))
+    # PostgreSQL (issue 19): a SQLite deployment moves with its data.
+    copy = db_sub.add_parser("copy", help=t._(
+        "copy a SQLite database into PostgreSQL, checked table by table"))
+    copy.add_argument("--from", dest="source", required=True,
+                      help=t._("the database to copy: sqlite:///path"))
+    copy.add_argument("--to", dest="target", required=True,
+                      help=t._("where to copy it: postgresql://user@host/database"))
+    copy.add_argument("--force", action="store_true",
+                      help=t._("replace what the target already holds"))
     sub.add_parser("doctor", help=t._("check the installation: settings, token, database, "
                                       "programme, file permissions, free disk"))
     return parser
@@ -450,6 +459,28 @@ async def _db(settings: Settings, t: Translator, args: argparse.Namespace) -> No
                 version=await db.schema_version()))
 
 
+async def _copy(t: Translator, args: argparse.Namespace) -> None:
+    """`baocao db copy --from sqlite:///... --to postgresql://...`, with a line per table."""
+    from storage.copy import CopyMismatchError, TargetNotEmptyError, copy_database
+    if not args.source.startswith("sqlite:///") or not args.target.startswith(
+            ("postgresql://", "postgres://")):
+        raise UserError(t._("Copy from sqlite:///path to postgresql://..."))
+    try:
+        copied = await copy_database(args.source, args.target, force=args.force)
+    except TargetNotEmptyError as exc:
+        raise UserError(t._("The target already holds data ({tables}); add --force to "
+                            "replace it.").format(tables=", ".join(exc.tables))) from None
+    except CopyMismatchError as exc:
+        raise UserError(t._("The copy differs from the source in {tables}; nothing was "
+                            "kept.").format(tables=str(exc))) from None
+    for one in copied:
+        print(t.ngettext("{table}: {n} row, checksum {checksum}",
+                         "{table}: {n} rows, checksum {checksum}", one.rows).format(
+            table=one.table, n=t.number(one.rows), checksum=one.checksum[:16]))
+    print(t._("Copied {n} tables; the counts and checksums match.").format(
+        n=t.number(len(copied))))
+
+
 def _refuse_live_target(settings: Settings, t: Translator, target: Path) -> None:
     """A backup written over the database it copies would destroy it."""
     live = Path(settings.database_path).resolve()
@@ -522,6 +553,8 @@ def _dispatch(settings: Settings, t: Translator, args: argparse.Namespace) -> No
         asyncio.run(_people_change(settings, t, args.people_command, args.id, args))
     elif command == "doctor":
         _doctor(settings, t)
+    elif command == "db" and args.db_command == "copy":
+        asyncio.run(_copy(t, args))
     elif command == "db" and args.db_command == "restore":
         _restore(settings, t, args.path)
     elif command == "db":

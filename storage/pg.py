@@ -116,6 +116,11 @@ def _out(value: Any) -> Any:
     return value
 
 
+def coerce_row(row: Any, types: list[str]) -> tuple:
+    """A SQLite row's values as PostgreSQL's columns of `types` (udt names) take them."""
+    return tuple(_COERCE[t](v) if t in _COERCE else v for v, t in zip(row, types, strict=True))
+
+
 class Row(tuple):
     """A result row readable by position and by column name, like sqlite3.Row."""
 
@@ -447,6 +452,13 @@ class PgDatabase(Database):
 
     def __repr__(self) -> str:
         return f"PgDatabase({self.url.split('@')[-1]})"
+
+    @property
+    def raw(self) -> asyncpg.Connection:
+        """The asyncpg connection itself (db copy's COPY), outside the adapter."""
+        if self._raw is None:
+            raise RuntimeError("database is not open")
+        return self._raw
 
     async def open(self, migrate_to: int | None = None) -> PgDatabase:
         self.pool = await _connect_or_create(self.url, self._create)

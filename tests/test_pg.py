@@ -11,6 +11,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -285,3 +286,49 @@ async def test_sqlite_functions_have_twins_that_agree(pg_url, tmp_path):
     finally:
         await lite.close()
         await pg.close()
+
+
+async def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_full_target(tmp_path, pg_url,
+                                                                          capsys):
+    from bot.cli import main
+    from bot.units_file import SAMPLE_UNITS, read_units_file
+    from locales.i18n import translator
+    from storage.messages import Text
+    from storage.models import Role
+
+    now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+    source = f"sqlite:///{tmp_path / 'live.db'}"
+    async with Database(source) as lite, lite.transaction() as tx:
+        await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()), now)
+        unit = await tx.units.by_code("Q-LECHAN")
+        person = await tx.contacts.create(unit_id=unit.id, role=Role.OFFICER, name="Lê Văn An",
+                                          language="vi", now=now)
+        await tx.contacts.bind(person.id, "telegram", "501", "501", now)
+        tx.outbox.add("telegram", "501", person.id, Text("Chào đồng chí"), now)
+        await tx.meta.set("telegram_username", "baocao_bot")
+
+    def copy(*extra: str) -> tuple[int, str, str]:
+        status = main(["db", "copy", "--from", source, "--to", pg_url, *extra])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    status, out, err = await asyncio.to_thread(copy)
+    assert status == 0, err
+    assert "contacts: 1 hàng" in out or "contacts: 1 row" in out, out
+    assert out.strip().splitlines()[-1].startswith(("Đã sao chép", "Copied"))
+    async with Database(pg_url) as pg, pg.transaction() as tx:
+        assert (await tx.units.by_code("Q-LECHAN")).id == unit.id
+        assert (await tx.contacts.by_identity("telegram", "501")).name == "Lê Văn An"
+        # New rows take ids after the copied ones.
+        other = await tx.contacts.create(unit_id=unit.id, role=Role.OFFICER, name="Trần Bình",
+                                         language="vi", now=now)
+        assert other.id == person.id + 1
+        heads = await tx.conn.execute_fetchall("SELECT head, status FROM outbox")
+        assert [tuple(r) for r in heads] == [(1, "pending")]
+    status, _out, err = await asyncio.to_thread(copy)
+    assert status == 1 and "--force" in err and "contacts" in err
+    status, out, err = await asyncio.to_thread(copy, "--force")
+    assert status == 0, err
+    async with Database(pg_url) as pg, pg.read() as tx:
+        names = [r[0] for r in await tx.conn.execute_fetchall("SELECT name FROM contacts")]
+    assert names == ["Lê Văn An"]  # the target was replaced, not added to
