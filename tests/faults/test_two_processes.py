@@ -1,5 +1,6 @@
 """Two `baocao run` processes on one PostgreSQL database (issue 19): 200 people fill forms
-through both (each process polls the fake Bot API, so many updates reach both), the process
+through both (each process polls the fake Bot API, which serves them side by side as a load
+balancer in front of webhooks would, so many updates reach both), the process
 that runs the clock tick is killed with SIGKILL mid-way, and then: no reply lost, none sent
 twice (beyond the one send a kill may leave in flight, the fault suite's bar), every report
 stored once, reminders sent once, and the survivor took over the tick within a minute.
@@ -80,17 +81,17 @@ class SharedBot(BotProcess):
         self.kills += 1
 
 
-def _programme(folder: Path, today) -> Path:
-    """The shipped programme with one obligation due tomorrow (so its reminder is due today)
-    and working hours all day, so that the reminder goes out whenever the test runs (on a
-    working day)."""
+def _programme(folder: Path, due) -> Path:
+    """The shipped programme with one obligation, due on `due` (tomorrow: its reminder is due
+    today), and working hours all day, so that the reminder goes out whenever the test runs
+    (on a working day)."""
     data = yaml.safe_load((ROOT / "bot/data/programme.yaml").read_text(encoding="utf-8"))
     data["working_hours"] = {"start": "00:00", "end": "23:59"}
     data["reminders"]["days_before"] = [1]
     data["obligations"] = [{
         "id": "two-processes", "name": {"vi": REMINDED, "en": REMINDED}, "report": "plan",
         "unit_kinds": ["department", "district", "organisation"], "period": "programme",
-        "due": (today + timedelta(days=1)).isoformat()}]
+        "due": due.isoformat()}]
     path = folder / "programme.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
@@ -134,8 +135,11 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
     today = datetime.now(zone).date()
     working_day = today.weekday() < 5 and today.isoformat() not in {
         str(d) for d in yaml.safe_load((ROOT / "bot/data/programme.yaml").read_text())["holidays"]}
-    programme = _programme(tmp_path, today)
-    fake = FakeTelegram(TOKEN, seed=profile.seed)
+    # While people register, the obligation is far off; then both processes restart with it
+    # due tomorrow, so that its reminders go out while both run (a reminder is decided once
+    # per unit: at the first tick, nobody would be registered yet to receive it).
+    programme = _programme(tmp_path, today + timedelta(days=60))
+    fake = FakeTelegram(TOKEN, seed=profile.seed, shared_polls=True)
     fake.start()
     first = SharedBot(tmp_path / "a", fake, url, programme)
     second = SharedBot(tmp_path / "b", fake, url, programme)
@@ -149,6 +153,10 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
         await first.start()
         await second.start()
         registered = await asyncio.gather(*(o.register(code, 120.0) for o, code in pairs))
+        await asyncio.gather(first.stop(), second.stop())
+        _programme(tmp_path, today + timedelta(days=1))
+        await first.start()
+        await second.start()
         stop = asyncio.Event()
         work = [asyncio.create_task(o.fill(lambda: not stop.is_set()))
                 for o, ok in zip(officers, registered, strict=True) if ok]
@@ -192,6 +200,9 @@ async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_pa
             "chats reminded twice": sum(1 for n in reminders.values() if n > 1),
         }
         figures.counts["tracebacks logged"] += victim.errors_logged()
+        for bot in (victim, survivor):
+            if bot.errors_logged():
+                figures.notes.append(f"log of {bot.folder.name}:\n" + bot.log_tail(60))
         print_table([figures])
         assert not figures.counts["registrations failed"], figures
         assert figures.counts["reports stored"] >= PEOPLE
