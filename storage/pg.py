@@ -336,9 +336,14 @@ class PgConnection:
                 await self.raw.execute("BEGIN")
         elif self.raw.is_in_transaction():
             try:
-                await self.raw.execute("ROLLBACK" if word == "ROLLBACK" else "COMMIT")
+                status = await self.raw.execute("ROLLBACK" if word == "ROLLBACK" else "COMMIT")
             except asyncpg.PostgresError as exc:
                 raise _sqlite_error(exc) from exc
+            # PostgreSQL answers COMMIT of a transaction that an error aborted with a
+            # rollback, not an error: the caller must know that nothing was kept.
+            if word != "ROLLBACK" and status == "ROLLBACK":
+                raise sqlite3.OperationalError("the transaction was aborted by an earlier "
+                                               "error and rolled back")
         return Cursor([], -1, None)
 
     # aiosqlite's interface ------------------------------------------------------------------

@@ -332,3 +332,43 @@ async def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_full_target(tmp_p
     async with Database(pg_url) as pg, pg.read() as tx:
         names = [r[0] for r in await tx.conn.execute_fetchall("SELECT name FROM contacts")]
     assert names == ["Lê Văn An"]  # the target was replaced, not added to
+
+
+async def test_one_process_holds_a_duty_and_another_takes_it_when_it_goes(pg_url):
+    """The clock tick and each channel's sends are elected: one holder at a time, and the
+    duty is free the moment its holder's connection goes (a process killed)."""
+    first, second = await Database(pg_url).open(), await Database(pg_url).open()
+    try:
+        assert await first.leads("clock") and await first.leads("clock")
+        assert not await second.leads("clock")
+        assert await second.leads("delivery:telegram")  # duties are apart
+        async with first.claim("job", 7) as mine, second.claim("job", 7) as theirs:
+            assert mine and not theirs  # a background job runs once
+        async with second.claim("job", 7) as theirs:
+            assert theirs  # free again once the first is done with it
+        await first.close()  # as a killed process's connections close
+        assert await second.leads("clock")
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_update_given_to_two_processes_is_stored_and_processed_once(pg_url):
+    from storage.conversations import store_inbox
+
+    now = "2026-03-10T02:00:00.000+00:00"
+    rows = [("telegram", "77", "{}")]
+    first, second = await Database(pg_url).open(), await Database(pg_url).open()
+    try:
+        assert await first.commit_with(store_inbox, rows, now) == [("telegram", "77")]
+        assert await second.commit_with(store_inbox, rows, now) == []  # waiting already
+        async with first.transaction() as tx:  # processed by the first
+            tx.updates.record("telegram", "77", datetime(2026, 3, 10, 2, tzinfo=UTC))
+            tx.inbox.done("telegram", "77", datetime(2026, 3, 10, 2, tzinfo=UTC))
+        assert await second.commit_with(store_inbox, rows, now) == []  # processed already
+        async with second.read() as tx:
+            assert await tx.updates.seen("telegram", "77")
+            assert await tx.inbox.waiting() == []
+    finally:
+        await first.close()
+        await second.close()
