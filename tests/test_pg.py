@@ -372,3 +372,27 @@ async def test_an_update_given_to_two_processes_is_stored_and_processed_once(pg_
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_update_reaching_two_processes_is_handled_by_one_the_other_waits(pg_url):
+    """Two processes handling the same update at once: the second waits for the first's
+    commit, then sees the update processed (so it neither repeats its effects nor fails)."""
+    key = ("telegram", "501", "88")
+    first, second = await Database(pg_url).open(), await Database(pg_url).open()
+
+    async def load_in_second() -> bool:
+        async with second.batch() as batch, batch.step(key) as tx:
+            return tx.loaded[("speaker", *key)].duplicate
+
+    try:
+        async with first.batch() as batch:
+            async with batch.step(key) as tx:
+                assert not tx.loaded[("speaker", *key)].duplicate
+                tx.updates.record("telegram", "88", datetime(2026, 3, 10, 2, tzinfo=UTC))
+                waiting = asyncio.create_task(load_in_second())
+                await asyncio.sleep(0.5)
+                assert not waiting.done()  # held until the first commits
+        assert await asyncio.wait_for(waiting, 10)
+    finally:
+        await first.close()
+        await second.close()
