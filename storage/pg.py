@@ -22,6 +22,7 @@ import re
 import sqlite3
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -59,6 +60,7 @@ T = TypeVar("T")
 # The transactions' connection, a connection per duty held (the clock, each channel's
 # delivery) and the background jobs' claims.
 POOL_SIZE = 8
+STATEMENTS_KEPT = 1000
 
 
 def pg_migrations() -> list[tuple[int, str, str]]:
@@ -231,7 +233,9 @@ class PgConnection:
     def __init__(self, raw: asyncpg.Connection, id_tables: set[str]):
         self.raw = raw
         self.id_tables = id_tables
-        self._statements: dict[str, _Statement] = {}
+        # Prepared once per statement text; texts made for a list's length (IN (?, ?, …)) vary,
+        # so the oldest are let go past STATEMENTS_KEPT (asyncpg closes them on the server).
+        self._statements: OrderedDict[str, _Statement] = OrderedDict()
         self.plain = PlainConnection(self)
 
     @property
@@ -241,6 +245,7 @@ class PgConnection:
     async def _prepare(self, sql: str) -> _Statement:
         found = self._statements.get(sql)
         if found is not None:
+            self._statements.move_to_end(sql)
             return found
         translated = to_postgres(sql)
         text = translated.sql
@@ -257,6 +262,8 @@ class PgConnection:
         stmt = await self._prepare_text(text)
         found = _Statement(stmt, translated, returns_id, sets_id)
         self._statements[sql] = found
+        if len(self._statements) > STATEMENTS_KEPT:
+            self._statements.popitem(last=False)
         return found
 
     async def _prepare_text(self, text: str) -> Any:
