@@ -43,7 +43,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # (class, key) pairs of duties and claims.
 MIGRATE_LOCK = 0x62616F01
 DUTY_LOCKS = 0x62616F02
-UPDATE_LOCKS = 0x62616F03
+SPEAKER_LOCKS = 0x62616F03
 # The query with which a step loads its speaker and whether its update was processed
 # (storage.units.load_speaker).
 _SPEAKER = "SELECT EXISTS (SELECT 1 FROM processed_updates WHERE channel = :channel"
@@ -301,12 +301,14 @@ class PgConnection:
         if _WRITE.match(sql) and not self.raw.is_in_transaction():
             await self.raw.execute("BEGIN")
         if sql.startswith(_SPEAKER) and self.raw.is_in_transaction():
-            # One process at a time handles an update that reached two: the other waits here
-            # until the first commits, then reads (a statement of its own, so it sees that
-            # commit) that the update was processed, and does nothing.
+            # One process at a time handles a person's updates: one that reached two
+            # processes, or two of the person's updates handled by different processes. The
+            # other waits here until the first commits, then reads (a statement of its own,
+            # so it sees that commit) the update as processed, or the conversation as the
+            # first left it: nothing is done twice, no answer overwrites another.
             try:
                 await self.raw.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                                       UPDATE_LOCKS, f"{params['channel']}:{params['update']}")
+                                       SPEAKER_LOCKS, f"{params['channel']}:{params['user']}")
             except asyncpg.PostgresError as exc:  # a deadlock between two batches
                 raise _sqlite_error(exc) from exc
         statement = await self._prepare(sql)
