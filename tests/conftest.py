@@ -36,6 +36,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason): the test checks SQLite itself")
     if not PG_SERVER:
         return
+    try:
+        asyncio.run(_probe_server())
+    except Exception as exc:  # noqa: BLE001 (whatever it is, the suite cannot run there)
+        pytest.exit(f"BAOCAO_TEST_DATABASE: no PostgreSQL server answers at "
+                    f"{PG_SERVER.split('@')[-1]} ({exc})", returncode=2)
     os.environ[TEST_SERVER_ENV] = PG_SERVER
     os.environ[TEST_RUN_ENV] = secrets.token_hex(4)
 
@@ -54,6 +59,11 @@ def pytest_collection_modifyitems(config, items):
         if marker is not None:
             reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+async def _probe_server() -> None:
+    import asyncpg
+    await (await asyncpg.connect(PG_SERVER + "/postgres", timeout=5)).close()
 
 
 async def _drop_test_databases() -> None:
