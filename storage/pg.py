@@ -54,6 +54,7 @@ def _key(name: str) -> int:
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
+_SAVEPOINT = re.compile(r"^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.I)
 _TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|END|ROLLBACK)\s*;?\s*$", re.I)
 
 T = TypeVar("T")
@@ -75,8 +76,20 @@ def pg_migrations() -> list[tuple[int, str, str]]:
 
 # ---- values in and out ---------------------------------------------------------------------
 
+# JSON's escape of NUL (not an escaped backslash followed by "u0000").
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
+    if isinstance(value, str):
+        # PostgreSQL's text cannot hold NUL, nor its jsonb a \u0000 (SQLite's can): both
+        # become U+FFFD, the character for "unreadable", rather than failing a person's step.
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        if "\\u0000" in value:
+            value = _JSON_NUL.sub(r"\1\\ufffd", value)
+        return value
+    if value is None:
         return value
     if isinstance(value, bool):
         return str(int(value))
@@ -298,6 +311,14 @@ class PgConnection:
         """One statement; a write opens the transaction first, as sqlite3 does."""
         if _TRANSACTION.match(sql):
             return await self._transaction(sql)
+        if _SAVEPOINT.match(sql):
+            # Sent as they are, never prepared: ROLLBACK TO must work in a transaction that an
+            # error aborted, where PostgreSQL refuses anything else (a PREPARE included).
+            try:
+                await self.raw.execute(sql)
+            except asyncpg.PostgresError as exc:
+                raise _sqlite_error(exc, sql) from exc
+            return Cursor([], -1, None)
         if _WRITE.match(sql) and not self.raw.is_in_transaction():
             await self.raw.execute("BEGIN")
         if sql.startswith(_SPEAKER) and self.raw.is_in_transaction():
