@@ -26,9 +26,10 @@ def sent_by_kind(completeness: list) -> dict[str, list[int]]:
     chart can be drawn later, outside the transaction that read it)."""
     sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Recurring obligations (the yearly report) say most about the current period.
-    recurring = [row for row in completeness if row[0].period in RECURRING] or completeness
-    for _obligation, _period, _deadline, statuses in recurring:
-        for status in statuses:
+    recurring = [row for row in completeness if row.obligation.period in RECURRING] \
+        or completeness
+    for row in recurring:
+        for status in row.statuses:
             sent[status.kind][1] += 1
             sent[status.kind][0] += bool(status.first_at)
     return dict(sent)

@@ -97,6 +97,15 @@ class TrackingRepo:
                            date.fromisoformat(r[5]) if r[5] else None,
                            date.fromisoformat(r[7]) if r[7] else None) for r in rows]
 
+    async def first_sent(self, owed: Owed) -> dict[int, datetime]:
+        """unit id -> when its first report satisfying the obligation arrived, for every unit
+        that sent one, whether or not it owes it (a unit that has since ceased to exist, whose
+        history a roll-up passes to its successor)."""
+        rows = await self.conn.execute_fetchall(
+            f"SELECT r.unit_id, MIN(r.created_at) FROM reports r WHERE {_satisfying(owed)} "
+            "GROUP BY r.unit_id", _params(owed))
+        return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
     async def missing(self, owed: Owed, still_on: date | None = None
                       ) -> list[tuple[int, str, str]]:
         """(id, code, name) of the units that owe it and have sent nothing that satisfies it

@@ -227,8 +227,8 @@ def test_merge_and_retire_on_the_command_line(capsys, monkeypatch, tmp_path):
 
 def test_the_2026_list_imports_once_and_maps_every_2023_unit(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "bot.db"))
-    assert "99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1]
-    assert "0, 0, 99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1].replace(
+    assert "163" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1]
+    assert "0, 0, 163" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1].replace(
         "Thêm mới ", "").replace("cập nhật ", "").replace("giữ nguyên ", "").rstrip(".\n")
     old = {u.code for u in read_units_file(SAMPLE_UNITS, translator("vi"), set())}
     current = {u.code: u for u in read_units_file(CURRENT_UNITS, translator("vi"), set())}
