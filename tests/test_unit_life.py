@@ -18,7 +18,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import load_settings
-from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, read_units_file
+from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, import_units, read_units_file
 from handlers.compile import write_report
 from handlers.export import write_workbook
 from handlers.units import end_units
@@ -261,3 +261,131 @@ def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
     # Kinds named by the units file; the districts that sent no plan counted apart, not chased.
     assert "Phường: 24" in out and "Đặc khu: 2" in out
     assert "23 đơn vị đã chấm dứt hoạt động chưa gửi." in out
+
+
+def test_roll_up_follows_merger_chains_and_keeps_a_split_apart():
+    """A → B → C (a rename, then a merger) counts under C; a unit split in two stays its own
+    line, marked, and so does what was merged into it before; a unit with no successor is its
+    own."""
+    from handlers.units import counted_name, rolled_up
+    from storage.models import Unit
+
+    def unit(n, code, *successors, valid_to=None):
+        return Unit(id=n, code=code, name=f"Đơn vị {code}", kind="ward", valid_to=valid_to,
+                    successors=successors)
+
+    ended = date(2025, 6, 30)
+    units = [unit(1, "A", "B", valid_to=ended), unit(2, "B", "C", valid_to=ended),
+             unit(3, "C"), unit(4, "S", "C", "D", valid_to=ended), unit(5, "D"),
+             unit(6, "R", "S", valid_to=ended), unit(7, "X", valid_to=ended)]
+    under = {u.code: rolled_up(units)[u.id].code for u in units}
+    assert under == {"A": "C", "B": "C", "C": "C", "S": "S", "D": "D", "R": "S", "X": "X"}
+    t = translator("vi")
+    assert counted_name(t, units[3]) == "Đơn vị S (đã chia tách)"
+    assert counted_name(t, units[2]) == "Đơn vị C"
+
+
+def rates(text: str, obligation: str) -> str:
+    """The completeness line under an obligation's heading in /status."""
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if obligation in line)
+    return lines[at + 1]
+
+
+async def test_status_and_digests_roll_up_to_successors(city):
+    """Two districts merged into a ward and one split in two on 1 April, after two of them sent
+    the year's periodic report: by default /status and the digest count each report under the
+    unit that sent it (the new units owe the year, and have not sent it); rolled up, the merged
+    district's report counts for the ward, the split district's stays apart, marked; the
+    programme's figures are the same either way."""
+    from tests.test_counts import send_periodic
+
+    h = city
+    await h.chat(1, "Phạm Thu Hà").say("/start")
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
+    hai_an = await register(h, 503, "Vũ Thị Hải", unit="Q-HAIAN")
+    h.clock.now = at(3, 10)
+    await disseminate(ngo_quyen, "09/03/2026", "300")
+    await send_periodic(ngo_quyen)
+    await send_periodic(hai_an)
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many([
+            UnitIn(code="P-LECHAN", name=NEW, kind="ward", valid_from=date(2026, 4, 1)),
+            UnitIn(code="P-HAIAN", name="Ủy ban nhân dân phường Hải An", kind="ward",
+                   valid_from=date(2026, 4, 1)),
+            UnitIn(code="P-DONGHAI", name="Ủy ban nhân dân phường Đông Hải", kind="ward",
+                   valid_from=date(2026, 4, 1))], h.clock())
+        await end_units(tx, translator("vi"), ["Q-LECHAN", "Q-NGOQUYEN"], ("P-LECHAN",),
+                        date(2026, 4, 1), "test", h.clock())
+        await end_units(tx, translator("vi"), ["Q-HAIAN"], ("P-HAIAN", "P-DONGHAI"),
+                        date(2026, 4, 1), "test", h.clock())
+    await h.tick_at(at(6, 22))
+
+    await coordinator.say("/status")
+    plain = coordinator.last().text
+    annual = "Báo cáo định kỳ năm"
+    # The year is owed by the units existing on its deadline (the 12 districts of 2023 left in
+    # this list and the 3 new wards): none of those sent it.
+    assert rates(plain, annual).startswith("0/15 đơn vị đã gửi")
+    assert ("Đơn vị đã chấm dứt hoạt động cũng đã gửi: Ủy ban nhân dân quận Ngô Quyền; "
+            "Ủy ban nhân dân quận Hải An") in plain
+    await coordinator.press("Theo đơn vị kế thừa")
+    rolled = coordinator.last().text
+    assert "được tính cho đơn vị kế thừa" in rolled
+    assert rates(rolled, annual).startswith("1/15 đơn vị đã gửi")  # P-LECHAN, by Ngô Quyền's
+    assert "Tính riêng (đơn vị đã chia tách hoặc giải thể): Ủy ban nhân dân quận Hải An " \
+        "(đã chia tách)" in rolled
+    assert status_figures(plain) == status_figures(rolled)  # the programme's figures add up
+    assert status_figures(rolled)[DISSEMINATION] == 1
+    # The list of those who have not sent it, rolled up too: the ward is not on it.
+    await coordinator.press(f"Chưa gửi: {annual}")
+    assert NEW not in coordinator.last().text and "Đông Hải" in coordinator.last().text
+
+    # Digests: the reader chooses in /settings; the default is under the unit that sent.
+    await coordinator.say("/digest")
+    digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
+    assert "Báo cáo định kỳ năm · năm 2026: 0/15 đơn vị đã gửi" in digest
+    assert "cũng đã gửi: Ủy ban nhân dân quận Ngô Quyền" in digest
+    await coordinator.say("/settings")
+    assert "tính mỗi báo cáo cho đơn vị đã gửi" in coordinator.last().text
+    await coordinator.press("Theo đơn vị kế thừa")
+    assert "cho đơn vị kế thừa" in coordinator.last().text
+    await coordinator.say("/digest")
+    digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
+    assert "Báo cáo định kỳ năm · năm 2026: 1/15 đơn vị đã gửi" in digest
+    assert "quận Hải An (đã chia tách)" in digest
+
+
+async def test_notices_and_the_unit_picker_know_only_units_of_today(city):
+    """On the 2026 list, a notice by kind of unit offers the kinds of the units file (wards,
+    communes, the special zones…) but not the abolished districts, and reaches officers of
+    existing units only; an invite cannot be made for a unit that ceased to exist, and the
+    admin is told which units carry on its work."""
+    h = city
+    async with h.runtime.db.transaction() as tx:
+        await import_units(tx, CURRENT_UNITS, translator("vi"), None, h.clock())
+    admin = h.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+    await register(h, 601, "Lê Thị Phường", unit="P-HAIDUONG")
+    await admin.say("/broadcast")
+    await admin.say("Họp giao ban trực tuyến lúc 14:00")
+    await admin.press("Bỏ qua")
+    await admin.press("Theo loại đơn vị")
+    labels = [text for text, _data in admin.last().buttons]
+    assert {"Phường", "Xã", "Đặc khu", "Sở, ban, ngành"} <= set(labels)
+    assert not any("Quận" in label for label in labels)
+    await admin.press("Phường")
+    await admin.press("Xong")
+    await admin.press("Gửi ngay")
+    assert "1 người nhận" in admin.last().text  # the ward's officer
+
+    await admin.say("/cancel")
+    await admin.say("/invite")
+    await admin.press("Cán bộ đầu mối của đơn vị")
+    await admin.say("Q-HAIAN")
+    assert "Q-HAIAN đã chấm dứt hoạt động sau ngày 30/06/2025. Nhập đơn vị kế thừa: " \
+        "P-HAIAN, P-DONGHAI." in admin.last().text
+    await admin.say("Hải An")  # by name: the ward, not the district of the same name
+    await admin.say("1")
+    assert "Ủy ban nhân dân phường Hải An" in admin.last().text  # the summary
