@@ -71,21 +71,22 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
     owing = {s.unit_id for s in statuses}
     units = units if units is not None else await tx.units.list()
     by_id = {u.id: u for u in units}
+    # Units of the kinds that owe it which sent it, then ceased to exist before the deadline.
+    ended = {i for i in sent if i not in owing and i in by_id
+             and by_id[i].kind in obligation.unit_kinds
+             and by_id[i].valid_to is not None and by_id[i].valid_to < deadline}
     if not roll_up:
-        apart = [by_id[i] for i in sent if i not in owing and i in by_id
-                 and by_id[i].kind in obligation.unit_kinds]
+        apart = sorted((by_id[i] for i in ended), key=lambda u: u.code)
         return Completeness(obligation, period, deadline, statuses, apart)
     targets = rolled_up(units)
     earliest: dict[int, datetime] = {}
-    apart_ids: dict[int, Unit] = {}
+    apart_by_id: dict[int, Unit] = {}
     for unit_id, at in sent.items():
         target = targets.get(unit_id)
-        if target is None:
-            continue
-        if target.id in owing:
+        if target is not None and target.id in owing:
             earliest[target.id] = min(at, earliest.get(target.id, at))
-        elif by_id[unit_id].kind in obligation.unit_kinds:
-            apart_ids[target.id] = target
+        elif unit_id in ended and target is not None:  # split or retired: no unit owes it
+            apart_by_id[target.id] = target
     rolled = []
     for status in statuses:
         at = earliest.get(status.unit_id)
@@ -93,7 +94,8 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
             status = replace(status, first_at=at,
                              on_time=status.on_time or at < due.on_time_before)
         rolled.append(status)
-    return Completeness(obligation, period, deadline, rolled, list(apart_ids.values()))
+    apart = sorted(apart_by_id.values(), key=lambda u: u.code)
+    return Completeness(obligation, period, deadline, rolled, apart)
 
 
 async def completeness(tx: Tx, config: Config, today: date, year: int | None = None,

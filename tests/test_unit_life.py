@@ -334,8 +334,8 @@ async def test_status_and_digests_roll_up_to_successors(city):
     # The year is owed by the units existing on its deadline (the 12 districts of 2023 left in
     # this list and the 3 new wards): none of those sent it.
     assert rates(plain, annual).startswith("0/15 đơn vị đã gửi")
-    assert ("Đơn vị đã chấm dứt hoạt động cũng đã gửi: Ủy ban nhân dân quận Ngô Quyền; "
-            "Ủy ban nhân dân quận Hải An") in plain
+    assert ("Đơn vị đã chấm dứt hoạt động cũng đã gửi: Ủy ban nhân dân quận Hải An; "
+            "Ủy ban nhân dân quận Ngô Quyền") in plain
     await coordinator.press("Theo đơn vị kế thừa")
     rolled = coordinator.last().text
     assert "được tính cho đơn vị kế thừa" in rolled
@@ -352,7 +352,7 @@ async def test_status_and_digests_roll_up_to_successors(city):
     await coordinator.say("/digest")
     digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
     assert "Báo cáo định kỳ năm · năm 2026: 0/15 đơn vị đã gửi" in digest
-    assert "cũng đã gửi: Ủy ban nhân dân quận Ngô Quyền" in digest
+    assert "cũng đã gửi: Ủy ban nhân dân quận Hải An; Ủy ban nhân dân quận Ngô Quyền" in digest
     await coordinator.say("/settings")
     assert "tính mỗi báo cáo cho đơn vị đã gửi" in coordinator.last().text
     await coordinator.press("Theo đơn vị kế thừa")
