@@ -361,6 +361,20 @@ async def test_status_and_digests_roll_up_to_successors(city):
     digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
     assert "Báo cáo định kỳ năm · năm 2026: 1/15 đơn vị đã gửi" in digest
     assert "quận Hải An (đã chia tách)" in digest
+    # The compiled report and the spreadsheet, rolled up: the split district keeps its own line,
+    # marked; the merged one counts under the ward.
+    config, t = h.runtime.config, translator("vi")
+    period = config.programme.period("2026")
+    folder = h.settings.database_path.parent
+    rolled_report = await write_report(h.runtime.db, config, t, period, folder / "r.docx", True,
+                                       h.clock(), roll_up=True)
+    rows = {row["unit"]: int(row["count_dissemination"]) for row in rolled_report["units"]}
+    assert rows["Ủy ban nhân dân quận Hải An (đã chia tách)"] == 0 and rows[NEW] == 1
+    assert "Ủy ban nhân dân quận Ngô Quyền" not in rows
+    await write_workbook(h.runtime.db, config, t, period, folder / "r.xlsx", roll_up=True)
+    sheet = openpyxl.load_workbook(folder / "r.xlsx", read_only=True)["Báo cáo định kỳ"]
+    assert sorted((row[1], row[-1]) for row in sheet.iter_rows(min_row=2, values_only=True)) \
+        == [("Q-HAIAN", "Q-HAIAN (đã chia tách)"), ("Q-NGOQUYEN", "P-LECHAN")]
 
 
 async def test_notices_and_the_unit_picker_know_only_units_of_today(city):
