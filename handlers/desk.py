@@ -418,8 +418,8 @@ async def _settings(ctx: Ctx, _args: str) -> None:
         *(Choice(f"set:hour:{hour}", t._("At {hour}:00").format(hour=f"{hour:02d}"))
           for hour in DIGEST_HOURS if hour != prefs["hour"]),
         Choice(f"set:roll_up:{'off' if prefs['roll_up'] else 'on'}",
-               t._("Under the units that sent") if prefs["roll_up"] else
-               t._("Under successors"))])
+               t._("Digests by sending unit") if prefs["roll_up"] else
+               t._("Digests under successors"))])
 
 
 @callback("set", DIGEST_TAKERS)

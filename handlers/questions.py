@@ -285,7 +285,7 @@ class Unit(_Typed):
                     codes=esc(", ".join(unit.successors))) if unit.successors else t._(
                     "Type the code of a unit that exists today.")))
         if not candidates:
-            return Reject(t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a "
+            return Reject(t._("No unit matches “{query}”. Type its code (e.g. P-LECHAN) or a "
                               "part of its name.").format(query=esc(text[:60])))
         listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
         return Reject(t._("Several units match; please type the code of one:") + "\n" + listed)

@@ -487,7 +487,7 @@ EXTEND_FORM = forms.register(Form(
     submit=_extended,
     questions=(
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  check=_owes_it),
         Question("due", Kind.DATE, N_("New deadline"), N_("The unit's new deadline?"),
                  allow_future=True, check=_later),

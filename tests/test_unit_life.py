@@ -355,7 +355,7 @@ async def test_status_and_digests_roll_up_to_successors(city):
     assert "cũng đã gửi: Ủy ban nhân dân quận Hải An; Ủy ban nhân dân quận Ngô Quyền" in digest
     await coordinator.say("/settings")
     assert "tính mỗi báo cáo cho đơn vị đã gửi" in coordinator.last().text
-    await coordinator.press("Theo đơn vị kế thừa")
+    await coordinator.press("Bản tin: theo đơn vị kế thừa")
     assert "cho đơn vị kế thừa" in coordinator.last().text
     await coordinator.say("/digest")
     digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
