@@ -70,6 +70,10 @@ class ConsoleSender:
     def is_group(self, chat_id: str) -> bool:
         return False
 
+    async def fetch(self, file_id: str) -> bytes:
+        """A file sent from the terminal: its id is its path."""
+        return await asyncio.to_thread(Path(file_id).read_bytes)
+
     async def send(self, chat_id: str, message: Message) -> str | None:
         shown = render(message, self.color)
         if shown is not None:

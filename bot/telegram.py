@@ -109,7 +109,10 @@ def _keyboard(choices: tuple[Option, ...]) -> dict[str, object] | None:
     """Inline buttons as the Bot API reads them."""
     if not choices:
         return None
-    buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
+    # "webapp:URL" opens the web desk as a Mini App (handlers.signin); the rest are callbacks.
+    buttons = [{"text": label, "web_app": {"url": cid.removeprefix("webapp:")}}
+               if cid.startswith("webapp:") else {"text": label, "callback_data": cid}
+               for cid, label in choices]
     # Short labels sit two to a row; long ones get a row each so they are not cut off.
     per_row = 2 if all(len(label) <= 18 for _cid, label in choices) else 1
     return {"inline_keyboard": [buttons[i:i + per_row]
@@ -145,6 +148,11 @@ class TelegramSender:
         # The pace may be tuned (tests run faster); the sizes are Telegram's.
         self.limits = replace(limits or ChannelLimits(), max_text=TEXT_LIMIT,
                               max_caption=CAPTION_LIMIT)
+
+    async def fetch(self, file_id: str) -> bytes:
+        """A file people sent (evidence), for the web desk to show."""
+        found = await self.bot.get_file(file_id)
+        return bytes(await found.download_as_bytearray())
 
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")

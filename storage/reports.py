@@ -122,7 +122,7 @@ class ReportsRepo:
 
     async def attachments(self, report_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
 
@@ -145,12 +145,16 @@ class ReportsRepo:
 
     async def search(self, *, unit_id: int | None = None, kind: str | None = None,
                      period: tuple[str, date, date] | None = None, text: str = "",
-                     before_id: int | None = None, limit: int = 10) -> list[Report]:
+                     before_id: int | None = None, limit: int = 10,
+                     unit_kind: str | None = None, status: ReportStatus | None = None
+                     ) -> list[Report]:
         """Newest first, older than `before_id` (the page before), filtered by unit, kind,
         period (key, start, end: a periodic report names it, others fall in it by activity
-        date) and words found in the number, the unit's name or the answers."""
+        date), the unit's kind, the review state and words found in the number, the unit's
+        name or the answers."""
         sql, args = _SELECT + " WHERE 1 = 1", []
-        for column, value in (("r.unit_id", unit_id), ("r.kind", kind)):
+        for column, value in (("r.unit_id", unit_id), ("r.kind", kind), ("u.kind", unit_kind),
+                              ("r.status", status.value if status else None)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)

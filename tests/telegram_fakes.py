@@ -52,8 +52,8 @@ class Sent:
         markup = self.params.get("reply_markup") or {}
         if isinstance(markup, str):
             markup = json.loads(markup)
-        return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", [])
-                for b in row]
+        return [(b["text"], b.get("callback_data") or b["web_app"]["url"])
+                for row in markup.get("inline_keyboard", []) for b in row]
 
 
 class RecordingRequest(BaseRequest):

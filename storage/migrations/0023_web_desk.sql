@@ -1,0 +1,30 @@
+-- The coordinator's web desk (issue 18): one-time sign-in links (from /web in a private chat)
+-- and the browser sessions they open. Only SHA-256 hashes of the link codes and session tokens
+-- are kept, so a copy of the database signs nobody in.
+CREATE TABLE web_links (
+    code_hash TEXT PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX web_links_contact ON web_links(contact_id);
+
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    -- The role and unit the person had when signing in: a session ends when either changes.
+    role TEXT NOT NULL,
+    unit_id INTEGER,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE INDEX web_sessions_contact ON web_sessions(contact_id);
+
+-- The report list's filters, newest first: by review state, and by the unit kind through the
+-- units (units_kind exists); kind alone.
+CREATE INDEX IF NOT EXISTS reports_kind_id ON reports(kind, id);
+CREATE INDEX IF NOT EXISTS reports_unit_id ON reports(unit_id, id);
+CREATE INDEX IF NOT EXISTS reports_period_id ON reports(period_key, id);
