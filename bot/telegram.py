@@ -20,7 +20,9 @@ from telegram import (
     InputFile,
     InputMediaDocument,
     InputMediaPhoto,
+    MenuButtonWebApp,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -29,6 +31,7 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
@@ -44,7 +47,9 @@ from bot.delivery import (
 )
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.signin import APP_PATH
 from handlers.types import Attachment, Inbound
+from locales.i18n import translator
 from storage.messages import Edit, Files, Message, Option
 
 # Opt in to PTB's coming behaviour (durations as timedelta) instead of its deprecation warning.
@@ -316,6 +321,7 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
     ops_server = None
     try:
         ops_server = health.start(runtime)
+        await _menu_button(app, settings)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # checked by the settings
             server = webhook_app(app, runtime, urlparse(settings.webhook_url).path, secret
@@ -343,6 +349,18 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
             await also.stop()
         await runtime.stop()
         await app.shutdown()
+
+
+async def _menu_button(app: Application, settings: Settings) -> None:
+    """The bot's menu button opens the web desk as a Mini App (Telegram requires https)."""
+    if not (settings.web_port and settings.web_url.startswith("https://")):
+        return
+    t = translator(settings.default_locale, settings.zone)
+    try:
+        await app.bot.set_chat_menu_button(menu_button=MenuButtonWebApp(
+            t._("Web desk"), WebAppInfo(f"{settings.web_url}{APP_PATH}")))
+    except TelegramError as exc:  # the chats work without it
+        log.warning("the web desk's menu button was not set (%s)", type(exc).__name__)
 
 
 def run_telegram(settings: Settings, runtime: Runtime, also=None) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -291,3 +292,26 @@ async def test_send_back_and_answer_a_difficulty(harness, web):
         assert "Tài liệu đã gửi qua hệ thống" in officer.last().text
         thread = await client.get(f"/desk/difficulties/{found.group(1)}")
         assert "Tài liệu đã gửi qua hệ thống" in thread.text
+
+
+async def test_menu_button_and_miniapp_button_need_https(harness, web):
+    from bot.settings import load_settings
+    from bot.telegram import _menu_button
+
+    await _menu_button(harness.app, harness.settings)  # http: Telegram would refuse it
+    assert not [c for c in harness.request.calls if c.method == "setChatMenuButton"]
+    secure = load_settings(telegram_bot_token="123:TEST",
+                           web_public_url="https://desk.example.gov.vn")
+    await _menu_button(harness.app, secure)
+    call = next(c for c in harness.request.calls if c.method == "setChatMenuButton")
+    button = call.params["menu_button"]
+    button = json.loads(button) if isinstance(button, str) else button
+    assert button["web_app"]["url"] == "https://desk.example.gov.vn/desk/app"
+    # /web on Telegram with an https desk: the link, and a button opening the Mini App.
+    harness.runtime.config = replace(harness.runtime.config,
+                                     web_url="https://desk.example.gov.vn")
+    coordinator = await register(harness, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    await coordinator.say("/web")
+    assert "https://desk.example.gov.vn/desk/signin?code=" in coordinator.last().text
+    assert coordinator.last().buttons == [("Mở bàn làm việc",
+                                           "https://desk.example.gov.vn/desk/app")]
