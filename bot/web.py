@@ -42,6 +42,7 @@ from handlers.admin import unit_kind_label
 from handlers.context import Ctx
 from handlers.kinds import KINDS
 from handlers.types import Inbound
+from locales.i18n import N_
 from storage.models import Contact, Role
 from storage.reports import ReportStatus
 
@@ -419,6 +420,11 @@ class Unit(Page):
                                   for d in open_])
 
 
+# What happened to a report, as its history lists it.
+REPORT_EVENTS = {"submitted": N_("sent"), "edited": N_("changed by the unit"),
+                 **{s.value: label for s, label in reports.STATUS_LABELS.items()}}
+
+
 def _report_row(t, report) -> dict:
     return {"id": report.id, "number": report.number, "unit": report.unit_name,
             "kind": t._(KINDS[report.kind].title) if report.kind in KINDS else report.kind,
@@ -500,8 +506,8 @@ class ReportPage(Page):
             period=period.label(t) if period else "",
             answers=forms.summary_lines(t, form, report.answers, skip={"evidence"}),
             files=files, history=history,
-            events=[(t.datetime(e.at), t._(reports.STATUS_LABELS[ReportStatus(e.kind)])
-                     if e.kind in set(ReportStatus) else e.kind, e.note or "") for e in events],
+            events=[(t.datetime(e.at), t._(REPORT_EVENTS.get(e.kind, e.kind)), e.note or "")
+                    for e in events],
             can_approve=role in reports.REVIEWERS and report.status is not ReportStatus.APPROVED,
             can_send_back=role in reports.REVIEWERS
             and report.status is ReportStatus.RECEIVED)
