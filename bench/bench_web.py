@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import sys
 import tempfile
@@ -69,27 +70,30 @@ async def main() -> None:
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--per-unit-year", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="build the data set here once, reuse it then")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.db"
-        await (await Database(path).open()).close()
-        began = time.perf_counter()
-        count = build(path, args.units, args.per_unit_year)
-        print(f"built {count:,} reports for {args.units:,} units in "
-              f"{time.perf_counter() - began:.1f} s")
+        path = args.keep or Path(folder) / "bench.db"
+        if not path.exists():
+            await (await Database(path).open()).close()
+            began = time.perf_counter()
+            count = build(path, args.units, args.per_unit_year)
+            print(f"built {count:,} reports for {args.units:,} units in "
+                  f"{time.perf_counter() - began:.1f} s")
         runtime = Runtime(load_settings(database_path=path, web_port=0), clock=lambda: NOW)
         await runtime.open()
+        token = secrets.token_urlsafe(16)
         async with runtime.db.transaction() as tx:  # a coordinator, signed in
             contact = await tx.contacts.create(unit_id=None, role=Role.COORDINATOR,
                                                name="Bench", language="vi", now=NOW)
-            await tx.web.open_session("bench-token", contact.id, "coordinator", None, "csrf",
+            await tx.web.open_session(token, contact.id, "coordinator", None, "csrf",
                                       NOW, NOW + timedelta(hours=12))
         sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
         server = tornado.httpserver.HTTPServer(health.health_app(runtime))
         server.add_sockets(sockets)
         try:
             times = await measure(f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
-                                  "bench-token", args.rounds)
+                                  token, args.rounds)
         finally:
             server.stop()
             await runtime.stop()

