@@ -362,3 +362,46 @@ async def test_evidence_shown_to_whom_may_read_the_report(harness, web):
         assert (await client.get(f"/desk/files/{file_id}")).status_code == 404
     async with web.client() as client:  # nobody signed in
         assert (await client.get(f"/desk/files/{file_id}")).status_code == 401
+
+
+async def test_escalate_resolve_and_downloads(harness, web):
+    officer = await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    coordinator = await register(harness, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    leader = await register(harness, 401, "Lê Văn Lãnh", Role.LEADER, None)
+    await report_of(officer)
+    for step in ("/difficulty", "Thiếu kinh phí in tài liệu"):
+        await officer.say(step)
+    for label in ("Kinh phí", "Bình thường", "Bỏ qua", "Bỏ qua", "Xác nhận"):
+        await officer.press(label)
+    async with harness.runtime.db.read() as tx:
+        difficulty = (await tx.difficulties.awaiting())[0]
+    async with web.client() as client:
+        await web.sign_in(client, coordinator)
+        token = await csrf_of(client, f"/desk/difficulties/{difficulty.id}")
+        page = await client.post(f"/desk/difficulties/{difficulty.id}", follow_redirects=True,
+                                 data={"action": "esc", "csrf": token})
+        assert difficulty.number in page.text and 'data-action="ans"' not in page.text
+        await harness.drain()
+        assert difficulty.number in leader.last().text  # the leaders have it now
+        assert "lãnh đạo" in officer.last().text
+        # Escalated, it is the leaders' to act on: the coordinator's resolve is refused.
+        refused = await client.post(f"/desk/difficulties/{difficulty.id}", follow_redirects=True,
+                                    data={"action": "res", "csrf": token})
+        flash = re.search(r'<p class="flash">(.*?)</p>', refused.text).group(1)
+        assert difficulty.number in flash and "lãnh đạo" in flash, flash
+        async with harness.runtime.db.read() as tx:
+            assert (await tx.difficulties.get(difficulty.id)).status.value == "escalated"
+        sheet = await client.get("/desk/download/export", params={"period": "2026"})
+        assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+        draft = await client.get("/desk/download/compile", params={"period": "2026"})
+        assert draft.status_code == 200 and draft.content[:2] == b"PK"
+        assert "attachment" in draft.headers["Content-Disposition"]
+    async with web.client() as client:
+        await web.sign_in(client, leader)
+        token = await csrf_of(client, f"/desk/difficulties/{difficulty.id}")
+        await client.post(f"/desk/difficulties/{difficulty.id}", follow_redirects=True,
+                          data={"action": "res", "csrf": token})
+        await harness.drain()
+        assert "✅" in officer.last().text and difficulty.number in officer.last().text
+    async with harness.runtime.db.read() as tx:
+        assert (await tx.difficulties.get(difficulty.id)).status.value == "resolved"
