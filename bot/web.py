@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode, urlparse
 
 import tornado.web
 
@@ -209,9 +209,22 @@ class Page(tornado.web.RequestHandler):
         language = self.me.contact.language if self.me else self.desk.config.default_locale
         return self.desk.config.translator(language)
 
+    def _foreign_origin(self) -> bool:
+        """A POST sent by another site's page (a browser names the page's origin): refused,
+        the sign-in too, so nobody can be signed in to someone else's account unawares."""
+        origin = self.request.headers.get("Origin")
+        if not origin or self.request.method != "POST":
+            return False
+        ours = {self.request.host, urlparse(self.desk.settings.web_url).netloc}
+        return urlparse(origin).netloc not in ours
+
     async def prepare(self) -> None:
         self.me = await self.desk.visitor(self.get_cookie(SESSION_COOKIE),
                                           unquote(self.get_cookie(MINIAPP_COOKIE) or ""))
+        if self._foreign_origin():
+            self.me = None
+            self.refuse(403)
+            return
         if self.open_to_all:
             return
         if self.me is None:

@@ -19,7 +19,7 @@ import tornado.netutil
 from bot import health
 from bot.web import check_init_data
 from storage.models import Role
-from tests.telegram_fakes import register
+from tests.telegram_fakes import invite, register
 
 TOKEN = "123:TEST"  # the harness's bot token
 
@@ -405,3 +405,31 @@ async def test_escalate_resolve_and_downloads(harness, web):
         assert "✅" in officer.last().text and difficulty.number in officer.last().text
     async with harness.runtime.db.read() as tx:
         assert (await tx.difficulties.get(difficulty.id)).status.value == "resolved"
+
+
+async def test_english_miniapp_posts_and_foreign_origins(harness, web):
+    officer = await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    english = harness.chat(302, "Peter Coordinator", language="en")
+    await english.say(f"/start {await invite(harness, Role.COORDINATOR, 'SO-TTTT')}")
+    report_id = await report_of(officer)
+    async with web.miniapp(init_data(302, web.now() - 5)) as client:
+        page = await client.get(f"/desk/reports/{report_id}")
+        assert "Approve" in page.text and "Reports" in page.text  # the person's language
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        other = await client.post(f"/desk/reports/{report_id}", headers={
+            "Origin": "https://evil.example"}, data={"action": "approve", "csrf": token})
+        assert other.status_code == 403
+        done = await client.post(f"/desk/reports/{report_id}", follow_redirects=True, headers={
+            "Origin": web.base}, data={"action": "approve", "csrf": token})
+        assert "approved" in re.search(r'<p class="flash">(.*?)</p>', done.text).group(1)
+        assert 'action="/desk/signout"' not in done.text  # a Mini App has nothing to sign out
+    await harness.drain()
+    assert "✅" in officer.last().text
+    # A sign-in posted from another site's page is refused: the link stays usable.
+    code = (await web.link(english)).split("code=")[1]
+    async with web.client() as client:
+        forged = await client.post("/desk/signin", data={"code": code},
+                                   headers={"Origin": "https://evil.example"})
+        assert forged.status_code == 403 and "baocao_session" not in forged.headers.get(
+            "Set-Cookie", "")
+        assert (await client.post("/desk/signin", data={"code": code})).status_code == 302
