@@ -195,7 +195,9 @@ class Page(tornado.web.RequestHandler):
         # A page shows one person's data: never kept by a browser or a proxy for another.
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
+        # Not "no-referrer": with it a browser posts forms with "Origin: null", which the
+        # origin check (_foreign_origin) must refuse. Other sites are told nothing.
+        self.set_header("Referrer-Policy", "same-origin")
         # Telegram Web shows a Mini App in a frame; nobody else may.
         self.set_header("Content-Security-Policy",
                         "default-src 'self'; img-src 'self' data:; style-src 'self'; "
