@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from handlers import periods
+from storage.text import fold
 
 KINDS = ["dissemination", "study", "inspection", "review", "model", "plan"]
 YEARS = [2022, 2023, 2024, 2025, 2026]
@@ -47,6 +48,10 @@ def build(path: Path, units: int, per_unit_year: int) -> int:
         if len(rows) > 50_000:
             _flush(conn, rows)
     _flush(conn, rows)
+    # The search index the program writes with each report (migration 0023).
+    conn.create_function("fold", 1, fold, deterministic=True)
+    conn.execute("INSERT INTO report_words (rowid, words) SELECT r.id, fold(r.number || ' ' || "
+                 "u.name || ' ' || r.answers) FROM reports r JOIN units u ON u.id = r.unit_id")
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()

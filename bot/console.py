@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot import health
 from bot.delivery import ChannelLimits
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -69,6 +70,10 @@ class ConsoleSender:
 
     def is_group(self, chat_id: str) -> bool:
         return False
+
+    async def fetch(self, file_id: str) -> bytes:
+        """A file sent from the terminal: its id is its path."""
+        return await asyncio.to_thread(Path(file_id).read_bytes)
 
     async def send(self, chat_id: str, message: Message) -> str | None:
         shown = render(message, self.color)
@@ -254,6 +259,14 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
               "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
               "watch reminders; /as guest is someone new, to try an invite; /attach PATH sends a "
               "file; /quit leaves.").format(who=session.who))
+    try:  # the web desk, on this machine: /web gives a sign-in link to it
+        server = health.start(runtime)
+    except health.PortError as exc:
+        server = None
+        print(exc)
+    if server is not None:
+        print(t._("Web desk: {url}/desk/ (send /web for a sign-in link)").format(
+            url=settings.web_url))
     read = _keyboard()
     await runtime.receive([session.event("/start")], wait=True)
     await worker.drain()
@@ -304,4 +317,6 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
             await runtime.receive([event], wait=True)
             await worker.drain()
     finally:
+        if server is not None:
+            server.stop()
         await runtime.stop()

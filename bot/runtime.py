@@ -116,6 +116,8 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   message_retention=timedelta(days=settings.message_retention_days),
                   file_retention=timedelta(days=settings.file_retention_days),
                   letterhead=letterhead_from(settings),
+                  web_url=settings.web_url if settings.web_port else None,
+                  web_link_minutes=settings.web_link_minutes,
                   bot_username=bot_username or settings.telegram_bot_username)
 
 

@@ -388,6 +388,12 @@ async def _not_for_role(ctx: Ctx) -> None:
         role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
+async def press(ctx: Ctx, choice: str) -> None:
+    """A button pressed outside a chat (the web desk): the same checks of role and state, and
+    the same handler, as the button in a chat."""
+    await _on_choice(ctx, choice)
+
+
 async def _on_choice(ctx: Ctx, choice: str) -> None:
     t = ctx.t
     prefix, _, rest = choice.partition(":")

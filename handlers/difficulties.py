@@ -160,11 +160,45 @@ async def _difficulty(ctx: Ctx, _args: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Viewing and acting
 
-async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
-    number = parse_id(difficulty_id)
-    difficulty = await ctx.tx.difficulties.get(number) if number is not None else None
+async def visible(ctx: Ctx, difficulty_id: int) -> Difficulty | None:
+    """The difficulty if this person may see it (officers: their own unit's), without a word."""
+    difficulty = await ctx.tx.difficulties.get(difficulty_id)
     if difficulty is None or (ctx.role is Role.OFFICER
                               and difficulty.unit_id != ctx.contact.unit_id):
+        return None
+    return difficulty
+
+
+async def waiting(ctx: Ctx, limit: int = 200) -> list[Difficulty]:
+    """The difficulties this person follows, oldest first: leaders those escalated to them,
+    officers their unit's, the others every one not resolved (as /difficulties lists them)."""
+    statuses = [Status.ESCALATED] if ctx.role is Role.LEADER else NOT_RESOLVED
+    unit_id = ctx.contact.unit_id if ctx.role is Role.OFFICER else None
+    return await ctx.tx.difficulties.listing(statuses=statuses, unit_id=unit_id, limit=limit)
+
+
+def deadlines(config: Config, difficulty: Difficulty) -> tuple[datetime, datetime]:
+    """When it must be acknowledged and answered by (working hours from its opening)."""
+    programme, limits = config.programme, config.programme.difficulties
+    opened = difficulty.opened_at.astimezone(config.zone)
+    return (programme.add_working_hours(opened, limits.acknowledge_hours[difficulty.urgency]),
+            programme.add_working_hours(opened, limits.answer_hours[difficulty.urgency]))
+
+
+def actions(t, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
+    """What a role may do to a difficulty now (the buttons a chat shows)."""
+    return _buttons(t, difficulty, role)
+
+
+# The action that needs a text, by its button -> the form that takes the text.
+TEXT_ACTIONS = {"ans": "difficulty_answer", "rep": "difficulty_reply",
+                "ret": "difficulty_return", "reo": "difficulty_reopen"}
+
+
+async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
+    number = parse_id(difficulty_id)
+    difficulty = await visible(ctx, number) if number is not None else None
+    if difficulty is None:
         await ctx.refuse(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
@@ -239,8 +273,7 @@ async def _act(ctx: Ctx, rest: str) -> None:
         if not await ctx.go_private():
             ctx.reply(ctx.t._("Please open a private chat with the bot first."))
             return
-        form = {"ans": ANSWER_FORM, "rep": REPLY_FORM, "ret": RETURN_FORM,
-                "reo": REOPEN_FORM}[what]
+        form = forms.FORMS[TEXT_ACTIONS[what]]
         await forms.start(ctx, form, {"id": difficulty.id}, intro=headline(ctx.t, difficulty))
 
 
@@ -431,17 +464,13 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not programme.is_working_time(local):
         return []
     out: list[Outgoing] = []
-    limits = programme.difficulties
     for difficulty in await tx.difficulties.awaiting():
-        opened = difficulty.opened_at.astimezone(config.zone)
         key = f"kk:{difficulty.id}:{difficulty.opened_at.isoformat()}"
-        answer_by = programme.add_working_hours(opened, limits.answer_hours[difficulty.urgency])
+        acknowledge_by, answer_by = deadlines(config, difficulty)
         if local >= answer_by:
             if await tx.tracking.first_notification(f"{key}:escalate", "escalation", now):
                 await escalate(tx, config, difficulty, None, now, out, overdue=True)
             continue
-        acknowledge_by = programme.add_working_hours(
-            opened, limits.acknowledge_hours[difficulty.urgency])
         if difficulty.status is Status.OPEN and local >= acknowledge_by and \
                 await tx.tracking.first_notification(f"{key}:acknowledge", "reminder", now):
             out += await _tell(tx, config, [Role.COORDINATOR], difficulty, lambda t, d=difficulty:

@@ -224,19 +224,26 @@ async def _export(ctx: Ctx, args: str) -> None:
             await _export_period(ctx, programme.period_ref(period.key))
             return
         ctx.reply(ctx.t._("Unknown period {key}.").format(key=esc(args.strip()[:30])))
-    year = int(ctx.today.year if (ctx.today.month, ctx.today.day) < (12, 15)
-               else ctx.today.year + 1)
-    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
-            *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
-    found: dict[tuple, Period] = {}
-    for key in keys:  # two ad hoc periods with the same dates make the same spreadsheet
-        period = programme.period(key)
-        found.setdefault((period.start, period.end), period)
+    found = {(p.start, p.end): p for p in offered_periods(ctx.config, ctx.today)}
     ctx.reply(ctx.t._("Which period should the spreadsheet cover? Another one can be typed: "
                       "/export 2024, /export 2025-Q3, /export 2026-M03 or a review period "
                       "({ids}).").format(ids=", ".join(p.id for p in programme.adhoc_periods)),
               [Choice(f"ex:{programme.period_ref(p.key)}", p.short_label(ctx.t))
                for p in found.values()])
+
+
+def offered_periods(config: Config, today: date) -> list[Period]:
+    """The periods offered for a spreadsheet: this reporting year and the last, its halves and
+    quarters, and the programme's review periods (two with the same dates offered once)."""
+    programme = config.programme
+    year = int(today.year if (today.month, today.day) < (12, 15) else today.year + 1)
+    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
+            *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
+    found: dict[tuple, Period] = {}
+    for key in keys:
+        period = programme.period(key)
+        found.setdefault((period.start, period.end), period)
+    return list(found.values())
 
 
 @callback("ex", DESK, private_data=True)

@@ -420,6 +420,34 @@ def current(form: Form, session: Session, env: Env, prefix: str = "", preview: s
     return run.result()
 
 
+async def submit_typed(ctx: Ctx, form: Form, params: dict[str, Any],
+                       typed: dict[str, str]) -> str | None:
+    """A form answered at once outside a chat (the web desk's note or answer): each typed answer
+    read by its question's own type, then the form's own submit. The reason it was refused, or
+    None once submitted."""
+    t = ctx.t
+    if ctx.role not in form.roles:
+        return t._("You no longer have access to this form.")
+    step = env(ctx)
+    answers: dict[str, Any] = {}
+    for question in form.questions:
+        text = typed.get(question.key, "")
+        if not text.strip() and question.optional:
+            answers[question.key] = None
+            continue
+        outcome = question.type.parse(question, Given(text=text), FormState(id=form.id), step)
+        if not isinstance(outcome, Accept):
+            return outcome.error if isinstance(outcome, Reject) else t._(
+                "This question needs a typed answer or a button.")
+        if question.check is not None:
+            error = await question.check(ctx, outcome.value)
+            if error:
+                return error
+        answers[question.key] = outcome.value
+    await form.submit(ctx, answers, params)
+    return None
+
+
 def summary_lines(t: Any, form: Form, answers: dict[str, Any],
                   skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """'Label: value' for every question that applies, as shown before confirming."""

@@ -253,8 +253,8 @@ def _gist(report: Report) -> str:
 async def _readable(ctx: Ctx, report_id: str) -> Report | None:
     """The report if this person may see it: officers their own unit's, others all."""
     number = parse_id(report_id)
-    report = await ctx.tx.reports.get(number) if number is not None else None
-    if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
+    report = await readable(ctx, number) if number is not None else None
+    if report is None:
         await ctx.refuse(ctx.t._("This report is not available to you."))
         return None
     return report
@@ -433,17 +433,35 @@ async def _any_report(ctx: Ctx, query: dict) -> bool:
         if period else None, limit=1))
 
 
+async def find(ctx: Ctx, query: dict, before: int | None = None, limit: int = PAGE + 1
+               ) -> list[Report]:
+    """Reports matching `query` (unit, kind, period, unit_kind, status, text), newest first,
+    older than `before`. Officers see their own unit's reports only, whatever was asked."""
+    if ctx.role is Role.OFFICER:
+        query["unit"] = ctx.contact.unit_id
+    period = ctx.config.programme.period(query["period"]) if query.get("period") else None
+    status = query.get("status")
+    return await ctx.tx.reports.search(
+        unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
+        period=(period.key, period.start, period.end) if period else None, before_id=before,
+        limit=limit, unit_kind=query.get("unit_kind"),
+        status=ReportStatus(status) if status in set(ReportStatus) else None)
+
+
+async def readable(ctx: Ctx, report_id: int) -> Report | None:
+    """The report if this person may see it (officers: their own unit's), without a word."""
+    report = await ctx.tx.reports.get(report_id)
+    if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
+        return None
+    return report
+
+
 async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None:
     """One page of reports matching `query` (unit, kind, period, text), older than `before`;
     the query is kept so that "Older reports" turns the page."""
     t = ctx.t
-    if ctx.role is Role.OFFICER:
-        query["unit"] = ctx.contact.unit_id  # officers see their own unit's reports only
+    reports = await find(ctx, query, before)
     period = ctx.config.programme.period(query["period"]) if query.get("period") else None
-    reports = await ctx.tx.reports.search(
-        unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
-        period=(period.key, period.start, period.end) if period else None, before_id=before,
-        limit=PAGE + 1)
     ctx.state.reports_query = query
     shown = reports[:PAGE]
     unit = await ctx.tx.units.get(query["unit"]) if query.get("unit") else None

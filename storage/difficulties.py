@@ -87,7 +87,7 @@ class DifficultiesRepo:
 
     async def attachments(self, difficulty_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'difficulty' AND owner_id = ? ORDER BY id", (difficulty_id,))
         return [dict(r) for r in rows]
 

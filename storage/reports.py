@@ -106,9 +106,18 @@ class ReportsRepo:
              activity_date.isoformat() if activity_date else None,
              json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
         report_id = rows[0][0]
+        await self._index_words(report_id)
         await self._replace_attachments(report_id, attachments, channel, now)
         await self.add_event(report_id, "submitted", contact_id, None, now)
         return await self.get(report_id)
+
+    async def _index_words(self, report_id: int) -> None:
+        """The report's words in the search index (migration 0025), as they are now."""
+        await self.conn.execute("DELETE FROM report_words WHERE rowid = ?", (report_id,))
+        await self.conn.execute(
+            "INSERT INTO report_words (rowid, words) SELECT r.id, "
+            "fold(r.number || ' ' || u.name || ' ' || r.answers) FROM reports r "
+            "JOIN units u ON u.id = r.unit_id WHERE r.id = ?", (report_id,))
 
     async def _replace_attachments(self, report_id: int, attachments: list[dict], channel: str,
                                    now: datetime) -> None:
@@ -122,7 +131,7 @@ class ReportsRepo:
 
     async def attachments(self, report_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
 
@@ -145,26 +154,34 @@ class ReportsRepo:
 
     async def search(self, *, unit_id: int | None = None, kind: str | None = None,
                      period: tuple[str, date, date] | None = None, text: str = "",
-                     before_id: int | None = None, limit: int = 10) -> list[Report]:
+                     before_id: int | None = None, limit: int = 10,
+                     unit_kind: str | None = None, status: ReportStatus | None = None
+                     ) -> list[Report]:
         """Newest first, older than `before_id` (the page before), filtered by unit, kind,
         period (key, start, end: a periodic report names it, others fall in it by activity
-        date) and words found in the number, the unit's name or the answers."""
-        sql, args = _SELECT + " WHERE 1 = 1", []
-        for column, value in (("r.unit_id", unit_id), ("r.kind", kind)):
+        date), the unit's kind, the review state and words found in the number, the unit's
+        name or the answers: each word the start of a word there, looked up in the full-text
+        index and read newest first, so that a page costs the same over a million reports."""
+        words = fold(text).split()
+        if words:  # each word a quoted prefix: whatever it holds is never FTS syntax
+            sql = _SELECT.replace("FROM reports r", "FROM report_words w JOIN reports r "
+                                  "ON r.id = w.rowid") + " WHERE w.report_words MATCH ?"
+            args: list = [" AND ".join('"' + word.replace('"', '""') + '"*' for word in words)]
+        else:
+            sql, args = _SELECT + " WHERE 1 = 1", []
+        for column, value in (("r.unit_id", unit_id), ("r.kind", kind), ("u.kind", unit_kind),
+                              ("r.status", status.value if status else None)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
         if period is not None:
             sql += " AND (r.period_key = ? OR r.activity_date BETWEEN ? AND ?)"
             args += [period[0], period[1].isoformat(), period[2].isoformat()]
-        for word in fold(text).split():
-            sql += " AND fold(r.number || ' ' || u.name || ' ' || r.answers) LIKE ?"
-            args.append("%" + word.replace("%", "").replace("_", "") + "%")
         if before_id is not None:
-            sql += " AND r.id < ?"
+            sql += " AND w.rowid < ?" if words else " AND r.id < ?"
             args.append(before_id)
-        rows = await self.conn.execute_fetchall(sql + " ORDER BY r.id DESC LIMIT ?",
-                                                (*args, limit))
+        order = " ORDER BY w.rowid DESC LIMIT ?" if words else " ORDER BY r.id DESC LIMIT ?"
+        rows = await self.conn.execute_fetchall(sql + order, (*args, limit))
         return [_report(r) for r in rows]
 
     async def update_answers(self, report: Report, answers: dict, attachments: list[dict],
@@ -182,6 +199,7 @@ class ReportsRepo:
             (json.dumps(answers, ensure_ascii=False),
              activity_date.isoformat() if activity_date else None, period_key, iso(now),
              report.id))
+        await self._index_words(report.id)
         await self._replace_attachments(report.id, attachments, channel, now)
         await self.add_event(report.id, "edited", contact_id, None, now)
         return await self.get(report.id)

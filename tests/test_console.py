@@ -136,3 +136,40 @@ def test_demo_tries_an_invite_as_someone_new_and_attaches_a_file(tmp_path):
     # The coordinator hears of the difficulty, marked with who they are, not an address.
     assert "[→ cán bộ tổng hợp] " in out
     assert "guest:" not in out and "coordinator:" not in out and "officer:" not in out
+
+
+def test_demo_serves_the_web_desk_and_web_signs_in(tmp_path):
+    """The demo prints the desk's local address; /web there gives a link that signs in."""
+    import http.cookiejar
+    import re
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = baocao("demo", "--as", "coordinator", env={
+        **os.environ, "DATABASE_PATH": str(tmp_path / "demo.db"), "WEB_PORT": str(port)})
+    try:
+        seen = wait_for_prompt(process)
+        assert f"http://127.0.0.1:{port}/desk/" in seen
+        process.stdin.write("/web\n")
+        process.stdin.flush()
+        while "code=" not in seen or not seen.endswith("> "):
+            char = process.stdout.read(1)
+            assert char, seen[-500:]
+            seen += char
+        link = re.search(r"(http://127\.0\.0\.1:\d+/desk/signin\?code=[\w-]+)", seen).group(1)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        assert 'method="post"' in opener.open(link, timeout=10).read().decode()
+        code = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["code"][0]
+        page = opener.open(f"http://127.0.0.1:{port}/desk/signin",
+                           urllib.parse.urlencode({"code": code}).encode(), timeout=30)
+        assert "Tình hình gửi báo cáo" in page.read().decode()  # followed to the status grid
+        process.stdin.write("/quit\n")
+        process.stdin.flush()
+        assert finish(process)[0] == 0
+    finally:
+        process.kill()
