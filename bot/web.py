@@ -367,9 +367,11 @@ class Status(Page):
             names = await tx.units.kinds()
         officer = contact.role is Role.OFFICER
         columns, rows, summary = [], {}, defaultdict(lambda: [0, 0, 0])
-        for index, (obligation, period, deadline, statuses) in enumerate(found):
-            columns.append((obligation.label(t.language), period.label(t), t.date(deadline)))
-            for status in statuses:
+        for index, shown_period in enumerate(found):
+            deadline = shown_period.deadline
+            columns.append((shown_period.obligation.label(t.language), shown_period.period.label(t),
+                            t.date(deadline)))
+            for status in shown_period.statuses:
                 if officer and status.unit_id != contact.unit_id:
                     continue  # an officer sees their own unit only
                 state = _cell(status, deadline, today)
@@ -438,11 +440,12 @@ class Unit(Page):
                                                   unit_id=unit.id, limit=50)
             found = await desk.completeness(tx, config, today)
         states = []
-        for obligation, period, deadline, statuses in found:
-            mine = next((s for s in statuses if s.unit_id == unit.id), None)
+        for shown_period in found:
+            mine = next((s for s in shown_period.statuses if s.unit_id == unit.id), None)
             if mine is not None:
-                states.append((obligation.label(t.language), period.label(t), t.date(deadline),
-                               _cell(mine, deadline, today),
+                deadline = shown_period.deadline
+                states.append((shown_period.obligation.label(t.language), shown_period.period.label(t),
+                               t.date(deadline), _cell(mine, deadline, today),
                                t.datetime(mine.first_at) if mine.first_at else ""))
         labels = {"ok": t._("on time"), "late": t._("late"), "missing": t._("missing"),
                   "due": t._("not yet due"), "gone": t._("unit no longer exists")}

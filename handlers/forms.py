@@ -428,7 +428,7 @@ async def submit_typed(ctx: Ctx, form: Form, params: dict[str, Any],
     t = ctx.t
     if ctx.role not in form.roles:
         return t._("You no longer have access to this form.")
-    step = env(ctx)
+    step = await env(ctx, form)
     answers: dict[str, Any] = {}
     for question in form.questions:
         text = typed.get(question.key, "")
