@@ -52,9 +52,8 @@ class CompileError(Exception):
 def choices(config: Config, today: date) -> list[Period]:
     """What /compile offers: this reporting year and the last, and the programme's reviews."""
     year = periods.year_of(today)
-    found = [year, periods.year(int(year.key) - 1)]
-    found += [config.programme.period(key) for key in ("review-2025", "review-2030")]
-    return [p for p in found if p is not None]
+    reviews = [config.programme.period(key) for key in ("review-2025", "review-2030")]
+    return [year, periods.year(int(year.key) - 1), *(p for p in reviews if p is not None)]
 
 
 def _year_slices(period: Period) -> list[Period]:
@@ -124,13 +123,15 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     levels = {"preliminary": t._("preliminary review"), "final": t._("final review")}
     reviews, reviews_more = await _listed(
         tx, t, "review", period, approved_only,
-        lambda a: f"{levels.get(a.get('level'), '')}: {a.get('results', '')}")
+        lambda a: f"{levels.get(a.get('level', ''), '')}: {a.get('results', '')}")
     models, models_more = await _listed(
         tx, t, "model", period, approved_only,
         lambda a: f"{a.get('name', '')}: {a.get('result', '')}")
 
     obligations = await obligations_in(tx, config, period)
-    completeness, missing, no_plan = [], [], []
+    completeness: list[dict[str, str]] = []
+    missing: list[dict[str, str]] = []
+    no_plan: list[str] = []
     for obligation, own, deadline, statuses in obligations:
         completeness.append({
             "name": obligation.label(t.language), "period": own.label(t),
@@ -309,7 +310,7 @@ async def run_compile_job(db: Database, config: Config, job: dict, now: datetime
     async with db.read() as tx:
         contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
     t = config.translator(contact.language if contact else None)
-    period = config.programme.period(job["params"]["period"])
+    period = config.programme.known_period(job["params"]["period"])
     path = config.files_dir / f"baocao-{period.key}-{job['id']}.docx"
 
     def tell(reply: Reply) -> Awaitable[None]:

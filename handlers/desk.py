@@ -24,7 +24,7 @@ from handlers.reminders import COORDINATING, current_obligations, in_view, owed
 from handlers.reports import period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role
 from storage.repos import Tx
@@ -46,10 +46,10 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     """Each obligation's current period (or its period in `year`), with every unit's status."""
     programme = config.programme
     moved = await tx.tracking.moved_deadlines()
-    found = []
+    found: list[tuple[Obligation, Period, date, list[UnitStatus]]] = []
     for obligation in programme.obligations:
-        if year is not None and obligation.period == "annual" and programme.period(str(year)):
-            period = programme.period(str(year))
+        if year is not None and obligation.period == "annual" and (
+                period := programme.period(str(year))) is not None:
             deadline = moved.get((obligation.id, period.key),
                                  programme.deadline(obligation, period))
         else:
@@ -65,7 +65,7 @@ def _kind_order(names: dict, kind: str) -> tuple[int, str]:
     return (order.index(kind) if kind in order else len(order), kind)
 
 
-def _rates(t, statuses: list[UnitStatus]) -> str:
+def _rates(t: Translator, statuses: list[UnitStatus]) -> str:
     expected = len(statuses)
     sent = sum(1 for s in statuses if s.first_at)
     on_time = sum(1 for s in statuses if s.on_time)
@@ -115,7 +115,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
-    ages = Counter()
+    ages: Counter[int] = Counter()
     for difficulty in await ctx.tx.difficulties.listing(statuses=UNANSWERED, limit=10_000):
         days = (ctx.now - difficulty.opened_at).days
         ages[0 if days < 7 else 1 if days < 28 else 2] += 1
@@ -168,7 +168,7 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Digests
 
-async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
+async def digest(tx: Tx, config: Config, t: Translator, now: datetime, since: datetime,
                  with_chart: bool) -> tuple[Reply, dict | None] | None:
     """What happened since `since`, and where the current period stands, with the data of its
     chart if asked (the chart is drawn later, by a job); None if nothing new."""
@@ -227,8 +227,10 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
 
 
 async def _digest_now(ctx: Ctx, _args: str) -> None:
-    reply, chart = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7),
-                                True)
+    found = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7), True)
+    assert found is not None  # asked with a chart, there always is a digest
+    reply, chart = found
+    assert chart is not None
     ctx.reply(reply.text)
     await ctx.tx.jobs.add("chart", chart, ctx.contact.id, ctx.event.channel, ctx.event.chat_id,
                           ctx.now)
@@ -306,9 +308,9 @@ async def _settings(ctx: Ctx, _args: str) -> None:
     if ctx.role not in COORDINATORS:  # each report goes to coordinators only
         each_line, each_choice = [], []
     lines = [t._("<b>Notifications</b>"), *each_line,
-             f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
+             f"{mark(bool(prefs['daily']))} " + t._("a daily digest on working days, when there is "
                                               "something new"),
-             f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
+             f"{mark(bool(prefs['weekly']))} " + t._("a weekly digest with a chart on Monday"),
              t._("Digests arrive at {hour}:00.").format(hour=f"{prefs['hour']:02d}")]
     ctx.reply("\n".join(lines), [
         *each_choice,

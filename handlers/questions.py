@@ -10,9 +10,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from handlers.state import FormState
-from handlers.text import esc, fold, is_blank, match_option, parse_date, parse_integer, parse_yes_no
+from handlers.text import esc, is_blank, match_option, parse_date, parse_integer, parse_yes_no
 from handlers.types import Attachment
 from locales.i18n import Translator
+from storage.text import fold
 
 if TYPE_CHECKING:
     from handlers.context import Ctx

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from datetime import date, timedelta
 
+from locales.i18n import Translator
 from storage.text import fold
 
 
@@ -157,7 +158,9 @@ _INTEGER = re.compile(rf"([+-]?)([0-9]{{1,3}}(?:[{_GROUPING}][0-9]{{3}})+|[0-9]+
 def parse_integer(value: str) -> int | None:
     """Whole numbers written as 1200, 1.200, 1,200 or 1 200 (within SQLite's range)."""
     match = _INTEGER.fullmatch(value.strip())
-    number = parse_id(re.sub(f"[{_GROUPING}]", "", match.group(2)), 0) if match else None
+    if match is None:
+        return None
+    number = parse_id(re.sub(f"[{_GROUPING}]", "", match.group(2)), 0)
     if number is None:
         return None
     return -number if match.group(1) == "-" else number
@@ -189,7 +192,7 @@ def match_option(value: str, options: list[tuple[str, str]]) -> str | None:
     return starts[0] if len(starts) == 1 else None
 
 
-def person(t, name: str, erased: bool, unit: str) -> str:
+def person(t: Translator, name: str, erased: bool, unit: str) -> str:
     """How a person is named in a view (plain text: escape it for a message). Someone erased
     from the bot is "a former officer of UNIT": their unit's work stays, their name does not."""
     if not erased:

@@ -13,7 +13,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.text import fold
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 class ReportStatus(StrEnum):
@@ -92,7 +92,7 @@ class ReportsRepo:
         rows = await self.conn.execute_fetchall(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
             "SET value = value + 1 RETURNING value", (name,))
-        return f"{name}-{rows[0][0]:04d}"
+        return f"{name}-{one(rows)[0]:04d}"
 
     async def create(self, *, unit_id: int, contact_id: int, kind: str, period_key: str | None,
                      activity_date: date | None, answers: dict, attachments: list[dict],
@@ -105,10 +105,10 @@ class ReportsRepo:
             (number, unit_id, contact_id, kind, period_key,
              activity_date.isoformat() if activity_date else None,
              json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
-        report_id = rows[0][0]
+        report_id = one(rows)[0]
         await self._replace_attachments(report_id, attachments, channel, now)
         await self.add_event(report_id, "submitted", contact_id, None, now)
-        return await self.get(report_id)
+        return await self._written(report_id)
 
     async def _replace_attachments(self, report_id: int, attachments: list[dict], channel: str,
                                    now: datetime) -> None:
@@ -125,6 +125,12 @@ class ReportsRepo:
             "SELECT channel, kind, file_id, file_name AS name FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
+
+    async def _written(self, report_id: int) -> Report:
+        """A report this transaction has just written."""
+        report = await self.get(report_id)
+        assert report is not None
+        return report
 
     async def get(self, report_id: int) -> Report | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE r.id = ?", (report_id,)))
@@ -184,7 +190,7 @@ class ReportsRepo:
              report.id))
         await self._replace_attachments(report.id, attachments, channel, now)
         await self.add_event(report.id, "edited", contact_id, None, now)
-        return await self.get(report.id)
+        return await self._written(report.id)
 
     async def versions(self, report_id: int) -> list[ReportVersion]:
         """Earlier versions, oldest first, with who replaced each one and when."""
@@ -323,11 +329,11 @@ class ReportsRepo:
             f"SELECT COUNT(*) FROM reports r WHERE {where}", args)
         rows = await self.conn.execute_fetchall(
             _SELECT + f" WHERE {where} ORDER BY r.activity_date, r.id LIMIT ?", (*args, limit))
-        return count[0][0], [_report(r) for r in rows]
+        return one(count)[0], [_report(r) for r in rows]
 
     async def count_in_period(self, period_key: str, start: date, end: date) -> int:
         rows = await self.conn.execute_fetchall(
             "SELECT COUNT(*) FROM reports WHERE (activity_date IS NULL AND period_key = ?) OR "
             "activity_date BETWEEN ? AND ?",
             (period_key, start.isoformat(), end.isoformat()))
-        return rows[0][0]
+        return one(rows)[0]
