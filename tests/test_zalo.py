@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -13,7 +15,8 @@ import pytest
 import tornado.web
 
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
-from bot.run import ZaloChannel
+from bot.run import StartError, ZaloChannel, _run_zalo_only
+from bot.runtime import Runtime
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from bot.zalo import ZaloClient, ZaloSender
@@ -364,3 +367,81 @@ async def test_zalo_webhook_checks_the_secret_before_the_body_caps_it_and_takes_
         assert [e.text for e in received] == ["xin chào"]
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# `baocao run` with Zalo only (bot.run._run_zalo_only), in this process: the signal handlers it
+# installs are recorded instead, and SIGTERM is delivered by calling its handler.
+
+@pytest.fixture
+async def zalo_only(tmp_path, monkeypatch):
+    fake = FakeZalo()
+    port = free_port()
+    server = fake.app().listen(port, address="127.0.0.1")
+    handlers: dict[int, object] = {}
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "add_signal_handler",
+                        lambda sig, callback: handlers.__setitem__(sig, callback))
+
+    def settings(**more: object):
+        return load_settings(**{"database_path": tmp_path / "bot.db", "zalo_bot_token": TOKEN,
+                                "zalo_base_url": f"http://127.0.0.1:{port}",
+                                "health_port": free_port(), **more})
+
+    fake.settings, fake.handlers = settings, handlers
+    yield fake
+    server.stop()
+
+
+async def eventually(check, what: str) -> None:
+    """Wait (a bounded while) for the polling program to get somewhere: it runs on its own."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_zalo_only_answers_serves_health_and_stops_on_sigterm(zalo_only):
+    fake = zalo_only
+    settings = fake.settings()
+    runtime = Runtime(settings)
+    channel = ZaloChannel(settings, runtime)
+    running = asyncio.create_task(_run_zalo_only(runtime, channel))
+    await eventually(lambda: "getUpdates" in fake.calls, "polling")
+    assert fake.calls[:2] == ["getMe", "deleteWebhook"]  # the token checked before the loop
+    assert set(fake.handlers) == {signal.SIGINT, signal.SIGTERM}
+    fake.updates.append(ZaloUser(None, fake, "z-7", "Người dùng").update("xin chào"))
+    await eventually(lambda: fake.to("z-7"), "an answer")
+    assert "mã mời" in fake.to("z-7")[0]  # a stranger is asked for an invite code
+    health = f"http://127.0.0.1:{settings.health_port}"
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{health}/healthz")).status_code == 200
+    fake.handlers[signal.SIGTERM]()
+    await asyncio.wait_for(running, 10)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):  # the health server is stopped too
+            await client.get(f"{health}/healthz")
+
+
+async def test_zalo_only_with_a_wrong_token_stops_in_one_line_without_it(zalo_only):
+    settings = zalo_only.settings(zalo_bot_token="999:WRONG-TOKEN")
+    runtime = Runtime(settings)
+    with pytest.raises(StartError) as error:
+        await _run_zalo_only(runtime, ZaloChannel(settings, runtime))
+    assert str(error.value).startswith("Zalo: ") and "WRONG-TOKEN" not in str(error.value)
+    assert "getUpdates" not in zalo_only.calls  # it never started polling
+
+
+async def test_zalo_only_with_the_health_port_taken_says_which_setting(zalo_only):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        settings = zalo_only.settings(health_port=taken.getsockname()[1])
+        runtime = Runtime(settings)
+        with pytest.raises(StartError, match="HEALTH_PORT"):
+            await _run_zalo_only(runtime, ZaloChannel(settings, runtime))
+    finally:
+        taken.close()
+    assert zalo_only.calls == []  # nothing was asked of Zalo
