@@ -178,16 +178,17 @@ def build(t: Translator, path: Path) -> None:
     heading(_("I. RESULTS"))
     heading(_("1. Leadership, direction and planning"))
     line(_("Plans and programmes issued in the period: {n}.").format(n="{{ f.count_plan }}"))
-    each("plans", "- {{ item.unit }}: {{ item.number }} ({{ item.date }}), {{ item.title }}")
+    each("plans", "- {{ item.unit }}: {{ item.text }}")
     line_if("plans_more")
     line(_("Units that have not yet issued a plan: {n}.").format(n="{{ no_plan_count }}"))
     line_if("no_plan")
     heading(_("2. Dissemination"))
     line(_("Dissemination activities held: {n}, reaching {reached} people.").format(
         n="{{ f.count_dissemination }}", reached="{{ f.reached }}"))
-    each("by_form", "- {{ item.label }}: {{ item.value }}")
+    each("by_option.dissemination", "- {{ item.label }}: {{ item.value }}")
     line(_("By kind of unit:"))
-    each("by_unit_kind", "- {{ item.kind }}: {{ item.count }} ({{ item.reached }})")
+    each("by_unit_kind",
+         "- {{ item.kind }}: {{ item.count_dissemination }} ({{ item.reached }})")
     heading(_("3. Study and briefing sessions"))
     line(_("Sessions held: {n}, with {participants} participants.").format(
         n="{{ f.count_study }}", participants="{{ f.participants }}"))
@@ -203,6 +204,10 @@ def build(t: Translator, path: Path) -> None:
     line(_("Reported in the period: {n}.").format(n="{{ f.count_model }}"))
     each("models", "- {{ item.text }} ({{ item.unit }})")
     line_if("models_more")
+    # Every figure the reports give, whatever kind adds it: a kind added later shows here
+    # before anyone writes a section for it.
+    line(_("All the figures of the period, from the reports:"))
+    each("figures", "- {{ item.label }}: {{ item.value }}")
     _para(document, "{%p if years %}")
     heading(_("7. Year by year"))
     _table(document, [_("Year"), _("Plans"), _("Dissemination"), _("People reached"),

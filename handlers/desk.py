@@ -17,7 +17,7 @@ from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
-from handlers.kinds import FIGURES, KINDS, Dated
+from handlers.kinds import KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
 from handlers.reminders import COORDINATING, current_obligations, in_view, owed
@@ -93,9 +93,10 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
         lines.append(_rates(t, statuses))
         if KINDS[obligation.report].dated is Dated.PERIOD:  # the figures it will carry, so far
             figures = await period_figures(ctx.tx, period)
+            # Not the breakdowns by option (dissemination forms): the spreadsheet has those.
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
-                f"{t._(label)}: {t.number(figures[key])}" for key, label in FIGURES
-                if not key.startswith("diss_"))))
+                f"{t._(f.label)}: {t.number(figures[f.key])}" for kind in KINDS.values()
+                for f in kind.figures if f.option is None)))
         # A unit that no longer exists and never sent it is history, not overdue: it is
         # counted apart and never chased.
         missing = Counter(s.kind for s in statuses
@@ -174,7 +175,6 @@ async def digest(tx: Tx, config: Config, t: Translator, now: datetime, since: da
     chart if asked (the chart is drawn later, by a job); None if nothing new."""
     today = now.astimezone(config.zone).date()
     counts = await tx.reports.counts_since(since)
-    models = await tx.reports.models_since(since)
     activity = await tx.difficulties.activity_since(since)
     waiting = await tx.difficulties.awaiting()
     overdue_difficulties = [d for d in waiting if config.programme.add_working_hours(
@@ -200,9 +200,15 @@ async def digest(tx: Tx, config: Config, t: Translator, now: datetime, since: da
     for kind, parts in by_kind.items():
         label = t._(KINDS[kind].title) if kind in KINDS else kind
         lines.append(f"• {label} — {'; '.join(parts)}")
-    if models:
-        lines.append(t._("<b>Good models reported</b>"))
-        lines += [f"• {esc(name)} ({esc(unit)})" for name, unit in models]
+    for declared in KINDS.values():  # the kinds whose reports it names (kinds.Listing)
+        listing = declared.listing
+        if listing is None or listing.digest is None:
+            continue
+        named = await tx.reports.received_since(declared.id, since)
+        if named:
+            lines.append(t._(listing.digest))
+            lines += [f"• {esc(str(answers.get(listing.named_by) or ''))} ({esc(unit)})"
+                      for answers, unit in named]
     lines.append(t._("<b>Difficulties</b>: {opened} opened, {answered} answered, {resolved} "
                      "resolved, {overdue} waiting past their deadline").format(
         opened=activity.get("opened", 0), answered=activity.get("answer", 0),

@@ -21,9 +21,6 @@ from handlers.context import Ctx
 from handlers.core import Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form
-from handlers.kinds import (
-    DISSEMINATION_FORMS as DISSEMINATION_FORMS,  # imported from here by other modules
-)
 from handlers.kinds import FIGURES as FIGURES
 from handlers.kinds import KINDS, PERIODIC, Dated, ReportKind, evidence, text_question
 from handlers.programme import RECURRING

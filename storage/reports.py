@@ -289,13 +289,14 @@ class ReportsRepo:
             (iso(since),))
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def models_since(self, since: datetime, limit: int = 10) -> list[tuple[str, str]]:
-        """(model name, unit name) of the good models reported since `since`."""
+    async def received_since(self, kind: str, since: datetime,
+                             limit: int = 10) -> list[tuple[dict, str]]:
+        """(answers, unit name) of the latest reports of a kind received since `since`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT json_extract(r.answers, '$.name'), u.name FROM reports r "
-            "JOIN units u ON u.id = r.unit_id WHERE r.kind = 'model' AND r.created_at >= ? "
-            "ORDER BY r.id DESC LIMIT ?", (iso(since), limit))
-        return [(r[0] or "", r[1]) for r in rows]
+            "SELECT r.answers, u.name FROM reports r JOIN units u ON u.id = r.unit_id "
+            "WHERE r.kind = ? AND r.created_at >= ? ORDER BY r.id DESC LIMIT ?",
+            (kind, iso(since), limit))
+        return [(json.loads(r[0]), r[1]) for r in rows]
 
     async def weekly_counts(self, since: datetime) -> list[tuple[str, int]]:
         """Reports received per week (the week's Monday, yyyy-mm-dd) since `since`."""
