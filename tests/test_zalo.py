@@ -14,12 +14,15 @@ import httpx
 import pytest
 import tornado.web
 
+from bot.console import render as console_render
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
 from bot.run import StartError, ZaloChannel, _run_zalo_only
 from bot.runtime import Runtime
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from bot.zalo import ZaloClient, ZaloSender
+from bot.zalo import render as zalo_render
+from handlers.text import numbered_choice
 from locales.i18n import translator
 from storage.messages import Text
 from storage.models import Role
@@ -445,3 +448,20 @@ async def test_zalo_only_with_the_health_port_taken_says_which_setting(zalo_only
     finally:
         taken.close()
     assert zalo_only.calls == []  # nothing was asked of Zalo
+
+
+def test_both_channels_number_choices_by_the_rule_typed_numbers_are_read_by():
+    """Zalo and the console show choices numbered by one function, and a typed number is read
+    back by its twin (handlers.text): "1 = Skip", "Done = n+1" hold in one place."""
+    options = (("skip", "Bỏ qua"), ("a", "Hội nghị, tọa đàm"), ("done", "Xong"))
+    on_zalo = zalo_render("<b>Hình thức?</b>", options).splitlines()
+    on_console = console_render(Text("<b>Hình thức?</b>", options), False).splitlines()
+    assert on_zalo[0] == on_console[0] == "Hình thức?"
+    assert on_zalo[1:] == [line.strip() for line in on_console[1:]] == [
+        "1. Bỏ qua", "2. Hội nghị, tọa đàm", "3. Xong"]
+    for line, (option_id, _label) in zip(on_zalo[1:], options, strict=True):
+        number = line.split(".")[0]
+        assert numbered_choice(number, options) == numbered_choice(f" {number}. ", options) \
+            == option_id
+    for typed in ("0", "4", "²", "١", "-1", "1,2", "Xong", ""):
+        assert numbered_choice(typed, options) is None, typed
