@@ -270,9 +270,10 @@ async def _compile(ctx: Ctx, _args: str) -> None:
         return
     if not await ctx.go_private():
         return
-    found = choices(ctx.config, ctx.today)
+    found, programme = choices(ctx.config, ctx.today), ctx.config.programme
+    # By reference: an ad hoc period's id is written by people and may not fit in button data.
     ctx.reply(periods.offered(t, t._("Which report should be drafted?"), found),
-              [Choice(f"cp:{p.key}", p.short_label(t)) for p in found])
+              [Choice(f"cp:{programme.period_ref(p.key)}", p.short_label(t)) for p in found])
 
 
 @callback("cp", DESK)
@@ -280,20 +281,21 @@ async def _compile_button(ctx: Ctx, rest: str) -> None:
     t = ctx.t
     # "cp:KEY" asks what counts; "cp:a:KEY" (approved only), "cp:all:KEY" and "cp:ar:KEY"
     # (approved only, units that ceased to exist counted under their successors) start the job.
-    scope, _, key = rest.partition(":")
+    scope, _, ref = rest.partition(":")
     if scope not in ("a", "all", "ar"):
-        scope, key = "", rest
-    period = ctx.config.programme.period(key)
+        scope, ref = "", rest
+    period = ctx.config.programme.period_by_ref(ref)
     if period is None:
         ctx.reply(t._("This button is not valid."))
         return
     if not scope:
         ctx.reply(t._("Which reports should the figures count?"), [
-            Choice(f"cp:a:{key}", t._("Approved reports only")),
-            Choice(f"cp:all:{key}", t._("Approved and those under review")),
-            Choice(f"cp:ar:{key}", t._("Approved, under successors"))])
+            Choice(f"cp:a:{ref}", t._("Approved reports only")),
+            Choice(f"cp:all:{ref}", t._("Approved and those under review")),
+            Choice(f"cp:ar:{ref}", t._("Approved, under successors"))])
         return
-    params = {"period": key, "all": scope == "all"} | ({"roll_up": True} if scope == "ar" else {})
+    params = ({"period": period.key, "all": scope == "all"}
+              | ({"roll_up": True} if scope == "ar" else {}))
     if any(job["kind"] == "compile" and job["params"] == params
            and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
         ctx.reply(t._("The report for {period} is already being drafted; it will arrive here in "
