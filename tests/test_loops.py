@@ -5,7 +5,6 @@ its scheduled backups, after a tick that fails. The other tests drive the same s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -17,6 +16,7 @@ from bot.runtime import Runtime
 from bot.settings import load_settings
 from handlers.types import Inbound
 from tests.conftest import START
+from tests.loopback import eventually
 from tests.telegram_fakes import FakeClock
 
 
@@ -33,21 +33,12 @@ async def running(tmp_path, monkeypatch):
     await runtime.stop()
 
 
-async def until(check, what: str) -> None:
-    """Wait (a bounded while) for the loops, which run on their own, to get somewhere."""
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never: {what}")
-
-
 async def test_what_arrives_is_answered_by_the_loops_alone(running):
     runtime, sender = running
     await runtime.start([sender], background=True)
     # A stranger writes; receive() returns once the update is stored, before it is handled.
     await runtime.receive([Inbound(CHANNEL, "1", "guest:1", "guest:1", text="xin chào")])
-    await until(lambda: runtime.printed, "an answer printed")
+    await eventually(lambda: runtime.printed, "an answer printed")
     assert "mã mời" in runtime.printed[0]  # the invite code is asked for
     async with runtime.db.read() as tx:
         assert await tx.updates.seen(CHANNEL, "1")
@@ -72,7 +63,7 @@ async def test_the_clock_loop_ticks_on_after_a_failing_tick(running, tmp_path, c
     runtime.tick = failing_once
     with caplog.at_level(logging.ERROR, logger="bot.runtime"):
         await runtime.start([sender], background=True)
-        await until(lambda: ticks >= 3, "three ticks")
+        await eventually(lambda: ticks >= 3, "three ticks")
     assert any(r.getMessage() == "clock tick failed" for r in caplog.records)
     # A later tick did its work: the first scheduled backup, and only one (not yet due again).
     assert len(backups.existing(folder)) == 1

@@ -26,7 +26,7 @@ from handlers.text import numbered_choice
 from locales.i18n import translator
 from storage.messages import Text
 from storage.models import Role
-from tests.loopback import free_port, post_json
+from tests.loopback import eventually, free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
 
 TOKEN = "12345:ZALO-TEST"
@@ -394,15 +394,6 @@ async def zalo_only(tmp_path, monkeypatch):
     fake.settings, fake.handlers = settings, handlers
     yield fake
     server.stop()
-
-
-async def eventually(check, what: str) -> None:
-    """Wait (a bounded while) for the polling program to get somewhere: it runs on its own."""
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never: {what}")
 
 
 async def test_zalo_only_answers_serves_health_and_stops_on_sigterm(zalo_only):
