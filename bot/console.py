@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.units_file import CURRENT_UNITS, DEMO_UNIT, ensure_sample_units
 from handlers.core import ROLE_NAMES
+from handlers.text import numbered
 from handlers.types import Attachment, Inbound
 from locales.i18n import translator
 from storage.messages import Edit, Files, Message
@@ -46,10 +47,8 @@ def render(message: Message, color: bool) -> str | None:
                                     for a in message.files)
     if isinstance(message, Edit) and not message.choices:
         return None  # a pressed button being marked; the terminal already shows the answer
-    lines = [_plain(message.text, color)]
-    for number, (_cid, label) in enumerate(message.choices, start=1):
-        lines.append(f"  {number}. {label}")
-    return "\n".join(lines)
+    return "\n".join([_plain(message.text, color), *("  " + line
+                                                     for line in numbered(message.choices))])
 
 
 class ConsoleSender:

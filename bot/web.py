@@ -367,11 +367,11 @@ class Status(Page):
             names = await tx.units.kinds()
         officer = contact.role is Role.OFFICER
         columns, rows, summary = [], {}, defaultdict(lambda: [0, 0, 0])
-        for index, shown_period in enumerate(found):
-            deadline = shown_period.deadline
-            columns.append((shown_period.obligation.label(t.language), shown_period.period.label(t),
+        for index, column in enumerate(found):
+            deadline = column.deadline
+            columns.append((column.obligation.label(t.language), column.period.label(t),
                             t.date(deadline)))
-            for status in shown_period.statuses:
+            for status in column.statuses:
                 if officer and status.unit_id != contact.unit_id:
                     continue  # an officer sees their own unit only
                 state = _cell(status, deadline, today)
@@ -440,11 +440,11 @@ class Unit(Page):
                                                   unit_id=unit.id, limit=50)
             found = await desk.completeness(tx, config, today)
         states = []
-        for shown_period in found:
-            mine = next((s for s in shown_period.statuses if s.unit_id == unit.id), None)
+        for column in found:
+            mine = next((s for s in column.statuses if s.unit_id == unit.id), None)
             if mine is not None:
-                deadline = shown_period.deadline
-                states.append((shown_period.obligation.label(t.language), shown_period.period.label(t),
+                deadline = column.deadline
+                states.append((column.obligation.label(t.language), column.period.label(t),
                                t.date(deadline), _cell(mine, deadline, today),
                                t.datetime(mine.first_at) if mine.first_at else ""))
         labels = {"ok": t._("on time"), "late": t._("late"), "missing": t._("missing"),

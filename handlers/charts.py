@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from handlers.admin import unit_kind_label  # noqa: E402
 from handlers.programme import RECURRING  # noqa: E402
+from locales.i18n import Translator  # noqa: E402
 from storage.private import private_file  # noqa: E402
 
 # DejaVu Sans ships with matplotlib and has every Vietnamese diacritic.
@@ -35,8 +36,9 @@ def sent_by_kind(completeness: list) -> dict[str, list[int]]:
     return dict(sent)
 
 
-def digest_chart(t, sent: dict[str, list[int]], weekly: list[tuple[str, int]], folder: Path,
-                 now: datetime, kind_names: dict[str, dict[str, str]] | None = None) -> Path:
+def digest_chart(t: Translator, sent: dict[str, list[int]], weekly: list[tuple[str, int]],
+                 folder: Path, now: datetime,
+                 kind_names: dict[str, dict[str, str]] | None = None) -> Path:
     """Draw the chart and return the PNG's path. Slow (about half a second) and blocking: run
     it in a thread, outside any transaction (see handlers.desk.run_chart_job)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)

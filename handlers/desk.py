@@ -18,7 +18,7 @@ from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.difficulties import UNANSWERED
-from handlers.kinds import FIGURES, KINDS, Dated
+from handlers.kinds import KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
 from handlers.reminders import COORDINATING, current_obligations, in_view, owed
@@ -26,7 +26,7 @@ from handlers.reports import period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from handlers.units import counted_name, rolled_up
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role, Unit
 from storage.repos import Tx
@@ -105,10 +105,10 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     programme = config.programme
     moved = await tx.tracking.moved_deadlines()
     units = await tx.units.list()
-    found = []
+    found: list[Completeness] = []
     for obligation in programme.obligations:
-        if year is not None and obligation.period == "annual" and programme.period(str(year)):
-            period = programme.period(str(year))
+        if year is not None and obligation.period == "annual" and (
+                period := programme.period(str(year))) is not None:
             deadline = moved.get((obligation.id, period.key),
                                  programme.deadline(obligation, period))
         else:
@@ -137,7 +137,7 @@ def _kind_order(names: dict, kind: str) -> tuple[int, str]:
     return (order.index(kind) if kind in order else len(order), kind)
 
 
-def _rates(t, statuses: list[UnitStatus]) -> str:
+def _rates(t: Translator, statuses: list[UnitStatus]) -> str:
     expected = len(statuses)
     sent = sum(1 for s in statuses if s.first_at)
     on_time = sum(1 for s in statuses if s.on_time)
@@ -171,9 +171,10 @@ async def show_status(ctx: Ctx, year: int | None, roll_up: bool = False) -> None
         lines.append(_rates(t, statuses))
         if KINDS[obligation.report].dated is Dated.PERIOD:  # the figures it will carry, so far
             figures = await period_figures(ctx.tx, period)
+            # Not the breakdowns by option (dissemination forms): the spreadsheet has those.
             lines.append(t._("From the reports so far: {figures}").format(figures="; ".join(
-                f"{t._(label)}: {t.number(figures[key])}" for key, label in FIGURES
-                if not key.startswith("diss_"))))
+                f"{t._(f.label)}: {t.number(figures[f.key])}" for kind in KINDS.values()
+                for f in kind.figures if f.option is None)))
         # A unit that no longer exists and never sent it is history, not overdue: it is
         # counted apart and never chased.
         missing = Counter(s.kind for s in statuses
@@ -196,7 +197,7 @@ async def show_status(ctx: Ctx, year: int | None, roll_up: bool = False) -> None
             choices.append(Choice(f"st:{r}miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
-    ages = Counter()
+    ages: Counter[int] = Counter()
     for difficulty in await ctx.tx.difficulties.listing(statuses=UNANSWERED, limit=10_000):
         days = (ctx.now - difficulty.opened_at).days
         ages[0 if days < 7 else 1 if days < 28 else 2] += 1
@@ -256,7 +257,7 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Digests
 
-async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
+async def digest(tx: Tx, config: Config, t: Translator, now: datetime, since: datetime,
                  with_chart: bool, roll_up: bool = False) -> tuple[Reply, dict | None] | None:
     """What happened since `since`, and where the current period stands, with the data of its
     chart if asked (the chart is drawn later, by a job); None if nothing new. With `roll_up`
@@ -264,7 +265,6 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     the unit that carries on its work, as /status can."""
     today = now.astimezone(config.zone).date()
     counts = await tx.reports.counts_since(since)
-    models = await tx.reports.models_since(since)
     activity = await tx.difficulties.activity_since(since)
     waiting = await tx.difficulties.awaiting()
     overdue_difficulties = [d for d in waiting if config.programme.add_working_hours(
@@ -290,9 +290,15 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
     for kind, parts in by_kind.items():
         label = t._(KINDS[kind].title) if kind in KINDS else kind
         lines.append(f"• {label} — {'; '.join(parts)}")
-    if models:
-        lines.append(t._("<b>Good models reported</b>"))
-        lines += [f"• {esc(name)} ({esc(unit)})" for name, unit in models]
+    for declared in KINDS.values():  # the kinds whose reports it names (kinds.Listing)
+        listing = declared.listing
+        if listing is None or listing.digest is None:
+            continue
+        named = await tx.reports.received_since(declared.id, since)
+        if named:
+            lines.append(t._(listing.digest))
+            lines += [f"• {esc(str(answers.get(listing.named_by) or ''))} ({esc(unit)})"
+                      for answers, unit in named]
     lines.append(t._("<b>Difficulties</b>: {opened} opened, {answered} answered, {resolved} "
                      "resolved, {overdue} waiting past their deadline").format(
         opened=activity.get("opened", 0), answered=activity.get("answer", 0),
@@ -323,8 +329,11 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
 
 async def _digest_now(ctx: Ctx, _args: str) -> None:
     prefs = await ctx.tx.contacts.digest_preferences(ctx.contact.id)
-    reply, chart = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7),
-                                True, prefs["roll_up"])
+    found = await digest(ctx.tx, ctx.config, ctx.t, ctx.now, ctx.now - timedelta(days=7), True,
+                         bool(prefs["roll_up"]))
+    assert found is not None  # asked with a chart, there always is a digest
+    reply, chart = found
+    assert chart is not None
     ctx.reply(reply.text)
     await ctx.tx.jobs.add("chart", chart, ctx.contact.id, ctx.event.channel, ctx.event.chat_id,
                           ctx.now)
@@ -402,9 +411,9 @@ async def _settings(ctx: Ctx, _args: str) -> None:
     if ctx.role not in COORDINATORS:  # each report goes to coordinators only
         each_line, each_choice = [], []
     lines = [t._("<b>Notifications</b>"), *each_line,
-             f"{mark(prefs['daily'])} " + t._("a daily digest on working days, when there is "
+             f"{mark(bool(prefs['daily']))} " + t._("a daily digest on working days, when there is "
                                               "something new"),
-             f"{mark(prefs['weekly'])} " + t._("a weekly digest with a chart on Monday"),
+             f"{mark(bool(prefs['weekly']))} " + t._("a weekly digest with a chart on Monday"),
              t._("Digests arrive at {hour}:00.").format(hour=f"{prefs['hour']:02d}"),
              t._("Digests count units that ceased to exist under their successors.")
              if prefs["roll_up"] else

@@ -47,9 +47,10 @@ from handlers.questions import (
     show_value,
 )
 from handlers.state import FormState, Mode, Session
-from handlers.text import esc, fit_button, fold, match_option
+from handlers.text import esc, fit_button, match_option
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
+from storage.text import fold
 
 __all__ = ["DONE", "SKIP", "Form", "Kind", "Mode", "Question", "register", "step"]
 

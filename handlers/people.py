@@ -183,7 +183,7 @@ async def _revoke(ctx: Ctx, args: str) -> None:
     if invite is None:
         ctx.reply(t._("No invite with code {code}.").format(code=esc(code)))
     elif invite.used_by is not None:
-        person = (await ctx.tx.contacts.people(contact_id=invite.used_by) or [None])[0]
+        person = next(iter(await ctx.tx.contacts.people(contact_id=invite.used_by)), None)
         if person is None:
             ctx.reply(t._("Invite {code} was used by someone no longer registered.").format(
                 code=esc(code)))

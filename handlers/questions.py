@@ -10,9 +10,18 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from handlers.state import FormState
-from handlers.text import esc, fold, is_blank, match_option, parse_date, parse_integer, parse_yes_no
+from handlers.text import (
+    esc,
+    is_blank,
+    match_option,
+    numbered_choice,
+    parse_date,
+    parse_integer,
+    parse_yes_no,
+)
 from handlers.types import Attachment
 from locales.i18n import Translator
+from storage.text import fold
 
 if TYPE_CHECKING:
     from handlers.context import Ctx
@@ -149,10 +158,7 @@ class QuestionType:
 
     def pick(self, text: str, offered: list[tuple[str, str]]) -> str | None:
         """The offered choice a typed text picks: here only its number."""
-        if self.takes_numbers or not offered:
-            return None
-        found = match_option(text, offered)
-        return found if found is not None and text.strip().rstrip(".").isdigit() else None
+        return None if self.takes_numbers else numbered_choice(text, offered)
 
     def parse(self, question: Question, given: Given, state: FormState, env: Env) -> Outcome:
         raise NotImplementedError

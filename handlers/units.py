@@ -22,6 +22,7 @@ from handlers import access
 from handlers.context import Config
 from handlers.text import esc
 from handlers.types import Outgoing, Reply
+from locales.i18n import Translator
 from storage.models import Role, Unit
 from storage.repos import Tx
 
@@ -30,7 +31,7 @@ class UnitChangeError(Exception):
     """A merger or retirement that cannot be done; the message says why (translated)."""
 
 
-async def end_units(tx: Tx, t, codes: list[str], successors: tuple[str, ...], on: date,
+async def end_units(tx: Tx, t: Translator, codes: list[str], successors: tuple[str, ...], on: date,
                     actor: str, now: datetime) -> list[Unit]:
     """Units `codes` cease to exist on `on` (their last day is the day before), carried on by
     `successors`; audited, in the caller's transaction. Their reports stay theirs."""
@@ -131,6 +132,8 @@ async def carry_officers(tx: Tx, config: Config, now: datetime
             continue
         contact = await tx.contacts.get(contact_id)
         unit = by_id[unit_id]
+        # An active officer (officers_of_ended) of a unit that has ended (so has a last day).
+        assert contact is not None and unit.valid_to is not None
         heir = _heir(unit, by_code, today)
         t = config.translator(contact.language)
         day = t.date(unit.valid_to + timedelta(days=1))
@@ -161,7 +164,7 @@ async def carry_officers(tx: Tx, config: Config, now: datetime
     return out, carried
 
 
-def carried_lines(t, carried: list[Carried]) -> list[str]:
+def carried_lines(t: Translator, carried: list[Carried]) -> list[str]:
     """What the admin reads: who was moved where, and who needs a new invite."""
     lines = []
     for item in carried:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import aiosqlite
 
 from storage.models import Contact, Identity
-from storage.units import _CONTACT_COLUMNS, first, iso
+from storage.units import _CONTACT_COLUMNS, first, iso, one
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class BroadcastsRepo:
              json.dumps(attachment) if attachment else None,
              "scheduled" if scheduled_at else "sending",
              iso(scheduled_at) if scheduled_at else None, iso(now)))
-        return rows[0][0]
+        return one(rows)[0]
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         row = first(await self.conn.execute_fetchall("SELECT * FROM broadcasts WHERE id = ?",
@@ -147,7 +147,7 @@ class BroadcastsRepo:
         return {r[0]: r[1] for r in rows}
 
     async def figures(self, broadcast_id: int) -> Figures:
-        row = (await self.conn.execute_fetchall(
+        row = one(await self.conn.execute_fetchall(
             "SELECT COUNT(*), "
             "SUM(EXISTS (SELECT 1 FROM outbox o WHERE o.delivery_id = d.id "
             "  AND o.status = 'pending')), "
@@ -162,7 +162,7 @@ class BroadcastsRepo:
             "  AND o.status = 'cancelled') AND NOT EXISTS (SELECT 1 FROM outbox o "
             "  WHERE o.delivery_id = d.id AND o.status IN ('sent', 'pending'))), "
             "SUM(d.acknowledged_at IS NOT NULL) FROM deliveries d WHERE d.broadcast_id = ?",
-            (broadcast_id,)))[0]
+            (broadcast_id,)))
         return Figures(*(value or 0 for value in row))
 
     async def acknowledge(self, delivery_id: int, contact_id: int, now: datetime) -> str | None:
@@ -200,7 +200,7 @@ class BroadcastsRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND delivery_id IN "
             "(SELECT id FROM deliveries WHERE broadcast_id = ?)", (broadcast_id,))
-        return rows[0][0]
+        return one(rows)[0]
 
     async def status_message(self, broadcast_id: int) -> tuple[str, str, str] | None:
         """(channel, chat id, message id) of the status message the admin got when the notice

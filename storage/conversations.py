@@ -12,7 +12,7 @@ import aiosqlite
 from storage import messages
 from storage.messages import Message
 from storage.models import OutboxRow
-from storage.units import first, iso, run_inline, session_state
+from storage.units import first, iso, one, run_inline, session_state
 
 
 def _dump(value: Any) -> str:
@@ -305,7 +305,7 @@ class OutboxRepo:
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (channel, chat_id, contact_id, messages.dump(message, rid), iso(now), iso(now)))
         await self.conn.execute("UPDATE broadcasts SET status_outbox_id = ? WHERE id = ?",
-                                (rows[0][0], broadcast_id))
+                                (one(rows)[0], broadcast_id))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now (see outbox_due)."""
@@ -331,8 +331,9 @@ class OutboxRepo:
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
         rows = await run_inline(self.conn, _asked, channel, chat_id)
-        for asks, sent_id in rows:
-            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
+        for asks, sent in rows:
+            sent_id = sent or ""
+            if not sent_id.isascii() or not sent_id.isdigit():
                 return None
             if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
                 return asks
@@ -412,4 +413,5 @@ class JobsRepo:
     async def message_id(self, outbox_id: int) -> str | None:
         rows = await self.conn.execute_fetchall("SELECT message_id FROM outbox WHERE id = ?",
                                                 (outbox_id,))
-        return rows[0][0] if rows else None
+        row = first(rows)
+        return row[0] if row else None

@@ -19,7 +19,7 @@ from storage.conversations import PendingWrites
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
-from storage.units import Speaker, first, load_speaker, run_inline
+from storage.units import Speaker, load_speaker, one, run_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -247,8 +247,7 @@ class Database:
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
         rows = await self.conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
-        row = first(rows)
-        return int(row[0] or 0)
+        return int(one(rows)[0] or 0)
 
     async def migrate(self, target: int | None = None) -> list[str]:
         """Apply the pending migrations up to `target` (default: all); return their names."""

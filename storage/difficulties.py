@@ -8,7 +8,7 @@ from enum import StrEnum
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 class DifficultyStatus(StrEnum):
@@ -64,21 +64,23 @@ class DifficultiesRepo:
         rows = await self.conn.execute_fetchall(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
             "SET value = value + 1 RETURNING value", (f"KK-{local_year}",))
-        number = f"KK-{local_year}-{rows[0][0]:04d}"
+        number = f"KK-{local_year}-{one(rows)[0]:04d}"
         rows = await self.conn.execute_fetchall(
             "INSERT INTO difficulties (number, unit_id, contact_id, field, urgency, text, "
             "proposal, created_at, updated_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (number, unit_id, contact_id, field, urgency, text, proposal, iso(now), iso(now),
              iso(now)))
-        difficulty_id = rows[0][0]
+        difficulty_id = one(rows)[0]
         await self.conn.executemany(
             "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
             "created_at) VALUES ('difficulty', ?, ?, ?, ?, ?, ?)",
             [(difficulty_id, channel, a["kind"], a["file_id"], a.get("name"), iso(now))
              for a in attachments])
         await self.add_event(difficulty_id, "opened", contact_id, text, now)
-        return await self.get(difficulty_id)
+        difficulty = await self.get(difficulty_id)
+        assert difficulty is not None  # written just above, in this transaction
+        return difficulty
 
     async def get(self, difficulty_id: int) -> Difficulty | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE d.id = ?",

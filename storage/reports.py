@@ -13,7 +13,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.text import fold
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 class ReportStatus(StrEnum):
@@ -92,7 +92,7 @@ class ReportsRepo:
         rows = await self.conn.execute_fetchall(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
             "SET value = value + 1 RETURNING value", (name,))
-        return f"{name}-{rows[0][0]:04d}"
+        return f"{name}-{one(rows)[0]:04d}"
 
     async def create(self, *, unit_id: int, contact_id: int, kind: str, period_key: str | None,
                      activity_date: date | None, answers: dict, attachments: list[dict],
@@ -105,11 +105,11 @@ class ReportsRepo:
             (number, unit_id, contact_id, kind, period_key,
              activity_date.isoformat() if activity_date else None,
              json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
-        report_id = rows[0][0]
+        report_id = one(rows)[0]
         await self._index_words(report_id)
         await self._replace_attachments(report_id, attachments, channel, now)
         await self.add_event(report_id, "submitted", contact_id, None, now)
-        return await self.get(report_id)
+        return await self._written(report_id)
 
     async def _index_words(self, report_id: int) -> None:
         """The report's words in the search index (migration 0025), as they are now."""
@@ -134,6 +134,12 @@ class ReportsRepo:
             "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
+
+    async def _written(self, report_id: int) -> Report:
+        """A report this transaction has just written."""
+        report = await self.get(report_id)
+        assert report is not None
+        return report
 
     async def get(self, report_id: int) -> Report | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE r.id = ?", (report_id,)))
@@ -202,7 +208,7 @@ class ReportsRepo:
         await self._index_words(report.id)
         await self._replace_attachments(report.id, attachments, channel, now)
         await self.add_event(report.id, "edited", contact_id, None, now)
-        return await self.get(report.id)
+        return await self._written(report.id)
 
     async def versions(self, report_id: int) -> list[ReportVersion]:
         """Earlier versions, oldest first, with who replaced each one and when."""
@@ -301,13 +307,14 @@ class ReportsRepo:
             (iso(since),))
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def models_since(self, since: datetime, limit: int = 10) -> list[tuple[str, str]]:
-        """(model name, unit name) of the good models reported since `since`."""
+    async def received_since(self, kind: str, since: datetime,
+                             limit: int = 10) -> list[tuple[dict, str]]:
+        """(answers, unit name) of the latest reports of a kind received since `since`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT json_extract(r.answers, '$.name'), u.name FROM reports r "
-            "JOIN units u ON u.id = r.unit_id WHERE r.kind = 'model' AND r.created_at >= ? "
-            "ORDER BY r.id DESC LIMIT ?", (iso(since), limit))
-        return [(r[0] or "", r[1]) for r in rows]
+            "SELECT r.answers, u.name FROM reports r JOIN units u ON u.id = r.unit_id "
+            "WHERE r.kind = ? AND r.created_at >= ? ORDER BY r.id DESC LIMIT ?",
+            (kind, iso(since), limit))
+        return [(json.loads(r[0]), r[1]) for r in rows]
 
     async def weekly_counts(self, since: datetime) -> list[tuple[str, int]]:
         """Reports received per week (the week's Monday, yyyy-mm-dd) since `since`."""
@@ -341,11 +348,11 @@ class ReportsRepo:
             f"SELECT COUNT(*) FROM reports r WHERE {where}", args)
         rows = await self.conn.execute_fetchall(
             _SELECT + f" WHERE {where} ORDER BY r.activity_date, r.id LIMIT ?", (*args, limit))
-        return count[0][0], [_report(r) for r in rows]
+        return one(count)[0], [_report(r) for r in rows]
 
     async def count_in_period(self, period_key: str, start: date, end: date) -> int:
         rows = await self.conn.execute_fetchall(
             "SELECT COUNT(*) FROM reports WHERE (activity_date IS NULL AND period_key = ?) OR "
             "activity_date BETWEEN ? AND ?",
             (period_key, start.isoformat(), end.isoformat()))
-        return rows[0][0]
+        return one(rows)[0]
