@@ -74,7 +74,7 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
     # Units of the kinds that owe it which sent it, then ceased to exist before the deadline.
     ended = {i for i in sent if i not in owing and i in by_id
              and by_id[i].kind in obligation.unit_kinds
-             and by_id[i].valid_to is not None and by_id[i].valid_to < deadline}
+             and (end := by_id[i].valid_to) is not None and end < deadline}
     if not roll_up:
         apart = sorted((by_id[i] for i in ended), key=lambda u: u.code)
         return Completeness(obligation, period, deadline, statuses, apart)
@@ -89,10 +89,10 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
             apart_by_id[target.id] = target
     rolled = []
     for status in statuses:
-        at = earliest.get(status.unit_id)
-        if at is not None and (status.first_at is None or at < status.first_at):
-            status = replace(status, first_at=at,
-                             on_time=status.on_time or at < due.on_time_before)
+        carried = earliest.get(status.unit_id)
+        if carried is not None and (status.first_at is None or carried < status.first_at):
+            status = replace(status, first_at=carried,
+                             on_time=status.on_time or carried < due.on_time_before)
         rolled.append(status)
     apart = sorted(apart_by_id.values(), key=lambda u: u.code)
     return Completeness(obligation, period, deadline, rolled, apart)
@@ -118,7 +118,7 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     return found
 
 
-def _apart_line(t, found: Completeness, roll_up: bool) -> str | None:
+def _apart_line(t: Translator, found: Completeness, roll_up: bool) -> str | None:
     """The units that sent it without owing it, named: their reports are theirs (by default),
     or history no unit of today carries on alone (a roll-up: split or retired units)."""
     if not found.apart:
@@ -384,7 +384,8 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
                                                         now):
                 continue
             t = config.translator(contact.language)
-            found = await digest(tx, config, t, now, now - span, with_chart, prefs["roll_up"])
+            found = await digest(tx, config, t, now, now - span, with_chart,
+                                 bool(prefs["roll_up"]))
             if found is not None:
                 reply, chart = found
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))

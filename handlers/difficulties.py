@@ -189,7 +189,7 @@ def deadlines(config: Config, difficulty: Difficulty) -> tuple[datetime, datetim
             programme.add_working_hours(opened, limits.answer_hours[difficulty.urgency]))
 
 
-def actions(t, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
+def actions(t: Translator, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
     """What a role may do to a difficulty now (the buttons a chat shows)."""
     return _buttons(t, difficulty, role)
 

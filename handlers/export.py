@@ -248,7 +248,7 @@ def offered_periods(config: Config, today: date) -> list[Period]:
             *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
     found: dict[tuple, Period] = {}
     for key in keys:
-        period = programme.period(key)
+        period = programme.known_period(key)
         found.setdefault((period.start, period.end), period)
     return list(found.values())
 

@@ -285,6 +285,7 @@ class Unit(_Typed):
         ended = [u for u in found if u not in candidates]
         if not candidates and len(ended) == 1:
             unit = ended[0]
+            assert unit.valid_to is not None  # that is what `ended` means
             return Reject(t._("{code} ceased to exist after {day}.").format(
                 code=esc(unit.code), day=t.date(unit.valid_to)) + " " + (t._(
                     "Type the unit that carries on its work: {codes}.").format(

@@ -99,7 +99,7 @@ def rolled_up(units: list[Unit]) -> dict[int, Unit]:
     return found
 
 
-def counted_name(t, unit: Unit) -> str:
+def counted_name(t: Translator, unit: Unit) -> str:
     """The unit's name as a rolled-up list shows it: a split unit's line is marked, since it
     holds history that no single unit of today carries on."""
     return t._("{name} (split)").format(name=unit.name) if is_split(unit) else unit.name

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 def digest(secret: str) -> str:
@@ -82,7 +82,7 @@ class WebRepo:
             "INSERT INTO meta (key, value) VALUES ('web_secret', ?) ON CONFLICT DO NOTHING",
             (make,))
         rows = await self.conn.execute_fetchall("SELECT value FROM meta WHERE key = 'web_secret'")
-        return rows[0][0]
+        return str(one(rows)[0])
 
     async def attachment(self, attachment_id: int) -> dict | None:
         """One stored file: whose it is (a report's or a difficulty's) and where it lives."""
