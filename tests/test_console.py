@@ -200,6 +200,9 @@ async def test_demo_in_process_an_invite_as_someone_new_and_a_file(monkeypatch, 
     assert "Tài liệu kèm theo: 2 tệp" in out
     assert "[→ cán bộ tổng hợp] " in out
     assert "guest:" not in out and "coordinator:" not in out and "officer:" not in out
+    with sqlite3.connect(tmp_path / "baocao.db") as db:
+        kinds = [r[0] for r in db.execute("SELECT kind FROM attachments ORDER BY id")]
+    assert kinds == ["document", "photo"]
 
 
 def test_demo_serves_the_web_desk_and_web_signs_in(tmp_path):
@@ -214,7 +217,7 @@ def test_demo_serves_the_web_desk_and_web_signs_in(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = baocao("demo", "--as", "coordinator", env={
-        **os.environ, "DATABASE_PATH": str(tmp_path / "demo.db"), "WEB_PORT": str(port)})
+        **os.environ, **CODE, "DATABASE_PATH": str(tmp_path / "demo.db"), "WEB_PORT": str(port)})
     try:
         seen = wait_for_prompt(process)
         assert f"http://127.0.0.1:{port}/desk/" in seen
@@ -237,9 +240,6 @@ def test_demo_serves_the_web_desk_and_web_signs_in(tmp_path):
         assert finish(process)[0] == 0
     finally:
         process.kill()
-    with sqlite3.connect(tmp_path / "baocao.db") as db:
-        kinds = [r[0] for r in db.execute("SELECT kind FROM attachments ORDER BY id")]
-    assert kinds == ["document", "photo"]
 
 
 @pytest.mark.parametrize(("message", "color", "shown"), [
