@@ -434,7 +434,7 @@ async def test_zalo_only_with_the_health_port_taken_says_which_setting(zalo_only
     try:
         settings = zalo_only.settings(health_port=taken.getsockname()[1])
         runtime = Runtime(settings)
-        with pytest.raises(StartError, match="HEALTH_PORT"):
+        with pytest.raises(StartError, match="WEB_PORT"):
             await _run_zalo_only(runtime, ZaloChannel(settings, runtime))
     finally:
         taken.close()
