@@ -51,7 +51,7 @@ class UnitStatus:
 
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
-    written out so that SQLite can use an index for it."""
+    written out so that SQLite can use an index for it (see _first_index, _any_index)."""
     if owed.by_period:
         return "r.kind = :kind AND r.period_key = :period"
     level = "r.level = :level AND " if owed.level else ""
@@ -66,6 +66,22 @@ def _params(owed: Owed) -> dict:
               "valid_on": owed.valid_on.isoformat() if owed.valid_on else None}
     params |= {f"k{i}": kind for i, kind in enumerate(owed.unit_kinds)}
     return params
+
+
+def _first_index(owed: Owed) -> str:
+    """The covering index that finds a unit's first satisfying report with one short read
+    (migration 0023): named, because the planner prefers the range indexes that read every
+    report of the kind in the period to find the earliest."""
+    if owed.by_period:
+        return "reports_unit_period"
+    return "reports_first_level" if owed.level else "reports_first"
+
+
+def _any_index(owed: Owed) -> str:
+    """The index that tells whether a unit sent anything satisfying, in one seek."""
+    if owed.by_period:
+        return "reports_unit_period"
+    return "reports_owed" if owed.level else "reports_unit_kind_date"
 
 
 def _kinds(owed: Owed) -> str:
@@ -85,7 +101,8 @@ class TrackingRepo:
         """Every unit that owes it, with when its first satisfying report arrived."""
         rows = await self.conn.execute_fetchall(
             "SELECT u.id, u.code, u.name, u.kind, "
-            f"(SELECT MIN(r.created_at) FROM reports r WHERE r.unit_id = u.id AND "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND "
             f"{_satisfying(owed)}) AS first_at, e.due, e.on_time_before, u.valid_to FROM units u "
             "LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND e.obligation = :obligation "
             f"AND e.period_key = :period WHERE u.kind IN ({_kinds(owed)}) AND {_VALID} "
@@ -105,7 +122,8 @@ class TrackingRepo:
         rows = await self.conn.execute_fetchall(
             f"SELECT u.id, u.code, u.name FROM units u WHERE u.kind IN ({_kinds(owed)}) "
             f"AND {_VALID} AND (:still IS NULL OR u.valid_to IS NULL OR u.valid_to >= :still) "
-            f"AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.unit_id = u.id AND "
+            f"AND NOT EXISTS (SELECT 1 FROM reports r INDEXED BY {_any_index(owed)} "
+            f"WHERE r.unit_id = u.id AND "
             f"{_satisfying(owed)}) ORDER BY u.code", params)
         return [(r[0], r[1], r[2]) for r in rows]
 
