@@ -21,16 +21,17 @@ from storage.private import private_file  # noqa: E402
 plt.rcParams["font.family"] = "DejaVu Sans"
 
 
-def sent_by_kind(completeness: list) -> dict[str, list[int]]:
+def sent_by_kind(tallies: list) -> dict[str, list[int]]:
     """[sent, expected] per kind of unit: what the chart's left side shows (plain data, so the
-    chart can be drawn later, outside the transaction that read it)."""
+    chart can be drawn later, outside the transaction that read it), from the obligations'
+    counts (handlers.desk.tallies)."""
     sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Recurring obligations (the yearly report) say most about the current period.
-    recurring = [row for row in completeness if row[0].period in RECURRING] or completeness
-    for _obligation, _period, _deadline, statuses in recurring:
-        for status in statuses:
-            sent[status.kind][1] += 1
-            sent[status.kind][0] += bool(status.first_at)
+    recurring = [row for row in tallies if row[0].period in RECURRING] or tallies
+    for _obligation, _period, counted in recurring:
+        for tally in counted:
+            sent[tally.kind][1] += tally.expected
+            sent[tally.kind][0] += tally.sent
     return dict(sent)
 
 

@@ -28,7 +28,7 @@ from locales.i18n import N_
 from storage.db import Database
 from storage.models import Role
 from storage.repos import Tx
-from storage.tracking import UnitStatus
+from storage.tracking import Tally, UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 # Admins have the coordinator's views (README), their notifications included.
@@ -59,6 +59,19 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     return found
 
 
+async def tallies(tx: Tx, config: Config, today: date
+                  ) -> list[tuple[Obligation, Period, list[Tally]]]:
+    """Each obligation's current period (as completeness shows it) with its units counted per
+    kind: the digests' figures, read as counts rather than a row per unit."""
+    moved = await tx.tracking.moved_deadlines()
+    found = []
+    for obligation in config.programme.obligations:
+        period, deadline = await in_view(tx, config, obligation, today, moved)
+        found.append((obligation, period,
+                      await tx.tracking.tally(owed(config, obligation, period, deadline))))
+    return found
+
+
 def _kind_order(names: dict, kind: str) -> tuple[int, str]:
     """Kinds in the order the units file names them (city, departments, ... press)."""
     order = list(names)
@@ -66,9 +79,11 @@ def _kind_order(names: dict, kind: str) -> tuple[int, str]:
 
 
 def _rates(t, statuses: list[UnitStatus]) -> str:
-    expected = len(statuses)
-    sent = sum(1 for s in statuses if s.first_at)
-    on_time = sum(1 for s in statuses if s.on_time)
+    return _rate_line(t, len(statuses), sum(1 for s in statuses if s.first_at),
+                      sum(1 for s in statuses if s.on_time))
+
+
+def _rate_line(t, expected: int, sent: int, on_time: int) -> str:
     rate = sent / expected * 100 if expected else 0
     on_time_rate = on_time / expected * 100 if expected else 0
     return t._("{sent}/{expected} units sent ({rate}%), {on_time} on time ({on_time_rate}%)"
@@ -215,10 +230,12 @@ async def digest(tx: Tx, config: Config, t, now: datetime, since: datetime,
                   for name, obligation, days in late_units[:15]]
         if len(late_units) > 15:
             lines.append(t._("… and {n} more (see /status)").format(n=len(late_units) - 15))
-    current = await completeness(tx, config, today)
-    for obligation, period, _deadline, statuses in current:
+    current = await tallies(tx, config, today)
+    for obligation, period, counted in current:
         lines.append(f"{esc(obligation.label(t.language))} · {esc(period.label(t))}: "
-                     + _rates(t, statuses))
+                     + _rate_line(t, sum(c.expected for c in counted),
+                                  sum(c.sent for c in counted),
+                                  sum(c.on_time for c in counted)))
     chart = None
     if with_chart:
         chart = {"sent": charts.sent_by_kind(current), "now": now.isoformat(), "kinds": names,

@@ -49,6 +49,16 @@ class UnitStatus:
         return self.valid_to is not None and self.valid_to < day
 
 
+
+@dataclass(frozen=True)
+class Tally:
+    """Of the units of one kind that owe it: how many, how many sent it, how many in time."""
+
+    kind: str
+    expected: int
+    sent: int
+    on_time: int
+
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
     written out so that SQLite can use an index for it (see _first_index, _any_index)."""
@@ -126,6 +136,22 @@ class TrackingRepo:
             f"WHERE r.unit_id = u.id AND "
             f"{_satisfying(owed)}) ORDER BY u.code", params)
         return [(r[0], r[1], r[2]) for r in rows]
+
+    async def tally(self, owed: Owed) -> list[Tally]:
+        """The units that owe it counted per kind of unit (status's counts, without a row
+        per unit: what the digests show)."""
+        # MATERIALIZED: the first report is looked up once per unit, not once per use.
+        rows = await self.conn.execute_fetchall(
+            "WITH s AS MATERIALIZED (SELECT u.kind, "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND {_satisfying(owed)}) AS first_at, e.on_time_before "
+            "FROM units u LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND "
+            "e.obligation = :obligation AND e.period_key = :period "
+            f"WHERE u.kind IN ({_kinds(owed)}) AND {_VALID}) "
+            "SELECT kind, COUNT(*), COUNT(first_at), "
+            "COALESCE(SUM(first_at < COALESCE(on_time_before, :on_time)), 0) FROM s "
+            "GROUP BY kind ORDER BY kind", _params(owed))
+        return [Tally(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def first_notification(self, key: str, kind: str, now: datetime) -> bool:
         """Record a scheduled notification; False if it was already sent."""
