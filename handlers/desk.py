@@ -16,7 +16,6 @@ from handlers import charts
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
-from handlers.difficulties import UNANSWERED
 from handlers.kinds import FIGURES, KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
@@ -130,10 +129,7 @@ async def show_status(ctx: Ctx, year: int | None) -> None:
             choices.append(Choice(f"st:miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
-    ages = Counter()
-    for difficulty in await ctx.tx.difficulties.listing(statuses=UNANSWERED, limit=10_000):
-        days = (ctx.now - difficulty.opened_at).days
-        ages[0 if days < 7 else 1 if days < 28 else 2] += 1
+    ages = await ctx.tx.difficulties.waiting_ages(ctx.now)
     lines.append("\n" + t._("<b>Difficulties waiting for an answer</b>: under a week {a}, 1-4 "
                             "weeks {b}, over 4 weeks {c}").format(a=ages[0], b=ages[1],
                                                                   c=ages[2]))
@@ -286,6 +282,8 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
+    # A slot's digest depends only on the language: made once per tick for all who take it.
+    made: dict[tuple[str, str], tuple[Reply, dict | None] | None] = {}
     for contact, identity in await tx.contacts.reachable_identities(roles=list(DIGEST_TAKERS)):
         prefs = await tx.contacts.digest_preferences(contact.id)
         for key, span, with_chart in _slots(config, local, prefs["hour"]):
@@ -296,7 +294,10 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
                                                         now):
                 continue
             t = config.translator(contact.language)
-            found = await digest(tx, config, t, now, now - span, with_chart)
+            if (t.language, key) not in made:
+                made[(t.language, key)] = await digest(tx, config, t, now, now - span,
+                                                       with_chart)
+            found = made[(t.language, key)]
             if found is not None:
                 reply, chart = found
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from storage.difficulties import DifficultyStatus
 from storage.tracking import Owed
 
 T0 = datetime(2025, 12, 10, 3, 0, tzinfo=UTC)
@@ -101,3 +102,28 @@ async def test_weekly_counts_put_a_monday_in_its_own_week(db):
         assert await tx.reports.weekly_counts(monday - timedelta(days=2)) == [
             ("2026-11-16", 1), ("2026-11-23", 2), ("2026-12-07", 1)]
         assert await tx.reports.weekly_counts(monday + timedelta(days=30)) == []
+
+
+async def test_waiting_difficulties_are_counted_by_age_as_days_would(db):
+    await _units(db)
+    now = datetime(2026, 3, 10, 2, 0, 0, 500_000, tzinfo=UTC)
+    ages = [timedelta(days=1), timedelta(days=7) - timedelta(milliseconds=1),
+            timedelta(days=7), timedelta(days=27, hours=23), timedelta(days=28),
+            timedelta(days=90)]
+    async with db.transaction() as tx:
+        for age in ages:
+            await tx.difficulties.create(unit_id=1, contact_id=1, field="other",
+                                         urgency="normal", text="…", proposal=None,
+                                         attachments=[], channel="telegram", now=now - age,
+                                         local_year=2026)
+        answered = await tx.difficulties.create(
+            unit_id=1, contact_id=1, field="other", urgency="normal", text="…", proposal=None,
+            attachments=[], channel="telegram", now=now - timedelta(days=2), local_year=2026)
+        await tx.difficulties.set_status(answered.id, DifficultyStatus.ANSWERED, now)
+    async with db.read() as tx:
+        waiting = await tx.difficulties.awaiting()
+        by_days = [0, 0, 0]
+        for d in waiting:
+            days = (now - d.opened_at).days
+            by_days[0 if days < 7 else 1 if days < 28 else 2] += 1
+        assert await tx.difficulties.waiting_ages(now) == tuple(by_days) == (2, 2, 2)
