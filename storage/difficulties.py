@@ -138,9 +138,9 @@ class DifficultiesRepo:
         """How many wait for the department (open or acknowledged) since under a week, one to
         four weeks, over four weeks: counted here, not by reading every one."""
         rows = await self.conn.execute_fetchall(
-            "SELECT COALESCE(SUM(opened_at > :week), 0), "
-            "COALESCE(SUM(opened_at <= :week AND opened_at > :month), 0), "
-            "COALESCE(SUM(opened_at <= :month), 0) FROM difficulties "
+            "SELECT COUNT(CASE WHEN opened_at > :week THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :week AND opened_at > :month THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :month THEN 1 END) FROM difficulties "
             "WHERE status IN ('open', 'acknowledged')",
             {"week": iso(now - timedelta(days=7)), "month": iso(now - timedelta(days=28))})
         return rows[0][0], rows[0][1], rows[0][2]

@@ -49,7 +49,6 @@ class UnitStatus:
         return self.valid_to is not None and self.valid_to < day
 
 
-
 @dataclass(frozen=True)
 class Tally:
     """Of the units of one kind that owe it: how many, how many sent it, how many in time."""
@@ -58,6 +57,7 @@ class Tally:
     expected: int
     sent: int
     on_time: int
+
 
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
@@ -149,8 +149,8 @@ class TrackingRepo:
             "e.obligation = :obligation AND e.period_key = :period "
             f"WHERE u.kind IN ({_kinds(owed)}) AND {_VALID}) "
             "SELECT kind, COUNT(*), COUNT(first_at), "
-            "COALESCE(SUM(first_at < COALESCE(on_time_before, :on_time)), 0) FROM s "
-            "GROUP BY kind ORDER BY kind", _params(owed))
+            "SUM(CASE WHEN first_at < COALESCE(on_time_before, :on_time) THEN 1 ELSE 0 END) "
+            "FROM s GROUP BY kind ORDER BY kind", _params(owed))
         return [Tally(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def first_notification(self, key: str, kind: str, now: datetime) -> bool:
