@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dataset import build  # noqa: E402
+from bench.dataset import build, unit_life  # noqa: E402
 from bench.paired import line, paired  # noqa: E402
 from handlers import periods  # noqa: E402
 from handlers.context import Config  # noqa: E402
@@ -77,21 +76,6 @@ def _reference_rows(rows: list) -> list[tuple]:
              date.fromisoformat(r[7]) if r[7] else None) for r in rows]
 
 
-def _unit_life(path: Path) -> None:
-    """A few units given more time for the annual report of 2025, a few ceased to exist before
-    its deadline and a few not yet created: the answers must agree on them too."""
-    conn = sqlite3.connect(path)
-    conn.executemany(
-        "INSERT INTO deadline_extensions (obligation, period_key, unit_id, due, on_time_before, "
-        "extended_by, extended_at) VALUES ('annual', '2025', ?, '2025-12-31', "
-        "'2025-12-31T17:00:00.000+00:00', 1, '2025-12-18T00:00:00.000+00:00')",
-        [(n,) for n in range(2, 40, 3)])
-    conn.execute("UPDATE units SET valid_to = '2025-06-30' WHERE id BETWEEN 50 AND 59")
-    conn.execute("UPDATE units SET valid_from = '2026-01-01' WHERE id BETWEEN 60 AND 64")
-    conn.commit()
-    conn.close()
-
-
 async def measure(path: Path) -> None:
     """Time and check the three queries on a built database."""
     config = Config(programme=load_programme())
@@ -138,7 +122,7 @@ async def main() -> None:
         await (await Database(path).open()).close()  # the real schema, by the migrations
         began = time.perf_counter()
         count = build(path, args.units, args.per_unit_year)
-        _unit_life(path)
+        unit_life(path)
         print(f"built {count:,} reports for {args.units:,} units in "
               f"{time.perf_counter() - began:.1f} s")
         await measure(path)

@@ -24,7 +24,7 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dataset import build  # noqa: E402
+from bench.dataset import build, unit_life  # noqa: E402
 from bench.paired import line, paired  # noqa: E402
 from handlers import desk  # noqa: E402
 from handlers.context import Config  # noqa: E402
@@ -64,6 +64,9 @@ TALLY = ("WITH s AS MATERIALIZED (SELECT u.kind, (SELECT MIN(r.created_at) FROM 
 # The names of the owing units that sent nothing and still exist on :today.
 MISSING = (f"SELECT u.name FROM units u WHERE {_OWING} AND (u.valid_to IS NULL OR "
            "u.valid_to >= :today) AND NOT EXISTS (SELECT 1 FROM {first}) ORDER BY u.code")
+# The units of its kinds that sent it but ceased to exist before the deadline.
+APART = ("SELECT u.name FROM units u WHERE u.kind IN (SELECT value FROM json_each(:kinds)) "
+         "AND u.valid_to < :day AND EXISTS (SELECT 1 FROM {first}) ORDER BY u.code")
 COUNTS = ("SELECT r.kind, u.kind, COUNT(*) FROM reports r INDEXED BY reports_created JOIN "
           "units u ON u.id = r.unit_id WHERE r.created_at >= :since GROUP BY r.kind, u.kind "
           "ORDER BY r.kind, u.kind")
@@ -131,8 +134,11 @@ async def reference(conn: aiosqlite.Connection, config: Config, now: datetime,
         due = owed(config, obligation, period, deadline)
         tally = await conn.execute_fetchall(TALLY.format(first=_FIRST[_shape(due)]),
                                             _args(due, today))
+        apart = await conn.execute_fetchall(APART.format(first=_FIRST[_shape(due)]),
+                                            _args(due, today))
         rates.append((obligation.id, period.key, sum(r[1] for r in tally),
-                      sum(r[2] for r in tally), sum(r[3] for r in tally)))
+                      sum(r[2] for r in tally), sum(r[3] for r in tally),
+                      [r[0] for r in apart]))
         if obligation.period in RECURRING:
             for kind, expected, sent_, _on_time in tally:
                 sent[kind][0] += sent_
@@ -147,8 +153,8 @@ async def reference(conn: aiosqlite.Connection, config: Config, now: datetime,
 
 async def product_figures(tx: Tx, config: Config, now: datetime, since: datetime,
                           chart: dict | None) -> dict:
-    """The same figures from the repositories the digest reads (outside the timing), and its
-    chart's data, to check the two agree."""
+    """The same figures read through /status's path (every unit's status, outside the timing),
+    and the digest's chart data, to check the two agree."""
     programme, today = config.programme, now.astimezone(config.zone).date()
     local = now.astimezone(config.zone)
     found: dict = {"counts": await tx.reports.counts_since(since),
@@ -168,10 +174,11 @@ async def product_figures(tx: Tx, config: Config, now: datetime, since: datetime
     rates = []
     for obligation in programme.obligations:
         period, deadline = await in_view(tx, config, obligation, today, moved)
-        statuses = await tx.tracking.status(owed(config, obligation, period, deadline))
-        rates.append((obligation.id, period.key, len(statuses),
-                      sum(1 for s in statuses if s.first_at),
-                      sum(1 for s in statuses if s.on_time)))
+        shown = await desk.statuses_of(tx, config, obligation, period, deadline)
+        rates.append((obligation.id, period.key, len(shown.statuses),
+                      sum(1 for s in shown.statuses if s.first_at),
+                      sum(1 for s in shown.statuses if s.on_time),
+                      [u.name for u in shown.apart]))
     found |= {"late": late, "rates": rates}
     if chart is not None:
         found["sent"] = chart["sent"]
@@ -191,8 +198,9 @@ async def digest_times(path: Path, folder: Path) -> None:
                 lambda: reference(db.conn, config, NOW, since, with_chart), repeat=7)  # noqa: B023
             assert await product_figures(tx, config, NOW, since, chart) == figures, \
                 "digest: the figures differ"
-        for _obligation, _period, expected, sent, _on_time in figures["rates"]:
+        for _obligation, _period, expected, sent, _on_time, apart in figures["rates"]:
             assert f"{t.number(sent)}/{t.number(expected)}" in reply.text, "digest: rates"
+            assert all(name in reply.text for name in apart[:desk.APART_LISTED]), "apart"
         label = "weekly digest with chart" if with_chart else "daily digest (text)     "
         print(line(label, product_ms, reference_ms, f"{len(reply.text)} characters"))
     await db.close()
@@ -226,6 +234,7 @@ async def main() -> None:
         await (await Database(path).open()).close()
         began = time.perf_counter()
         count = build(path, args.units, args.per_unit_year)
+        unit_life(path)
         print(f"built {count:,} reports for {args.units:,} units in "
               f"{time.perf_counter() - began:.1f} s")
         await digest_times(path, Path(folder))

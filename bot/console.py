@@ -285,7 +285,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
                 parts = line.split()
                 if len(parts) < 2:
                     print(t._("Use: /as ROLE [UNIT], e.g. /as coordinator or /as officer "
-                              "Q-LECHAN"))
+                              "P-LECHAN"))
                     continue
                 error = await session.act_as(parts[1], parts[2] if len(parts) > 2 else None)
                 if error:

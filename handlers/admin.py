@@ -16,15 +16,6 @@ from storage.units import MAX_INVITES_AT_ONCE
 
 ADMINS = frozenset({Role.ADMIN})
 
-# The kinds a notice can be addressed to by kind (a form's options are fixed when it is
-# declared); every other list names kinds from the data (tx.units.kinds(), the units file).
-UNIT_KINDS = {
-    "city": N_("City"), "department": N_("Departments and sectors"),
-    "district": N_("Districts"), "commune": N_("Communes and wards"),
-    "organisation": N_("Mass organisations"), "press": N_("Press"), "portal": N_("Portals"),
-}
-
-
 def unit_kind_label(t, kind: str, names: dict[str, dict[str, str]]) -> str:
     """The name of a unit kind in the reader's language, as the units file gives it
     (`names` is tx.units.kinds()); a kind nobody named is shown as is."""
@@ -68,7 +59,7 @@ INVITE_FORM = forms.register(Form(
         Question("role", Kind.CHOICE, N_("Role"), N_("Which role will the invite grant?"),
                  options=tuple((r.value, ROLE_TITLES[r]) for r in Role)),
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
         Question("count", Kind.INTEGER, N_("Number of invites"),
                  N_("How many invites?"), min_value=1,

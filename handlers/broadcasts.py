@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime, time
 
 from handlers import forms
-from handlers.admin import UNIT_KINDS
+from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
@@ -33,19 +33,36 @@ SCOPES = (("all", N_("All units (their officers)")), ("kinds", N_("Kinds of unit
           ("units", N_("Chosen units")), ("roles", N_("Roles")))
 
 
+async def _current_units(ctx: Ctx, part: str) -> list:
+    """The units existing today that `part` names: a notice goes to units as they are now (an
+    ended unit's officers have moved on, see handlers.units)."""
+    return [u for u in await ctx.tx.units.search(part, valid_on=ctx.today)
+            if u.valid_on(ctx.today)]
+
+
 async def _check_units(ctx: Ctx, value: str) -> str | None:
     for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
-        if len(await ctx.tx.units.search(part)) != 1:
-            return ctx.t._("“{part}” does not name one unit. Give unit codes separated by "
-                           "commas, e.g. Q-LECHAN, Q-NGOQUYEN.").format(part=esc(part[:60]))
+        if len(await _current_units(ctx, part)) != 1:
+            return ctx.t._("“{part}” does not name one existing unit. Give unit codes "
+                           "separated by commas, e.g. P-LECHAN, P-NGOQUYEN.").format(
+                part=esc(part[:60]))
     return None
 
 
 async def _unit_codes(ctx: Ctx, value: str) -> list[str]:
     codes = []
     for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
-        codes.append((await ctx.tx.units.search(part))[0].code)
+        codes.append((await _current_units(ctx, part))[0].code)
     return sorted(set(codes))
+
+
+async def _unit_kinds(ctx: Ctx) -> tuple[tuple[str, str], ...]:
+    """The kinds of unit a notice can go to: those of the units file (named in the reader's
+    language) that have a unit existing today, in the file's order."""
+    names = await ctx.tx.units.kinds()
+    existing = {u.kind for u in await ctx.tx.units.list(valid_on=ctx.today)}
+    return tuple((kind, unit_kind_label(ctx.t, kind, names))
+                 for kind in [*names, *sorted(existing - set(names))] if kind in existing)
 
 
 async def _audience(ctx: Ctx, answers: dict) -> dict:
@@ -83,7 +100,7 @@ async def _later_hour(ctx: Ctx, value: int) -> str | None:
 
 async def _preview(ctx: Ctx, answers: dict) -> str:
     t = ctx.t
-    people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers))
+    people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers), ctx.today)
     reachable = sum(1 for _c, ids in people if any(i.reachable for i in ids))
     return t.ngettext("👥 <b>{n} recipient</b> ({reachable} reachable now).",
                       "👥 <b>{n} recipients</b> ({reachable} reachable now).",
@@ -135,10 +152,9 @@ BROADCAST_FORM = forms.register(Form(
         Question("scope", Kind.CHOICE, N_("Recipients"), N_("Who should receive it?"),
                  options=SCOPES),
         Question("kinds", Kind.MULTI, N_("Kinds of unit"), N_("Which kinds of unit?"),
-                 options=tuple(UNIT_KINDS.items()),
-                 ask_if=lambda a: a.get("scope") == "kinds"),
+                 options_from=_unit_kinds, ask_if=lambda a: a.get("scope") == "kinds"),
         Question("units", Kind.TEXT, N_("Units"),
-                 N_("Which units? Unit codes separated by commas, e.g. Q-LECHAN, Q-NGOQUYEN."),
+                 N_("Which units? Unit codes separated by commas, e.g. P-LECHAN, P-NGOQUYEN."),
                  max_length=2000, check=_check_units,
                  ask_if=lambda a: a.get("scope") == "units"),
         Question("roles", Kind.MULTI, N_("Roles"), N_("Which roles?"),
@@ -159,7 +175,8 @@ async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
                    ) -> list[Outgoing]:
     """Create the deliveries of a notice and its messages (through the outbox)."""
     broadcast = await tx.broadcasts.get(broadcast_id)
-    people = await tx.broadcasts.audience(broadcast.audience)
+    people = await tx.broadcasts.audience(broadcast.audience,
+                                          now.astimezone(config.zone).date())
     deliveries = await tx.broadcasts.add_deliveries(broadcast_id, [c.id for c, _ids in people])
     await tx.broadcasts.set_status(broadcast_id, "sending", now)
     out = []

@@ -30,7 +30,7 @@ from handlers.export import obligations_in
 from handlers.periods import Period
 from handlers.reports import DISSEMINATION_FORMS, FIGURES, period_figures, period_figures_by_unit
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from handlers.units import rolled_up
+from handlers.units import counted_name, rolled_up
 from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.difficulties import DifficultyStatus
@@ -87,9 +87,10 @@ async def _listed(tx: Tx, t: Translator, kind: str, period: Period, approved_onl
 
 def _roll_up(per_unit: dict[int, dict[str, int]], units: list,
              ) -> tuple[dict[int, dict[str, int]], list]:
-    """The figures of units that ceased to exist added to their successors' (the first one,
-    see handlers.units.rolled_up), and the units left to list: so the years before and after
-    a merger add up under the unit that carries on."""
+    """The figures of units that ceased to exist added to their successor's, along chains of
+    mergers and renames (see handlers.units.rolled_up: a split unit keeps its own line), and
+    the units left to list: so the years before and after a merger add up under the unit
+    that carries on."""
     target = rolled_up(units)
     summed: dict[int, dict[str, int]] = {}
     for unit_id, found in per_unit.items():
@@ -109,8 +110,10 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     figures = await period_figures(tx, period, approved_only=approved_only)
     per_unit = await period_figures_by_unit(tx, period, approved_only)
     units = await tx.units.list()
+    named = {u.id: u.name for u in units}
     if roll_up:
         per_unit, units = _roll_up(per_unit, units)
+        named = {u.id: counted_name(t, u) for u in units}
     names = await tx.units.kinds()
     kind_of = {u.id: u.kind for u in units}
     by_kind: dict[str, list[int]] = {}
@@ -168,7 +171,7 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     numbered = []
     for n, unit in enumerate(units, start=1):
         found = per_unit.get(unit.id) or dict.fromkeys((k for k, _l in FIGURES), 0)
-        numbered.append({"no": str(n), "unit": unit.name} | _numbers(t, found))
+        numbered.append({"no": str(n), "unit": named[unit.id]} | _numbers(t, found))
     return {
         "superior": head.city_body(t.language).upper(),
         "issuing_body": head.body(t.language).upper(),

@@ -27,7 +27,7 @@ from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.reports import period_figures
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from handlers.units import rolled_up
+from handlers.units import is_split, rolled_up
 from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role
@@ -43,13 +43,16 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                          ) -> dict[str, int]:
     """Write the period's workbook to `path`; return the number of reports per kind. With
     `roll_up`, each report also names the unit it counts under (a unit that ceased to exist
-    counts under its successor, see handlers.units.rolled_up)."""
+    counts under its successor after mergers and renames; a split one under itself, marked:
+    see handlers.units.rolled_up)."""
     private_file(path)  # owner-only before a byte is written
     async with db.read() as tx:
         total = await tx.reports.count_in_period(period.key, period.start, period.end)
         units = await tx.units.list() if roll_up else []
     targets = rolled_up(units)
-    under = {unit.code: targets[unit.id].code for unit in units}
+    # A split unit's reports count under itself, marked (see handlers.units.rolled_up).
+    under = {unit.code: t._("{name} (split)").format(name=targets[unit.id].code)
+             if is_split(targets[unit.id]) else targets[unit.id].code for unit in units}
     # User text is never read as a formula or a link (no spreadsheet injection), and typed
     # writes skip xlsxwriter's guessing, which is most of the cost of a large export.
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,

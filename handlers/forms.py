@@ -118,11 +118,20 @@ Result = tuple[Session, list[Reply], Submission | None]
 # ---------------------------------------------------------------------------------------------
 # The pure engine
 
+def with_options(form: Form, env: Env) -> Form:
+    """The form with its data options filled in (see Question.options_from)."""
+    if not any(q.options_from for q in form.questions):
+        return form
+    return replace(form, questions=tuple(
+        replace(q, options=env.options.get(q.key, ())) if q.options_from else q
+        for q in form.questions))
+
+
 class _Run:
     """One step's working copy of the session and the replies it makes."""
 
     def __init__(self, form: Form, session: Session, env: Env, preview: str = ""):
-        self.form, self.env, self.preview = form, env, preview
+        self.form, self.env, self.preview = with_options(form, env), env, preview
         self.session = session.model_copy(deep=True)
         self.replies: list[Reply] = []
         self.submission: Submission | None = None
@@ -423,10 +432,12 @@ def summary_lines(t: Any, form: Form, answers: dict[str, Any],
 # The caller: look up what a step needs, step, apply the result (all in the handler's
 # transaction)
 
-def env(ctx: Ctx, units: FoundUnits | None = None) -> Env:
+async def env(ctx: Ctx, form: Form, units: FoundUnits | None = None) -> Env:
+    """What the form's step may read, the data options of its questions included."""
     config = ctx.config
+    options = {q.key: await q.options_from(ctx) for q in form.questions if q.options_from}
     return Env(ctx.t, ctx.today, config.programme_start, config.max_files_per_answer,
-               config.max_files_per_form, units)
+               config.max_files_per_form, units, options)
 
 
 async def _preview(ctx: Ctx, form: Form, session: Session) -> str:
@@ -462,7 +473,7 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
         note = ctx.t._("Your unfinished “{title}” is kept as a draft; you can continue it "
                        "later.").format(title=ctx.t._(shelved.title))
         intro = f"{note}\n{intro}" if intro else note
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: begin(form, session, here, params, answers, intro, preview)))
 
@@ -470,14 +481,14 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
 async def resume(ctx: Ctx, form: Form, draft: dict) -> None:
     """Continue a saved form where it stopped (keeping any other running form as a draft)."""
     await shelve(ctx)
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: reopen(form, session, draft, here, preview)))
 
 
 async def show_current(ctx: Ctx, form: Form, prefix: str = "") -> None:
     """Show where the running form is again, changing nothing."""
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: current(form, session, here, prefix, preview)))
 
@@ -522,12 +533,12 @@ async def on_event(ctx: Ctx, form: Form) -> None:
         question = form.questions[state.pos]
         text = inp.text.strip()
         if question.type.looks_up_units and text and inp.choice is None:
-            units = FoundUnits(text, tuple(UnitRef(u.code, u.name)
+            units = FoundUnits(text, tuple(UnitRef(u.code, u.name, u.valid_to, u.successors)
                                            for u in await ctx.tx.units.search(text)))
         if question.check is not None:  # the check may read the database: it runs first
-            found = _outcome(_Run(form, session, env(ctx, units)), inp)
+            found = _outcome(_Run(form, session, await env(ctx, form, units)), inp)
             if isinstance(found, Accept) and found.value is not None:
                 inp = replace(inp, check_error=await question.check(ctx, found.value))
-    here = env(ctx, units)
+    here = await env(ctx, form, units)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: step(form, session, replace(inp, preview=preview), here)))

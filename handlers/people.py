@@ -167,7 +167,7 @@ ROLE_FORM = forms.register(Form(
         Question("role", Kind.CHOICE, N_("Role"), N_("Which role?"),
                  options=tuple((r.value, ROLE_TITLES[r]) for r in Role)),
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
     ),
 ))

@@ -3,8 +3,8 @@ found by its kind in TYPES. Adding a type is adding a class here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -55,6 +55,9 @@ class Question:
     ask_if: Callable[[dict[str, Any]], bool] | None = None
     # How the answer reads in the summary, when a plain number or text would not (08:00).
     show: Callable[[Any], str] | None = None
+    # Options that are data (e.g. the kinds of unit): read from the database before each step
+    # (a step never waits), labels already in the reader's language; they replace `options`.
+    options_from: Callable[[Ctx], Awaitable[tuple[tuple[str, str], ...]]] | None = None
 
     @property
     def type(self) -> QuestionType:
@@ -70,6 +73,10 @@ _DONE_WORDS = {"xong", "done", "het"}
 class UnitRef:
     code: str
     name: str
+    # The unit's last day, if it has ceased to exist (or will), and who carries on its work:
+    # a unit is chosen for what happens next (an invite, a deadline), so an ended one is not.
+    valid_to: date | None = None
+    successors: tuple[str, ...] = ()
 
 
 class UnitLookup(Protocol):
@@ -88,6 +95,8 @@ class Env:
     max_files_per_answer: int = 10
     max_files_per_form: int = 20
     units: UnitLookup | None = None
+    # question key -> its options read before the step (see Question.options_from).
+    options: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -263,11 +272,20 @@ class Unit(_Typed):
 
     def parse_text(self, question: Question, text: str, env: Env) -> Outcome:
         t = env.t
-        candidates = list(env.units.find(text)) if env.units is not None else []
+        found = list(env.units.find(text)) if env.units is not None else []
+        candidates = [u for u in found if u.valid_to is None or u.valid_to >= env.today]
         if len(candidates) == 1:
             return Accept({"code": candidates[0].code, "name": candidates[0].name})
+        ended = [u for u in found if u not in candidates]
+        if not candidates and len(ended) == 1:
+            unit = ended[0]
+            return Reject(t._("{code} ceased to exist after {day}.").format(
+                code=esc(unit.code), day=t.date(unit.valid_to)) + " " + (t._(
+                    "Type the unit that carries on its work: {codes}.").format(
+                    codes=esc(", ".join(unit.successors))) if unit.successors else t._(
+                    "Type the code of a unit that exists today.")))
         if not candidates:
-            return Reject(t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a "
+            return Reject(t._("No unit matches “{query}”. Type its code (e.g. P-LECHAN) or a "
                               "part of its name.").format(query=esc(text[:60])))
         listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
         return Reject(t._("Several units match; please type the code of one:") + "\n" + listed)

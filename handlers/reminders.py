@@ -167,6 +167,11 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     return out
 
 
+# A phone screen's worth: the first day after a common deadline can make a hundred units overdue at
+# once, and /status lists them all.
+LISTED_AT_MOST = 15
+
+
 async def _gathered(tx: Tx, config: Config, roles: list[Role],
                     late: list[tuple[str, Obligation, Period, int]], title: str,
                     to_group: bool) -> list[Outgoing]:
@@ -181,12 +186,15 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
     for channel, chat_id, contact_id, language in targets:
         t = config.translator(language)
         lines = [t._(title)]
-        for unit_name, obligation, period, days in late:
+        for unit_name, obligation, period, days in late[:LISTED_AT_MOST]:
             lines.append("• " + t.ngettext(
                 "{unit}: “{name}” for {period}, {n} day late",
                 "{unit}: “{name}” for {period}, {n} days late", days).format(
                 unit=esc(unit_name), name=esc(obligation.label(t.language)),
                 period=esc(period.label(t)), n=t.number(days)))
+        if len(late) > LISTED_AT_MOST:
+            lines.append(t._("… and {n} more (see /status)").format(
+                n=t.number(len(late) - LISTED_AT_MOST)))
         out.append(Outgoing(channel, chat_id, Reply("\n".join(lines)), contact_id))
     return out
 
@@ -487,7 +495,7 @@ EXTEND_FORM = forms.register(Form(
     submit=_extended,
     questions=(
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  check=_owes_it),
         Question("due", Kind.DATE, N_("New deadline"), N_("The unit's new deadline?"),
                  allow_future=True, check=_later),

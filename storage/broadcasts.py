@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import aiosqlite
 
@@ -96,9 +96,11 @@ class BroadcastsRepo:
             "UPDATE broadcasts SET status = ?, sent_at = COALESCE(sent_at, ?) WHERE id = ?",
             (status, iso(now) if status == "done" else None, broadcast_id))
 
-    async def audience(self, audience: dict) -> list[tuple[Contact, list[Identity]]]:
+    async def audience(self, audience: dict, today: date | None = None
+                       ) -> list[tuple[Contact, list[Identity]]]:
         """Everyone the audience names, with their channel addresses (reachable or not).
-        Units' audiences are their officers; roles' are everyone with those roles."""
+        Units' audiences are their officers (of the units existing `today`, if given: a notice
+        goes to units as they are when it is sent); roles' are everyone with those roles."""
         scope = audience["scope"]
         sql = (f"SELECT {_CONTACT_COLUMNS} FROM contacts c LEFT JOIN units u ON u.id = c.unit_id "
                "WHERE c.deactivated_at IS NULL AND ")
@@ -109,6 +111,10 @@ class BroadcastsRepo:
             args += roles
         else:
             sql += "c.role = 'officer'"
+            if today is not None:
+                sql += (" AND (u.valid_from IS NULL OR u.valid_from <= ?) "
+                        "AND (u.valid_to IS NULL OR u.valid_to >= ?)")
+                args += [today.isoformat(), today.isoformat()]
             if scope == "kinds":
                 sql += f" AND u.kind IN ({','.join('?' * len(audience['kinds']))})"
                 args += audience["kinds"]

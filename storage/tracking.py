@@ -124,6 +124,23 @@ class TrackingRepo:
                            date.fromisoformat(r[5]) if r[5] else None,
                            date.fromisoformat(r[7]) if r[7] else None) for r in rows]
 
+    async def first_sent(self, owed: Owed) -> dict[int, datetime]:
+        """unit id -> when its first report satisfying the obligation arrived, for the units
+        that sent one without owing it (of another kind, or not existing on the deadline: a
+        unit that has since ceased to exist) or that have successors (whose history a roll-up
+        passes on). Any other unit owes it and carries its own history: status has its
+        first report."""
+        # One seek per such unit on the covering index, rather than reading every satisfying
+        # report of every unit (half a second for a five-year period over 1,000,000 reports).
+        rows = await self.conn.execute_fetchall(
+            "WITH s AS MATERIALIZED (SELECT u.id, "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND {_satisfying(owed)}) AS first_at FROM units u "
+            f"WHERE NOT (u.kind IN ({_kinds(owed)}) AND {_VALID}) OR EXISTS "
+            "(SELECT 1 FROM unit_successors n WHERE n.unit_id = u.id)) "
+            "SELECT id, first_at FROM s WHERE first_at IS NOT NULL", _params(owed))
+        return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
     async def missing(self, owed: Owed, still_on: date | None = None
                       ) -> list[tuple[int, str, str]]:
         """(id, code, name) of the units that owe it and have sent nothing that satisfies it

@@ -460,18 +460,20 @@ class ContactsRepo:
 
     async def digest_preferences(self, contact_id: int) -> dict[str, int | bool]:
         rows = await self.conn.execute_fetchall(
-            "SELECT digest_daily, digest_weekly, digest_hour FROM contacts WHERE id = ?",
-            (contact_id,))
+            "SELECT digest_daily, digest_weekly, digest_hour, digest_roll_up FROM contacts "
+            "WHERE id = ?", (contact_id,))
         if not rows:
-            return {"daily": False, "weekly": False, "hour": 8}
-        return {"daily": bool(rows[0][0]), "weekly": bool(rows[0][1]), "hour": rows[0][2]}
+            return {"daily": False, "weekly": False, "hour": 8, "roll_up": False}
+        return {"daily": bool(rows[0][0]), "weekly": bool(rows[0][1]), "hour": rows[0][2],
+                "roll_up": bool(rows[0][3])}
 
     async def set_digest_hour(self, contact_id: int, hour: int) -> None:
         await self.conn.execute("UPDATE contacts SET digest_hour = ? WHERE id = ?",
                                 (hour, contact_id))
 
     async def set_digest_preference(self, contact_id: int, which: str, on: bool) -> None:
-        column = {"daily": "digest_daily", "weekly": "digest_weekly"}[which]
+        column = {"daily": "digest_daily", "weekly": "digest_weekly",
+                  "roll_up": "digest_roll_up"}[which]
         await self.conn.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?",
                                 (int(on), contact_id))
 

@@ -14,6 +14,9 @@ import pytest
 from bot.cli import main
 
 MENU_END = "Ngôn ngữ / Language"  # the main menu's last option
+# The tests run in a temporary folder (conftest): every subprocess imports this checkout's code,
+# not whichever Baocao is installed (the two can differ in their database's schema version).
+CODE = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 
 def baocao(*args: str, **options) -> subprocess.Popen:
@@ -68,7 +71,7 @@ def bad_paths(folder: Path) -> None:
                                             ("folder", ["units", "list"])])
 def test_database_path_that_is_not_a_database_exits_2_in_one_line(tmp_path, path, args):
     bad_paths(tmp_path)
-    process = baocao(*args, env={**os.environ, "DATABASE_PATH": str(tmp_path / path)})
+    process = baocao(*args, env={**os.environ, **CODE, "DATABASE_PATH": str(tmp_path / path)})
     status, _out, err = finish(process)  # it used to print the error and never exit
     assert status == 2 and len(err.strip().splitlines()) == 1, err
     assert "DATABASE_PATH" in err and str(tmp_path / path) in err
@@ -101,7 +104,7 @@ def test_a_report_with_a_coordinator_watching_shows_every_message_once(tmp_path)
              "Cán bộ, nhân dân phường", "150", "Hội nghị quán triệt", "1", "1", "/quit"]
     done = subprocess.run([sys.executable, "-m", "bot", "demo"], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")})
+                          env={**os.environ, **CODE, "DATABASE_PATH": str(tmp_path / "demo.db")})
     assert done.returncode == 0, done.stderr
     shown = [block.strip() for block in done.stdout.split("🤖")[1:]]
     assert sum("Báo cáo mới BC-2026-0001" in block for block in shown) == 1
@@ -111,7 +114,7 @@ def test_a_report_with_a_coordinator_watching_shows_every_message_once(tmp_path)
 
 
 def test_demo_tries_an_invite_as_someone_new_and_attaches_a_file(tmp_path):
-    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")}
+    env = {**os.environ, **CODE, "DATABASE_PATH": str(tmp_path / "demo.db")}
     subprocess.run([sys.executable, "-m", "bot", "units", "import", "bot/data/units_haiphong.csv"],
                    env=env, check=True, capture_output=True,
                    cwd=Path(__file__).resolve().parent.parent)

@@ -28,6 +28,10 @@ from tests.loopback import free_port
 from tests.telegram_fakes import register
 from tests.test_broadcasts import OFFICERS, people, write_notice  # noqa: F401  (fixture)
 
+# The tests run in a temporary folder (conftest): every subprocess imports this checkout's code,
+# not whichever Baocao is installed (the two can differ in their database's schema version).
+CODE = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
 SEND_METHODS = ("sendMessage", "sendPhoto", "sendDocument", "editMessageText")
 
 
@@ -200,7 +204,8 @@ async def test_scheduled_backups_written_pruned_and_restorable(harness, tmp_path
     # Something happens after the last backup; the restore takes the database back to it.
     await register(h, 700, "Lê Văn Mới")
     await h.stop()
-    env = {**os.environ, "DATABASE_PATH": str(h.settings.database_path), "DEFAULT_LOCALE": "en"}
+    env = {**os.environ, **CODE, "DATABASE_PATH": str(h.settings.database_path),
+           "DEFAULT_LOCALE": "en"}
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "bot", "db", "restore", str(kept[-1])],
         capture_output=True, text=True, timeout=60, env=env)
@@ -243,7 +248,7 @@ def test_restore_refuses_what_is_not_a_baocao_database(tmp_path):
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     text = tmp_path / "notes.db"
     text.write_text("not a database")
-    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "live.db"), "DEFAULT_LOCALE": "en"}
+    env = {**os.environ, **CODE, "DATABASE_PATH": str(tmp_path / "live.db"), "DEFAULT_LOCALE": "en"}
     for path, reason in ((other, "not a Baocao database"), (text, "file is not a database"),
                          (tmp_path / "missing.db", "no such file")):
         done = subprocess.run([sys.executable, "-m", "bot", "db", "restore", str(path)],
@@ -254,7 +259,7 @@ def test_restore_refuses_what_is_not_a_baocao_database(tmp_path):
 
 def test_restore_refuses_while_the_bot_runs(tmp_path, db_path):
     sqlite3.connect(db_path).close()
-    env = {**os.environ, "DEFAULT_LOCALE": "en"}
+    env = {**os.environ, **CODE, "DEFAULT_LOCALE": "en"}
     with hold(db_path):
         done = subprocess.run([sys.executable, "-m", "bot", "db", "restore", str(db_path)],
                               capture_output=True, text=True, timeout=60, env=env)
@@ -289,7 +294,7 @@ async def test_json_logs_follow_one_update_from_handler_to_send(harness):
 
 
 def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path):
-    env = {**os.environ, "DATABASE_PATH": str(db_path), "DEFAULT_LOCALE": "en",
+    env = {**os.environ, **CODE, "DATABASE_PATH": str(db_path), "DEFAULT_LOCALE": "en",
            "TELEGRAM_BOT_TOKEN": "4242:SECRET-TOKEN",
            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot"}
 

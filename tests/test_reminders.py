@@ -313,3 +313,28 @@ async def test_admins_are_told_once_when_the_holidays_run_out(desk, caplog):
     assert not [t for t in desk.coordinator.texts() if "ngày nghỉ lễ" in t]  # admins only
     assert any("holidays only until 2026-03-16" in r.getMessage() for r in caplog.records
                if r.levelname == "WARNING")
+
+
+async def test_a_long_escalation_lists_the_first_units_and_counts_the_rest(tmp_path):
+    """A deadline shared by 35 units makes them overdue on the same morning: the coordinators'
+    message stays a phone screen long and points to /status for the rest."""
+    (tmp_path / "programme.yaml").write_text(
+        PROGRAMME.replace("unit_kinds: [district]", "unit_kinds: [district, department]"),
+        encoding="utf-8")
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST",
+                             programme_file=tmp_path / "programme.yaml")
+    h = await Harness(settings, FakeClock(hanoi(2, 9))).start()
+    try:
+        async with h.runtime.db.transaction() as tx:
+            await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                       h.clock())
+        coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, unit="SO-TTTT")
+        h.think_seconds = 0
+        await h.tick_at(hanoi(23, 8))
+        [gathered] = reminders(coordinator)
+        assert gathered.count("•") == 15
+        # 15 districts and 20 departments owe it; the coordinating department is one of them.
+        assert gathered.rstrip().endswith("… và 20 đơn vị khác (xem /status)")
+    finally:
+        await h.stop()
