@@ -167,7 +167,7 @@ def _tallies_of(statuses: list[UnitStatus]) -> list[Tally]:
     return [Tally(kind, *row) for kind, row in sorted(counts.items())]
 
 
-def _apart_line(t, found: Completeness, roll_up: bool) -> str | None:
+def _apart_line(t, found: Completeness | Counted, roll_up: bool) -> str | None:
     """The units that sent it without owing it, named: their reports are theirs (by default),
     or history no unit of today carries on alone (a roll-up: split or retired units)."""
     if not found.apart:
