@@ -58,6 +58,21 @@ def build(path: Path, units: int, per_unit_year: int) -> int:
     return number
 
 
+def unit_life(path: Path) -> None:
+    """A few units given more time for the annual report of 2025, a few ceased to exist before
+    its deadline and a few not yet created: the answers must agree on them too."""
+    conn = sqlite3.connect(path)
+    conn.executemany(
+        "INSERT INTO deadline_extensions (obligation, period_key, unit_id, due, on_time_before, "
+        "extended_by, extended_at) VALUES ('annual', '2025', ?, '2025-12-31', "
+        "'2025-12-31T17:00:00.000+00:00', 1, '2025-12-18T00:00:00.000+00:00')",
+        [(n,) for n in range(2, 40, 3)])
+    conn.execute("UPDATE units SET valid_to = '2025-06-30' WHERE id BETWEEN 50 AND 59")
+    conn.execute("UPDATE units SET valid_from = '2026-01-01' WHERE id BETWEEN 60 AND 64")
+    conn.commit()
+    conn.close()
+
+
 def _flush(conn: sqlite3.Connection, rows: list) -> None:
     conn.executemany(
         "INSERT INTO reports (number, unit_id, contact_id, kind, period_key, activity_date, "

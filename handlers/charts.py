@@ -22,17 +22,17 @@ from storage.private import private_file  # noqa: E402
 plt.rcParams["font.family"] = "DejaVu Sans"
 
 
-def sent_by_kind(completeness: list) -> dict[str, list[int]]:
+def sent_by_kind(counted: list) -> dict[str, list[int]]:
     """[sent, expected] per kind of unit: what the chart's left side shows (plain data, so the
-    chart can be drawn later, outside the transaction that read it)."""
+    chart can be drawn later, outside the transaction that read it), from the obligations'
+    counts (handlers.desk.counted)."""
     sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Recurring obligations (the yearly report) say most about the current period.
-    recurring = [row for row in completeness if row.obligation.period in RECURRING] \
-        or completeness
+    recurring = [row for row in counted if row.obligation.period in RECURRING] or counted
     for row in recurring:
-        for status in row.statuses:
-            sent[status.kind][1] += 1
-            sent[status.kind][0] += bool(status.first_at)
+        for tally in row.tallies:
+            sent[tally.kind][1] += tally.expected
+            sent[tally.kind][0] += tally.sent
     return dict(sent)
 
 

@@ -17,7 +17,6 @@ from handlers import charts
 from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
-from handlers.difficulties import UNANSWERED
 from handlers.kinds import KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
@@ -30,7 +29,7 @@ from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role, Unit
 from storage.repos import Tx
-from storage.tracking import UnitStatus
+from storage.tracking import Tally, UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 # Admins have the coordinator's views (README), their notifications included.
@@ -71,10 +70,7 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
     owing = {s.unit_id for s in statuses}
     units = units if units is not None else await tx.units.list()
     by_id = {u.id: u for u in units}
-    # Units of the kinds that owe it which sent it, then ceased to exist before the deadline.
-    ended = {i for i in sent if i not in owing and i in by_id
-             and by_id[i].kind in obligation.unit_kinds
-             and (end := by_id[i].valid_to) is not None and end < deadline}
+    ended = _ended(sent, by_id, obligation, deadline)
     if not roll_up:
         apart = sorted((by_id[i] for i in ended), key=lambda u: u.code)
         return Completeness(obligation, period, deadline, statuses, apart)
@@ -98,6 +94,14 @@ async def statuses_of(tx: Tx, config: Config, obligation: Obligation, period: Pe
     return Completeness(obligation, period, deadline, rolled, apart)
 
 
+def _ended(sent: dict[int, datetime], by_id: dict[int, Unit], obligation: Obligation,
+           deadline: date) -> set[int]:
+    """Of the units that sent it, those of the kinds that owe it which ceased to exist before
+    the deadline (so they do not owe it)."""
+    return {i for i in sent if i in by_id and by_id[i].kind in obligation.unit_kinds
+            and (end := by_id[i].valid_to) is not None and end < deadline}
+
+
 async def completeness(tx: Tx, config: Config, today: date, year: int | None = None,
                        roll_up: bool = False) -> list[Completeness]:
     """Each obligation's current period (or its period in `year`), with every unit's status
@@ -118,7 +122,53 @@ async def completeness(tx: Tx, config: Config, today: date, year: int | None = N
     return found
 
 
-def _apart_line(t: Translator, found: Completeness, roll_up: bool) -> str | None:
+@dataclass(frozen=True)
+class Counted:
+    """One obligation's period as the digests show it: the units that owe it counted per kind
+    (see Completeness), and the units that sent it without owing it."""
+
+    obligation: Obligation
+    period: Period
+    tallies: list[Tally]
+    apart: list[Unit]
+
+
+async def counted(tx: Tx, config: Config, today: date, roll_up: bool = False) -> list[Counted]:
+    """Each obligation's current period counted per kind of unit: the digests' figures. By
+    default counted in SQL, without a row per unit; rolled up to successors, from
+    completeness's statuses (the roll-up is worked out unit by unit)."""
+    if roll_up:
+        return [Counted(found.obligation, found.period, _tallies_of(found.statuses),
+                        found.apart)
+                for found in await completeness(tx, config, today, roll_up=True)]
+    moved = await tx.tracking.moved_deadlines()
+    by_id: dict[int, Unit] | None = None
+    found = []
+    for obligation in config.programme.obligations:
+        period, deadline = await in_view(tx, config, obligation, today, moved)
+        due = owed(config, obligation, period, deadline)
+        sent = await tx.tracking.first_sent(due)
+        if sent and by_id is None:  # only when some unit sent it without owing it
+            by_id = {u.id: u for u in await tx.units.list()}
+        units = by_id or {}
+        apart = sorted((units[i] for i in _ended(sent, units, obligation, deadline)),
+                       key=lambda u: u.code)
+        found.append(Counted(obligation, period, await tx.tracking.tally(due), apart))
+    return found
+
+
+def _tallies_of(statuses: list[UnitStatus]) -> list[Tally]:
+    """The per-kind counts of a list of statuses (as tracking.tally counts them)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for status in statuses:
+        row = counts[status.kind]
+        row[0] += 1
+        row[1] += status.first_at is not None
+        row[2] += status.on_time
+    return [Tally(kind, *row) for kind, row in sorted(counts.items())]
+
+
+def _apart_line(t: Translator, found: Completeness | Counted, roll_up: bool) -> str | None:
     """The units that sent it without owing it, named: their reports are theirs (by default),
     or history no unit of today carries on alone (a roll-up: split or retired units)."""
     if not found.apart:
@@ -138,9 +188,11 @@ def _kind_order(names: dict, kind: str) -> tuple[int, str]:
 
 
 def _rates(t: Translator, statuses: list[UnitStatus]) -> str:
-    expected = len(statuses)
-    sent = sum(1 for s in statuses if s.first_at)
-    on_time = sum(1 for s in statuses if s.on_time)
+    return _rate_line(t, len(statuses), sum(1 for s in statuses if s.first_at),
+                      sum(1 for s in statuses if s.on_time))
+
+
+def _rate_line(t: Translator, expected: int, sent: int, on_time: int) -> str:
     rate = sent / expected * 100 if expected else 0
     on_time_rate = on_time / expected * 100 if expected else 0
     return t._("{sent}/{expected} units sent ({rate}%), {on_time} on time ({on_time_rate}%)"
@@ -197,10 +249,7 @@ async def show_status(ctx: Ctx, year: int | None, roll_up: bool = False) -> None
             choices.append(Choice(f"st:{r}miss:{ctx.config.programme.ref(obligation, period)}",
                                   t._("Missing: {name}").format(
                                       name=obligation.label(t.language))))
-    ages: Counter[int] = Counter()
-    for difficulty in await ctx.tx.difficulties.listing(statuses=UNANSWERED, limit=10_000):
-        days = (ctx.now - difficulty.opened_at).days
-        ages[0 if days < 7 else 1 if days < 28 else 2] += 1
+    ages = await ctx.tx.difficulties.waiting_ages(ctx.now)
     lines.append("\n" + t._("<b>Difficulties waiting for an answer</b>: under a week {a}, 1-4 "
                             "weeks {b}, over 4 weeks {c}").format(a=ages[0], b=ages[1],
                                                                   c=ages[2]))
@@ -311,12 +360,15 @@ async def digest(tx: Tx, config: Config, t: Translator, now: datetime, since: da
                   for name, obligation, days in late_units[:15]]
         if len(late_units) > 15:
             lines.append(t._("… and {n} more (see /status)").format(n=len(late_units) - 15))
-    current = await completeness(tx, config, today, roll_up=roll_up)
+    current = await counted(tx, config, today, roll_up)
     if roll_up:
         lines.append(t._("Units that ceased to exist are counted under their successors."))
     for found in current:
         lines.append(f"{esc(found.obligation.label(t.language))} · "
-                     f"{esc(found.period.label(t))}: " + _rates(t, found.statuses))
+                     f"{esc(found.period.label(t))}: "
+                     + _rate_line(t, sum(c.expected for c in found.tallies),
+                                  sum(c.sent for c in found.tallies),
+                                  sum(c.on_time for c in found.tallies)))
         apart = _apart_line(t, found, roll_up)
         if apart:
             lines.append(apart)
@@ -374,6 +426,9 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not _slots(config, local, min(DIGEST_HOURS)):
         return []
     out = []
+    # A slot's digest depends only on the language and the roll-up choice: made once per tick
+    # for all who take it so.
+    made: dict[tuple[str, str, bool], tuple[Reply, dict | None] | None] = {}
     for contact, identity in await tx.contacts.reachable_identities(roles=list(DIGEST_TAKERS)):
         prefs = await tx.contacts.digest_preferences(contact.id)
         for key, span, with_chart in _slots(config, local, prefs["hour"]):
@@ -384,8 +439,11 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
                                                         now):
                 continue
             t = config.translator(contact.language)
-            found = await digest(tx, config, t, now, now - span, with_chart,
-                                 bool(prefs["roll_up"]))
+            made_key = (t.language, key, bool(prefs["roll_up"]))
+            if made_key not in made:
+                made[made_key] = await digest(tx, config, t, now, now - span, with_chart,
+                                              bool(prefs["roll_up"]))
+            found = made[made_key]
             if found is not None:
                 reply, chart = found
                 out.append(Outgoing(identity.channel, identity.chat_id, reply, contact.id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import aiosqlite
@@ -135,6 +135,18 @@ class DifficultiesRepo:
         rows = await self.conn.execute_fetchall(
             _SELECT + " WHERE d.status IN ('open', 'acknowledged') ORDER BY d.opened_at")
         return [Difficulty.model_validate(dict(r)) for r in rows]
+
+    async def waiting_ages(self, now: datetime) -> tuple[int, int, int]:
+        """How many wait for the department (open or acknowledged) since under a week, one to
+        four weeks, over four weeks: counted here, not by reading every one."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT COUNT(CASE WHEN opened_at > :week THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :week AND opened_at > :month THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :month THEN 1 END) FROM difficulties "
+            "WHERE status IN ('open', 'acknowledged')",
+            {"week": iso(now - timedelta(days=7)), "month": iso(now - timedelta(days=28))})
+        row = one(rows)
+        return row[0], row[1], row[2]
 
     async def activity_since(self, since: datetime) -> dict[str, int]:
         """How many difficulties were opened, answered and resolved since `since`."""
