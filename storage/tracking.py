@@ -88,10 +88,11 @@ def _first_index(owed: Owed) -> str:
 
 
 def _any_index(owed: Owed) -> str:
-    """The index that tells whether a unit sent anything satisfying, in one seek."""
+    """The index that tells whether a unit sent anything satisfying, in one seek (by activity
+    day: the status grid's index of 0025, whose prefix is 0006's range index it replaced)."""
     if owed.by_period:
         return "reports_unit_period"
-    return "reports_owed" if owed.level else "reports_unit_kind_date"
+    return "reports_owed" if owed.level else "reports_first_by_date"
 
 
 def _kinds(owed: Owed) -> str:
