@@ -417,8 +417,9 @@ class DeliveryWorker:
             if wait == 0:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(),
-                                       timeout=30.0 if wait is None else min(wait, 30.0))
+                # asyncio.timeout, not wait_for: no task made for each wait (one per reply).
+                async with asyncio.timeout(30.0 if wait is None else min(wait, 30.0)):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
