@@ -191,6 +191,10 @@ class DeliveryWorker:
         # Recorded since the current pass began reading: the pass may still hold them as pending.
         self._recorded: set[int] = set()
         self._inflight_chats: set[str] = set()
+        # Chats whose rows the current (or last) pass left waiting: when a send to one of
+        # them ends, another pass may send the next. (A send to any other chat frees nothing:
+        # no pass for it, which would read the outbox again for nothing, once per reply.)
+        self._waiting_chats: set[str] = set()
         self._outcomes: list[tuple[OutboxRow, Outcome]] = []
         self._record_lock = asyncio.Lock()
         self._pump_lock = asyncio.Lock()
@@ -255,7 +259,7 @@ class DeliveryWorker:
             rows, next_due = await tx.outbox.due_and_next(self.sender.channel, now,
                                                           limit=budget + 8)
         waits: list[float] = []
-        held: set[str] = set()
+        held = self._waiting_chats = set()
         for row in rows:
             if budget == 0:
                 waits.append(0.0)
@@ -335,7 +339,8 @@ class DeliveryWorker:
             if batch:
                 await self._record(batch)
         self._inflight_chats.discard(row.chat_id)
-        self.wake()
+        if outcome[0] != "sent" or row.chat_id in self._waiting_chats:
+            self.wake()  # the chat's next row may go; a retry changes when the next is due
 
     async def _record(self, batch: list[tuple[OutboxRow, Outcome]]) -> None:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
