@@ -270,12 +270,23 @@ def _has_pending(conn: sqlite3.Connection, channel: str, chat_id: str, payload: 
         "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, payload)).fetchall())
 
 
-def _asked(conn: sqlite3.Connection, channel: str, chat_id: str) -> list[tuple[str, str | None]]:
-    """(asks, platform message id) of the chat's last questions sent, newest first."""
-    return [(r[0], r[1]) for r in conn.execute(
+def _question_before(conn: sqlite3.Connection, channel: str, chat_id: str, message_id: int,
+                     reply_to: int | None) -> str | None:
+    """OutboxRepo.question_before on the connection: the chat's last questions sent, newest
+    first, read one at a time (the newest is nearly always the answer: no need to read 20)."""
+    cursor = conn.execute(
         "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
         "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
-        (channel, chat_id)).fetchall()]
+        (channel, chat_id))
+    try:
+        for asks, sent_id in cursor:
+            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
+                return None
+            if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
+                return asks
+        return None
+    finally:
+        cursor.close()  # no statement left in progress at commit
 
 
 class OutboxRepo:
@@ -330,13 +341,8 @@ class OutboxRepo:
         """The question ("form:step") that the person saw last before writing their message
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
-        rows = await run_inline(self.conn, _asked, channel, chat_id)
-        for asks, sent_id in rows:
-            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
-                return None
-            if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
-                return asks
-        return None
+        return await run_inline(self.conn, _question_before, channel, chat_id, message_id,
+                                 reply_to)
 
     async def record(self, sent: list[tuple[int, str | None]],
                      retries: list[tuple[int, datetime, str]],
