@@ -196,7 +196,7 @@ class DeliveryWorker:
         # no pass for it, which would read the outbox again for nothing, once per reply.)
         self._waiting_chats: set[str] = set()
         self._outcomes: list[tuple[OutboxRow, Outcome]] = []
-        self._record_lock = asyncio.Lock()
+        self._recording = False  # a send is committing the outcomes (see _finish)
         self._pump_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(self.limits.concurrency)
@@ -328,19 +328,24 @@ class DeliveryWorker:
         await self._finish(row, outcome)
 
     async def _finish(self, row: OutboxRow, outcome: Outcome) -> None:
-        """Commit the outcome at once (group commit: whoever holds the lock writes every
-        outcome waiting), then free the row and its chat."""
+        """Commit the outcome at once (group commit: a send that finds no commit under way
+        writes every outcome waiting, again until none is left; the others leave theirs to
+        it), then free the rows and their chats."""
         metrics.SENDS.labels(self.sender.channel, {"sent": "sent", "unreachable": "blocked",
                                                    "failed": "failed"}.get(outcome[0])
                              or outcome[3]).inc()
         self._outcomes.append((row, outcome))
-        async with self._record_lock:
-            batch, self._outcomes = self._outcomes, []
-            if batch:
+        # Not a lock: its waiters would be woken one by one, a turn of the event loop each,
+        # their chats held meanwhile though their rows were recorded long before.
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
                 await self._record(batch)
-        self._inflight_chats.discard(row.chat_id)
-        if outcome[0] != "sent" or row.chat_id in self._waiting_chats:
-            self.wake()  # the chat's next row may go; a retry changes when the next is due
+        finally:
+            self._recording = False
 
     async def _record(self, batch: list[tuple[OutboxRow, Outcome]]) -> None:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
@@ -360,6 +365,10 @@ class DeliveryWorker:
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
+        for row, outcome in batch:
+            self._inflight_chats.discard(row.chat_id)
+            if outcome[0] != "sent" or row.chat_id in self._waiting_chats:
+                self.wake()  # the chat's next row may go; a retry changes when the next is due
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
         if failed and self.on_failed is not None:
             try:
