@@ -256,8 +256,12 @@ class DeliveryWorker:
         budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
         now = self.now()
         async with self.db.read() as tx:
-            rows, next_due = await tx.outbox.due_and_next(self.sender.channel, now,
-                                                          limit=budget + 8)
+            # Rows being sent are still pending there: they are read past (the limit leaves
+            # room for them) but not into messages; their chats are in flight, which holds
+            # their other rows back below.
+            rows, next_due = await tx.outbox.due_and_next(
+                self.sender.channel, now, limit=budget + 8 + len(self._claimed),
+                skip=self._claimed)
         waits: list[float] = []
         held = self._waiting_chats = set()
         for row in rows:
