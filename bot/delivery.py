@@ -345,6 +345,9 @@ class DeliveryWorker:
             return
         self._recording = True
         try:
+            # One turn of the event loop first: the sends answered in the same turn (a pass
+            # starts up to 16 at once) share the commit.
+            await asyncio.sleep(0)
             while self._outcomes:
                 batch, self._outcomes = self._outcomes, []
                 await self._record(batch)
