@@ -152,6 +152,9 @@ class Runtime:
         self._committing = False  # a receipt commit is under way (see _store)
         # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
         self.polled: dict[str, float] = {}
+        # Set once the clock loop's first tick (which catches up what fell due while the
+        # program was down) is over: from then on the program is in its steady state.
+        self.ticked = asyncio.Event()
         self.backups = backups.Scheduler(settings.backup_dir, settings.backup_every_hours,
                                          settings.backup_keep)
 
@@ -580,4 +583,5 @@ class Runtime:
                 await self.tick()
             except Exception:
                 log.exception("clock tick failed")
+            self.ticked.set()
             await asyncio.sleep(TICK_SECONDS)
