@@ -192,8 +192,7 @@ class DeliveryWorker:
         self._recorded: set[int] = set()
         self._inflight_chats: set[str] = set()
         # Chats whose rows the current (or last) pass left waiting: when a send to one of
-        # them ends, another pass may send the next. (A send to any other chat frees nothing:
-        # no pass for it, which would read the outbox again for nothing, once per reply.)
+        # them ends, another pass may send the next (see _more_to_send).
         self._waiting_chats: set[str] = set()
         self._outcomes: list[tuple[OutboxRow, Outcome]] = []
         self._recording = False  # a send is committing the outcomes (see _finish)
@@ -372,16 +371,33 @@ class DeliveryWorker:
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
-        for row, outcome in batch:
+        for row, _o in batch:
             self._inflight_chats.discard(row.chat_id)
-            if outcome[0] != "sent" or row.chat_id in self._waiting_chats:
-                self.wake()  # the chat's next row may go; a retry changes when the next is due
+        if await self._more_to_send(batch):
+            self.wake()
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
         if failed and self.on_failed is not None:
             try:
                 await self.on_failed(failed)
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
+
+    async def _more_to_send(self, batch: list[tuple[OutboxRow, Outcome]]) -> bool:
+        """Whether a pass may now send something it could not before: the next row of a chat
+        freed (a chat's later rows are not read while its head waits, so the outbox is asked
+        which of them have any), or a retry that changes when the next row falls due. Not a
+        whole pass for every reply, most of which leave their chat with nothing waiting."""
+        if any(outcome[0] != "sent" for _row, outcome in batch):
+            return True
+        chats = sorted({row.chat_id for row, _o in batch})
+        if any(chat in self._waiting_chats for chat in chats):
+            return True
+        try:
+            async with self.db.read() as tx:
+                return bool(await tx.outbox.chats_waiting(self.sender.channel, chats))
+        except Exception:  # a pass will tell
+            log.exception("could not read which chats have messages waiting")
+            return True
 
     def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
         """`why`: the metrics' outcome, "retried" or "429"."""

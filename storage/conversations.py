@@ -292,6 +292,13 @@ def _question_before(conn: sqlite3.Connection, channel: str, chat_id: str, messa
         cursor.close()  # no statement left in progress at commit
 
 
+def _chats_waiting(conn: sqlite3.Connection, channel: str, chat_ids: list[str]) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT chat_id FROM outbox INDEXED BY outbox_chat WHERE channel = ? "
+        f"AND status = 'pending' AND chat_id IN ({', '.join('?' * len(chat_ids))})",
+        (channel, *chat_ids)).fetchall()}
+
+
 class OutboxRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -335,6 +342,10 @@ class OutboxRepo:
         """due() (without the rows in `skip`) and next_due_at() in one go (a delivery
         pass)."""
         return await run_inline(self.conn, _due_and_next, channel, iso(now), limit, skip)
+
+    async def chats_waiting(self, channel: str, chat_ids: list[str]) -> set[str]:
+        """Those of these chats that have messages waiting to go."""
+        return await run_inline(self.conn, _chats_waiting, channel, chat_ids)
 
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
