@@ -263,6 +263,9 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
     offset: int | None = None
     failures = 0
     while not stop.is_set():
+        # Let other tasks run: against a Bot API that answers at once (tests), nothing in this
+        # loop would wait (receive() commits without a thread hop).
+        await asyncio.sleep(0)
         try:
             updates = await app.bot.get_updates(offset=offset, timeout=poll_seconds,
                                                 allowed_updates=ALLOWED_UPDATES)

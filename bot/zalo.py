@@ -151,6 +151,9 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
     it returns is gone from Zalo, so each batch is committed to the inbox before anything else
     (and before the next poll)."""
     while not stop.is_set():
+        # Let other tasks run: against an API that answers at once (tests), nothing in this
+        # loop would wait (receive() commits without a thread hop).
+        await asyncio.sleep(0)
         try:
             result = await client.call("getUpdates", timeout=wait_seconds)
         except ZaloApiError as exc:

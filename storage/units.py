@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
@@ -50,7 +51,16 @@ async def run_inline(conn: aiosqlite.Connection, fn: Callable[..., T], *args: ob
 
 
 def iso(moment: datetime) -> str:
+    if moment.tzinfo is UTC:  # the clock's own time: a step writes the same moment often
+        return _iso_utc(moment)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@lru_cache(maxsize=16)
+def _iso_utc(moment: datetime) -> str:
+    # A step stamps its rows (session, outbox, inbox, last seen...) with one `now`, about
+    # eight times: formatting it costs 3-5 us, a look-up 0.2 us.
+    return moment.isoformat(timespec="milliseconds")
 
 
 def session_state(state: str, offered: str | None) -> dict:
