@@ -664,8 +664,8 @@ class Charts(Page):
         t, config = self.t, self.desk.config
         now = self.desk.runtime.clock()
         async with self.desk.runtime.db.read() as tx:
-            sent = charts.sent_by_kind(await desk.completeness(tx, config,
-                                                               now.astimezone(config.zone).date()))
+            sent = charts.sent_by_kind(await desk.counted(tx, config,
+                                                          now.astimezone(config.zone).date()))
             weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
             names = await tx.units.kinds()
         self.render("charts.html", sent=[(unit_kind_label(t, k, names), t.number(v[0]),
@@ -682,8 +682,8 @@ class ChartImage(Page):
         t, config = self.t, self.desk.config
         now = self.desk.runtime.clock()
         async with self.desk.runtime.db.read() as tx:
-            sent = charts.sent_by_kind(await desk.completeness(tx, config,
-                                                               now.astimezone(config.zone).date()))
+            sent = charts.sent_by_kind(await desk.counted(tx, config,
+                                                          now.astimezone(config.zone).date()))
             weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
             names = await tx.units.kinds()
         # The digest's own chart, drawn off the event loop (about half a second).
