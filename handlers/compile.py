@@ -51,10 +51,14 @@ class CompileError(Exception):
 
 
 def choices(config: Config, today: date) -> list[Period]:
-    """What /compile offers: this reporting year and the last, and the programme's reviews."""
+    """What /compile offers: this reporting year and the last, and the programme's reviews
+    (two with the same dates, such as the whole programme and its final review, offered once)."""
     year = periods.year_of(today)
     reviews = [config.programme.period(p.id) for p in config.programme.adhoc_periods]
-    return [year, periods.year(int(year.key) - 1), *(p for p in reviews if p is not None)]
+    found: dict[tuple[date, date], Period] = {}
+    for period in (year, periods.year(int(year.key) - 1), *(p for p in reviews if p is not None)):
+        found.setdefault((period.start, period.end), period)
+    return list(found.values())
 
 
 def _year_slices(period: Period) -> list[Period]:

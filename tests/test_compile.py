@@ -383,6 +383,9 @@ async def test_compile_in_english_and_once_for_a_double_press(harness):
     await coordinator.say("/language")
     await coordinator.press_data("lang:en", coordinator.last())
     await coordinator.say("/compile")
+    # The whole programme and its final review share their dates: one choice, not two alike.
+    labels = [label for label, _data in coordinator.last().buttons]
+    assert len(labels) == len(set(labels)) == 4, labels
     await coordinator.press_data("cp:2026", coordinator.last())
     asked = coordinator.last()
     await coordinator.press_data("cp:a:2026", asked, drain=False)
