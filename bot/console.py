@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot import health
 from bot.delivery import ChannelLimits
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.units_file import CURRENT_UNITS, DEMO_UNIT, ensure_sample_units
 from handlers.core import ROLE_NAMES
+from handlers.text import numbered
 from handlers.types import Attachment, Inbound
 from locales.i18n import translator
 from storage.messages import Edit, Files, Message
@@ -45,10 +47,8 @@ def render(message: Message, color: bool) -> str | None:
                                     for a in message.files)
     if isinstance(message, Edit) and not message.choices:
         return None  # a pressed button being marked; the terminal already shows the answer
-    lines = [_plain(message.text, color)]
-    for number, (_cid, label) in enumerate(message.choices, start=1):
-        lines.append(f"  {number}. {label}")
-    return "\n".join(lines)
+    return "\n".join([_plain(message.text, color), *("  " + line
+                                                     for line in numbered(message.choices))])
 
 
 class ConsoleSender:
@@ -69,6 +69,10 @@ class ConsoleSender:
 
     def is_group(self, chat_id: str) -> bool:
         return False
+
+    async def fetch(self, file_id: str) -> bytes:
+        """A file sent from the terminal: its id is its path."""
+        return await asyncio.to_thread(Path(file_id).read_bytes)
 
     async def send(self, chat_id: str, message: Message) -> str | None:
         shown = render(message, self.color)
@@ -254,6 +258,14 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
               "coordinator, leader, admin); /skip 3d (or 4h, 30m) moves the clock forward to "
               "watch reminders; /as guest is someone new, to try an invite; /attach PATH sends a "
               "file; /quit leaves.").format(who=session.who))
+    try:  # the web desk, on this machine: /web gives a sign-in link to it
+        server = health.start(runtime)
+    except health.PortError as exc:
+        server = None
+        print(exc)
+    if server is not None:
+        print(t._("Web desk: {url}/desk/ (send /web for a sign-in link)").format(
+            url=settings.web_url))
     read = _keyboard()
     await runtime.receive([session.event("/start")], wait=True)
     await worker.drain()
@@ -285,7 +297,7 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
                 parts = line.split()
                 if len(parts) < 2:
                     print(t._("Use: /as ROLE [UNIT], e.g. /as coordinator or /as officer "
-                              "Q-LECHAN"))
+                              "P-LECHAN"))
                     continue
                 error = await session.act_as(parts[1], parts[2] if len(parts) > 2 else None)
                 if error:
@@ -304,4 +316,6 @@ async def run_demo(settings: Settings, role: str = "officer", unit_code: str = D
             await runtime.receive([event], wait=True)
             await worker.drain()
     finally:
+        if server is not None:
+            server.stop()
         await runtime.stop()

@@ -194,8 +194,11 @@ class DeliveryWorker:
         # Recorded since the current pass began reading: the pass may still hold them as pending.
         self._recorded: set[int] = set()
         self._inflight_chats: set[str] = set()
+        # Chats whose rows the current (or last) pass left waiting: when a send to one of
+        # them ends, another pass may send the next (see _more_to_send).
+        self._waiting_chats: set[str] = set()
         self._outcomes: list[tuple[OutboxRow, Outcome]] = []
-        self._record_lock = asyncio.Lock()
+        self._recording = False  # a send is committing the outcomes (see _finish)
         self._pump_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(self.limits.concurrency)
@@ -255,10 +258,14 @@ class DeliveryWorker:
         budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
         now = self.now()
         async with self.db.read() as tx:
-            rows, next_due = await tx.outbox.due_and_next(self.sender.channel, now,
-                                                          limit=budget + 8)
+            # Rows being sent are still pending there: they are read past (the limit leaves
+            # room for them) but not into messages; their chats are in flight, which holds
+            # their other rows back below.
+            rows, next_due = await tx.outbox.due_and_next(
+                self.sender.channel, now, limit=budget + 8 + len(self._claimed),
+                skip=self._claimed)
         waits: list[float] = []
-        held: set[str] = set()
+        held = self._waiting_chats = set()
         for row in rows:
             if budget == 0:
                 waits.append(0.0)
@@ -327,18 +334,27 @@ class DeliveryWorker:
         await self._finish(row, outcome)
 
     async def _finish(self, row: OutboxRow, outcome: Outcome) -> None:
-        """Commit the outcome at once (group commit: whoever holds the lock writes every
-        outcome waiting), then free the row and its chat."""
+        """Commit the outcome at once (group commit: a send that finds no commit under way
+        writes every outcome waiting, again until none is left; the others leave theirs to
+        it), then free the rows and their chats."""
         metrics.SENDS.labels(self.sender.channel, {"sent": "sent", "unreachable": "blocked",
                                                    "failed": "failed"}.get(outcome[0])
                              or outcome[3]).inc()
         self._outcomes.append((row, outcome))
-        async with self._record_lock:
-            batch, self._outcomes = self._outcomes, []
-            if batch:
+        # Not a lock: its waiters would be woken one by one, a turn of the event loop each,
+        # their chats held meanwhile though their rows were recorded long before.
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            # One turn of the event loop first: the sends answered in the same turn (a pass
+            # starts up to 16 at once) share the commit.
+            await asyncio.sleep(0)
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
                 await self._record(batch)
-        self._inflight_chats.discard(row.chat_id)
-        self.wake()
+        finally:
+            self._recording = False
 
     async def _record(self, batch: list[tuple[OutboxRow, Outcome]]) -> None:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
@@ -358,12 +374,33 @@ class DeliveryWorker:
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
+        for row, _o in batch:
+            self._inflight_chats.discard(row.chat_id)
+        if await self._more_to_send(batch):
+            self.wake()
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
         if failed and self.on_failed is not None:
             try:
                 await self.on_failed(failed)
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
+
+    async def _more_to_send(self, batch: list[tuple[OutboxRow, Outcome]]) -> bool:
+        """Whether a pass may now send something it could not before: the next row of a chat
+        freed (a chat's later rows are not read while its head waits, so the outbox is asked
+        which of them have any), or a retry that changes when the next row falls due. Not a
+        whole pass for every reply, most of which leave their chat with nothing waiting."""
+        if any(outcome[0] != "sent" for _row, outcome in batch):
+            return True
+        chats = sorted({row.chat_id for row, _o in batch})
+        if any(chat in self._waiting_chats for chat in chats):
+            return True
+        try:
+            async with self.db.read() as tx:
+                return bool(await tx.outbox.chats_waiting(self.sender.channel, chats))
+        except Exception:  # a pass will tell
+            log.exception("could not read which chats have messages waiting")
+            return True
 
     def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
         """`why`: the metrics' outcome, "retried" or "429"."""
@@ -430,8 +467,9 @@ class DeliveryWorker:
             if wait == 0:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(),
-                                       timeout=30.0 if wait is None else min(wait, 30.0))
+                # asyncio.timeout, not wait_for: no task made for each wait (one per reply).
+                async with asyncio.timeout(30.0 if wait is None else min(wait, 30.0)):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

@@ -1,5 +1,6 @@
-"""The operations web server: /healthz (the process answers), /readyz (it can do its work) and
-/metrics (Prometheus), on HEALTH_LISTEN:HEALTH_PORT, in the bot's own event loop."""
+"""The bot's one web server, in its own event loop, on WEB_LISTEN:WEB_PORT: /healthz (the
+process answers), /readyz (it can do its work), /metrics (Prometheus), and the web desk under
+/desk/ (bot/web.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ async def readiness(runtime, now: float | None = None) -> list[str]:
     return problems
 
 
-def health_app(runtime, clock: Callable[[], float] = time.monotonic) -> tornado.web.Application:
+def health_app(runtime, clock: Callable[[], float] = time.monotonic,
+               desk: bool = True) -> tornado.web.Application:
     class Healthz(tornado.web.RequestHandler):
         def get(self) -> None:
             self.write("ok\n")
@@ -81,8 +83,11 @@ def health_app(runtime, clock: Callable[[], float] = time.monotonic) -> tornado.
             self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.write(metrics.exposition())
 
+    from bot import web  # the desk's pages import the handlers; the probes need none of it
+
     return tornado.web.Application([(r"/healthz", Healthz), (r"/readyz", Readyz),
-                                    (r"/metrics", Metrics)])
+                                    (r"/metrics", Metrics),
+                                    *(web.routes(runtime) if desk else [])])
 
 
 class PortError(Exception):
@@ -90,13 +95,14 @@ class PortError(Exception):
 
 
 def start(runtime):
-    """Listen on the configured address (HEALTH_PORT=0: no server); returns the server."""
+    """Listen on the configured address (WEB_PORT=0: no server); returns the server."""
     settings = runtime.settings
-    if not settings.health_port:
+    if not settings.web_port:
         return None
     try:
-        return health_app(runtime).listen(settings.health_port, address=settings.health_listen)
+        return health_app(runtime).listen(settings.web_port, address=settings.web_listen,
+                                          xheaders=bool(settings.web_public_url))
     except OSError as exc:
-        raise PortError(f"HEALTH_LISTEN/HEALTH_PORT {settings.health_listen}:"
-                        f"{settings.health_port}: {exc.strerror or exc} (choose a free port, "
-                        "or HEALTH_PORT=0 for no health server)") from None
+        raise PortError(f"WEB_LISTEN/WEB_PORT {settings.web_listen}:"
+                        f"{settings.web_port}: {exc.strerror or exc} (choose a free port, "
+                        "or WEB_PORT=0 for no web server)") from None

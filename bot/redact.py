@@ -1,5 +1,6 @@
-"""Secrets never reach a log or an error message: the bot tokens, the webhook secrets and invite
-or link codes are replaced by "[redacted]" in every log record, whoever logs it.
+"""Secrets never reach a log or an error message: the bot tokens, the webhook secrets, invite
+or link codes and the web desk's sign-in codes are replaced by "[redacted]" in every log record,
+whoever logs it.
 
 Installed at startup (`install`): it wraps the log record factory, so it applies to every record
 of every logger and handler, including handlers added later. The DEBUG records of the libraries
@@ -22,6 +23,9 @@ _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 # An invite or link code: 12 characters of storage.units.INVITE_ALPHABET standing alone (after
 # "/start ", "start=", in quotes...). A false match only masks a harmless word in a log.
 _CODE = re.compile(r"(?<![A-Za-z0-9])[2-9A-HJKMNP-Z]{12}(?![A-Za-z0-9])")
+# A web desk sign-in link's code (handlers/signin.py), as a URL carries it: the access log of
+# the web server writes the URLs it was asked for.
+_LINK_CODE = re.compile(r"(?<=code=)[A-Za-z0-9_-]{16,}")
 # Their DEBUG records hold request parameters and SQL arguments: texts, codes, secrets.
 CHATTY = ("telegram", "httpx", "httpcore", "aiosqlite", "tornado", "hpack", "urllib3")
 
@@ -44,7 +48,7 @@ def redact(text: str) -> str:
     """`text` with every known secret and anything shaped like a token or a code masked."""
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return _CODE.sub(MASK, _TOKEN.sub(MASK, text))
+    return _LINK_CODE.sub(MASK, _CODE.sub(MASK, _TOKEN.sub(MASK, text)))
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:

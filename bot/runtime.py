@@ -119,6 +119,8 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   message_retention=timedelta(days=settings.message_retention_days),
                   file_retention=timedelta(days=settings.file_retention_days),
                   letterhead=letterhead_from(settings),
+                  web_url=settings.web_url if settings.web_port else None,
+                  web_link_minutes=settings.web_link_minutes,
                   bot_username=bot_username or settings.telegram_bot_username)
 
 
@@ -151,10 +153,13 @@ class Runtime:
         self._queues: dict[tuple[str, str], deque[Inbound]] = {}
         self._queued: set[tuple[str, str]] = set()  # (channel, update id) in the queues
         self._reread = True
-        self._arriving: list[tuple[list[Inbound], asyncio.Future[list[Inbound]]]] = []
-        self._receive_lock = asyncio.Lock()
+        self._arriving: list[tuple[list[Inbound], asyncio.Future[None]]] = []
+        self._committing = False  # a receipt commit is under way (see _store)
         # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
         self.polled: dict[str, float] = {}
+        # Set once the clock loop's first tick (which catches up what fell due while the
+        # program was down) is over: from then on the program is in its steady state.
+        self.ticked = asyncio.Event()
         self.backups = backups.Scheduler(settings.backup_dir, settings.backup_every_hours,
                                          settings.backup_keep)
 
@@ -246,42 +251,62 @@ class Runtime:
         """Store inbound events in the inbox and commit: only after this returns may the
         platform be told they were received. Then have them processed: in the background, or
         before returning with `wait` (and always when the runtime runs no background tasks)."""
-        # The hot path makes no thread hop, so nothing below may wait: let other tasks run, or
-        # a caller's loop that waits for nothing else (a fetch loop) would starve them.
-        await asyncio.sleep(0)
+        # Nothing below waits (the hot path makes no thread hop), so the update is committed
+        # without a turn of the event loop in between: a loop that calls this and waits for
+        # nothing else must yield itself (the fetch loops do).
         if events:
             for event in events:
                 metrics.UPDATES.labels(event.channel).inc()
-            self._enqueue(await self._store(events))
+            await self._store(events)
         if self.background and not wait:
             self._inbox_wake.set()
         else:
             await self.process_inbox()
 
-    async def _store(self, events: list[Inbound]) -> list[Inbound]:
-        """Commit `events` to the inbox; those stored (not already waiting nor processed).
-        Events received at once (several webhooks, channels) share one commit: whoever
-        commits takes every event waiting for it."""
-        done: asyncio.Future[list[Inbound]] = asyncio.get_running_loop().create_future()
+    async def _store(self, events: list[Inbound]) -> None:
+        """Commit `events` to the inbox and queue those stored (not already waiting nor
+        processed). Events received at once (several webhooks, channels) share one commit:
+        whoever finds no commit under way commits every event waiting, again until none is
+        left, while the others wait for their own result only (not for a lock each: the
+        waiters of a lock are woken one by one, a turn of the event loop each)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._arriving.append((events, done))
-        async with self._receive_lock:
-            if not done.done():
-                arriving, self._arriving = self._arriving, []
-                rows = [(e.channel, e.update_id, e.to_json()) for group, _f in arriving
-                        for e in group]
-                try:
-                    stored = set(await self.db.commit_with(store_inbox, rows,
-                                                           iso(self.clock())))
-                except BaseException as exc:  # a cancelled commit too: no one left waiting
-                    for _group, future in arriving:
-                        if future is not done:
-                            future.set_exception(exc)
-                    raise
-                else:
-                    for group, future in arriving:
-                        future.set_result([e for e in group
-                                           if (e.channel, e.update_id) in stored])
-        return await done
+        if not self._committing:
+            self._committing = True
+            try:
+                while self._arriving:
+                    arriving, self._arriving = self._arriving, []
+                    await self._store_group(arriving)
+            except BaseException as exc:  # cancelled: no one left waiting
+                for _group, future in self._arriving:
+                    if not future.done():
+                        future.set_exception(exc)
+                self._arriving = []
+                if done.done() and not done.cancelled():
+                    done.exception()  # raised here, not from it
+                raise
+            finally:
+                self._committing = False
+        await done
+
+    async def _store_group(self, arriving: list[tuple[list[Inbound],
+                                                      asyncio.Future[None]]]) -> None:
+        rows = [(e.channel, e.update_id, e.to_json()) for group, _f in arriving for e in group]
+        try:
+            stored = set(await self.db.commit_with(store_inbox, rows, iso(self.clock())))
+        except BaseException as exc:
+            for _group, future in arriving:
+                if not future.done():
+                    future.set_exception(exc)
+            if isinstance(exc, Exception):
+                return  # each of these raises it; the events arrived since are committed next
+            raise
+        for group, future in arriving:
+            # Queued here, not by each waiter: one whose caller gave up still had its events
+            # committed, and they must be processed.
+            self._enqueue([e for e in group if (e.channel, e.update_id) in stored])
+            if not future.done():
+                future.set_result(None)
 
     def _enqueue(self, events: list[Inbound]) -> None:
         """Queue stored events behind their chat's, for process_inbox."""
@@ -585,4 +610,5 @@ class Runtime:
                     await self.tick()
             except Exception:
                 log.exception("clock tick failed")
+            self.ticked.set()
             await asyncio.sleep(TICK_SECONDS if lead or not self.db.shared else TAKEOVER_SECONDS)

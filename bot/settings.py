@@ -97,14 +97,51 @@ class Settings(BaseSettings):
     file_retention_days: int = Field(default=7, ge=1, le=3650)
 
     # --- Operations (issue 20): health server, logs, scheduled backups ---
-    health_listen: str = "127.0.0.1"
-    health_port: int = Field(default=9464, ge=0, le=65535)  # 0: no health/metrics server
+    # One web server in the bot's process serves the operations pages and the web desk (issue
+    # 18). WEB_* are its names now; the HEALTH_* names of issue 20 still work.
+    web_listen: str = Field(default="127.0.0.1",
+                            validation_alias=AliasChoices("web_listen", "health_listen"))
+    web_port: int = Field(default=9464, ge=0, le=65535,  # 0: no web server
+                          validation_alias=AliasChoices("web_port", "health_port"))
     ready_poll_seconds: int = Field(default=180, ge=10)
     ready_send_seconds: int = Field(default=120, ge=10)
     log_format: Literal["text", "json"] = "text"
     backup_dir: Path | None = None
     backup_every_hours: float = Field(default=24, gt=0)
     backup_keep: int = Field(default=14, ge=1)
+
+    # --- The web desk (issue 18) ---
+    # The address people open (behind the HTTPS proxy); empty: http://WEB_LISTEN:WEB_PORT.
+    # Telegram opens a Mini App only from an https:// address.
+    web_public_url: str | None = None
+    web_link_minutes: int = Field(default=10, ge=1, le=120)  # a /web sign-in link works this long
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)  # a browser session lasts this
+    # A Mini App request whose Telegram signature is older than this is refused.
+    web_initdata_max_age: int = Field(default=3600, ge=60, le=7 * 86400)
+
+    @property
+    def health_listen(self) -> str:
+        return self.web_listen
+
+    @property
+    def health_port(self) -> int:
+        return self.web_port
+
+    @property
+    def web_url(self) -> str:
+        """Where the desk is opened from, without a trailing slash."""
+        if self.web_public_url:
+            return self.web_public_url.rstrip("/")
+        return f"http://{self.web_listen}:{self.web_port}"
+
+    @field_validator("web_public_url", mode="before")
+    @classmethod
+    def _blank_url(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local test)")
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("backup_dir", mode="before")
     @classmethod

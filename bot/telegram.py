@@ -20,7 +20,9 @@ from telegram import (
     InputFile,
     InputMediaDocument,
     InputMediaPhoto,
+    MenuButtonWebApp,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -29,6 +31,7 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
@@ -44,7 +47,9 @@ from bot.delivery import (
 )
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.signin import APP_PATH
 from handlers.types import Attachment, Inbound
+from locales.i18n import translator
 from storage.messages import Edit, Files, Message, Option
 
 # Opt in to PTB's coming behaviour (durations as timedelta) instead of its deprecation warning.
@@ -109,7 +114,10 @@ def _keyboard(choices: tuple[Option, ...]) -> dict[str, object] | None:
     """Inline buttons as the Bot API reads them."""
     if not choices:
         return None
-    buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
+    # "webapp:URL" opens the web desk as a Mini App (handlers.signin); the rest are callbacks.
+    buttons = [{"text": label, "web_app": {"url": cid.removeprefix("webapp:")}}
+               if cid.startswith("webapp:") else {"text": label, "callback_data": cid}
+               for cid, label in choices]
     # Short labels sit two to a row; long ones get a row each so they are not cut off.
     per_row = 2 if all(len(label) <= 18 for _cid, label in choices) else 1
     return {"inline_keyboard": [buttons[i:i + per_row]
@@ -145,6 +153,11 @@ class TelegramSender:
         # The pace may be tuned (tests run faster); the sizes are Telegram's.
         self.limits = replace(limits or ChannelLimits(), max_text=TEXT_LIMIT,
                               max_caption=CAPTION_LIMIT)
+
+    async def fetch(self, file_id: str) -> bytes:
+        """A file people sent (evidence), for the web desk to show."""
+        found = await self.bot.get_file(file_id)
+        return bytes(await found.download_as_bytearray())
 
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")
@@ -250,6 +263,9 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
     offset: int | None = None
     failures = 0
     while not stop.is_set():
+        # Let other tasks run: against a Bot API that answers at once (tests), nothing in this
+        # loop would wait (receive() commits without a thread hop).
+        await asyncio.sleep(0)
         try:
             updates = await app.bot.get_updates(offset=offset, timeout=poll_seconds,
                                                 allowed_updates=ALLOWED_UPDATES)
@@ -308,6 +324,7 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
     ops_server = None
     try:
         ops_server = health.start(runtime)
+        await _menu_button(app, settings)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # checked by the settings
             server = webhook_app(app, runtime, urlparse(settings.webhook_url).path, secret
@@ -335,6 +352,18 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
             await also.stop()
         await runtime.stop()
         await app.shutdown()
+
+
+async def _menu_button(app: Application, settings: Settings) -> None:
+    """The bot's menu button opens the web desk as a Mini App (Telegram requires https)."""
+    if not (settings.web_port and settings.web_url.startswith("https://")):
+        return
+    t = translator(settings.default_locale, settings.zone)
+    try:
+        await app.bot.set_chat_menu_button(menu_button=MenuButtonWebApp(
+            t._("Web desk"), WebAppInfo(f"{settings.web_url}{APP_PATH}")))
+    except TelegramError as exc:  # the chats work without it
+        log.warning("the web desk's menu button was not set (%s)", type(exc).__name__)
 
 
 def run_telegram(settings: Settings, runtime: Runtime, also=None) -> None:

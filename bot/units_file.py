@@ -1,10 +1,11 @@
 """Reading a units file (CSV or YAML) into validated rows, all or nothing.
 
 Columns: code, name, kind, parent_code, and for a unit's life short_name, valid_from, valid_to
-(yyyy-mm-dd, both days inclusive) and successors (codes separated by ";", the first one taking
-the unit's history when figures are rolled up). A column left out of the file leaves what is
-stored alone, so importing the 2023 list again changes no unit's dates. A YAML file may name the
-kinds of unit in both languages (`kinds: {commune: {vi: ..., en: ...}}`).
+(yyyy-mm-dd, both days inclusive) and successors (codes separated by ";": one for a rename or
+a merger, which passes the unit's history on when figures are rolled up; several for a split,
+whose history stays apart, see handlers.units.rolled_up). A column left out of the file leaves
+what is stored alone, so importing the 2023 list again changes no unit's dates. A YAML file may
+name the kinds of unit in both languages (`kinds: {commune: {vi: ..., en: ...}}`).
 """
 
 from __future__ import annotations

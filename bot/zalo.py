@@ -19,6 +19,7 @@ import httpx
 import tornado.web
 
 from bot.delivery import ChannelLimits, RejectedError, TransientSendError, UnreachableError
+from handlers.text import numbered
 from handlers.types import Attachment, Inbound
 from storage.messages import Edit, Files, Message, Option
 
@@ -88,8 +89,7 @@ def render(text: str, choices: tuple[Option, ...] = ()) -> str:
     """Our markup as plain text, with choices numbered."""
     shown = html.unescape(_TAG.sub("", text))
     if choices:
-        shown += "\n" + "\n".join(f"{n}. {label}" for n, (_id, label) in
-                                   enumerate(choices, start=1))
+        shown += "\n" + "\n".join(numbered(choices))
     return shown
 
 
@@ -151,6 +151,9 @@ async def poll(client: ZaloClient, receive: Callable[[list[Inbound]], Awaitable[
     it returns is gone from Zalo, so each batch is committed to the inbox before anything else
     (and before the next poll)."""
     while not stop.is_set():
+        # Let other tasks run: against an API that answers at once (tests), nothing in this
+        # loop would wait (receive() commits without a thread hop).
+        await asyncio.sleep(0)
         try:
             result = await client.call("getUpdates", timeout=wait_seconds)
         except ZaloApiError as exc:

@@ -23,7 +23,7 @@ from handlers.context import MENU_FLOW, Config
 from handlers.state import Session
 from handlers.text import esc
 from handlers.types import Inbound, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.models import Contact, Role
 from storage.repos import Tx
 
@@ -36,18 +36,18 @@ ROLE_TITLES = {Role.OFFICER: N_("Officer (unit contact person)"),
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": N_("console")}
 
 
-def channel_name(t, channel: str) -> str:
+def channel_name(t: Translator, channel: str) -> str:
     return t._(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
 
 
-def withdrawn(config: Config, t) -> str:
+def withdrawn(config: Config, t: Translator) -> str:
     """What a deactivated person is told, whatever they send."""
     return t._("Your access to Baocao has been withdrawn, so the bot cannot take reports or "
                "commands from you. If you think this is a mistake, please contact the "
                "{body}.").format(body=config.body(t))
 
 
-async def role_text(tx: Tx, t, role: Role, unit_id: int | None) -> str:
+async def role_text(tx: Tx, t: Translator, role: Role, unit_id: int | None) -> str:
     """'officer, Ủy ban nhân dân quận Lê Chân' (the unit only if there is one)."""
     unit = await tx.units.get(unit_id) if unit_id else None
     return t._(ROLE_NAMES[role]) + (f", {esc(unit.name)}" if unit else "")

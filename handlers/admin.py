@@ -5,27 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import forms
-from handlers.context import Ctx
-from handlers.core import ROLE_NAMES, ROLE_TITLES, Action, action, callback, start_form
+from handlers.access import ROLE_NAMES
+from handlers.context import Config, Ctx
+from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.models import Role
+from storage.repos import Tx
 from storage.units import MAX_INVITES_AT_ONCE
 
 ADMINS = frozenset({Role.ADMIN})
 
-# The kinds a notice can be addressed to by kind (a form's options are fixed when it is
-# declared); every other list names kinds from the data (tx.units.kinds(), the units file).
-UNIT_KINDS = {
-    "city": N_("City"), "department": N_("Departments and sectors"),
-    "district": N_("Districts"), "commune": N_("Communes and wards"),
-    "organisation": N_("Mass organisations"), "press": N_("Press"), "portal": N_("Portals"),
-}
-
-
-def unit_kind_label(t, kind: str, names: dict[str, dict[str, str]]) -> str:
+def unit_kind_label(t: Translator, kind: str, names: dict[str, dict[str, str]]) -> str:
     """The name of a unit kind in the reader's language, as the units file gives it
     (`names` is tx.units.kinds()); a kind nobody named is shown as is."""
     found = names.get(kind) or {}
@@ -68,7 +61,7 @@ INVITE_FORM = forms.register(Form(
         Question("role", Kind.CHOICE, N_("Role"), N_("Which role will the invite grant?"),
                  options=tuple((r.value, ROLE_TITLES[r]) for r in Role)),
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
         Question("count", Kind.INTEGER, N_("Number of invites"),
                  N_("How many invites?"), min_value=1,
@@ -122,7 +115,7 @@ async def _invites(ctx: Ctx, _args: str) -> None:
     lines = [t._("<b>Invites waiting to be used</b> (latest {n})").format(n=len(pending))]
     # Only a hash of each code is kept: an invite is shown by the start of that hash.
     for invite in pending:
-        unit = units.get(invite.unit_id)
+        unit = units.get(invite.unit_id) if invite.unit_id is not None else None
         lines.append(t._("<code>{code}</code> · {role}{unit} · until {day}").format(
             code=invite.code[:8], role=t._(ROLE_NAMES[invite.role]),
             unit=f" · {esc(unit.code)}" if unit else "",
@@ -154,7 +147,7 @@ action(Action("units", N_("Units"), N_("list units and how many contacts each ha
               _units, aliases=("donvi",)))
 
 
-async def erase_person(tx, contact_id: int, now: datetime, actor: str) -> bool:
+async def erase_person(tx: Tx, contact_id: int, now: datetime, actor: str) -> bool:
     """Remove one person from the bot for good (a request to be forgotten, someone who left):
     their identities, name, conversation and the texts of messages to them go, their unit's
     reports and difficulties stay, attributed to "a former officer of UNIT". Audited. False
@@ -165,7 +158,7 @@ async def erase_person(tx, contact_id: int, now: datetime, actor: str) -> bool:
     return True
 
 
-async def delivery_failed(tx, config, failed: list, now: datetime) -> list[Outgoing]:
+async def delivery_failed(tx: Tx, config: Config, failed: list, now: datetime) -> list[Outgoing]:
     """Admins hear once a day that messages could not be delivered for a reason that is not
     the recipient's doing (refused by the platform, or still failing after every retry)."""
     today = now.astimezone(config.zone).date().isoformat()

@@ -12,4 +12,5 @@ from handlers import (  # noqa: F401
     people,
     reminders,
     reports,
+    signin,
 )

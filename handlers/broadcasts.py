@@ -18,13 +18,14 @@ from dataclasses import replace
 from datetime import datetime, time
 
 from handlers import forms
-from handlers.admin import UNIT_KINDS
+from handlers.admin import unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import ROLE_TITLES, Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
+from storage.broadcasts import Broadcast, Figures
 from storage.models import Role
 from storage.repos import Tx
 
@@ -33,19 +34,36 @@ SCOPES = (("all", N_("All units (their officers)")), ("kinds", N_("Kinds of unit
           ("units", N_("Chosen units")), ("roles", N_("Roles")))
 
 
+async def _current_units(ctx: Ctx, part: str) -> list:
+    """The units existing today that `part` names: a notice goes to units as they are now (an
+    ended unit's officers have moved on, see handlers.units)."""
+    return [u for u in await ctx.tx.units.search(part, valid_on=ctx.today)
+            if u.valid_on(ctx.today)]
+
+
 async def _check_units(ctx: Ctx, value: str) -> str | None:
     for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
-        if len(await ctx.tx.units.search(part)) != 1:
-            return ctx.t._("“{part}” does not name one unit. Give unit codes separated by "
-                           "commas, e.g. Q-LECHAN, Q-NGOQUYEN.").format(part=esc(part[:60]))
+        if len(await _current_units(ctx, part)) != 1:
+            return ctx.t._("“{part}” does not name one existing unit. Give unit codes "
+                           "separated by commas, e.g. P-LECHAN, P-NGOQUYEN.").format(
+                part=esc(part[:60]))
     return None
 
 
 async def _unit_codes(ctx: Ctx, value: str) -> list[str]:
     codes = []
     for part in [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]:
-        codes.append((await ctx.tx.units.search(part))[0].code)
+        codes.append((await _current_units(ctx, part))[0].code)
     return sorted(set(codes))
+
+
+async def _unit_kinds(ctx: Ctx) -> tuple[tuple[str, str], ...]:
+    """The kinds of unit a notice can go to: those of the units file (named in the reader's
+    language) that have a unit existing today, in the file's order."""
+    names = await ctx.tx.units.kinds()
+    existing = {u.kind for u in await ctx.tx.units.list(valid_on=ctx.today)}
+    return tuple((kind, unit_kind_label(ctx.t, kind, names))
+                 for kind in [*names, *sorted(existing - set(names))] if kind in existing)
 
 
 async def _audience(ctx: Ctx, answers: dict) -> dict:
@@ -83,7 +101,7 @@ async def _later_hour(ctx: Ctx, value: int) -> str | None:
 
 async def _preview(ctx: Ctx, answers: dict) -> str:
     t = ctx.t
-    people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers))
+    people = await ctx.tx.broadcasts.audience(await _audience(ctx, answers), ctx.today)
     reachable = sum(1 for _c, ids in people if any(i.reachable for i in ids))
     return t.ngettext("👥 <b>{n} recipient</b> ({reachable} reachable now).",
                       "👥 <b>{n} recipients</b> ({reachable} reachable now).",
@@ -135,10 +153,9 @@ BROADCAST_FORM = forms.register(Form(
         Question("scope", Kind.CHOICE, N_("Recipients"), N_("Who should receive it?"),
                  options=SCOPES),
         Question("kinds", Kind.MULTI, N_("Kinds of unit"), N_("Which kinds of unit?"),
-                 options=tuple(UNIT_KINDS.items()),
-                 ask_if=lambda a: a.get("scope") == "kinds"),
+                 options_from=_unit_kinds, ask_if=lambda a: a.get("scope") == "kinds"),
         Question("units", Kind.TEXT, N_("Units"),
-                 N_("Which units? Unit codes separated by commas, e.g. Q-LECHAN, Q-NGOQUYEN."),
+                 N_("Which units? Unit codes separated by commas, e.g. P-LECHAN, P-NGOQUYEN."),
                  max_length=2000, check=_check_units,
                  ask_if=lambda a: a.get("scope") == "units"),
         Question("roles", Kind.MULTI, N_("Roles"), N_("Which roles?"),
@@ -159,7 +176,9 @@ async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
                    ) -> list[Outgoing]:
     """Create the deliveries of a notice and its messages (through the outbox)."""
     broadcast = await tx.broadcasts.get(broadcast_id)
-    people = await tx.broadcasts.audience(broadcast.audience)
+    assert broadcast is not None  # the caller has just written or read it
+    people = await tx.broadcasts.audience(broadcast.audience,
+                                          now.astimezone(config.zone).date())
     deliveries = await tx.broadcasts.add_deliveries(broadcast_id, [c.id for c, _ids in people])
     await tx.broadcasts.set_status(broadcast_id, "sending", now)
     out = []
@@ -171,12 +190,12 @@ async def dispatch(tx: Tx, config: Config, broadcast_id: int, now: datetime
     return out
 
 
-def notice(config: Config, broadcast, language: str, channel: str, chat_id: str,
+def notice(config: Config, broadcast: Broadcast, language: str, channel: str, chat_id: str,
            contact_id: int, delivery_id: int, reminder: bool = False) -> Outgoing:
     t = config.translator(language)
     head = (t._("🔔 Reminder — notice from the {body}") if reminder else
             t._("📢 Notice from the {body}")).format(body=config.body(t))
-    attachments = ()
+    attachments: tuple[Attachment, ...] = ()
     if broadcast.attachment and broadcast.attachment.get("channel") == channel:
         attachments = (Attachment(broadcast.attachment["kind"], broadcast.attachment["file_id"],
                                   broadcast.attachment.get("name")),)
@@ -186,7 +205,7 @@ def notice(config: Config, broadcast, language: str, channel: str, chat_id: str,
         delivery_id)
 
 
-def _figures_text(t, broadcast, figures) -> str:
+def _figures_text(t: Translator, broadcast: Broadcast, figures: Figures) -> str:
     state = {"scheduled": N_("scheduled"), "sending": N_("sending"), "done": N_("sent"),
              "cancelled": N_("cancelled"), "draft": N_("draft")}[broadcast.status]
     return "\n".join([
@@ -201,10 +220,10 @@ def _figures_text(t, broadcast, figures) -> str:
             acknowledged=t.number(figures.acknowledged))])
 
 
-async def _show(ctx: Ctx, broadcast_id: int, edit: str | None = None,
+async def _show(ctx: Ctx, broadcast: Broadcast, edit: str | None = None,
                 with_missing: bool = False) -> None:
     t = ctx.t
-    broadcast = await ctx.tx.broadcasts.get(broadcast_id)
+    broadcast_id = broadcast.id
     figures = await ctx.tx.broadcasts.figures(broadcast_id)
     lines = [_figures_text(t, broadcast, figures)]
     choices = [Choice(f"bc:st:{broadcast_id}", t._("Refresh"))]
@@ -236,15 +255,16 @@ async def _button(ctx: Ctx, rest: str) -> None:
         else:
             ctx.reply(t._("Thank you, your receipt was recorded."))
         return
-    if ctx.role is not Role.ADMIN or await ctx.tx.broadcasts.get(broadcast_id) is None:
+    broadcast = await ctx.tx.broadcasts.get(broadcast_id) if ctx.role is Role.ADMIN else None
+    if broadcast is None:
         ctx.reply(t._("This button is not valid."))
         return
     if what == "st":
-        await _show(ctx, broadcast_id, edit=ctx.event.pressed_message_id, with_missing=True)
+        await _show(ctx, broadcast, edit=ctx.event.pressed_message_id, with_missing=True)
     elif what == "open":
-        await _show(ctx, broadcast_id, with_missing=True)
+        await _show(ctx, broadcast, with_missing=True)
     elif what == "cx":
-        if (await ctx.tx.broadcasts.get(broadcast_id)).status not in ("sending", "scheduled"):
+        if broadcast.status not in ("sending", "scheduled"):
             ctx.reply(t._("This notice can no longer be cancelled."))
             return
         stopped = await ctx.tx.broadcasts.cancel_pending(broadcast_id)
@@ -255,21 +275,22 @@ async def _button(ctx: Ctx, rest: str) -> None:
         ctx.reply(t._("Notice #{id} cancelled: the messages not yet sent are stopped.").format(
             id=broadcast_id), [Choice(f"bc:st:{broadcast_id}", t._("Refresh"))])
     elif what == "rem":
-        if (await ctx.tx.broadcasts.get(broadcast_id)).status == "cancelled":
+        if broadcast.status == "cancelled":
             ctx.reply(t._("This notice was cancelled."))
             return
-        await _remind(ctx, broadcast_id)
+        await _remind(ctx, broadcast)
     else:
         ctx.reply(t._("This button is not valid."))
 
 
-async def _remind(ctx: Ctx, broadcast_id: int) -> None:
+async def _remind(ctx: Ctx, broadcast: Broadcast) -> None:
     """Send the notice again to those who have not acknowledged it."""
-    broadcast = await ctx.tx.broadcasts.get(broadcast_id)
     count = 0
     for delivery_id, contact_id, _unit, _person in await ctx.tx.broadcasts.unacknowledged(
-            broadcast_id):
+            broadcast.id):
         contact = await ctx.tx.contacts.get(contact_id)
+        if contact is None:
+            continue
         for identity in await ctx.tx.contacts.identities(contact_id):
             if identity.reachable:
                 ctx.out.append(notice(ctx.config, broadcast, contact.language, identity.channel,
@@ -299,7 +320,7 @@ async def _broadcasts(ctx: Ctx, _args: str) -> None:
     ctx.reply("\n".join(lines), [Choice(f"bc:open:{b.id}", f"#{b.id}") for b in recent])
 
 
-async def _live_update(tx: Tx, config: Config, broadcast) -> list[Outgoing]:
+async def _live_update(tx: Tx, config: Config, broadcast: Broadcast) -> list[Outgoing]:
     """Rewrite the admin's status message with the figures as they are now."""
     where = await tx.broadcasts.status_message(broadcast.id)
     admin = await tx.contacts.get(broadcast.created_by)

@@ -15,27 +15,30 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from handlers.admin import unit_kind_label  # noqa: E402
 from handlers.programme import RECURRING  # noqa: E402
+from locales.i18n import Translator  # noqa: E402
 from storage.private import private_file  # noqa: E402
 
 # DejaVu Sans ships with matplotlib and has every Vietnamese diacritic.
 plt.rcParams["font.family"] = "DejaVu Sans"
 
 
-def sent_by_kind(completeness: list) -> dict[str, list[int]]:
+def sent_by_kind(counted: list) -> dict[str, list[int]]:
     """[sent, expected] per kind of unit: what the chart's left side shows (plain data, so the
-    chart can be drawn later, outside the transaction that read it)."""
+    chart can be drawn later, outside the transaction that read it), from the obligations'
+    counts (handlers.desk.counted)."""
     sent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Recurring obligations (the yearly report) say most about the current period.
-    recurring = [row for row in completeness if row[0].period in RECURRING] or completeness
-    for _obligation, _period, _deadline, statuses in recurring:
-        for status in statuses:
-            sent[status.kind][1] += 1
-            sent[status.kind][0] += bool(status.first_at)
+    recurring = [row for row in counted if row.obligation.period in RECURRING] or counted
+    for row in recurring:
+        for tally in row.tallies:
+            sent[tally.kind][1] += tally.expected
+            sent[tally.kind][0] += tally.sent
     return dict(sent)
 
 
-def digest_chart(t, sent: dict[str, list[int]], weekly: list[tuple[str, int]], folder: Path,
-                 now: datetime, kind_names: dict[str, dict[str, str]] | None = None) -> Path:
+def digest_chart(t: Translator, sent: dict[str, list[int]], weekly: list[tuple[str, int]],
+                 folder: Path, now: datetime,
+                 kind_names: dict[str, dict[str, str]] | None = None) -> Path:
     """Draw the chart and return the PNG's path. Slow (about half a second) and blocking: run
     it in a thread, outside any transaction (see handlers.desk.run_chart_job)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)

@@ -27,10 +27,11 @@ from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.difficulties import STATUS_LABELS
 from handlers.export import obligations_in
+from handlers.kinds import FIGURES, KINDS, ReportKind
 from handlers.periods import Period
-from handlers.reports import DISSEMINATION_FORMS, FIGURES, period_figures, period_figures_by_unit
+from handlers.reports import period_figures, period_figures_by_unit
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from handlers.units import rolled_up
+from handlers.units import counted_name, rolled_up
 from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.difficulties import DifficultyStatus
@@ -50,11 +51,14 @@ class CompileError(Exception):
 
 
 def choices(config: Config, today: date) -> list[Period]:
-    """What /compile offers: this reporting year and the last, and the programme's reviews."""
+    """What /compile offers: this reporting year and the last, and the programme's reviews
+    (two with the same dates, such as the whole programme and its final review, offered once)."""
     year = periods.year_of(today)
-    found = [year, periods.year(int(year.key) - 1)]
-    found += [config.programme.period(key) for key in ("review-2025", "review-2030")]
-    return [p for p in found if p is not None]
+    reviews = [config.programme.period(p.id) for p in config.programme.adhoc_periods]
+    found: dict[tuple[date, date], Period] = {}
+    for period in (year, periods.year(int(year.key) - 1), *(p for p in reviews if p is not None)):
+        found.setdefault((period.start, period.end), period)
+    return list(found.values())
 
 
 def _year_slices(period: Period) -> list[Period]:
@@ -72,24 +76,26 @@ def _numbers(t: Translator, figures: dict[str, int]) -> dict[str, str]:
     return {key: t.number(value) for key, value in figures.items()}
 
 
-async def _listed(tx: Tx, t: Translator, kind: str, period: Period, approved_only: bool,
-                  text: Callable[[dict], str]) -> tuple[list[dict], str]:
-    total, reports = await tx.reports.of_kind(kind, period.start, period.end, approved_only,
+async def _listed(tx: Tx, t: Translator, kind: ReportKind, period: Period,
+                  approved_only: bool) -> dict[str, list[dict] | str]:
+    """The template's list of a kind's reports (see kinds.Listing), and its "… and n more"."""
+    assert kind.listing is not None
+    total, reports = await tx.reports.of_kind(kind.id, period.start, period.end, approved_only,
                                               LISTED)
     items = [{"unit": r.unit_name, "date": t.date(r.activity_date) if r.activity_date else "",
-              "text": text(r.answers), "number": r.answers.get("doc_number", ""),
-              "title": r.answers.get("title", "")} for r in reports]
+              "text": kind.listing.line(t, r.answers), "answers": r.answers} for r in reports]
     more = "" if total <= len(items) else t._(
         "… and {n} more (see the spreadsheet of the period).").format(
         n=t.number(total - len(items)))
-    return items, more
+    return {kind.listing.key: items, f"{kind.listing.key}_more": more}
 
 
 def _roll_up(per_unit: dict[int, dict[str, int]], units: list,
              ) -> tuple[dict[int, dict[str, int]], list]:
-    """The figures of units that ceased to exist added to their successors' (the first one,
-    see handlers.units.rolled_up), and the units left to list: so the years before and after
-    a merger add up under the unit that carries on."""
+    """The figures of units that ceased to exist added to their successor's, along chains of
+    mergers and renames (see handlers.units.rolled_up: a split unit keeps its own line), and
+    the units left to list: so the years before and after a merger add up under the unit
+    that carries on."""
     target = rolled_up(units)
     summed: dict[int, dict[str, int]] = {}
     for unit_id, found in per_unit.items():
@@ -109,28 +115,28 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     figures = await period_figures(tx, period, approved_only=approved_only)
     per_unit = await period_figures_by_unit(tx, period, approved_only)
     units = await tx.units.list()
+    named = {u.id: u.name for u in units}
     if roll_up:
         per_unit, units = _roll_up(per_unit, units)
+        named = {u.id: counted_name(t, u) for u in units}
     names = await tx.units.kinds()
     kind_of = {u.id: u.kind for u in units}
-    by_kind: dict[str, list[int]] = {}
+    by_kind: dict[str, dict[str, int]] = {}  # every figure, per kind of unit
     for unit_id, found in per_unit.items():
-        totals = by_kind.setdefault(kind_of.get(unit_id, ""), [0, 0])
-        totals[0] += found["count_dissemination"]
-        totals[1] += found["reached"]
-    plans, plans_more = await _listed(tx, t, "plan", period, approved_only, lambda a: "")
-    inspections, inspections_more = await _listed(
-        tx, t, "inspection", period, approved_only, lambda a: a.get("inspected", ""))
-    levels = {"preliminary": t._("preliminary review"), "final": t._("final review")}
-    reviews, reviews_more = await _listed(
-        tx, t, "review", period, approved_only,
-        lambda a: f"{levels.get(a.get('level'), '')}: {a.get('results', '')}")
-    models, models_more = await _listed(
-        tx, t, "model", period, approved_only,
-        lambda a: f"{a.get('name', '')}: {a.get('result', '')}")
+        totals = by_kind.setdefault(kind_of.get(unit_id, ""), {})
+        for key, value in found.items():
+            totals[key] = totals.get(key, 0) + value
+    listed: dict[str, list[dict] | str] = {}
+    for kind in KINDS.values():
+        if kind.listing is not None:
+            listed |= await _listed(tx, t, kind, period, approved_only)
 
     obligations = await obligations_in(tx, config, period)
-    completeness, missing, no_plan = [], [], []
+    completeness: list[dict[str, str]] = []
+    missing: list[dict[str, str]] = []
+    # Per kind that says so (Listing.missing): the units that owe it and have not sent it.
+    not_sent: dict[str, list[str]] = {k.listing.missing: [] for k in KINDS.values()
+                                      if k.listing is not None and k.listing.missing}
     for obligation, own, deadline, statuses in obligations:
         completeness.append({
             "name": obligation.label(t.language), "period": own.label(t),
@@ -142,8 +148,9 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
                 missing.append({"no": str(len(missing) + 1), "unit": status.name,
                                 "kind": unit_kind_label(t, status.kind, names),
                                 "obligation": f"{obligation.label(t.language)} ({own.label(t)})"})
-                if obligation.report == "plan":
-                    no_plan.append(status.name)
+                owed = KINDS[obligation.report].listing
+                if owed is not None and owed.missing:
+                    not_sent[owed.missing].append(status.name)
 
     start = datetime.combine(period.start, datetime.min.time(), config.zone).astimezone(UTC)
     end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(),
@@ -168,7 +175,7 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
     numbered = []
     for n, unit in enumerate(units, start=1):
         found = per_unit.get(unit.id) or dict.fromkeys((k for k, _l in FIGURES), 0)
-        numbered.append({"no": str(n), "unit": unit.name} | _numbers(t, found))
+        numbered.append({"no": str(n), "unit": named[unit.id]} | _numbers(t, found))
     return {
         "superior": head.city_body(t.language).upper(),
         "issuing_body": head.body(t.language).upper(),
@@ -184,18 +191,20 @@ async def gather(tx: Tx, config: Config, t: Translator, period: Period,
                   t._("Activity figures count approved reports only; completeness counts every "
                       "report sent.")),
         "f": _numbers(t, figures),
-        "by_form": [{"label": t._(label), "value": t.number(figures[f"diss_{key}"])}
-                    for key, label in DISSEMINATION_FORMS],
-        "by_unit_kind": [{"kind": unit_kind_label(t, kind, names), "count": t.number(count),
-                          "reached": t.number(reached)}
-                         for kind, (count, reached) in sorted(by_kind.items())],
-        "plans": plans, "plans_more": plans_more,
-        "no_plan": ", ".join(no_plan[:LISTED]) + (" …" if len(no_plan) > LISTED else "")
-        + ("." if no_plan else ""),
-        "no_plan_count": t.number(len(no_plan)),
-        "inspections": inspections, "inspections_more": inspections_more,
-        "reviews": reviews, "reviews_more": reviews_more,
-        "models": models, "models_more": models_more, "years": years,
+        # Every figure with its label, in the registry's order (a new kind's too).
+        "figures": [{"key": key, "label": t._(label), "value": t.number(figures[key])}
+                    for key, label in FIGURES],
+        # A kind's figures that count its reports by the option chosen (dissemination forms).
+        "by_option": {kind.id: [{"label": t._(f.label), "value": t.number(figures[f.key])}
+                                for f in kind.figures if f.option is not None]
+                      for kind in KINDS.values()},
+        "by_unit_kind": [{"kind": unit_kind_label(t, kind, names)} | _numbers(t, totals)
+                         for kind, totals in sorted(by_kind.items())],
+        **listed,
+        **{field: ", ".join(names_[:LISTED]) + (" …" if len(names_) > LISTED else "")
+           + ("." if names_ else "") for field, names_ in not_sent.items()},
+        **{f"{field}_count": t.number(len(names_)) for field, names_ in not_sent.items()},
+        "years": years,
         "completeness": completeness, "missing": missing, "units": numbered,
         "difficulties": difficulties, "open_difficulties": open_ones,
         "open_count": t.number(len(open_ones)),
@@ -268,9 +277,10 @@ async def _compile(ctx: Ctx, _args: str) -> None:
         return
     if not await ctx.go_private():
         return
-    found = choices(ctx.config, ctx.today)
+    found, programme = choices(ctx.config, ctx.today), ctx.config.programme
+    # By reference: an ad hoc period's id is written by people and may not fit in button data.
     ctx.reply(periods.offered(t, t._("Which report should be drafted?"), found),
-              [Choice(f"cp:{p.key}", p.short_label(t)) for p in found])
+              [Choice(f"cp:{programme.period_ref(p.key)}", p.short_label(t)) for p in found])
 
 
 @callback("cp", DESK)
@@ -278,20 +288,21 @@ async def _compile_button(ctx: Ctx, rest: str) -> None:
     t = ctx.t
     # "cp:KEY" asks what counts; "cp:a:KEY" (approved only), "cp:all:KEY" and "cp:ar:KEY"
     # (approved only, units that ceased to exist counted under their successors) start the job.
-    scope, _, key = rest.partition(":")
+    scope, _, ref = rest.partition(":")
     if scope not in ("a", "all", "ar"):
-        scope, key = "", rest
-    period = ctx.config.programme.period(key)
+        scope, ref = "", rest
+    period = ctx.config.programme.period_by_ref(ref)
     if period is None:
         ctx.reply(t._("This button is not valid."))
         return
     if not scope:
         ctx.reply(t._("Which reports should the figures count?"), [
-            Choice(f"cp:a:{key}", t._("Approved reports only")),
-            Choice(f"cp:all:{key}", t._("Approved and those under review")),
-            Choice(f"cp:ar:{key}", t._("Approved, under successors"))])
+            Choice(f"cp:a:{ref}", t._("Approved reports only")),
+            Choice(f"cp:all:{ref}", t._("Approved and those under review")),
+            Choice(f"cp:ar:{ref}", t._("Approved, under successors"))])
         return
-    params = {"period": key, "all": scope == "all"} | ({"roll_up": True} if scope == "ar" else {})
+    params = ({"period": period.key, "all": scope == "all"}
+              | ({"roll_up": True} if scope == "ar" else {}))
     if any(job["kind"] == "compile" and job["params"] == params
            and job["contact_id"] == ctx.contact.id for job in await ctx.tx.jobs.pending()):
         ctx.reply(t._("The report for {period} is already being drafted; it will arrive here in "
@@ -309,7 +320,7 @@ async def run_compile_job(db: Database, config: Config, job: dict, now: datetime
     async with db.read() as tx:
         contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
     t = config.translator(contact.language if contact else None)
-    period = config.programme.period(job["params"]["period"])
+    period = config.programme.known_period(job["params"]["period"])
     path = config.files_dir / f"baocao-{period.key}-{job['id']}.docx"
 
     def tell(reply: Reply) -> Awaitable[None]:

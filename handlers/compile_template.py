@@ -13,12 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 
 from locales.i18n import Translator, translator
 
@@ -30,7 +34,7 @@ def shipped(language: str) -> Path:
     return DATA / f"report-{language}.docx"
 
 
-def _font(run, size: float | None = None, bold: bool = False, italic: bool = False) -> None:
+def _font(run: Run, size: float | None = None, bold: bool = False, italic: bool = False) -> None:
     run.font.name = FONT
     run.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
     if size:
@@ -38,8 +42,9 @@ def _font(run, size: float | None = None, bold: bool = False, italic: bool = Fal
     run.bold, run.italic = bold or None, italic or None
 
 
-def _para(container, text: str = "", size: float | None = None, bold: bool = False,
-          italic: bool = False, align=None, indent: bool = False):
+def _para(container: DocxDocument | _Cell, text: str = "", size: float | None = None,
+          bold: bool = False, italic: bool = False, align: WD_ALIGN_PARAGRAPH | None = None,
+          indent: bool = False) -> Paragraph:
     paragraph = container.add_paragraph()
     if align is not None:
         paragraph.alignment = align
@@ -50,8 +55,8 @@ def _para(container, text: str = "", size: float | None = None, bold: bool = Fal
     return paragraph
 
 
-def _centre(cell, text: str, size: float, bold: bool = False, italic: bool = False,
-            first: bool = False):
+def _centre(cell: _Cell, text: str, size: float, bold: bool = False, italic: bool = False,
+            first: bool = False) -> Paragraph:
     paragraph = cell.paragraphs[0] if first else cell.add_paragraph()
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     paragraph.paragraph_format.first_line_indent = Cm(0)
@@ -60,7 +65,7 @@ def _centre(cell, text: str, size: float, bold: bool = False, italic: bool = Fal
     return paragraph
 
 
-def _page_field(paragraph) -> None:
+def _page_field(paragraph: Paragraph) -> None:
     """A PAGE field: Word and LibreOffice put the page number there."""
     run = paragraph.add_run()
     _font(run, 13)
@@ -75,7 +80,7 @@ def _page_field(paragraph) -> None:
         run._r.append(element)
 
 
-def _no_borders(table) -> None:
+def _no_borders(table: Table) -> None:
     borders = OxmlElement("w:tblBorders")
     for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
         element = OxmlElement(f"w:{side}")
@@ -84,7 +89,8 @@ def _no_borders(table) -> None:
     table._tbl.tblPr.append(borders)
 
 
-def _table(document, header: list[str], row_fields: list[str], loop: str, item: str) -> None:
+def _table(document: DocxDocument, header: list[str], row_fields: list[str], loop: str,
+           item: str) -> None:
     """A bordered table: a header row, then one row per item of `loop` (docxtpl's {%tr %})."""
     table = document.add_table(rows=4, cols=len(header))
     table.style = "Table Grid"
@@ -172,16 +178,17 @@ def build(t: Translator, path: Path) -> None:
     heading(_("I. RESULTS"))
     heading(_("1. Leadership, direction and planning"))
     line(_("Plans and programmes issued in the period: {n}.").format(n="{{ f.count_plan }}"))
-    each("plans", "- {{ item.unit }}: {{ item.number }} ({{ item.date }}), {{ item.title }}")
+    each("plans", "- {{ item.unit }}: {{ item.text }}")
     line_if("plans_more")
     line(_("Units that have not yet issued a plan: {n}.").format(n="{{ no_plan_count }}"))
     line_if("no_plan")
     heading(_("2. Dissemination"))
     line(_("Dissemination activities held: {n}, reaching {reached} people.").format(
         n="{{ f.count_dissemination }}", reached="{{ f.reached }}"))
-    each("by_form", "- {{ item.label }}: {{ item.value }}")
+    each("by_option.dissemination", "- {{ item.label }}: {{ item.value }}")
     line(_("By kind of unit:"))
-    each("by_unit_kind", "- {{ item.kind }}: {{ item.count }} ({{ item.reached }})")
+    each("by_unit_kind",
+         "- {{ item.kind }}: {{ item.count_dissemination }} ({{ item.reached }})")
     heading(_("3. Study and briefing sessions"))
     line(_("Sessions held: {n}, with {participants} participants.").format(
         n="{{ f.count_study }}", participants="{{ f.participants }}"))
@@ -197,6 +204,10 @@ def build(t: Translator, path: Path) -> None:
     line(_("Reported in the period: {n}.").format(n="{{ f.count_model }}"))
     each("models", "- {{ item.text }} ({{ item.unit }})")
     line_if("models_more")
+    # Every figure the reports give, whatever kind adds it: a kind added later shows here
+    # before anyone writes a section for it.
+    line(_("All the figures of the period, from the reports:"))
+    each("figures", "- {{ item.label }}: {{ item.value }}")
     _para(document, "{%p if years %}")
     heading(_("7. Year by year"))
     _table(document, [_("Year"), _("Plans"), _("Dissemination"), _("People reached"),

@@ -71,6 +71,10 @@ class Config:
     message_retention: timedelta = timedelta(days=30)
     file_retention: timedelta = timedelta(days=7)
     letterhead: Letterhead = field(default_factory=Letterhead)
+    # The web desk's address (WEB_PUBLIC_URL, else the local server's), and how long a /web
+    # sign-in link works.
+    web_url: str | None = None
+    web_link_minutes: int = 10
 
     def body(self, t: Translator) -> str:
         """The coordinating body's name for a message in t's language."""

@@ -28,7 +28,7 @@ from handlers.context import MENU_FLOW, Config, Ctx
 from handlers.state import FormState, Session
 from handlers.text import esc, match_option
 from handlers.types import Choice, Inbound, Outgoing, Reply
-from locales.i18n import N_, pick_language
+from locales.i18n import N_, Translator, pick_language
 from storage.models import Contact, Invite, Role
 from storage.repos import Tx
 from storage.units import InviteProblem
@@ -73,8 +73,12 @@ def action(action_: Action) -> Action:
     return action_
 
 
-def callback(prefix: str, roles: frozenset[Role], private_data: bool = False):
-    def decorate(run: Callable[[Ctx, str], Awaitable[None]]):
+CallbackRun = Callable[[Ctx, str], Awaitable[None]]
+
+
+def callback(prefix: str, roles: frozenset[Role],
+             private_data: bool = False) -> Callable[[CallbackRun], CallbackRun]:
+    def decorate(run: CallbackRun) -> CallbackRun:
         CALLBACKS[prefix] = Callback(roles, run, private_data)
         return run
     return decorate
@@ -223,7 +227,7 @@ async def _link(event: Inbound, tx: Tx, config: Config, now: datetime,
     contact_id = invite.for_contact
     contact = await tx.contacts.get(contact_id) if contact_id is not None else None
     t = config.translator(contact.language if contact else event.language_code)
-    if contact is None or not contact.active:
+    if contact_id is None or contact is None or not contact.active:
         return [Outgoing(event.channel, event.chat_id,
                          Reply(_invite_problem(config, t, InviteProblem.UNKNOWN)))]
     if event.channel == invite.made_on:
@@ -388,6 +392,12 @@ async def _not_for_role(ctx: Ctx) -> None:
         role=ctx.t._(ROLE_NAMES[ctx.role])))
 
 
+async def press(ctx: Ctx, choice: str) -> None:
+    """A button pressed outside a chat (the web desk): the same checks of role and state, and
+    the same handler, as the button in a chat."""
+    await _on_choice(ctx, choice)
+
+
 async def _on_choice(ctx: Ctx, choice: str) -> None:
     t = ctx.t
     prefix, _, rest = choice.partition(":")
@@ -420,7 +430,7 @@ async def _on_choice(ctx: Ctx, choice: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Registration, menu, help, language
 
-def _invite_problem(config: Config, t, problem: InviteProblem) -> str:
+def _invite_problem(config: Config, t: Translator, problem: InviteProblem) -> str:
     return {
         InviteProblem.UNKNOWN: t._("This invite code is not valid. Please check it, or ask the "
                                    "{body} for a new one."),

@@ -22,6 +22,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from handlers import forms
@@ -30,7 +31,7 @@ from handlers.core import Action, action, callback, start_form
 from handlers.forms import Form, Kind, Question
 from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.difficulties import Difficulty, DifficultyEvent, DifficultyStatus
 from storage.models import Role
 from storage.repos import Tx
@@ -61,17 +62,17 @@ UNANSWERED = [Status.OPEN, Status.ACKNOWLEDGED]
 NOT_RESOLVED = [Status.OPEN, Status.ACKNOWLEDGED, Status.ANSWERED, Status.ESCALATED]
 
 
-def _label(t, options, value: str) -> str:
+def _label(t: Translator, options: Sequence[tuple[str, str]], value: str) -> str:
     return t._(dict(options).get(value, value))
 
 
-def headline(t, difficulty: Difficulty) -> str:
+def headline(t: Translator, difficulty: Difficulty) -> str:
     mark = "🔴 " if difficulty.urgency == "urgent" else ""
     return (f"{mark}<b>{difficulty.number}</b> · {esc(difficulty.unit_name)} · "
             f"{_label(t, FIELDS, difficulty.field)} · {_label(t, URGENCIES, difficulty.urgency)}")
 
 
-def _buttons(t, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
+def _buttons(t: Translator, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
     """The actions open to a role on a difficulty in its current state."""
     d, status = difficulty.id, difficulty.status
     if role is Role.OFFICER:
@@ -93,15 +94,17 @@ def _buttons(t, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
             Choice(f"kk:esc:{d}", t._("Escalate to leaders")))
 
 
-async def _tell(tx: Tx, config: Config, roles: list[Role], difficulty: Difficulty, text_for,
-                unit_only: bool = False, group: bool = False) -> list[Outgoing]:
+async def _tell(tx: Tx, config: Config, roles: list[Role], difficulty: Difficulty,
+                text_for: Callable[[Translator], str], unit_only: bool = False,
+                group: bool = False) -> list[Outgoing]:
     """A message to everyone reachable with these roles (of the difficulty's unit, if
     `unit_only`), each in their language with the buttons of their role."""
     out = []
     people = await tx.contacts.reachable_identities(
         roles=roles, unit_id=difficulty.unit_id if unit_only else None)
-    targets = [(identity.channel, identity.chat_id, contact.id, contact.language, contact.role)
-               for contact, identity in people]
+    targets: list[tuple[str, str, int | None, str, Role]] = [
+        (identity.channel, identity.chat_id, contact.id, contact.language, contact.role)
+        for contact, identity in people]
     if group and config.coordinator_chat_id:
         targets.append(("telegram", config.coordinator_chat_id, None, config.default_locale,
                         Role.COORDINATOR))
@@ -117,6 +120,7 @@ async def _tell(tx: Tx, config: Config, roles: list[Role], difficulty: Difficult
 
 async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
     t = ctx.t
+    assert ctx.contact.unit_id is not None  # the form is for officers, each of one unit
     difficulty = await ctx.tx.difficulties.create(
         unit_id=ctx.contact.unit_id, contact_id=ctx.contact.id, field=answers["field"],
         urgency=answers["urgency"], text=answers["text"], proposal=answers.get("proposal"),
@@ -126,7 +130,7 @@ async def _submit(ctx: Ctx, answers: dict, _params: dict) -> None:
                   "when it is acknowledged and answered.").format(
         number=difficulty.number, body=ctx.config.body(t)))
 
-    def text_for(tt):
+    def text_for(tt: Translator) -> str:
         return "\n".join([tt._("🆘 New difficulty") + " " + headline(tt, difficulty),
                           esc(difficulty.text), *proposal_line(tt, difficulty)])
 
@@ -160,17 +164,51 @@ async def _difficulty(ctx: Ctx, _args: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Viewing and acting
 
-async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
-    number = parse_id(difficulty_id)
-    difficulty = await ctx.tx.difficulties.get(number) if number is not None else None
+async def visible(ctx: Ctx, difficulty_id: int) -> Difficulty | None:
+    """The difficulty if this person may see it (officers: their own unit's), without a word."""
+    difficulty = await ctx.tx.difficulties.get(difficulty_id)
     if difficulty is None or (ctx.role is Role.OFFICER
                               and difficulty.unit_id != ctx.contact.unit_id):
+        return None
+    return difficulty
+
+
+async def waiting(ctx: Ctx, limit: int = 200) -> list[Difficulty]:
+    """The difficulties this person follows, oldest first: leaders those escalated to them,
+    officers their unit's, the others every one not resolved (as /difficulties lists them)."""
+    statuses = [Status.ESCALATED] if ctx.role is Role.LEADER else NOT_RESOLVED
+    unit_id = ctx.contact.unit_id if ctx.role is Role.OFFICER else None
+    return await ctx.tx.difficulties.listing(statuses=statuses, unit_id=unit_id, limit=limit)
+
+
+def deadlines(config: Config, difficulty: Difficulty) -> tuple[datetime, datetime]:
+    """When it must be acknowledged and answered by (working hours from its opening)."""
+    programme, limits = config.programme, config.programme.difficulties
+    opened = difficulty.opened_at.astimezone(config.zone)
+    return (programme.add_working_hours(opened, limits.acknowledge_hours[difficulty.urgency]),
+            programme.add_working_hours(opened, limits.answer_hours[difficulty.urgency]))
+
+
+def actions(t: Translator, difficulty: Difficulty, role: Role) -> tuple[Choice, ...]:
+    """What a role may do to a difficulty now (the buttons a chat shows)."""
+    return _buttons(t, difficulty, role)
+
+
+# The action that needs a text, by its button -> the form that takes the text.
+TEXT_ACTIONS = {"ans": "difficulty_answer", "rep": "difficulty_reply",
+                "ret": "difficulty_return", "reo": "difficulty_reopen"}
+
+
+async def _visible(ctx: Ctx, difficulty_id: str) -> Difficulty | None:
+    number = parse_id(difficulty_id)
+    difficulty = await visible(ctx, number) if number is not None else None
+    if difficulty is None:
         await ctx.refuse(ctx.t._("This difficulty is not available to you."))
         return None
     return difficulty
 
 
-def event_parts(t, event: DifficultyEvent) -> tuple[str, str, str]:
+def event_parts(t: Translator, event: DifficultyEvent) -> tuple[str, str, str]:
     """(who, what, text) of a thread event, in the reader's language: the clock's own steps
     name the system as their actor and say why, not an internal word."""
     who = person(t, event.who, event.erased, event.who_unit) or t._("Baocao (automatic)")
@@ -180,7 +218,7 @@ def event_parts(t, event: DifficultyEvent) -> tuple[str, str, str]:
     return who, t._(EVENT_LABELS.get(event.kind, event.kind)), text
 
 
-def proposal_line(t, difficulty: Difficulty) -> list[str]:
+def proposal_line(t: Translator, difficulty: Difficulty) -> list[str]:
     """The unit's proposal (Đề xuất), when it made one."""
     if not difficulty.proposal:
         return []
@@ -239,8 +277,7 @@ async def _act(ctx: Ctx, rest: str) -> None:
         if not await ctx.go_private():
             ctx.reply(ctx.t._("Please open a private chat with the bot first."))
             return
-        form = {"ans": ANSWER_FORM, "rep": REPLY_FORM, "ret": RETURN_FORM,
-                "reo": REOPEN_FORM}[what]
+        form = forms.FORMS[TEXT_ACTIONS[what]]
         await forms.start(ctx, form, {"id": difficulty.id}, intro=headline(ctx.t, difficulty))
 
 
@@ -276,7 +313,7 @@ async def escalate(tx: Tx, config: Config, difficulty: Difficulty, contact_id: i
                                     "overdue" if overdue else None, now)
     escalated = difficulty.model_copy(update={"status": Status.ESCALATED})
 
-    def for_leaders(t):
+    def for_leaders(t: Translator) -> str:
         why = (t._("not answered in time") if overdue
                else t._("passed on by the coordinators"))
         return "\n".join([t._("🔺 Difficulty for your decision ({why})").format(why=why),
@@ -431,22 +468,20 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     if not programme.is_working_time(local):
         return []
     out: list[Outgoing] = []
-    limits = programme.difficulties
     for difficulty in await tx.difficulties.awaiting():
-        opened = difficulty.opened_at.astimezone(config.zone)
         key = f"kk:{difficulty.id}:{difficulty.opened_at.isoformat()}"
-        answer_by = programme.add_working_hours(opened, limits.answer_hours[difficulty.urgency])
+        acknowledge_by, answer_by = deadlines(config, difficulty)
         if local >= answer_by:
             if await tx.tracking.first_notification(f"{key}:escalate", "escalation", now):
                 await escalate(tx, config, difficulty, None, now, out, overdue=True)
             continue
-        acknowledge_by = programme.add_working_hours(
-            opened, limits.acknowledge_hours[difficulty.urgency])
         if difficulty.status is Status.OPEN and local >= acknowledge_by and \
                 await tx.tracking.first_notification(f"{key}:acknowledge", "reminder", now):
-            out += await _tell(tx, config, [Role.COORDINATOR], difficulty, lambda t, d=difficulty:
-                               t._("⏰ Not yet acknowledged: {headline}").format(
-                                   headline=headline(t, d)), group=True)
+            def not_acknowledged(t: Translator, d: Difficulty = difficulty) -> str:
+                return t._("⏰ Not yet acknowledged: {headline}").format(headline=headline(t, d))
+
+            out += await _tell(tx, config, [Role.COORDINATOR], difficulty, not_acknowledged,
+                               group=True)
     return out
 
 

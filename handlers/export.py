@@ -12,6 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
 
 from handlers import periods
 from handlers.admin import unit_kind_label
@@ -20,18 +23,20 @@ from handlers.core import Action, action, callback
 from handlers.difficulties import FIELDS, STATUS_LABELS, URGENCIES, event_parts
 from handlers.kinds import FIGURES, KINDS, Dated
 from handlers.periods import Period
-from handlers.programme import RECURRING
+from handlers.programme import RECURRING, Obligation
 from handlers.questions import cell_value
 from handlers.reminders import owed
 from handlers.reports import STATUS_LABELS as REPORT_STATUS
 from handlers.reports import period_figures
 from handlers.text import esc
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from handlers.units import rolled_up
+from handlers.units import is_split, rolled_up
 from locales.i18n import N_, Translator
 from storage.db import Database
 from storage.models import Role
 from storage.private import private_file
+from storage.repos import Tx
+from storage.tracking import UnitStatus
 
 DESK = frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN})
 PAGE = 2000
@@ -43,13 +48,16 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                          ) -> dict[str, int]:
     """Write the period's workbook to `path`; return the number of reports per kind. With
     `roll_up`, each report also names the unit it counts under (a unit that ceased to exist
-    counts under its successor, see handlers.units.rolled_up)."""
+    counts under its successor after mergers and renames; a split one under itself, marked:
+    see handlers.units.rolled_up)."""
     private_file(path)  # owner-only before a byte is written
     async with db.read() as tx:
         total = await tx.reports.count_in_period(period.key, period.start, period.end)
         units = await tx.units.list() if roll_up else []
     targets = rolled_up(units)
-    under = {unit.code: targets[unit.id].code for unit in units}
+    # A split unit's reports count under itself, marked (see handlers.units.rolled_up).
+    under = {unit.code: t._("{name} (split)").format(name=targets[unit.id].code)
+             if is_split(targets[unit.id]) else targets[unit.id].code for unit in units}
     # User text is never read as a formula or a link (no spreadsheet injection), and typed
     # writes skip xlsxwriter's guessing, which is most of the cost of a large export.
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
@@ -82,7 +90,7 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
                 break
             for report in page:
                 received = report.created_at.astimezone(config.zone).replace(tzinfo=None)
-                cells = [report.number, report.unit_code, report.unit_name,
+                cells: list[object] = [report.number, report.unit_code, report.unit_name,
                          report.activity_date or "", t._(REPORT_STATUS[report.status]),
                          report.version, received]
                 cells += [cell_value(t, q, report.answers.get(q.key)) for q in questions]
@@ -118,8 +126,8 @@ async def write_workbook(db: Database, config: Config, t: Translator, period: Pe
     return dict(counts)
 
 
-async def _difficulties_sheet(db: Database, config: Config, t: Translator, book, bold,
-                              period: Period) -> None:
+async def _difficulties_sheet(db: Database, config: Config, t: Translator, book: Workbook,
+                              bold: Format, period: Period) -> None:
     sheet = book.add_worksheet(t._("Difficulties")[:31])
     sheet.write_row(0, 0, [t._("Number"), t._("Unit"), t._("Field"), t._("Urgency"),
                            t._("State"), t._("Reported"), t._("Difficulty"), t._("Proposal"),
@@ -139,12 +147,13 @@ async def _difficulties_sheet(db: Database, config: Config, t: Translator, book,
                                  item.text, item.proposal or "", thread])
 
 
-async def obligations_in(tx, config: Config, period: Period
-                         ) -> list[tuple[object, Period, date, list]]:
+async def obligations_in(tx: Tx, config: Config, period: Period
+                         ) -> list[tuple[Obligation, Period, date, list[UnitStatus]]]:
     """The obligations whose own period ends in `period` (a recurring one's period that ends the
     given one; an ad hoc one as is), each with its deadline and every unit's status. The
     spreadsheet's completeness sheet and the compiled report both read them here."""
-    programme, found = config.programme, []
+    programme = config.programme
+    found: list[tuple[Obligation, Period, date, list[UnitStatus]]] = []
     moved = await tx.tracking.moved_deadlines()
     for obligation in programme.obligations:
         own = (periods.of(obligation.period, period.end) if obligation.period in RECURRING
@@ -157,8 +166,8 @@ async def obligations_in(tx, config: Config, period: Period
     return found
 
 
-async def _completeness_sheet(db: Database, config: Config, t: Translator, book, bold,
-                              period: Period) -> list[tuple[str, int, int, int]]:
+async def _completeness_sheet(db: Database, config: Config, t: Translator, book: Workbook,
+                              bold: Format, period: Period) -> list[tuple[str, int, int, int]]:
     """Per unit and obligation: sent or not, on time or not. Returns per-obligation totals."""
     sheet = book.add_worksheet(t._("Completeness")[:31])
     sheet.write_row(0, 0, [t._("Obligation"), t._("Period"), t._("Deadline"), t._("Unit code"),
@@ -181,8 +190,9 @@ async def _completeness_sheet(db: Database, config: Config, t: Translator, book,
     return totals
 
 
-def _summary(t: Translator, sheet, bold, period: Period, counts: Counter, counted: dict,
-             confirmed: Counter, completeness: list[tuple[str, int, int, int]]) -> None:
+def _summary(t: Translator, sheet: Worksheet, bold: Format, period: Period, counts: Counter,
+             counted: dict, confirmed: Counter,
+             completeness: list[tuple[str, int, int, int]]) -> None:
     sheet.set_column(0, 0, 48)
     sheet.set_column(1, 3, 14)
     sheet.write_row(0, 0, [t._("Summary for {period}").format(period=period.long_label(t))],
@@ -221,19 +231,26 @@ async def _export(ctx: Ctx, args: str) -> None:
             await _export_period(ctx, programme.period_ref(period.key))
             return
         ctx.reply(ctx.t._("Unknown period {key}.").format(key=esc(args.strip()[:30])))
-    year = int(ctx.today.year if (ctx.today.month, ctx.today.day) < (12, 15)
-               else ctx.today.year + 1)
-    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
-            *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
-    found: dict[tuple, Period] = {}
-    for key in keys:  # two ad hoc periods with the same dates make the same spreadsheet
-        period = programme.period(key)
-        found.setdefault((period.start, period.end), period)
+    found = {(p.start, p.end): p for p in offered_periods(ctx.config, ctx.today)}
     ctx.reply(ctx.t._("Which period should the spreadsheet cover? Another one can be typed: "
                       "/export 2024, /export 2025-Q3, /export 2026-M03 or a review period "
                       "({ids}).").format(ids=", ".join(p.id for p in programme.adhoc_periods)),
               [Choice(f"ex:{programme.period_ref(p.key)}", p.short_label(ctx.t))
                for p in found.values()])
+
+
+def offered_periods(config: Config, today: date) -> list[Period]:
+    """The periods offered for a spreadsheet: this reporting year and the last, its halves and
+    quarters, and the programme's review periods (two with the same dates offered once)."""
+    programme = config.programme
+    year = int(today.year if (today.month, today.day) < (12, 15) else today.year + 1)
+    keys = [str(year), str(year - 1), f"{year}-H1", f"{year}-H2",
+            *(f"{year}-Q{n}" for n in range(1, 5)), *(p.id for p in programme.adhoc_periods)]
+    found: dict[tuple, Period] = {}
+    for key in keys:
+        period = programme.known_period(key)
+        found.setdefault((period.start, period.end), period)
+    return list(found.values())
 
 
 @callback("ex", DESK, private_data=True)
@@ -260,7 +277,7 @@ async def run_export_job(db: Database, config: Config, job: dict, now: datetime,
     async with db.read() as tx:
         contact = await tx.contacts.get(job["contact_id"]) if job["contact_id"] else None
     t = config.translator(contact.language if contact else None)
-    period = config.programme.period(job["params"]["period"])
+    period = config.programme.known_period(job["params"]["period"])
     path = config.files_dir / f"baocao-{period.key}-{job['id']}.xlsx"
     last = [time.monotonic()]
 

@@ -47,9 +47,10 @@ from handlers.questions import (
     show_value,
 )
 from handlers.state import FormState, Mode, Session
-from handlers.text import esc, fit_button, fold, match_option
+from handlers.text import esc, fit_button, match_option
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
+from storage.text import fold
 
 __all__ = ["DONE", "SKIP", "Form", "Kind", "Mode", "Question", "register", "step"]
 
@@ -118,11 +119,20 @@ Result = tuple[Session, list[Reply], Submission | None]
 # ---------------------------------------------------------------------------------------------
 # The pure engine
 
+def with_options(form: Form, env: Env) -> Form:
+    """The form with its data options filled in (see Question.options_from)."""
+    if not any(q.options_from for q in form.questions):
+        return form
+    return replace(form, questions=tuple(
+        replace(q, options=env.options.get(q.key, ())) if q.options_from else q
+        for q in form.questions))
+
+
 class _Run:
     """One step's working copy of the session and the replies it makes."""
 
     def __init__(self, form: Form, session: Session, env: Env, preview: str = ""):
-        self.form, self.env, self.preview = form, env, preview
+        self.form, self.env, self.preview = with_options(form, env), env, preview
         self.session = session.model_copy(deep=True)
         self.replies: list[Reply] = []
         self.submission: Submission | None = None
@@ -411,6 +421,34 @@ def current(form: Form, session: Session, env: Env, prefix: str = "", preview: s
     return run.result()
 
 
+async def submit_typed(ctx: Ctx, form: Form, params: dict[str, Any],
+                       typed: dict[str, str]) -> str | None:
+    """A form answered at once outside a chat (the web desk's note or answer): each typed answer
+    read by its question's own type, then the form's own submit. The reason it was refused, or
+    None once submitted."""
+    t = ctx.t
+    if ctx.role not in form.roles:
+        return t._("You no longer have access to this form.")
+    step = await env(ctx, form)
+    answers: dict[str, Any] = {}
+    for question in form.questions:
+        text = typed.get(question.key, "")
+        if not text.strip() and question.optional:
+            answers[question.key] = None
+            continue
+        outcome = question.type.parse(question, Given(text=text), FormState(id=form.id), step)
+        if not isinstance(outcome, Accept):
+            return outcome.error if isinstance(outcome, Reject) else t._(
+                "This question needs a typed answer or a button.")
+        if question.check is not None:
+            error = await question.check(ctx, outcome.value)
+            if error:
+                return error
+        answers[question.key] = outcome.value
+    await form.submit(ctx, answers, params)
+    return None
+
+
 def summary_lines(t: Any, form: Form, answers: dict[str, Any],
                   skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """'Label: value' for every question that applies, as shown before confirming."""
@@ -423,10 +461,12 @@ def summary_lines(t: Any, form: Form, answers: dict[str, Any],
 # The caller: look up what a step needs, step, apply the result (all in the handler's
 # transaction)
 
-def env(ctx: Ctx, units: FoundUnits | None = None) -> Env:
+async def env(ctx: Ctx, form: Form, units: FoundUnits | None = None) -> Env:
+    """What the form's step may read, the data options of its questions included."""
     config = ctx.config
+    options = {q.key: await q.options_from(ctx) for q in form.questions if q.options_from}
     return Env(ctx.t, ctx.today, config.programme_start, config.max_files_per_answer,
-               config.max_files_per_form, units)
+               config.max_files_per_form, units, options)
 
 
 async def _preview(ctx: Ctx, form: Form, session: Session) -> str:
@@ -462,7 +502,7 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
         note = ctx.t._("Your unfinished “{title}” is kept as a draft; you can continue it "
                        "later.").format(title=ctx.t._(shelved.title))
         intro = f"{note}\n{intro}" if intro else note
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: begin(form, session, here, params, answers, intro, preview)))
 
@@ -470,14 +510,14 @@ async def start(ctx: Ctx, form: Form, params: dict | None = None,
 async def resume(ctx: Ctx, form: Form, draft: dict) -> None:
     """Continue a saved form where it stopped (keeping any other running form as a draft)."""
     await shelve(ctx)
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: reopen(form, session, draft, here, preview)))
 
 
 async def show_current(ctx: Ctx, form: Form, prefix: str = "") -> None:
     """Show where the running form is again, changing nothing."""
-    session, here = ctx.state, env(ctx)
+    session, here = ctx.state, await env(ctx, form)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: current(form, session, here, prefix, preview)))
 
@@ -522,12 +562,12 @@ async def on_event(ctx: Ctx, form: Form) -> None:
         question = form.questions[state.pos]
         text = inp.text.strip()
         if question.type.looks_up_units and text and inp.choice is None:
-            units = FoundUnits(text, tuple(UnitRef(u.code, u.name)
+            units = FoundUnits(text, tuple(UnitRef(u.code, u.name, u.valid_to, u.successors)
                                            for u in await ctx.tx.units.search(text)))
         if question.check is not None:  # the check may read the database: it runs first
-            found = _outcome(_Run(form, session, env(ctx, units)), inp)
+            found = _outcome(_Run(form, session, await env(ctx, form, units)), inp)
             if isinstance(found, Accept) and found.value is not None:
                 inp = replace(inp, check_error=await question.check(ctx, found.value))
-    here = env(ctx, units)
+    here = await env(ctx, form, units)
     await _apply(ctx, form, await _with_preview(
         ctx, form, lambda preview: step(form, session, replace(inp, preview=preview), here)))

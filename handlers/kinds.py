@@ -1,17 +1,19 @@
 """Report kinds: everything a kind means is its one declaration here (its questions, its sheet
 in the spreadsheet, the figures it adds to the periodic report, the day it counts on and so
-which obligations it satisfies). Adding a kind is adding a declaration (above PERIODIC, whose
-questions are the figures of the kinds before it) and its translations."""
+which obligations it satisfies, how the compiled report and the digest name its reports).
+Adding a kind is adding a declaration (above PERIODIC, whose questions are the figures of the
+kinds before it) and its translations: nothing else in the code names a kind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from handlers.questions import Kind, Question
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 
 
 class Dated(StrEnum):
@@ -35,6 +37,23 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """How the compiled report names a kind's reports of the period, one line each: its
+    template loops over `key` ({%p for item in plans %}: item.unit, item.date, item.text) and
+    shows `key`_more when there were more than it lists."""
+
+    key: str
+    line: Callable[[Translator, dict[str, Any]], str]  # one report's line, from its answers
+    # The template's field naming the units that owe this kind in the period and have not sent
+    # it (with `missing`_count, how many).
+    missing: str | None = None
+    # The digest's heading (N_) over the reports of the kind received since the last digest,
+    # each named by its answer `named_by`; None: the digest only counts them.
+    digest: str | None = None
+    named_by: str = "name"
+
+
+@dataclass(frozen=True)
 class ReportKind:
     id: str
     title: str  # N_
@@ -43,6 +62,7 @@ class ReportKind:
     figures: tuple[Figure, ...] = ()
     dated: Dated = Dated.ACTIVITY
     date_key: str = "held_on"
+    listing: Listing | None = None
 
     def day(self, answers: dict[str, Any]) -> date | None:
         """The activity day its answers name (None for a kind not dated by an answer)."""
@@ -86,6 +106,15 @@ def text_question(key: str, label: str, prompt: str, max_length: int = 2000,
 
 _text = text_question
 
+
+def _day(t: Translator, value: str | None) -> str:
+    return t.date(date.fromisoformat(value)) if value else ""
+
+
+def _review_line(t: Translator, answers: dict[str, Any]) -> str:
+    levels = {"preliminary": t._("preliminary review"), "final": t._("final review")}
+    return f"{levels.get(answers.get('level', ''), '')}: {answers.get('results', '')}"
+
 DISSEMINATION_FORMS = (
     ("conference", N_("Conference or seminar")),
     ("media", N_("Press, radio or television")),
@@ -107,7 +136,9 @@ declare(ReportKind(
         _text("title", N_("Title"), N_("Title of the plan or programme?"), 300),
         _text("summary", N_("Summary"), N_("A short summary of its main tasks?"))),
     figures=(_count("plan", N_("Plans and programmes issued in the period")),),
-    date_key="doc_date"))
+    date_key="doc_date",
+    listing=Listing("plans", lambda t, a: f"{a.get('doc_number', '')} "
+                    f"({_day(t, a.get('doc_date'))}), {a.get('title', '')}", missing="no_plan")))
 declare(ReportKind(
     "dissemination", N_("Dissemination activity"), N_("Dissemination"), (
         Question("channel", Kind.CHOICE, N_("Form"), N_("In what form was it disseminated?"),
@@ -145,7 +176,8 @@ declare(ReportKind(
               1000),
         _text("findings", N_("Findings"), N_("What did it find?")),
         _text("follow_up", N_("Follow-up"), N_("What follow-up was decided?"))),
-    figures=(_count("inspection", N_("Inspections and supervisions held in the period")),)))
+    figures=(_count("inspection", N_("Inspections and supervisions held in the period")),),
+    listing=Listing("inspections", lambda t, a: a.get("inspected", ""))))
 declare(ReportKind(
     "review", N_("Preliminary or final review"), N_("Reviews"), (
         Question("level", Kind.CHOICE, N_("Review"), N_("Which review was held?"),
@@ -153,7 +185,8 @@ declare(ReportKind(
                           ("final", N_("Final review (tổng kết)")))),
         _held_on(N_("When was it held?")),
         _text("results", N_("Main results"), N_("Its main results and conclusions?"))),
-    figures=(_count("review", N_("Reviews held in the period")),)))
+    figures=(_count("review", N_("Reviews held in the period")),),
+    listing=Listing("reviews", _review_line)))
 declare(ReportKind(
     "model", N_("Creative model or exemplary case"), N_("Good models"), (
         _text("name", N_("Name"), N_("Name of the model, new way of working or exemplary case?"),
@@ -164,7 +197,9 @@ declare(ReportKind(
         _text("novelty", N_("What is new"), N_("What is new or creative about it?")),
         _text("result", N_("Result"), N_("What has it achieved?"))),
     figures=(_count("model", N_("Creative models and exemplary cases reported in the period")),),
-    dated=Dated.REPORTED))
+    dated=Dated.REPORTED,
+    listing=Listing("models", lambda t, a: f"{a.get('name', '')}: {a.get('result', '')}",
+                    digest=N_("<b>Good models reported</b>"))))
 
 # The figures of a periodic report: totalled from the unit's activity reports, then confirmed.
 # The same figures are shown in /status and on the spreadsheet's totals sheet.

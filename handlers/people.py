@@ -167,7 +167,7 @@ ROLE_FORM = forms.register(Form(
         Question("role", Kind.CHOICE, N_("Role"), N_("Which role?"),
                  options=tuple((r.value, ROLE_TITLES[r]) for r in Role)),
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  ask_if=lambda answers: answers.get("role") == Role.OFFICER.value),
     ),
 ))
@@ -183,7 +183,7 @@ async def _revoke(ctx: Ctx, args: str) -> None:
     if invite is None:
         ctx.reply(t._("No invite with code {code}.").format(code=esc(code)))
     elif invite.used_by is not None:
-        person = (await ctx.tx.contacts.people(contact_id=invite.used_by) or [None])[0]
+        person = next(iter(await ctx.tx.contacts.people(contact_id=invite.used_by)), None)
         if person is None:
             ctx.reply(t._("Invite {code} was used by someone no longer registered.").format(
                 code=esc(code)))

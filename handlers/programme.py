@@ -142,6 +142,19 @@ class Programme(Model):
         return next((self.period(p.id) for p in self.adhoc_periods
                      if self.period_ref(p.id) == ref), None)
 
+    def fixed_period(self, obligation: Obligation) -> Period:
+        """The one period of an obligation that is not recurring (checked to exist at load)."""
+        assert obligation.period not in RECURRING
+        return self.known_period(obligation.period)
+
+    def known_period(self, key: str) -> Period:
+        """A period by a key the bot wrote itself (a queued job's, a form's): a KeyError if the
+        programme no longer has it (an ad hoc period removed from the file since)."""
+        period = self.period(key)
+        if period is None:
+            raise KeyError(f"period {key!r} is not in the programme")
+        return period
+
     def period(self, key: str) -> Period | None:
         """A period by key: a regular one ("2026-Q1") or an ad hoc one by its id."""
         for adhoc in self.adhoc_periods:
@@ -189,7 +202,7 @@ class Programme(Model):
     def upcoming(self, obligation: Obligation, today: date, moved: dict) -> tuple[Period, date]:
         """The obligation's next deadline (or its last one, if all have passed)."""
         if obligation.period not in RECURRING:
-            period = self.period(obligation.period)
+            period = self.fixed_period(obligation)
         else:
             period = periods.of(obligation.period, today)
             if moved.get((obligation.id, period.key), self.deadline(obligation, period)) < today:

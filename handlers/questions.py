@@ -3,16 +3,25 @@ found by its kind in TYPES. Adding a type is adding a class here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from handlers.state import FormState
-from handlers.text import esc, fold, is_blank, match_option, parse_date, parse_integer, parse_yes_no
+from handlers.text import (
+    esc,
+    is_blank,
+    match_option,
+    numbered_choice,
+    parse_date,
+    parse_integer,
+    parse_yes_no,
+)
 from handlers.types import Attachment
 from locales.i18n import Translator
+from storage.text import fold
 
 if TYPE_CHECKING:
     from handlers.context import Ctx
@@ -55,6 +64,9 @@ class Question:
     ask_if: Callable[[dict[str, Any]], bool] | None = None
     # How the answer reads in the summary, when a plain number or text would not (08:00).
     show: Callable[[Any], str] | None = None
+    # Options that are data (e.g. the kinds of unit): read from the database before each step
+    # (a step never waits), labels already in the reader's language; they replace `options`.
+    options_from: Callable[[Ctx], Awaitable[tuple[tuple[str, str], ...]]] | None = None
 
     @property
     def type(self) -> QuestionType:
@@ -70,6 +82,10 @@ _DONE_WORDS = {"xong", "done", "het"}
 class UnitRef:
     code: str
     name: str
+    # The unit's last day, if it has ceased to exist (or will), and who carries on its work:
+    # a unit is chosen for what happens next (an invite, a deadline), so an ended one is not.
+    valid_to: date | None = None
+    successors: tuple[str, ...] = ()
 
 
 class UnitLookup(Protocol):
@@ -88,6 +104,8 @@ class Env:
     max_files_per_answer: int = 10
     max_files_per_form: int = 20
     units: UnitLookup | None = None
+    # question key -> its options read before the step (see Question.options_from).
+    options: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,10 +158,7 @@ class QuestionType:
 
     def pick(self, text: str, offered: list[tuple[str, str]]) -> str | None:
         """The offered choice a typed text picks: here only its number."""
-        if self.takes_numbers or not offered:
-            return None
-        found = match_option(text, offered)
-        return found if found is not None and text.strip().rstrip(".").isdigit() else None
+        return None if self.takes_numbers else numbered_choice(text, offered)
 
     def parse(self, question: Question, given: Given, state: FormState, env: Env) -> Outcome:
         raise NotImplementedError
@@ -263,11 +278,21 @@ class Unit(_Typed):
 
     def parse_text(self, question: Question, text: str, env: Env) -> Outcome:
         t = env.t
-        candidates = list(env.units.find(text)) if env.units is not None else []
+        found = list(env.units.find(text)) if env.units is not None else []
+        candidates = [u for u in found if u.valid_to is None or u.valid_to >= env.today]
         if len(candidates) == 1:
             return Accept({"code": candidates[0].code, "name": candidates[0].name})
+        ended = [u for u in found if u not in candidates]
+        if not candidates and len(ended) == 1:
+            unit = ended[0]
+            assert unit.valid_to is not None  # that is what `ended` means
+            return Reject(t._("{code} ceased to exist after {day}.").format(
+                code=esc(unit.code), day=t.date(unit.valid_to)) + " " + (t._(
+                    "Type the unit that carries on its work: {codes}.").format(
+                    codes=esc(", ".join(unit.successors))) if unit.successors else t._(
+                    "Type the code of a unit that exists today.")))
         if not candidates:
-            return Reject(t._("No unit matches “{query}”. Type its code (e.g. Q-LECHAN) or a "
+            return Reject(t._("No unit matches “{query}”. Type its code (e.g. P-LECHAN) or a "
                               "part of its name.").format(query=esc(text[:60])))
         listed = "\n".join(f"{u.code} — {esc(u.name)}" for u in candidates[:10])
         return Reject(t._("Several units match; please type the code of one:") + "\n" + listed)

@@ -26,7 +26,7 @@ from handlers.periods import Period
 from handlers.programme import RECURRING, Obligation, Programme
 from handlers.text import esc
 from handlers.types import Choice, Outgoing, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.models import Role
 from storage.repos import Tx
 from storage.tracking import Owed, UnitStatus
@@ -89,7 +89,7 @@ def _officer_stage(programme: Programme, deadline: date, today: date) -> str | N
     return latest
 
 
-def _open_form_choice(t, obligation: Obligation, period: Period) -> Choice:
+def _open_form_choice(t: Translator, obligation: Obligation, period: Period) -> Choice:
     # An ad hoc period's id can be long, and button data is capped at 64 bytes: "rk:periodic"
     # asks for the period instead.
     if KINDS[obligation.report].dated is Dated.PERIOD and periods.parse(period.key) is not None:
@@ -97,7 +97,7 @@ def _open_form_choice(t, obligation: Obligation, period: Period) -> Choice:
     return Choice(f"rk:{obligation.report}", t._("Report now"))
 
 
-def _officer_text(t, stage: str, obligation: Obligation, period: Period, deadline: date,
+def _officer_text(t: Translator, stage: str, obligation: Obligation, period: Period, deadline: date,
                   today: date) -> str:
     name, label = esc(obligation.label(t.language)), esc(period.label(t))
     if stage.startswith("before"):
@@ -173,8 +173,9 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
     """One message for all the units that became overdue in this tick."""
     if not late:
         return []
-    targets = [(identity.channel, identity.chat_id, contact.id, contact.language)
-               for contact, identity in await tx.contacts.reachable_identities(roles=roles)]
+    targets: list[tuple[str, str, int | None, str]] = [
+        (identity.channel, identity.chat_id, contact.id, contact.language)
+        for contact, identity in await tx.contacts.reachable_identities(roles=roles)]
     if to_group and config.coordinator_chat_id:
         targets.append(("telegram", config.coordinator_chat_id, None, config.default_locale))
     out = []
@@ -311,9 +312,7 @@ async def _open_deadline_form(ctx: Ctx, ref: str, form: forms.Form, intro: str) 
 
 async def _moved(ctx: Ctx, answers: dict, params: dict) -> None:
     t = ctx.t
-    programme = ctx.config.programme
-    obligation = programme.obligation(params["obligation"])
-    period = programme.period(params["period"])
+    obligation, period = _form_owed(ctx, params)
     due = date.fromisoformat(answers["due"])
     await ctx.tx.tracking.move_deadline(obligation.id, period.key, due, ctx.contact.id, ctx.now)
     await ctx.tx.audit.record(f"contact:{ctx.contact.id}", "deadline.move", ctx.now,
@@ -457,6 +456,7 @@ async def _extended(ctx: Ctx, answers: dict, params: dict) -> None:
     t = ctx.t
     obligation, period = _form_owed(ctx, params)
     unit = await ctx.tx.units.by_code(answers["unit"]["code"])
+    assert unit is not None  # _owes_it checked it, and units are retired, never deleted
     due = date.fromisoformat(answers["due"])
     await ctx.tx.tracking.extend(obligation.id, period.key, unit.id, due,
                                  end_of_day(ctx.config, due), ctx.contact.id, ctx.now)
@@ -487,7 +487,7 @@ EXTEND_FORM = forms.register(Form(
     submit=_extended,
     questions=(
         Question("unit", Kind.UNIT, N_("Unit"),
-                 N_("Which unit? Type its code (e.g. Q-LECHAN) or a part of its name."),
+                 N_("Which unit? Type its code (e.g. P-LECHAN) or a part of its name."),
                  check=_owes_it),
         Question("due", Kind.DATE, N_("New deadline"), N_("The unit's new deadline?"),
                  allow_future=True, check=_later),

@@ -13,20 +13,20 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from handlers import forms, periods
+from handlers.access import ROLE_NAMES
 from handlers.context import Ctx
-from handlers.core import ROLE_NAMES, Action, action, callback, start_form
+from handlers.core import Action, action, callback, start_form
 from handlers.difficulties import unit_difficulty_lines
 from handlers.forms import Form
-from handlers.kinds import (
-    DISSEMINATION_FORMS as DISSEMINATION_FORMS,  # imported from here by other modules
-)
 from handlers.kinds import FIGURES as FIGURES
 from handlers.kinds import KINDS, PERIODIC, Dated, ReportKind, evidence, text_question
 from handlers.programme import RECURRING
 from handlers.text import esc, parse_id, person
 from handlers.types import Attachment, Choice, Reply
-from locales.i18n import N_
+from locales.i18n import N_, Translator
 from storage.models import Role
 from storage.reports import Report, ReportStatus, Totals
 from storage.repos import Tx
@@ -199,6 +199,7 @@ async def submit_report(ctx: Ctx, kind: ReportKind, answers: dict, params: dict)
                       "is kept.").format(number=report.number, version=report.version))
         await notify_reviewers(ctx, report, corrected=was is ReportStatus.NEEDS_CORRECTION)
     else:
+        assert ctx.contact.unit_id is not None  # report forms are for officers, each of one unit
         report = await tx.reports.create(
             unit_id=ctx.contact.unit_id, contact_id=ctx.contact.id, kind=kind.id,
             period_key=period_key, activity_date=day, answers=answers, attachments=evidence,
@@ -217,8 +218,9 @@ async def notify_reviewers(ctx: Ctx, report: Report, corrected: bool) -> None:
     and to the coordinators' group."""
     recipients = await ctx.tx.contacts.reachable_identities(roles=list(REVIEWERS),
                                                             each_report=True)
-    targets = [(identity.channel, identity.chat_id, contact.id, contact.language)
-               for contact, identity in recipients]
+    targets: list[tuple[str, str, int | None, str]] = [
+        (identity.channel, identity.chat_id, contact.id, contact.language)
+        for contact, identity in recipients]
     if ctx.config.coordinator_chat_id:
         targets.append(("telegram", ctx.config.coordinator_chat_id, None,
                         ctx.config.default_locale))
@@ -253,8 +255,8 @@ def _gist(report: Report) -> str:
 async def _readable(ctx: Ctx, report_id: str) -> Report | None:
     """The report if this person may see it: officers their own unit's, others all."""
     number = parse_id(report_id)
-    report = await ctx.tx.reports.get(number) if number is not None else None
-    if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
+    report = await readable(ctx, number) if number is not None else None
+    if report is None:
         await ctx.refuse(ctx.t._("This report is not available to you."))
         return None
     return report
@@ -402,8 +404,8 @@ def _parse_query(ctx: Ctx, args: str) -> dict:
     query: dict = {}
     words = []
     for word in args.split():
-        if "period" not in query and ctx.config.programme.period(word) is not None:
-            query["period"] = ctx.config.programme.period(word).key
+        if "period" not in query and (period := ctx.config.programme.period(word)) is not None:
+            query["period"] = period.key
         else:
             words.append(word)
     if words:
@@ -433,17 +435,35 @@ async def _any_report(ctx: Ctx, query: dict) -> bool:
         if period else None, limit=1))
 
 
+async def find(ctx: Ctx, query: dict, before: int | None = None, limit: int = PAGE + 1
+               ) -> list[Report]:
+    """Reports matching `query` (unit, kind, period, unit_kind, status, text), newest first,
+    older than `before`. Officers see their own unit's reports only, whatever was asked."""
+    if ctx.role is Role.OFFICER:
+        query["unit"] = ctx.contact.unit_id
+    period = ctx.config.programme.period(query["period"]) if query.get("period") else None
+    status = query.get("status")
+    return await ctx.tx.reports.search(
+        unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
+        period=(period.key, period.start, period.end) if period else None, before_id=before,
+        limit=limit, unit_kind=query.get("unit_kind"),
+        status=ReportStatus(status) if status in set(ReportStatus) else None)
+
+
+async def readable(ctx: Ctx, report_id: int) -> Report | None:
+    """The report if this person may see it (officers: their own unit's), without a word."""
+    report = await ctx.tx.reports.get(report_id)
+    if report is None or (ctx.role is Role.OFFICER and report.unit_id != ctx.contact.unit_id):
+        return None
+    return report
+
+
 async def list_reports(ctx: Ctx, query: dict, before: int | None = None) -> None:
     """One page of reports matching `query` (unit, kind, period, text), older than `before`;
     the query is kept so that "Older reports" turns the page."""
     t = ctx.t
-    if ctx.role is Role.OFFICER:
-        query["unit"] = ctx.contact.unit_id  # officers see their own unit's reports only
+    reports = await find(ctx, query, before)
     period = ctx.config.programme.period(query["period"]) if query.get("period") else None
-    reports = await ctx.tx.reports.search(
-        unit_id=query.get("unit"), kind=query.get("kind"), text=query.get("text", ""),
-        period=(period.key, period.start, period.end) if period else None, before_id=before,
-        limit=PAGE + 1)
     ctx.state.reports_query = query
     shown = reports[:PAGE]
     unit = await ctx.tx.units.get(query["unit"]) if query.get("unit") else None
@@ -495,7 +515,9 @@ async def _filter(ctx: Ctx, rest: str) -> None:
     await list_reports(ctx, query)
 
 
-async def _tell_unit(ctx: Ctx, report: Report, text_for, choices_for=lambda t: ()) -> None:
+async def _tell_unit(ctx: Ctx, report: Report, text_for: Callable[[Translator], str],
+                     choices_for: Callable[[Translator], Iterable[Choice]] = lambda t: (),
+                     ) -> None:
     """A message to every reachable officer of the report's unit, each in their language."""
     for contact, identity in await ctx.tx.contacts.reachable_identities(
             roles=[Role.OFFICER], unit_id=report.unit_id):
@@ -541,7 +563,8 @@ async def _review(ctx: Ctx, rest: str) -> None:
             return
         count = 0  # only those the question named: a report sent since waits for its own look
         for report_id in (i for i in waiting if i <= int(last_id)):
-            count += await approve(ctx, await ctx.tx.reports.get(report_id))
+            if (report := await ctx.tx.reports.get(report_id)) is not None:
+                count += await approve(ctx, report)
         ctx.reply(t.ngettext("{n} report approved.", "{n} reports approved.", count).format(
             n=count))
         return

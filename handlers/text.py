@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, timedelta
 
+from locales.i18n import Translator
 from storage.text import fold
 
 
@@ -157,7 +159,9 @@ _INTEGER = re.compile(rf"([+-]?)([0-9]{{1,3}}(?:[{_GROUPING}][0-9]{{3}})+|[0-9]+
 def parse_integer(value: str) -> int | None:
     """Whole numbers written as 1200, 1.200, 1,200 or 1 200 (within SQLite's range)."""
     match = _INTEGER.fullmatch(value.strip())
-    number = parse_id(re.sub(f"[{_GROUPING}]", "", match.group(2)), 0) if match else None
+    if match is None:
+        return None
+    number = parse_id(re.sub(f"[{_GROUPING}]", "", match.group(2)), 0)
     if number is None:
         return None
     return -number if match.group(1) == "-" else number
@@ -176,11 +180,26 @@ def parse_yes_no(value: str) -> bool | None:
     return None
 
 
+# Choices on a channel without buttons (Zalo, the console): numbered from 1 in the order
+# offered, and a typed number picks the choice shown with it. The channels show them with
+# `numbered` and typed answers are read with `numbered_choice`: one rule, in one place.
+
+def numbered(options: Sequence[tuple[str, str]]) -> list[str]:
+    """The lines that show (id, label) options where there are no buttons: "1. label"."""
+    return [f"{number}. {label}" for number, (_id, label) in enumerate(options, start=1)]
+
+
+def numbered_choice(value: str, options: Sequence[tuple[str, str]]) -> str | None:
+    """The id of the option whose number (as `numbered` shows it) was typed: "2" or "2."."""
+    number = parse_id(value.strip().rstrip("."), 1, len(options))
+    return options[number - 1][0] if number is not None else None
+
+
 def match_option(value: str, options: list[tuple[str, str]]) -> str | None:
     """The id of the option chosen by its number ('2') or its label (any case, no diacritics)."""
-    number = parse_id(value.strip().rstrip("."), 1, len(options))
-    if number is not None:
-        return options[number - 1][0]
+    by_number = numbered_choice(value, options)
+    if by_number is not None:
+        return by_number
     folded = fold(value)
     exact = [oid for oid, label in options if fold(label) == folded]
     if exact:
@@ -189,7 +208,7 @@ def match_option(value: str, options: list[tuple[str, str]]) -> str | None:
     return starts[0] if len(starts) == 1 else None
 
 
-def person(t, name: str, erased: bool, unit: str) -> str:
+def person(t: Translator, name: str, erased: bool, unit: str) -> str:
     """How a person is named in a view (plain text: escape it for a message). Someone erased
     from the bot is "a former officer of UNIT": their unit's work stays, their name does not."""
     if not erased:

@@ -1,7 +1,8 @@
 """Units through reorganisation: a merger or retirement on a date, the officers of a unit that
 ceased to exist told once (moved to its successor when there is exactly one, otherwise their
 access ends and the admins see who needs a new invite), and a retired unit's history rolled up
-to its successor when a report asks for it.
+to its successor when a view asks for it (merges and renames pass it on; a split keeps it apart,
+see rolled_up).
 
 ```mermaid
 flowchart LR
@@ -21,6 +22,7 @@ from handlers import access
 from handlers.context import Config
 from handlers.text import esc
 from handlers.types import Outgoing, Reply
+from locales.i18n import Translator
 from storage.models import Role, Unit
 from storage.repos import Tx
 
@@ -29,7 +31,7 @@ class UnitChangeError(Exception):
     """A merger or retirement that cannot be done; the message says why (translated)."""
 
 
-async def end_units(tx: Tx, t, codes: list[str], successors: tuple[str, ...], on: date,
+async def end_units(tx: Tx, t: Translator, codes: list[str], successors: tuple[str, ...], on: date,
                     actor: str, now: datetime) -> list[Unit]:
     """Units `codes` cease to exist on `on` (their last day is the day before), carried on by
     `successors`; audited, in the caller's transaction. Their reports stay theirs."""
@@ -69,19 +71,38 @@ def _heir(unit: Unit, by_code: dict[str, Unit], day: date) -> Unit | None:
     return None
 
 
+def is_split(unit: Unit) -> bool:
+    """The unit's work was divided among several units that carry it on."""
+    return len(unit.successors) > 1
+
+
 def rolled_up(units: list[Unit]) -> dict[int, Unit]:
-    """unit id -> the unit its history is counted under when figures are rolled up: the end of
-    its chain of first successors (a unit that still exists, or has none, is its own)."""
+    """unit id -> the unit its history is counted under when figures are rolled up.
+
+    A rename or a merger (exactly one successor) passes a unit's history on, along the whole
+    chain (A → B → C: counted under C). A split (several successors) stops it there: the
+    split unit's reports cannot be divided among the units that took over parts of its work,
+    and giving them all to one of them (or to each) would make that unit's figures, or the
+    programme's, wrong. So a split unit's history, and that of the units merged into it
+    before, stays under the split unit, listed apart and marked (see counted_name); the
+    programme's totals still add up. A unit that still exists, or ended with no successor, is
+    its own."""
     by_code = {u.code: u for u in units}
     found = {}
     for unit in units:
         target, seen = unit, {unit.code}
-        while target.successors and target.successors[0] in by_code \
+        while len(target.successors) == 1 and target.successors[0] in by_code \
                 and target.successors[0] not in seen:
             target = by_code[target.successors[0]]
             seen.add(target.code)
         found[unit.id] = target
     return found
+
+
+def counted_name(t: Translator, unit: Unit) -> str:
+    """The unit's name as a rolled-up list shows it: a split unit's line is marked, since it
+    holds history that no single unit of today carries on."""
+    return t._("{name} (split)").format(name=unit.name) if is_split(unit) else unit.name
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,8 @@ async def carry_officers(tx: Tx, config: Config, now: datetime
             continue
         contact = await tx.contacts.get(contact_id)
         unit = by_id[unit_id]
+        # An active officer (officers_of_ended) of a unit that has ended (so has a last day).
+        assert contact is not None and unit.valid_to is not None
         heir = _heir(unit, by_code, today)
         t = config.translator(contact.language)
         day = t.date(unit.valid_to + timedelta(days=1))
@@ -141,7 +164,7 @@ async def carry_officers(tx: Tx, config: Config, now: datetime
     return out, carried
 
 
-def carried_lines(t, carried: list[Carried]) -> list[str]:
+def carried_lines(t: Translator, carried: list[Carried]) -> list[str]:
     """What the admin reads: who was moved where, and who needs a new invite."""
     lines = []
     for item in carried:

@@ -7,6 +7,7 @@ Vietnamese translation. The test suite calls `problems()` and fails on any.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -21,12 +22,26 @@ SOURCE_DIRS = ("bot", "handlers", "storage")
 KEYWORDS = {"_": None, "ngettext": (1, 2), "N_": None}
 
 
+# _("...") in the web desk's templates (bot/web/templates): one literal argument, no plurals.
+_TEMPLATE_CALL = re.compile(r"""_\(\s*"((?:[^"\\]|\\.)*)"\s*\)""")
+
+
+def extract_template(fileobj, keywords, comment_tags, options):
+    """Babel extractor for the desk's tornado templates."""
+    text = fileobj.read().decode("utf-8")
+    for found in _TEMPLATE_CALL.finditer(text):
+        yield text.count("\n", 0, found.start()) + 1, "_", found.group(1), []
+
+
 def extract() -> Catalog:
     """Every translatable message in the source, as a template catalog."""
     template = Catalog(domain=DOMAIN, project="baocao")
     for folder in SOURCE_DIRS:
         for filename, lineno, message, comments, context in extract_from_dir(
-                ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS):
+                ROOT / folder, method_map=[("**.py", "python"),
+                                           ("**/templates/*.html",
+                                            "locales.catalogs:extract_template")],
+                keywords=KEYWORDS):
             template.add(message, None, [(f"{folder}/{filename}", lineno)],
                          auto_comments=comments, context=context)
     return template

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import aiosqlite
 
 from storage.models import Contact, Identity
-from storage.units import _CONTACT_COLUMNS, first, iso
+from storage.units import _CONTACT_COLUMNS, first, iso, one
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class BroadcastsRepo:
              json.dumps(attachment) if attachment else None,
              "scheduled" if scheduled_at else "sending",
              iso(scheduled_at) if scheduled_at else None, iso(now)))
-        return rows[0][0]
+        return one(rows)[0]
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         row = first(await self.conn.execute_fetchall("SELECT * FROM broadcasts WHERE id = ?",
@@ -96,9 +96,11 @@ class BroadcastsRepo:
             "UPDATE broadcasts SET status = ?, sent_at = COALESCE(sent_at, ?) WHERE id = ?",
             (status, iso(now) if status == "done" else None, broadcast_id))
 
-    async def audience(self, audience: dict) -> list[tuple[Contact, list[Identity]]]:
+    async def audience(self, audience: dict, today: date | None = None
+                       ) -> list[tuple[Contact, list[Identity]]]:
         """Everyone the audience names, with their channel addresses (reachable or not).
-        Units' audiences are their officers; roles' are everyone with those roles."""
+        Units' audiences are their officers (of the units existing `today`, if given: a notice
+        goes to units as they are when it is sent); roles' are everyone with those roles."""
         scope = audience["scope"]
         sql = (f"SELECT {_CONTACT_COLUMNS} FROM contacts c LEFT JOIN units u ON u.id = c.unit_id "
                "WHERE c.deactivated_at IS NULL AND ")
@@ -109,6 +111,10 @@ class BroadcastsRepo:
             args += roles
         else:
             sql += "c.role = 'officer'"
+            if today is not None:
+                sql += (" AND (u.valid_from IS NULL OR u.valid_from <= ?) "
+                        "AND (u.valid_to IS NULL OR u.valid_to >= ?)")
+                args += [today.isoformat(), today.isoformat()]
             if scope == "kinds":
                 sql += f" AND u.kind IN ({','.join('?' * len(audience['kinds']))})"
                 args += audience["kinds"]
@@ -141,7 +147,7 @@ class BroadcastsRepo:
         return {r[0]: r[1] for r in rows}
 
     async def figures(self, broadcast_id: int) -> Figures:
-        row = (await self.conn.execute_fetchall(
+        row = one(await self.conn.execute_fetchall(
             "SELECT COUNT(*), "
             "SUM(EXISTS (SELECT 1 FROM outbox o WHERE o.delivery_id = d.id "
             "  AND o.status = 'pending')), "
@@ -156,7 +162,7 @@ class BroadcastsRepo:
             "  AND o.status = 'cancelled') AND NOT EXISTS (SELECT 1 FROM outbox o "
             "  WHERE o.delivery_id = d.id AND o.status IN ('sent', 'pending'))), "
             "SUM(d.acknowledged_at IS NOT NULL) FROM deliveries d WHERE d.broadcast_id = ?",
-            (broadcast_id,)))[0]
+            (broadcast_id,)))
         return Figures(*(value or 0 for value in row))
 
     async def acknowledge(self, delivery_id: int, contact_id: int, now: datetime) -> str | None:
@@ -194,7 +200,7 @@ class BroadcastsRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND delivery_id IN "
             "(SELECT id FROM deliveries WHERE broadcast_id = ?)", (broadcast_id,))
-        return rows[0][0]
+        return one(rows)[0]
 
     async def status_message(self, broadcast_id: int) -> tuple[str, str, str] | None:
         """(channel, chat id, message id) of the status message the admin got when the notice

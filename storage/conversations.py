@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Container
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import aiosqlite
 from storage import messages
 from storage.messages import Message
 from storage.models import OutboxRow
-from storage.units import first, iso, run_inline, session_state
+from storage.units import first, iso, one, run_inline, session_state
 
 
 def _dump(value: Any) -> str:
@@ -228,14 +229,16 @@ def _outbox_row(r: Any) -> OutboxRow:
                      attempts=r[5], created_at=datetime.fromisoformat(r[6]), rid=rid)
 
 
-def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int) -> list[OutboxRow]:
+def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int,
+               skip: Container[int] = ()) -> list[OutboxRow]:
     """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
     of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
     row waiting to be retried holds back the ones after it), replies to people before
     notices, so a broadcast to thousands never holds up the answer to someone's message.
     Each class is read in id order from an index of the queues' heads (kept by triggers,
     see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
-    is waiting, nor how long one chat's queue is."""
+    is waiting, nor how long one chat's queue is. Rows whose id is in `skip` (being sent) are
+    left out before they are read into messages."""
     rows = conn.execute(
         f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
         "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
@@ -249,7 +252,7 @@ def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int) -> 
         "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
         "LIMIT :limit)",
         {"channel": channel, "now": now, "limit": limit}).fetchall()
-    return [_outbox_row(r) for r in rows]
+    return [_outbox_row(r) for r in rows if r[0] not in skip]
 
 
 def outbox_next_due_at(conn: sqlite3.Connection, channel: str, now: str) -> datetime | None:
@@ -259,9 +262,9 @@ def outbox_next_due_at(conn: sqlite3.Connection, channel: str, now: str) -> date
     return datetime.fromisoformat(row[0]) if row[0] else None
 
 
-def _due_and_next(conn: sqlite3.Connection, channel: str, now: str,
-                  limit: int) -> tuple[list[OutboxRow], datetime | None]:
-    return outbox_due(conn, channel, now, limit), outbox_next_due_at(conn, channel, now)
+def _due_and_next(conn: sqlite3.Connection, channel: str, now: str, limit: int,
+                  skip: Container[int]) -> tuple[list[OutboxRow], datetime | None]:
+    return outbox_due(conn, channel, now, limit, skip), outbox_next_due_at(conn, channel, now)
 
 
 def _has_pending(conn: sqlite3.Connection, channel: str, chat_id: str, payload: str) -> bool:
@@ -270,12 +273,30 @@ def _has_pending(conn: sqlite3.Connection, channel: str, chat_id: str, payload: 
         "AND json_remove(payload, '$.rid') = ? LIMIT 1", (channel, chat_id, payload)).fetchall())
 
 
-def _asked(conn: sqlite3.Connection, channel: str, chat_id: str) -> list[tuple[str, str | None]]:
-    """(asks, platform message id) of the chat's last questions sent, newest first."""
-    return [(r[0], r[1]) for r in conn.execute(
+def _question_before(conn: sqlite3.Connection, channel: str, chat_id: str, message_id: int,
+                     reply_to: int | None) -> str | None:
+    """OutboxRepo.question_before on the connection: the chat's last questions sent, newest
+    first, read one at a time (the newest is nearly always the answer: no need to read 20)."""
+    cursor = conn.execute(
         "SELECT asks, message_id FROM outbox WHERE channel = ? AND chat_id = ? "
         "AND asks IS NOT NULL AND status = 'sent' ORDER BY id DESC LIMIT 20",
-        (channel, chat_id)).fetchall()]
+        (channel, chat_id))
+    try:
+        for asks, sent_id in cursor:
+            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
+                return None
+            if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
+                return asks
+        return None
+    finally:
+        cursor.close()  # no statement left in progress at commit
+
+
+def _chats_waiting(conn: sqlite3.Connection, channel: str, chat_ids: list[str]) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT chat_id FROM outbox INDEXED BY outbox_chat WHERE channel = ? "
+        f"AND status = 'pending' AND chat_id IN ({', '.join('?' * len(chat_ids))})",
+        (channel, *chat_ids)).fetchall()}
 
 
 class OutboxRepo:
@@ -305,7 +326,7 @@ class OutboxRepo:
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (channel, chat_id, contact_id, messages.dump(message, rid), iso(now), iso(now)))
         await self.conn.execute("UPDATE broadcasts SET status_outbox_id = ? WHERE id = ?",
-                                (rows[0][0], broadcast_id))
+                                (one(rows)[0], broadcast_id))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now (see outbox_due)."""
@@ -316,10 +337,15 @@ class OutboxRepo:
         a retry waits."""
         return await run_inline(self.conn, outbox_next_due_at, channel, iso(now))
 
-    async def due_and_next(self, channel: str, now: datetime,
-                           limit: int = 200) -> tuple[list[OutboxRow], datetime | None]:
-        """due() and next_due_at() in one call to the database thread (a delivery pass)."""
-        return await run_inline(self.conn, _due_and_next, channel, iso(now), limit)
+    async def due_and_next(self, channel: str, now: datetime, limit: int = 200,
+                           skip: Container[int] = ()) -> tuple[list[OutboxRow], datetime | None]:
+        """due() (without the rows in `skip`) and next_due_at() in one go (a delivery
+        pass)."""
+        return await run_inline(self.conn, _due_and_next, channel, iso(now), limit, skip)
+
+    async def chats_waiting(self, channel: str, chat_ids: list[str]) -> set[str]:
+        """Those of these chats that have messages waiting to go."""
+        return await run_inline(self.conn, _chats_waiting, channel, chat_ids)
 
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
@@ -330,13 +356,8 @@ class OutboxRepo:
         """The question ("form:step") that the person saw last before writing their message
         `message_id` (or the one they replied to), where the platform numbers a chat's
         messages in one sequence; None if it cannot be told."""
-        rows = await run_inline(self.conn, _asked, channel, chat_id)
-        for asks, sent_id in rows:
-            if not (sent_id or "").isascii() or not (sent_id or "").isdigit():
-                return None
-            if (int(sent_id) == reply_to) if reply_to is not None else int(sent_id) < message_id:
-                return asks
-        return None
+        return await run_inline(self.conn, _question_before, channel, chat_id, message_id,
+                                 reply_to)
 
     async def record(self, sent: list[tuple[int, str | None]],
                      retries: list[tuple[int, datetime, str]],
@@ -412,4 +433,5 @@ class JobsRepo:
     async def message_id(self, outbox_id: int) -> str | None:
         rows = await self.conn.execute_fetchall("SELECT message_id FROM outbox WHERE id = ?",
                                                 (outbox_id,))
-        return rows[0][0] if rows else None
+        row = first(rows)
+        return row[0] if row else None

@@ -65,7 +65,7 @@ class Translated:
         elif isinstance(params, dict):
             raise TypeError("positional parameters need a sequence")
         else:
-            values = list(params)
+            values = list(params)  # type: ignore[call-overload]  # a sequence, by the checks above
         return values + [values[i] for i in self.again] if self.again else values
 
 

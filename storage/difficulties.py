@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 class DifficultyStatus(StrEnum):
@@ -64,21 +64,23 @@ class DifficultiesRepo:
         rows = await self.conn.execute_fetchall(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
             "SET value = value + 1 RETURNING value", (f"KK-{local_year}",))
-        number = f"KK-{local_year}-{rows[0][0]:04d}"
+        number = f"KK-{local_year}-{one(rows)[0]:04d}"
         rows = await self.conn.execute_fetchall(
             "INSERT INTO difficulties (number, unit_id, contact_id, field, urgency, text, "
             "proposal, created_at, updated_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (number, unit_id, contact_id, field, urgency, text, proposal, iso(now), iso(now),
              iso(now)))
-        difficulty_id = rows[0][0]
+        difficulty_id = one(rows)[0]
         await self.conn.executemany(
             "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
             "created_at) VALUES ('difficulty', ?, ?, ?, ?, ?, ?)",
             [(difficulty_id, channel, a["kind"], a["file_id"], a.get("name"), iso(now))
              for a in attachments])
         await self.add_event(difficulty_id, "opened", contact_id, text, now)
-        return await self.get(difficulty_id)
+        difficulty = await self.get(difficulty_id)
+        assert difficulty is not None  # written just above, in this transaction
+        return difficulty
 
     async def get(self, difficulty_id: int) -> Difficulty | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE d.id = ?",
@@ -87,7 +89,7 @@ class DifficultiesRepo:
 
     async def attachments(self, difficulty_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'difficulty' AND owner_id = ? ORDER BY id", (difficulty_id,))
         return [dict(r) for r in rows]
 
@@ -133,6 +135,18 @@ class DifficultiesRepo:
         rows = await self.conn.execute_fetchall(
             _SELECT + " WHERE d.status IN ('open', 'acknowledged') ORDER BY d.opened_at")
         return [Difficulty.model_validate(dict(r)) for r in rows]
+
+    async def waiting_ages(self, now: datetime) -> tuple[int, int, int]:
+        """How many wait for the department (open or acknowledged) since under a week, one to
+        four weeks, over four weeks: counted here, not by reading every one."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT COUNT(CASE WHEN opened_at > :week THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :week AND opened_at > :month THEN 1 END), "
+            "COUNT(CASE WHEN opened_at <= :month THEN 1 END) FROM difficulties "
+            "WHERE status IN ('open', 'acknowledged')",
+            {"week": iso(now - timedelta(days=7)), "month": iso(now - timedelta(days=28))})
+        row = one(rows)
+        return row[0], row[1], row[2]
 
     async def activity_since(self, since: datetime) -> dict[str, int]:
         """How many difficulties were opened, answered and resolved since `since`."""

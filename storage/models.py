@@ -33,8 +33,9 @@ class UnitIn(Record):
     short_name: str | None = Field(default=None, max_length=60)
     valid_from: date | None = None  # the first day it exists (None: since before the programme)
     valid_to: date | None = None  # the last day it exists (None: it still does)
-    # Codes of the units that carry on its work, the first one taking its history when figures
-    # are rolled up (a merge names one, a split several, a rename the new code).
+    # Codes of the units that carry on its work: a merge names one, a rename the new code, a
+    # split several. One successor takes its history when figures are rolled up; a split unit
+    # keeps it (handlers.units.rolled_up).
     successors: tuple[str, ...] = ()
 
     def valid_on(self, day: date) -> bool:

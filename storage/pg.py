@@ -144,6 +144,8 @@ def coerce_row(row: Any, types: list[str]) -> tuple:
 class Row(tuple):
     """A result row readable by position and by column name, like sqlite3.Row."""
 
+    _names: dict[str, int]
+
     def __new__(cls, values: tuple, names: dict[str, int]) -> Row:
         row = super().__new__(cls, values)
         row._names = names
@@ -215,7 +217,7 @@ class _AsyncCursor(Cursor):
     async def fetchall(self) -> list:  # type: ignore[override]
         return self._rows
 
-    async def fetchone(self) -> Any:  # type: ignore[override]
+    async def fetchone(self) -> Any:
         return self._rows[0] if self._rows else None
 
     async def close(self) -> None:
@@ -229,7 +231,7 @@ class _Result:
         self._coro = coro
         self._cursor: _AsyncCursor | None = None
 
-    def __await__(self):
+    def __await__(self) -> Any:
         return self._coro.__await__()
 
     async def __aenter__(self) -> _AsyncCursor:
@@ -491,7 +493,7 @@ class PgDatabase(Database):
             raise ValueError(f"{target}: not a PostgreSQL URL")
         super().__init__(Path("."))
         self.url = url
-        self.path = None  # type: ignore[assignment]  (no file: backups are pg_dump's)
+        self.path = None  # type: ignore[assignment]  # no file: backups are pg_dump's
         # Test databases are made on first use (see storage.backend).
         self._create = not is_postgres(target)
         self.pool: asyncpg.Pool | None = None

@@ -13,7 +13,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.text import fold
-from storage.units import first, iso
+from storage.units import first, iso, one
 
 
 class ReportStatus(StrEnum):
@@ -92,7 +92,7 @@ class ReportsRepo:
         rows = await self.conn.execute_fetchall(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
             "SET value = value + 1 RETURNING value", (name,))
-        return f"{name}-{rows[0][0]:04d}"
+        return f"{name}-{one(rows)[0]:04d}"
 
     async def create(self, *, unit_id: int, contact_id: int, kind: str, period_key: str | None,
                      activity_date: date | None, answers: dict, attachments: list[dict],
@@ -105,10 +105,19 @@ class ReportsRepo:
             (number, unit_id, contact_id, kind, period_key,
              activity_date.isoformat() if activity_date else None,
              json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
-        report_id = rows[0][0]
+        report_id = one(rows)[0]
+        await self._index_words(report_id)
         await self._replace_attachments(report_id, attachments, channel, now)
         await self.add_event(report_id, "submitted", contact_id, None, now)
-        return await self.get(report_id)
+        return await self._written(report_id)
+
+    async def _index_words(self, report_id: int) -> None:
+        """The report's words in the search index (migration 0025), as they are now."""
+        await self.conn.execute("DELETE FROM report_words WHERE rowid = ?", (report_id,))
+        await self.conn.execute(
+            "INSERT INTO report_words (rowid, words) SELECT r.id, "
+            "fold(r.number || ' ' || u.name || ' ' || r.answers) FROM reports r "
+            "JOIN units u ON u.id = r.unit_id WHERE r.id = ?", (report_id,))
 
     async def _replace_attachments(self, report_id: int, attachments: list[dict], channel: str,
                                    now: datetime) -> None:
@@ -122,9 +131,15 @@ class ReportsRepo:
 
     async def attachments(self, report_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
-            "SELECT channel, kind, file_id, file_name AS name FROM attachments "
+            "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
+
+    async def _written(self, report_id: int) -> Report:
+        """A report this transaction has just written."""
+        report = await self.get(report_id)
+        assert report is not None
+        return report
 
     async def get(self, report_id: int) -> Report | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE r.id = ?", (report_id,)))
@@ -145,26 +160,34 @@ class ReportsRepo:
 
     async def search(self, *, unit_id: int | None = None, kind: str | None = None,
                      period: tuple[str, date, date] | None = None, text: str = "",
-                     before_id: int | None = None, limit: int = 10) -> list[Report]:
+                     before_id: int | None = None, limit: int = 10,
+                     unit_kind: str | None = None, status: ReportStatus | None = None
+                     ) -> list[Report]:
         """Newest first, older than `before_id` (the page before), filtered by unit, kind,
         period (key, start, end: a periodic report names it, others fall in it by activity
-        date) and words found in the number, the unit's name or the answers."""
-        sql, args = _SELECT + " WHERE 1 = 1", []
-        for column, value in (("r.unit_id", unit_id), ("r.kind", kind)):
+        date), the unit's kind, the review state and words found in the number, the unit's
+        name or the answers: each word the start of a word there, looked up in the full-text
+        index and read newest first, so that a page costs the same over a million reports."""
+        words = fold(text).split()
+        if words:  # each word a quoted prefix: whatever it holds is never FTS syntax
+            sql = _SELECT.replace("FROM reports r", "FROM report_words w JOIN reports r "
+                                  "ON r.id = w.rowid") + " WHERE w.report_words MATCH ?"
+            args: list = [" AND ".join('"' + word.replace('"', '""') + '"*' for word in words)]
+        else:
+            sql, args = _SELECT + " WHERE 1 = 1", []
+        for column, value in (("r.unit_id", unit_id), ("r.kind", kind), ("u.kind", unit_kind),
+                              ("r.status", status.value if status else None)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
         if period is not None:
             sql += " AND (r.period_key = ? OR r.activity_date BETWEEN ? AND ?)"
             args += [period[0], period[1].isoformat(), period[2].isoformat()]
-        for word in fold(text).split():
-            sql += " AND fold(r.number || ' ' || u.name || ' ' || r.answers) LIKE ?"
-            args.append("%" + word.replace("%", "").replace("_", "") + "%")
         if before_id is not None:
-            sql += " AND r.id < ?"
+            sql += " AND w.rowid < ?" if words else " AND r.id < ?"
             args.append(before_id)
-        rows = await self.conn.execute_fetchall(sql + " ORDER BY r.id DESC LIMIT ?",
-                                                (*args, limit))
+        order = " ORDER BY w.rowid DESC LIMIT ?" if words else " ORDER BY r.id DESC LIMIT ?"
+        rows = await self.conn.execute_fetchall(sql + order, (*args, limit))
         return [_report(r) for r in rows]
 
     async def update_answers(self, report: Report, answers: dict, attachments: list[dict],
@@ -182,9 +205,10 @@ class ReportsRepo:
             (json.dumps(answers, ensure_ascii=False),
              activity_date.isoformat() if activity_date else None, period_key, iso(now),
              report.id))
+        await self._index_words(report.id)
         await self._replace_attachments(report.id, attachments, channel, now)
         await self.add_event(report.id, "edited", contact_id, None, now)
-        return await self.get(report.id)
+        return await self._written(report.id)
 
     async def versions(self, report_id: int) -> list[ReportVersion]:
         """Earlier versions, oldest first, with who replaced each one and when."""
@@ -278,24 +302,35 @@ class ReportsRepo:
     async def counts_since(self, since: datetime) -> list[tuple[str, str, int]]:
         """(report kind, unit kind, how many) of the reports received since `since`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT r.kind, u.kind, COUNT(*) FROM reports r JOIN units u ON u.id = r.unit_id "
+            "SELECT r.kind, u.kind, COUNT(*) FROM reports r INDEXED BY reports_created "
+            "JOIN units u ON u.id = r.unit_id "
             "WHERE r.created_at >= ? GROUP BY r.kind, u.kind ORDER BY r.kind, u.kind",
             (iso(since),))
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def models_since(self, since: datetime, limit: int = 10) -> list[tuple[str, str]]:
-        """(model name, unit name) of the good models reported since `since`."""
+    async def received_since(self, kind: str, since: datetime,
+                             limit: int = 10) -> list[tuple[dict, str]]:
+        """(answers, unit name) of the latest reports of a kind received since `since`."""
         rows = await self.conn.execute_fetchall(
-            "SELECT json_extract(r.answers, '$.name'), u.name FROM reports r "
-            "JOIN units u ON u.id = r.unit_id WHERE r.kind = 'model' AND r.created_at >= ? "
-            "ORDER BY r.id DESC LIMIT ?", (iso(since), limit))
-        return [(r[0] or "", r[1]) for r in rows]
+            "SELECT r.answers, u.name FROM reports r INDEXED BY reports_created "
+            "JOIN units u ON u.id = r.unit_id "
+            "WHERE r.kind = ? AND r.created_at >= ? ORDER BY r.id DESC LIMIT ?",
+            (kind, iso(since), limit))
+        return [(json.loads(r[0]), r[1]) for r in rows]
 
     async def weekly_counts(self, since: datetime) -> list[tuple[str, int]]:
-        """Reports received per week (the week's Monday, yyyy-mm-dd) since `since`."""
+        """Reports received per week (the week's Monday, yyyy-mm-dd, by the UTC day) since
+        `since`, the weeks with none left out."""
+        # A count per week between its bounds, one index seek each (reports_created), rather
+        # than a week computed for each of the tens of thousands of rows.
         rows = await self.conn.execute_fetchall(
-            "SELECT date(substr(created_at, 1, 10), 'weekday 1', '-7 days') AS week, COUNT(*) "
-            "FROM reports WHERE created_at >= ? GROUP BY week ORDER BY week", (iso(since),))
+            "WITH RECURSIVE weeks(monday) AS ("
+            "SELECT date(substr(:since, 1, 10), '-6 days', 'weekday 1') UNION ALL "
+            "SELECT date(monday, '+7 days') FROM weeks WHERE date(monday, '+7 days') <= "
+            "(SELECT substr(MAX(created_at), 1, 10) FROM reports)) "
+            "SELECT monday, (SELECT COUNT(*) FROM reports INDEXED BY reports_created "
+            "WHERE created_at >= MAX(:since, monday) AND created_at < date(monday, '+7 days')) "
+            "AS n FROM weeks WHERE n > 0 ORDER BY monday", {"since": iso(since)})
         return [(r[0], r[1]) for r in rows]
 
     async def page(self, kind: str, period_key: str, start: date, end: date, after_id: int,
@@ -323,11 +358,11 @@ class ReportsRepo:
             f"SELECT COUNT(*) FROM reports r WHERE {where}", args)
         rows = await self.conn.execute_fetchall(
             _SELECT + f" WHERE {where} ORDER BY r.activity_date, r.id LIMIT ?", (*args, limit))
-        return count[0][0], [_report(r) for r in rows]
+        return one(count)[0], [_report(r) for r in rows]
 
     async def count_in_period(self, period_key: str, start: date, end: date) -> int:
         rows = await self.conn.execute_fetchall(
             "SELECT COUNT(*) FROM reports WHERE (activity_date IS NULL AND period_key = ?) OR "
             "activity_date BETWEEN ? AND ?",
             (period_key, start.isoformat(), end.isoformat()))
-        return rows[0][0]
+        return one(rows)[0]

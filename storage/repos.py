@@ -19,6 +19,7 @@ from storage.difficulties import DifficultiesRepo
 from storage.reports import ReportsRepo
 from storage.tracking import TrackingRepo
 from storage.units import AuditRepo, ContactsRepo, InvitesRepo, MetaRepo, UnitsRepo
+from storage.web import WebRepo
 
 
 class Tx:
@@ -87,3 +88,7 @@ class Tx:
     @cached_property
     def broadcasts(self) -> BroadcastsRepo:
         return BroadcastsRepo(self.conn)
+
+    @cached_property
+    def web(self) -> WebRepo:
+        return WebRepo(self.conn)

@@ -49,9 +49,19 @@ class UnitStatus:
         return self.valid_to is not None and self.valid_to < day
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Of the units of one kind that owe it: how many, how many sent it, how many in time."""
+
+    kind: str
+    expected: int
+    sent: int
+    on_time: int
+
+
 def _satisfying(owed: Owed) -> str:
     """SQL condition: report `r` satisfies the obligation (named parameters). Each shape is
-    written out so that SQLite can use an index for it."""
+    written out so that SQLite can use an index for it (see _first_index, _any_index)."""
     if owed.by_period:
         return "r.kind = :kind AND r.period_key = :period"
     level = "r.level = :level AND " if owed.level else ""
@@ -66,6 +76,23 @@ def _params(owed: Owed) -> dict:
               "valid_on": owed.valid_on.isoformat() if owed.valid_on else None}
     params |= {f"k{i}": kind for i, kind in enumerate(owed.unit_kinds)}
     return params
+
+
+def _first_index(owed: Owed) -> str:
+    """The covering index that finds a unit's first satisfying report with one short read
+    (migration 0023): named, because the planner prefers the range indexes that read every
+    report of the kind in the period to find the earliest."""
+    if owed.by_period:
+        return "reports_unit_period"
+    return "reports_first_level" if owed.level else "reports_first"
+
+
+def _any_index(owed: Owed) -> str:
+    """The index that tells whether a unit sent anything satisfying, in one seek (by activity
+    day: the status grid's index of 0025, whose prefix is 0006's range index it replaced)."""
+    if owed.by_period:
+        return "reports_unit_period"
+    return "reports_owed" if owed.level else "reports_first_by_date"
 
 
 def _kinds(owed: Owed) -> str:
@@ -85,7 +112,8 @@ class TrackingRepo:
         """Every unit that owes it, with when its first satisfying report arrived."""
         rows = await self.conn.execute_fetchall(
             "SELECT u.id, u.code, u.name, u.kind, "
-            f"(SELECT MIN(r.created_at) FROM reports r WHERE r.unit_id = u.id AND "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND "
             f"{_satisfying(owed)}) AS first_at, e.due, e.on_time_before, u.valid_to FROM units u "
             "LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND e.obligation = :obligation "
             f"AND e.period_key = :period WHERE u.kind IN ({_kinds(owed)}) AND {_VALID} "
@@ -97,6 +125,23 @@ class TrackingRepo:
                            date.fromisoformat(r[5]) if r[5] else None,
                            date.fromisoformat(r[7]) if r[7] else None) for r in rows]
 
+    async def first_sent(self, owed: Owed) -> dict[int, datetime]:
+        """unit id -> when its first report satisfying the obligation arrived, for the units
+        that sent one without owing it (of another kind, or not existing on the deadline: a
+        unit that has since ceased to exist) or that have successors (whose history a roll-up
+        passes on). Any other unit owes it and carries its own history: status has its
+        first report."""
+        # One seek per such unit on the covering index, rather than reading every satisfying
+        # report of every unit (half a second for a five-year period over 1,000,000 reports).
+        rows = await self.conn.execute_fetchall(
+            "WITH s AS MATERIALIZED (SELECT u.id, "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND {_satisfying(owed)}) AS first_at FROM units u "
+            f"WHERE NOT (u.kind IN ({_kinds(owed)}) AND {_VALID}) OR EXISTS "
+            "(SELECT 1 FROM unit_successors n WHERE n.unit_id = u.id)) "
+            "SELECT id, first_at FROM s WHERE first_at IS NOT NULL", _params(owed))
+        return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
     async def missing(self, owed: Owed, still_on: date | None = None
                       ) -> list[tuple[int, str, str]]:
         """(id, code, name) of the units that owe it and have sent nothing that satisfies it
@@ -105,9 +150,26 @@ class TrackingRepo:
         rows = await self.conn.execute_fetchall(
             f"SELECT u.id, u.code, u.name FROM units u WHERE u.kind IN ({_kinds(owed)}) "
             f"AND {_VALID} AND (:still IS NULL OR u.valid_to IS NULL OR u.valid_to >= :still) "
-            f"AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.unit_id = u.id AND "
+            f"AND NOT EXISTS (SELECT 1 FROM reports r INDEXED BY {_any_index(owed)} "
+            f"WHERE r.unit_id = u.id AND "
             f"{_satisfying(owed)}) ORDER BY u.code", params)
         return [(r[0], r[1], r[2]) for r in rows]
+
+    async def tally(self, owed: Owed) -> list[Tally]:
+        """The units that owe it counted per kind of unit (status's counts, without a row
+        per unit: what the digests show)."""
+        # MATERIALIZED: the first report is looked up once per unit, not once per use.
+        rows = await self.conn.execute_fetchall(
+            "WITH s AS MATERIALIZED (SELECT u.kind, "
+            f"(SELECT MIN(r.created_at) FROM reports r INDEXED BY {_first_index(owed)} "
+            f"WHERE r.unit_id = u.id AND {_satisfying(owed)}) AS first_at, e.on_time_before "
+            "FROM units u LEFT JOIN deadline_extensions e ON e.unit_id = u.id AND "
+            "e.obligation = :obligation AND e.period_key = :period "
+            f"WHERE u.kind IN ({_kinds(owed)}) AND {_VALID}) "
+            "SELECT kind, COUNT(*), COUNT(first_at), "
+            "SUM(CASE WHEN first_at < COALESCE(on_time_before, :on_time) THEN 1 ELSE 0 END) "
+            "FROM s GROUP BY kind ORDER BY kind", _params(owed))
+        return [Tally(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def first_notification(self, key: str, kind: str, now: datetime) -> bool:
         """Record a scheduled notification; False if it was already sent."""

@@ -23,7 +23,11 @@ START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 09:00 on a Tuesday in HÃ  Ná»
 # An invite or link code as the program makes them (storage.units.INVITE_ALPHABET, 12 long).
 INVITE_CODE = re.compile(r"(?<![A-Za-z0-9])[2-9A-HJKMNP-Z]{12}(?![A-Za-z0-9])")
 
-SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+# Every name a setting is read from: its own and its older ones (HEALTH_PORT for WEB_PORT...).
+WEB_CODE = re.compile(r"code=[A-Za-z0-9_-]{16,}")
+
+SETTING_NAMES = [name.upper() for name, field in Settings.model_fields.items()
+                 for name in (name, *getattr(field.validation_alias, "choices", ()))]
 
 
 # The whole suite on PostgreSQL: BAOCAO_TEST_DATABASE=postgresql://postgres@127.0.0.1:5432/
@@ -151,3 +155,4 @@ def no_secret_in_logs():
     for text in seen.texts:
         assert not [s for s in TEST_SECRETS if s in text], text
         assert not INVITE_CODE.search(text), text
+        assert not WEB_CODE.search(text), text  # a web desk sign-in link's code

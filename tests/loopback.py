@@ -1,7 +1,9 @@
-"""Small helpers for tests that talk HTTP on the loopback interface."""
+"""Small helpers for tests that talk HTTP on the loopback interface, or wait on a program that
+runs on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import urllib.error
@@ -23,3 +25,13 @@ def post_json(url: str, body: dict, headers: dict[str, str]) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+async def eventually(check, what: str) -> None:
+    """Wait (a bounded while: five seconds) for a program running on its own (a poller, the
+    background loops) to get somewhere."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")

@@ -52,8 +52,8 @@ class Sent:
         markup = self.params.get("reply_markup") or {}
         if isinstance(markup, str):
             markup = json.loads(markup)
-        return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", [])
-                for b in row]
+        return [(b["text"], b.get("callback_data") or b["web_app"]["url"])
+                for row in markup.get("inline_keyboard", []) for b in row]
 
 
 class RecordingRequest(BaseRequest):
@@ -72,6 +72,8 @@ class RecordingRequest(BaseRequest):
         self.updates: list[dict] = []
         # Called with (method, params) before a call is answered (tests check invariants).
         self.before_call: Callable[[str, dict], None] | None = None
+        # Files people sent, by file id: getFile and the download answer with them.
+        self.files: dict[str, bytes] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -87,6 +89,9 @@ class RecordingRequest(BaseRequest):
                          read_timeout=None, write_timeout=None, connect_timeout=None,
                          pool_timeout=None) -> tuple[int, bytes]:
         api = url.rsplit("/", 1)[-1]
+        if "/file/bot" in url:  # a file's download (after getFile)
+            self.calls.append(Sent("download", {"file": api}))
+            return (200, self.files[api]) if api in self.files else (404, b"")
         params = dict(request_data.parameters) if request_data else {}
         if request_data is not None and request_data.contains_files:
             # Uploaded files: name -> bytes, as Telegram would receive them.
@@ -118,6 +123,10 @@ class RecordingRequest(BaseRequest):
     def _result(self, api: str, params: dict):
         if api == "getMe":
             return BOT_USER
+        if api == "getFile" and params.get("file_id") in self.files:
+            return {"file_id": params["file_id"], "file_unique_id": "f" + params["file_id"],
+                    "file_size": len(self.files[params["file_id"]]),
+                    "file_path": params["file_id"]}
         if api == "getUpdates":
             offset = int(params.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]

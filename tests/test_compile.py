@@ -232,7 +232,8 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
         "count_study": number_after(texts, "Số buổi học tập, quán triệt đã tổ chức"),
         "count_inspection": number_after(texts, "Số cuộc kiểm tra, giám sát đã tiến hành"),
         "count_review": number_after(texts, "Số hội nghị sơ kết, tổng kết đã tổ chức"),
-        "count_model": number_after(texts, "Số mô hình, điển hình được báo cáo trong kỳ"),
+        "count_model": number_after(
+            texts, "Số mô hình sáng tạo, cách làm mới, điển hình tiên tiến được báo cáo trong kỳ"),
     }
     reached = int(re.search(r"với ([\d.]+) lượt người được tiếp cận", "\n".join(texts))
                   .group(1).replace(".", ""))
@@ -252,7 +253,7 @@ async def test_a_year_compiled_matches_status_and_the_spreadsheet(harness, tmp_p
     # Appendix 1 adds up to the body, unit by unit.
     sums = appendix_totals(everything)
     assert sums["Tuyên truyền"] == 3 and sums["Số lượt người tiếp cận"] == 2200
-    assert sums["Kế hoạch"] == 1 and sums["Thành phần tham dự"] == 45
+    assert sums["Kế hoạch"] == 1 and sums["Lượt người tham dự"] == 45
 
     # Approved only (the default, by the CLI): the one under review is left out, and said so.
     out = tmp_path / "bao-cao-2026.docx"
@@ -382,6 +383,9 @@ async def test_compile_in_english_and_once_for_a_double_press(harness):
     await coordinator.say("/language")
     await coordinator.press_data("lang:en", coordinator.last())
     await coordinator.say("/compile")
+    # The whole programme and its final review share their dates: one choice, not two alike.
+    labels = [label for label, _data in coordinator.last().buttons]
+    assert len(labels) == len(set(labels)) == 4, labels
     await coordinator.press_data("cp:2026", coordinator.last())
     asked = coordinator.last()
     await coordinator.press_data("cp:a:2026", asked, drain=False)

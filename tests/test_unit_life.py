@@ -17,7 +17,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import load_settings
-from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, read_units_file
+from bot.units_file import CURRENT_UNITS, SAMPLE_UNITS, import_units, read_units_file
 from handlers.compile import write_report
 from handlers.export import write_workbook
 from handlers.units import end_units
@@ -226,8 +226,8 @@ def test_merge_and_retire_on_the_command_line(capsys, monkeypatch, tmp_path):
 
 def test_the_2026_list_imports_once_and_maps_every_2023_unit(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "bot.db"))
-    assert "99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1]
-    assert "0, 0, 99" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1].replace(
+    assert "163" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1]
+    assert "0, 0, 163" in run_cli(capsys, "units", "import", str(CURRENT_UNITS))[1].replace(
         "Thêm mới ", "").replace("cập nhật ", "").replace("giữ nguyên ", "").rstrip(".\n")
     old = {u.code for u in read_units_file(SAMPLE_UNITS, translator("vi"), set())}
     current = {u.code: u for u in read_units_file(CURRENT_UNITS, translator("vi"), set())}
@@ -244,7 +244,10 @@ def test_the_2026_list_imports_once_and_maps_every_2023_unit(capsys, monkeypatch
 def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
     """The console demo on the shipped 2026 list, the clock moved to December 2026: the
     coordinator's /status and digest name no district, and nobody of a district is reminded."""
-    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db")}
+    # The tests run in a temporary folder (conftest): the demo must import this checkout's
+    # code, not whichever Baocao is installed.
+    env = {**os.environ, "DATABASE_PATH": str(tmp_path / "demo.db"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     today = datetime.now(HANOI).date()
     days = (date(2026, 12, 22) - today).days
     lines = ["/as officer Q-LECHAN", "/as coordinator", *([f"/skip {days}d"] if days > 0 else []),
@@ -253,10 +256,155 @@ def test_the_demo_in_december_2026_shows_no_abolished_unit_as_overdue(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    status = out[out.index("/status") if "/status" in out else 0:]
-    assert "Quận, huyện" not in status and "quận" not in status and "huyện" not in status
+    status = out[out.index("Tình hình báo cáo"):out.index("Bản tin tổng hợp ·")]
+    digest = out[out.index("Bản tin tổng hợp ·"):]
+    for text in (status, digest):
+        assert "Quận, huyện" not in text and "quận" not in text and "huyện" not in text
     # A district's officer cannot be played: the unit has ceased to exist, its successors named.
     assert "Q-LECHAN không còn hoạt động vào ngày" in out and "P-LECHAN, P-ANBIEN" in out
     # Kinds named by the units file; the districts that sent no plan counted apart, not chased.
-    assert "Phường: 24" in out and "Đặc khu: 2" in out
+    assert "Phường: 45; Xã: 67; Đặc khu: 2" in out  # the 114 of Resolution 1669
+    assert "Theo đơn vị kế thừa" in status  # the roll-up is offered
     assert "23 đơn vị đã chấm dứt hoạt động chưa gửi." in out
+
+
+def test_roll_up_follows_merger_chains_and_keeps_a_split_apart():
+    """A → B → C (a rename, then a merger) counts under C; a unit split in two stays its own
+    line, marked, and so does what was merged into it before; a unit with no successor is its
+    own."""
+    from handlers.units import counted_name, rolled_up
+    from storage.models import Unit
+
+    def unit(n, code, *successors, valid_to=None):
+        return Unit(id=n, code=code, name=f"Đơn vị {code}", kind="ward", valid_to=valid_to,
+                    successors=successors)
+
+    ended = date(2025, 6, 30)
+    units = [unit(1, "A", "B", valid_to=ended), unit(2, "B", "C", valid_to=ended),
+             unit(3, "C"), unit(4, "S", "C", "D", valid_to=ended), unit(5, "D"),
+             unit(6, "R", "S", valid_to=ended), unit(7, "X", valid_to=ended)]
+    under = {u.code: rolled_up(units)[u.id].code for u in units}
+    assert under == {"A": "C", "B": "C", "C": "C", "S": "S", "D": "D", "R": "S", "X": "X"}
+    t = translator("vi")
+    assert counted_name(t, units[3]) == "Đơn vị S (đã chia tách)"
+    assert counted_name(t, units[2]) == "Đơn vị C"
+
+
+def rates(text: str, obligation: str) -> str:
+    """The completeness line under an obligation's heading in /status."""
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if obligation in line)
+    return lines[at + 1]
+
+
+async def test_status_and_digests_roll_up_to_successors(city):
+    """Two districts merged into a ward and one split in two on 1 April, after two of them sent
+    the year's periodic report: by default /status and the digest count each report under the
+    unit that sent it (the new units owe the year, and have not sent it); rolled up, the merged
+    district's report counts for the ward, the split district's stays apart, marked; the
+    programme's figures are the same either way."""
+    from tests.test_counts import send_periodic
+
+    h = city
+    await h.chat(1, "Phạm Thu Hà").say("/start")
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
+    hai_an = await register(h, 503, "Vũ Thị Hải", unit="Q-HAIAN")
+    h.clock.now = at(3, 10)
+    await disseminate(ngo_quyen, "09/03/2026", "300")
+    await send_periodic(ngo_quyen)
+    await send_periodic(hai_an)
+    async with h.runtime.db.transaction() as tx:
+        await tx.units.upsert_many([
+            UnitIn(code="P-LECHAN", name=NEW, kind="ward", valid_from=date(2026, 4, 1)),
+            UnitIn(code="P-HAIAN", name="Ủy ban nhân dân phường Hải An", kind="ward",
+                   valid_from=date(2026, 4, 1)),
+            UnitIn(code="P-DONGHAI", name="Ủy ban nhân dân phường Đông Hải", kind="ward",
+                   valid_from=date(2026, 4, 1))], h.clock())
+        await end_units(tx, translator("vi"), ["Q-LECHAN", "Q-NGOQUYEN"], ("P-LECHAN",),
+                        date(2026, 4, 1), "test", h.clock())
+        await end_units(tx, translator("vi"), ["Q-HAIAN"], ("P-HAIAN", "P-DONGHAI"),
+                        date(2026, 4, 1), "test", h.clock())
+    await h.tick_at(at(6, 22))
+
+    await coordinator.say("/status")
+    plain = coordinator.last().text
+    annual = "Báo cáo định kỳ năm"
+    # The year is owed by the units existing on its deadline (the 12 districts of 2023 left in
+    # this list and the 3 new wards): none of those sent it.
+    assert rates(plain, annual).startswith("0/15 đơn vị đã gửi")
+    assert ("Đơn vị đã chấm dứt hoạt động cũng đã gửi: Ủy ban nhân dân quận Hải An; "
+            "Ủy ban nhân dân quận Ngô Quyền") in plain
+    await coordinator.press("Theo đơn vị kế thừa")
+    rolled = coordinator.last().text
+    assert "được tính cho đơn vị kế thừa" in rolled
+    assert rates(rolled, annual).startswith("1/15 đơn vị đã gửi")  # P-LECHAN, by Ngô Quyền's
+    assert "Tính riêng (đơn vị đã chia tách hoặc giải thể): Ủy ban nhân dân quận Hải An " \
+        "(đã chia tách)" in rolled
+    assert status_figures(plain) == status_figures(rolled)  # the programme's figures add up
+    assert status_figures(rolled)[DISSEMINATION] == 1
+    # The list of those who have not sent it, rolled up too: the ward is not on it.
+    await coordinator.press(f"Chưa gửi: {annual}")
+    assert NEW not in coordinator.last().text and "Đông Hải" in coordinator.last().text
+
+    # Digests: the reader chooses in /settings; the default is under the unit that sent.
+    await coordinator.say("/digest")
+    digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
+    assert "Báo cáo định kỳ năm · năm 2026: 0/15 đơn vị đã gửi" in digest
+    assert "cũng đã gửi: Ủy ban nhân dân quận Hải An; Ủy ban nhân dân quận Ngô Quyền" in digest
+    await coordinator.say("/settings")
+    assert "tính mỗi báo cáo cho đơn vị đã gửi" in coordinator.last().text
+    await coordinator.press("Bản tin: theo đơn vị kế thừa")
+    assert "cho đơn vị kế thừa" in coordinator.last().text
+    await coordinator.say("/digest")
+    digest = next(t for t in reversed(coordinator.texts()) if "Bản tin tổng hợp" in t)
+    assert "Báo cáo định kỳ năm · năm 2026: 1/15 đơn vị đã gửi" in digest
+    assert "quận Hải An (đã chia tách)" in digest
+    # The compiled report and the spreadsheet, rolled up: the split district keeps its own line,
+    # marked; the merged one counts under the ward.
+    config, t = h.runtime.config, translator("vi")
+    period = config.programme.period("2026")
+    folder = h.settings.database_path.parent
+    rolled_report = await write_report(h.runtime.db, config, t, period, folder / "r.docx", True,
+                                       h.clock(), roll_up=True)
+    rows = {row["unit"]: int(row["count_dissemination"]) for row in rolled_report["units"]}
+    assert rows["Ủy ban nhân dân quận Hải An (đã chia tách)"] == 0 and rows[NEW] == 1
+    assert "Ủy ban nhân dân quận Ngô Quyền" not in rows
+    await write_workbook(h.runtime.db, config, t, period, folder / "r.xlsx", roll_up=True)
+    sheet = openpyxl.load_workbook(folder / "r.xlsx", read_only=True)["Báo cáo định kỳ"]
+    assert sorted((row[1], row[-1]) for row in sheet.iter_rows(min_row=2, values_only=True)) \
+        == [("Q-HAIAN", "Q-HAIAN (đã chia tách)"), ("Q-NGOQUYEN", "P-LECHAN")]
+
+
+async def test_notices_and_the_unit_picker_know_only_units_of_today(city):
+    """On the 2026 list, a notice by kind of unit offers the kinds of the units file (wards,
+    communes, the special zones…) but not the abolished districts, and reaches officers of
+    existing units only; an invite cannot be made for a unit that ceased to exist, and the
+    admin is told which units carry on its work."""
+    h = city
+    async with h.runtime.db.transaction() as tx:
+        await import_units(tx, CURRENT_UNITS, translator("vi"), None, h.clock())
+    admin = h.chat(1, "Phạm Thu Hà")
+    await admin.say("/start")
+    await register(h, 601, "Lê Thị Phường", unit="P-HAIDUONG")
+    await admin.say("/broadcast")
+    await admin.say("Họp giao ban trực tuyến lúc 14:00")
+    await admin.press("Bỏ qua")
+    await admin.press("Theo loại đơn vị")
+    labels = [text for text, _data in admin.last().buttons]
+    assert {"Phường", "Xã", "Đặc khu", "Sở, ban, ngành"} <= set(labels)
+    assert not any("Quận" in label for label in labels)
+    await admin.press("Phường")
+    await admin.press("Xong")
+    await admin.press("Gửi ngay")
+    assert "1 người nhận" in admin.last().text  # the ward's officer
+
+    await admin.say("/cancel")
+    await admin.say("/invite")
+    await admin.press("Cán bộ đầu mối của đơn vị")
+    await admin.say("Q-HAIAN")
+    assert "Q-HAIAN đã chấm dứt hoạt động sau ngày 30/06/2025. Nhập đơn vị kế thừa: " \
+        "P-HAIAN, P-DONGHAI." in admin.last().text
+    await admin.say("Hải An")  # by name: the ward, not the district of the same name
+    await admin.say("1")
+    assert "Ủy ban nhân dân phường Hải An" in admin.last().text  # the summary

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -12,15 +14,19 @@ import httpx
 import pytest
 import tornado.web
 
+from bot.console import render as console_render
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
-from bot.run import ZaloChannel
+from bot.run import StartError, ZaloChannel, _run_zalo_only
+from bot.runtime import Runtime
 from bot.settings import load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from bot.zalo import ZaloClient, ZaloSender
+from bot.zalo import render as zalo_render
+from handlers.text import numbered_choice
 from locales.i18n import translator
 from storage.messages import Text
 from storage.models import Role
-from tests.loopback import free_port, post_json
+from tests.loopback import eventually, free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
 
 TOKEN = "12345:ZALO-TEST"
@@ -364,3 +370,89 @@ async def test_zalo_webhook_checks_the_secret_before_the_body_caps_it_and_takes_
         assert [e.text for e in received] == ["xin chào"]
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# `baocao run` with Zalo only (bot.run._run_zalo_only), in this process: the signal handlers it
+# installs are recorded instead, and SIGTERM is delivered by calling its handler.
+
+@pytest.fixture
+async def zalo_only(tmp_path, monkeypatch):
+    fake = FakeZalo()
+    port = free_port()
+    server = fake.app().listen(port, address="127.0.0.1")
+    handlers: dict[int, object] = {}
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "add_signal_handler",
+                        lambda sig, callback: handlers.__setitem__(sig, callback))
+
+    def settings(**more: object):
+        return load_settings(**{"database_path": tmp_path / "bot.db", "zalo_bot_token": TOKEN,
+                                "zalo_base_url": f"http://127.0.0.1:{port}",
+                                "health_port": free_port(), **more})
+
+    fake.settings, fake.handlers = settings, handlers
+    yield fake
+    server.stop()
+
+
+async def test_zalo_only_answers_serves_health_and_stops_on_sigterm(zalo_only):
+    fake = zalo_only
+    settings = fake.settings()
+    runtime = Runtime(settings)
+    channel = ZaloChannel(settings, runtime)
+    running = asyncio.create_task(_run_zalo_only(runtime, channel))
+    await eventually(lambda: "getUpdates" in fake.calls, "polling")
+    assert fake.calls[:2] == ["getMe", "deleteWebhook"]  # the token checked before the loop
+    assert set(fake.handlers) == {signal.SIGINT, signal.SIGTERM}
+    fake.updates.append(ZaloUser(None, fake, "z-7", "Người dùng").update("xin chào"))
+    await eventually(lambda: fake.to("z-7"), "an answer")
+    assert "mã mời" in fake.to("z-7")[0]  # a stranger is asked for an invite code
+    health = f"http://127.0.0.1:{settings.health_port}"
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{health}/healthz")).status_code == 200
+    fake.handlers[signal.SIGTERM]()
+    await asyncio.wait_for(running, 10)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):  # the health server is stopped too
+            await client.get(f"{health}/healthz")
+
+
+async def test_zalo_only_with_a_wrong_token_stops_in_one_line_without_it(zalo_only):
+    settings = zalo_only.settings(zalo_bot_token="999:WRONG-TOKEN")
+    runtime = Runtime(settings)
+    with pytest.raises(StartError) as error:
+        await _run_zalo_only(runtime, ZaloChannel(settings, runtime))
+    assert str(error.value).startswith("Zalo: ") and "WRONG-TOKEN" not in str(error.value)
+    assert "getUpdates" not in zalo_only.calls  # it never started polling
+
+
+async def test_zalo_only_with_the_health_port_taken_says_which_setting(zalo_only):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        settings = zalo_only.settings(health_port=taken.getsockname()[1])
+        runtime = Runtime(settings)
+        with pytest.raises(StartError, match="WEB_PORT"):
+            await _run_zalo_only(runtime, ZaloChannel(settings, runtime))
+    finally:
+        taken.close()
+    assert zalo_only.calls == []  # nothing was asked of Zalo
+
+
+def test_both_channels_number_choices_by_the_rule_typed_numbers_are_read_by():
+    """Zalo and the console show choices numbered by one function, and a typed number is read
+    back by its twin (handlers.text): "1 = Skip", "Done = n+1" hold in one place."""
+    options = (("skip", "Bỏ qua"), ("a", "Hội nghị, tọa đàm"), ("done", "Xong"))
+    on_zalo = zalo_render("<b>Hình thức?</b>", options).splitlines()
+    on_console = console_render(Text("<b>Hình thức?</b>", options), False).splitlines()
+    assert on_zalo[0] == on_console[0] == "Hình thức?"
+    assert on_zalo[1:] == [line.strip() for line in on_console[1:]] == [
+        "1. Bỏ qua", "2. Hội nghị, tọa đàm", "3. Xong"]
+    for line, (option_id, _label) in zip(on_zalo[1:], options, strict=True):
+        number = line.split(".")[0]
+        assert numbered_choice(number, options) == numbered_choice(f" {number}. ", options) \
+            == option_id
+    for typed in ("0", "4", "²", "١", "-1", "1,2", "Xong", ""):
+        assert numbered_choice(typed, options) is None, typed
