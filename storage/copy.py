@@ -40,10 +40,20 @@ async def _tables(db: Database) -> list[str]:
         return [r[0] for r in await tx.conn.execute_fetchall(query)]
 
 
+async def _virtual(db: Database) -> list[str]:
+    """SQLite's full-text (FTS5) tables: copied as their rowid and columns, not their shadow
+    tables (their twins are plain tables, see migrations/pg/0025_web_desk.sql)."""
+    async with db.read() as tx:
+        return [r[0] for r in await tx.conn.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
+
+
 async def _columns(db: Database, table: str) -> tuple[list[str], list[str]]:
     """(columns that hold data, primary key columns) of a SQLite table."""
     async with db.read() as tx:
         info = await tx.conn.execute_fetchall(f"PRAGMA table_xinfo({table})")
+    if table in await _virtual(db):
+        return ["rowid", *(r[1] for r in info if not r[6])], ["rowid"]  # not FTS5's hidden
     stored = [r[1] for r in info if r[6] not in (2, 3)]  # not generated
     key = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
     return stored, key or stored
@@ -66,7 +76,9 @@ async def copy_database(source: Path | str, target: str, force: bool = False) ->
     async with Database(source) as src, Database(target) as dst:
         if src.shared or not isinstance(dst, PgDatabase):
             raise ValueError("db copy goes from a SQLite database to a PostgreSQL one")
-        tables = [t for t in await _tables(src) if t != "schema_migrations"]
+        virtual = await _virtual(src)
+        tables = [t for t in await _tables(src) if t != "schema_migrations"
+                  and not any(t.startswith(f"{v}_") for v in virtual)]
         raw = dst.raw
         holding = [t for t in await _tables(dst) if t not in SEEDED
                    and await raw.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t})")]  # noqa: S608

@@ -28,6 +28,8 @@ _NOT_NULL_FLAG = re.compile(r"\((\w+(?:\.\w+)?) IS NOT NULL\) = ([01])\b")
 _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\b", re.I)
 _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I)
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.I)
+# FTS5's `table MATCH query`: the twin table's words through fts_match (pg/0025_web_desk.sql).
+_MATCH = re.compile(r"\b(\w+)\.report_words\s+MATCH\s+(\?\d*|:\w+)", re.I)
 # SQLite groups by a contact and reads its unit's columns too; PostgreSQL wants the unit's key
 # in the GROUP BY to know they are one per group.
 _GROUP_BY_CONTACT = re.compile(r"GROUP BY c\.id\b(?!,)")
@@ -78,6 +80,7 @@ def to_postgres(sql: str) -> Translated:
             raise NotImplementedError("INSERT OR REPLACE: write ON CONFLICT … DO UPDATE")
         sql = sql[:insert_or.start()] + "INSERT INTO" + sql[insert_or.end():]
     sql = _INDEXED_BY.sub("", sql)
+    sql = _MATCH.sub(lambda m: f"fts_match({m.group(1)}.words, {m.group(2)})", sql)
     sql = _BEGIN.sub("BEGIN", sql)
     sql = _NOT_NULL_FLAG.sub(lambda m: f"({m.group(1)} IS NOT NULL) = "
                              f"{'true' if m.group(2) == '1' else 'false'}", sql)

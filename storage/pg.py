@@ -212,6 +212,12 @@ class Cursor:
     def fetchone(self) -> Any:
         return self._rows[0] if self._rows else None
 
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def close(self) -> None:
+        pass  # the rows were fetched whole: nothing is held open
+
 
 class _AsyncCursor(Cursor):
     async def fetchall(self) -> list:  # type: ignore[override]
@@ -220,7 +226,7 @@ class _AsyncCursor(Cursor):
     async def fetchone(self) -> Any:
         return self._rows[0] if self._rows else None
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # type: ignore[override]
         pass
 
 

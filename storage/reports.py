@@ -328,9 +328,10 @@ class ReportsRepo:
             "SELECT date(substr(:since, 1, 10), '-6 days', 'weekday 1') UNION ALL "
             "SELECT date(monday, '+7 days') FROM weeks WHERE date(monday, '+7 days') <= "
             "(SELECT substr(MAX(created_at), 1, 10) FROM reports)) "
-            "SELECT monday, (SELECT COUNT(*) FROM reports INDEXED BY reports_created "
-            "WHERE created_at >= MAX(:since, monday) AND created_at < date(monday, '+7 days')) "
-            "AS n FROM weeks WHERE n > 0 ORDER BY monday", {"since": iso(since)})
+            "SELECT monday, n FROM (SELECT monday, (SELECT COUNT(*) FROM reports INDEXED BY "
+            "reports_created WHERE created_at >= CASE WHEN :since > monday THEN :since "
+            "ELSE monday END AND created_at < date(monday, '+7 days')) AS n FROM weeks) counted "
+            "WHERE n > 0 ORDER BY monday", {"since": iso(since)})
         return [(r[0], r[1]) for r in rows]
 
     async def page(self, kind: str, period_key: str, start: date, end: date, after_id: int,

@@ -75,8 +75,25 @@ def _sqlite_schema(path) -> dict:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         ]
+        # A full-text (FTS5) table's twin is a plain table keyed by rowid with its columns as
+        # NOT NULL text (pg/0025_web_desk.sql); FTS5's own shadow tables have none.
+        virtual = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
+            )
+        ]
+        tables = [t for t in tables if not any(t.startswith(f"{v}_") for v in virtual)]
         schema: dict = {}
-        for table in tables:
+        for table in virtual:
+            words = [r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})") if not r[6]]
+            schema[table] = {
+                "columns": {"rowid": (_family("BIGINT"), True, False),
+                            **{c: (_family("TEXT"), True, False) for c in words}},
+                "indexes": {}, "unique": set(), "primary": ("rowid",), "foreign": set(),
+                "checks": 0,
+            }
+        for table in (t for t in tables if t not in virtual):
             pk = {r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[5]}
             columns = {
                 r[1]: (_family(r[2]), bool(r[3]) or r[1] in pk, r[6] in (2, 3))
