@@ -50,20 +50,23 @@ async def test_the_clock_loop_ticks_on_after_a_failing_tick(running, tmp_path, c
     runtime, sender = running
     folder = tmp_path / "backups"
     runtime.backups = backups.Scheduler(folder, every_hours=6, keep=2)
-    ticks = 0
+    ticks = completed = 0
     tick = runtime.tick
 
     async def failing_once() -> None:
-        nonlocal ticks
+        nonlocal ticks, completed
         ticks += 1
         if ticks == 1:
             raise OSError("disk full")
         await tick()
+        completed += 1
 
     runtime.tick = failing_once
     with caplog.at_level(logging.ERROR, logger="bot.runtime"):
         await runtime.start([sender], background=True)
-        await eventually(lambda: ticks >= 3, "three ticks")
+        # The ticks after the failing one run to their end.
+        await eventually(lambda: completed >= 2, "two ticks done after the failing one")
     assert any(r.getMessage() == "clock tick failed" for r in caplog.records)
     # A later tick did its work: the first scheduled backup, and only one (not yet due again).
-    assert len(backups.existing(folder)) == 1
+    # (On PostgreSQL the bot makes no backups: they are pg_dump's.)
+    assert len(backups.existing(folder)) == (0 if runtime.db.shared else 1)
