@@ -656,39 +656,43 @@ class Broadcasts(Page):
         self.render("broadcasts.html", rows=rows)
 
 
-class Charts(Page):
-    async def get(self) -> None:
+class _ChartPage(Page):
+    async def chart_data(self) -> tuple[dict[str, list[int]], list[tuple[str, int]], dict] | None:
+        """What the digest's chart shows (units sent per kind, reports per week) and the kinds'
+        names; None, with the page refused, for someone who does not get digests."""
         if not _can(self.me.contact, "digest"):
             self.refuse(403)
-            return
-        t, config = self.t, self.desk.config
-        now = self.desk.runtime.clock()
+            return None
+        config, now = self.desk.config, self.desk.runtime.clock()
         async with self.desk.runtime.db.read() as tx:
             sent = charts.sent_by_kind(await desk.counted(tx, config,
                                                           now.astimezone(config.zone).date()))
             weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
-            names = await tx.units.kinds()
+            return sent, weekly, await tx.units.kinds()
+
+
+class Charts(_ChartPage):
+    async def get(self) -> None:
+        found = await self.chart_data()
+        if found is None:
+            return
+        t, (sent, weekly, names) = self.t, found
         self.render("charts.html", sent=[(unit_kind_label(t, k, names), t.number(v[0]),
                                           t.number(v[1])) for k, v in sorted(sent.items())],
                     weekly=[(t.date(date.fromisoformat(w)), t.number(n))
                             for w, n in weekly])
 
 
-class ChartImage(Page):
+class ChartImage(_ChartPage):
     async def get(self) -> None:
-        if not _can(self.me.contact, "digest"):
-            self.refuse(403)
+        found = await self.chart_data()
+        if found is None:
             return
-        t, config = self.t, self.desk.config
-        now = self.desk.runtime.clock()
-        async with self.desk.runtime.db.read() as tx:
-            sent = charts.sent_by_kind(await desk.counted(tx, config,
-                                                          now.astimezone(config.zone).date()))
-            weekly = await tx.reports.weekly_counts(now - timedelta(weeks=8))
-            names = await tx.units.kinds()
+        sent, weekly, names = found
         # The digest's own chart, drawn off the event loop (about half a second).
-        path = await asyncio.to_thread(charts.digest_chart, t, sent, weekly, config.files_dir,
-                                       now, names)
+        path = await asyncio.to_thread(charts.digest_chart, self.t, sent, weekly,
+                                       self.desk.config.files_dir, self.desk.runtime.clock(),
+                                       names)
         self.set_header("Content-Type", "image/png")
         self.write(await asyncio.to_thread(path.read_bytes))
 
