@@ -48,11 +48,12 @@ async def _virtual(db: Database) -> list[str]:
             "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
 
 
-async def _columns(db: Database, table: str) -> tuple[list[str], list[str]]:
-    """(columns that hold data, primary key columns) of a SQLite table."""
+async def _columns(db: Database, table: str, virtual: list[str]) -> tuple[list[str], list[str]]:
+    """(columns that hold data, primary key columns) of a SQLite table (`virtual`: its FTS5
+    tables, see _virtual)."""
     async with db.read() as tx:
         info = await tx.conn.execute_fetchall(f"PRAGMA table_xinfo({table})")
-    if table in await _virtual(db):
+    if table in virtual:
         return ["rowid", *(r[1] for r in info if not r[6])], ["rowid"]  # not FTS5's hidden
     stored = [r[1] for r in info if r[6] not in (2, 3)]  # not generated
     key = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
@@ -91,7 +92,7 @@ async def copy_database(source: Path | str, target: str, force: bool = False) ->
             await raw.execute("SET LOCAL session_replication_role = replica")
             await raw.execute("TRUNCATE " + ", ".join(tables))
             for table in tables:
-                columns, key = await _columns(src, table)
+                columns, key = await _columns(src, table, virtual)
                 types = {r[0]: r[1] for r in await raw.fetch(
                     "SELECT column_name, udt_name FROM information_schema.columns "
                     "WHERE table_name = $1 AND table_schema = current_schema()", table)}
