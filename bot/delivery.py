@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # Processes sharing a database (PostgreSQL): how often the elected sender looks for rows the
 # others committed, and how often the others ask whether the sender is gone.
 ELECTION_SECONDS = 1.0
+# How often, and how far apart, the outcome of sends is tried to be recorded before the rows
+# are given back to be sent again.
+RECORD_ATTEMPTS, RECORD_PAUSE = 5, 1.0
 
 
 class TransientSendError(Exception):
@@ -360,17 +363,22 @@ class DeliveryWorker:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
         retries = [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"]
         given_up = [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")]
-        try:
-            async with self.db.transaction() as tx:
-                await tx.outbox.record(sent, retries, given_up, self.now())
-                for row, outcome in batch:
-                    if outcome[0] == "unreachable":
-                        await tx.contacts.set_reachable(row.channel, row.chat_id, False)
-        except Exception:
-            # Not recorded: the rows stay pending and claimed would send them again; unclaim
-            # them only after a pause so the database can recover.
-            log.exception("could not record the outcome of %s outbox rows", len(batch))
-            await asyncio.sleep(1.0)
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as tx:
+                    await tx.outbox.record(sent, retries, given_up, self.now())
+                    for row, outcome in batch:
+                        if outcome[0] == "unreachable":
+                            await tx.contacts.set_reachable(row.channel, row.chat_id, False)
+                break
+            except Exception:
+                # Not recorded: the rows stay pending, and unclaimed they would be sent again.
+                # Most failures pass (PostgreSQL ends one of two deadlocked transactions, a
+                # server restarts), so the same outcomes are tried again, claimed meanwhile;
+                # only when the database stays unusable are they left to be sent again.
+                log.exception("could not record the outcome of %s outbox rows (try %s of %s)",
+                              len(batch), attempt, RECORD_ATTEMPTS)
+                await asyncio.sleep(RECORD_PAUSE)
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)

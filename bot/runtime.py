@@ -19,7 +19,7 @@ from handlers.context import Config, Letterhead
 from handlers.programme import load_programme
 from handlers.types import Inbound, Outgoing, Reply
 from storage.conversations import store_inbox
-from storage.db import Batch, BatchCommitError, Database, SpeakerKey
+from storage.db import Batch, BatchCommitError, Contention, Database, SpeakerKey
 from storage.messages import Text
 from storage.models import OutboxRow
 from storage.repos import Tx
@@ -459,7 +459,9 @@ class Runtime:
                             form)
                 await self.write(tx, messages, now)
             return form, "jobs" in tx.signals
-        except BatchCommitError:
+        except (BatchCommitError, Contention):
+            # Not the step's fault: the batch is rolled back and its updates tried again
+            # (see _process), with no apology to the person.
             raise
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)

@@ -123,6 +123,12 @@ class BatchCommitError(Exception):
     """The commit of a batch failed: none of its steps took effect."""
 
 
+class Contention(sqlite3.OperationalError):
+    """The database ended a statement because of another transaction (PostgreSQL: a deadlock
+    or a serialization failure): nothing is wrong with the work itself, which is tried again
+    once the other has finished."""
+
+
 class Batch:
     """Steps that commit together, each in a savepoint of its own. A step costs one call to the
     database thread when the runtime names the next step's speaker beforehand (`then`): its

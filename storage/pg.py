@@ -34,7 +34,7 @@ import asyncpg
 from greenlet import getcurrent, greenlet
 
 from storage.backend import is_postgres, postgres_url
-from storage.db import Database, SchemaTooNewError, now_iso
+from storage.db import Contention, Database, SchemaTooNewError, now_iso
 from storage.dialect import Translated, to_postgres
 
 PG_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations" / "pg"
@@ -166,6 +166,8 @@ def _sqlite_error(exc: Exception, sql: str | None = None) -> sqlite3.Error:
     text = f"{exc} (in: {sql})" if sql else str(exc)
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return sqlite3.IntegrityError(text)
+    if isinstance(exc, asyncpg.TransactionRollbackError):  # deadlock, serialization failure
+        return Contention(text)
     return sqlite3.OperationalError(text)
 
 

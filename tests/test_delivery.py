@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from datetime import UTC, datetime
 
 import pytest
 from telegram import Message
 
+from bot import delivery
 from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
 from handlers.types import Attachment, Choice, Outgoing, Reply
+from storage.conversations import OutboxRepo
 from storage.db import Database
 from storage.messages import Edit, Files, Text
 
@@ -92,6 +95,30 @@ async def test_restart_delivers_pending_rows_once(harness):
     await harness.restart()
     await harness.drain()
     assert len(harness.request.sent("9")) == 3
+
+
+async def test_an_outcome_that_cannot_be_recorded_at_once_is_recorded_later_not_sent_again(
+        harness, monkeypatch, caplog):
+    """A send whose outcome fails to commit (PostgreSQL ending a deadlocked transaction, a
+    server restarting) keeps its row claimed and commits the outcome again: the message is not
+    sent a second time."""
+    monkeypatch.setattr(delivery, "RECORD_PAUSE", 0.01)
+    record = OutboxRepo.record
+    failures = iter([sqlite3.OperationalError("deadlock detected")])
+
+    async def flaky_record(self, *args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return await record(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutboxRepo, "record", flaky_record)
+    await queue(harness, "9", "một")
+    await harness.drain()
+    await harness.drain()
+    assert [s.text for s in harness.request.sent("9")] == ["một"]
+    assert await statuses(harness) == {"sent": 1}
+    assert "could not record the outcome of 1 outbox rows (try 1 of 5)" in caplog.text
 
 
 async def test_long_text_is_split_on_lines(harness):

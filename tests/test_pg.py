@@ -413,3 +413,44 @@ async def test_an_update_reaching_two_processes_is_handled_by_one_the_other_wait
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_chat_keeps_its_queue_head_when_a_reply_is_queued_as_its_last_one_is_sent(pg_url):
+    """A row queued for a chat while the delivery worker records the chat's only pending row
+    as sent, in either order: the chat's queue still has a head (before migration 0026 the new
+    row could be left pending behind no head, and the chat got nothing more)."""
+    import asyncpg
+
+    await (await Database(pg_url).open()).close()  # migrated
+    queue = ("INSERT INTO outbox (channel, chat_id, payload, not_before, created_at) "
+             "VALUES ('telegram', '42', '{}', '2026-03-10', '2026-03-10') RETURNING id")
+    sent = "UPDATE outbox SET status = 'sent' WHERE id = $1"
+    worker, step = await asyncpg.connect(pg_url), await asyncpg.connect(pg_url)
+    try:
+        for worker_first in (True, False):
+            await worker.execute("DELETE FROM outbox")
+            oldest = await worker.fetchval(queue)
+            worker_tx, step_tx = worker.transaction(), step.transaction()
+            await worker_tx.start()
+            await step_tx.start()
+            if worker_first:
+                await worker.execute(sent, oldest)
+                queued = asyncio.create_task(step.fetchval(queue))
+                await asyncio.sleep(0.3)
+                assert not queued.done()  # waits for the worker's commit
+                await worker_tx.commit()
+                await asyncio.wait_for(queued, 10)
+                await step_tx.commit()
+            else:
+                await step.fetchval(queue)
+                recorded = asyncio.create_task(worker.execute(sent, oldest))
+                await asyncio.sleep(0.3)
+                assert not recorded.done()  # waits for the queued row's commit
+                await step_tx.commit()
+                await asyncio.wait_for(recorded, 10)
+                await worker_tx.commit()
+            heads = await worker.fetch("SELECT id, head FROM outbox WHERE status = 'pending'")
+            assert [r["head"] for r in heads] == [1], (worker_first, heads)
+    finally:
+        await worker.close()
+        await step.close()

@@ -9,6 +9,7 @@ import sqlite3
 from bot.telegram import fetch_updates
 from handlers import core
 from handlers.types import Attachment, Inbound, Outgoing, Reply
+from storage.db import Contention
 from tests.dbquery import query
 from tests.telegram_fakes import register
 
@@ -237,6 +238,38 @@ async def test_a_failing_step_is_undone_alone_and_the_others_of_its_batch_commit
         assert all([await tx.updates.seen("telegram", e.update_id) for e in events])
         undone = await tx.conn.execute_fetchall(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'written before the failure'")
+    assert undone[0][0] == 0
+
+
+async def test_a_step_ended_by_another_transaction_is_tried_again_without_an_apology(
+        harness, monkeypatch):
+    """PostgreSQL ends one of two deadlocked transactions (a step batch and the delivery
+    worker's record, say): the step is not at fault, so its batch is rolled back and tried
+    again, and the person gets the answer, not "something went wrong"."""
+    h = harness
+    chats = [await register(h, 501 + n) for n in range(2)]
+    real_handle, ended = core.handle, []
+
+    async def handle_ended_once_for_502(event, tx, config, now):
+        if event.user_id == "502" and not ended:
+            ended.append(event.update_id)
+            await tx.audit.record("test", "written before the deadlock", now)
+            raise Contention("deadlock detected")
+        return await real_handle(event, tx, config, now)
+
+    monkeypatch.setattr(core, "handle", handle_ended_once_for_502)
+    events = [Inbound("telegram", f"u{c.user_id}", str(c.user_id), str(c.user_id), text="/help",
+                      message_id=9000 + n) for n, c in enumerate(chats)]
+    await h.runtime.receive(events)  # one batch: two chats
+    await h.drain()
+    assert ended == ["u502"]
+    for chat in chats:
+        assert [t for t in chat.texts() if "hệ thống gặp sự cố" in t] == []
+        assert "Các lệnh dành cho vai trò" in chat.last().text
+    async with h.runtime.db.read() as tx:
+        assert await tx.inbox.waiting() == []
+        undone = await tx.conn.execute_fetchall(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'written before the deadlock'")
     assert undone[0][0] == 0
 
 
