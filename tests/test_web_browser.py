@@ -18,6 +18,8 @@ import tornado.netutil
 from bot import health
 from handlers import broadcasts
 from storage.models import Role
+from bot.units_file import CURRENT_UNITS, import_units
+from locales.i18n import translator
 from tests.telegram_fakes import register
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -80,9 +82,12 @@ async def fill_report(officer, photo: str | None = None) -> None:
 async def test_coordinator_at_the_desk_in_chromium(harness, site, tmp_path):
     h = harness
     h.request.files["PHOTO-1"] = evidence_png()
-    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
-    le_chan = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
-    ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="Q-NGOQUYEN")
+    # The city's units as of 2026 (the README's pictures are taken here): wards, not districts.
+    async with h.runtime.db.transaction() as tx:
+        await import_units(tx, CURRENT_UNITS, translator("vi"), None, h.clock())
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-KHCN")
+    le_chan = await register(h, 501, "Trần Thị Bình", unit="P-LECHAN")
+    ngo_quyen = await register(h, 502, "Đỗ Văn Cần", unit="P-NGOQUYEN")
     await fill_report(le_chan, photo="PHOTO-1")
     await le_chan.press_data("rp:2026", le_chan.last())  # and its annual report, on time
     for answer in ("Đạt kế hoạch", "Thiếu kinh phí"):
@@ -108,9 +113,9 @@ async def test_coordinator_at_the_desk_in_chromium(harness, site, tmp_path):
                                           args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
 
-        async def shot(name: str) -> None:
+        async def shot(name: str, full_page: bool = True) -> None:
             path = shots / f"desk-{name}.png"
-            await page.screenshot(path=str(path), full_page=True)
+            await page.screenshot(path=str(path), full_page=full_page)
             check_picture(path)
 
         # Sign in with the one-time link: a page with a button, then the status grid.
@@ -119,19 +124,19 @@ async def test_coordinator_at_the_desk_in_chromium(harness, site, tmp_path):
         await page.wait_for_url(f"{site}/desk/")
         grid = page.locator("table.grid")
         assert await grid.locator("tbody tr").count() >= 40  # every unit that owes a report
-        le_chan_row = grid.locator("tbody tr", has_text="Lê Chân")
+        le_chan_row = grid.locator("tbody tr", has_text="Phường Lê Chân")
         assert await le_chan_row.locator("td.cell.ok").count() >= 1  # its report, on time
         assert "Tỷ lệ gửi và tỷ lệ đúng hạn" in await page.content()
-        await shot("status")
+        await shot("status", full_page=False)  # the first screen: the grid is 160 units long
         await le_chan_row.get_by_role("link").first.click()
         await page.wait_for_url(re.compile(r".*/desk/units/\d+"))
-        assert "quận Lê Chân" in await page.locator("h1").inner_text()
+        assert "phường Lê Chân" in await page.locator("h1").inner_text()
         await shot("unit")
 
         # Reports: filtered by unit, then one opened with its evidence photo, and approved.
         await page.goto(f"{site}/desk/reports")
         assert await page.locator("table.list tbody tr").count() == 3
-        await page.fill("input[name=unit]", "Q-LECHAN")
+        await page.fill("input[name=unit]", "P-LECHAN")
         await page.select_option("select[name=kind]", "dissemination")
         await page.select_option("select[name=status]", "received")
         await page.get_by_role("button", name="Lọc").click()
