@@ -224,8 +224,11 @@ class Runtime:
         for worker in self.workers.values():
             worker.forget_idle_chats()
 
-    async def write(self, tx: Tx, messages: list[Outgoing], now: datetime) -> None:
-        """Put messages in the outbox, in the caller's transaction, cut to fit the channel."""
+    async def write(self, tx: Tx, messages: list[Outgoing], now: datetime,
+                    bulk: bool = False) -> None:
+        """Put messages in the outbox, in the caller's transaction, cut to fit the channel.
+        `bulk`: messages to many that nobody is waiting for (the clock's reminders, digests,
+        escalations), sent after the replies to people."""
         rid = logs.request_id()  # the send logs the request that caused it
         for message in messages:
             worker = self.workers.get(message.channel)
@@ -244,8 +247,11 @@ class Runtime:
                                                message.contact_id, part, now, message.status_of,
                                                rid)
                 else:
+                    # An edit rewrites what is on someone's screen (a notice's live figures):
+                    # it goes with the replies, bulk or not.
                     tx.outbox.add(message.channel, message.chat_id, message.contact_id, part,
-                                  now, message.delivery_id, message.urgent, rid)
+                                  now, message.delivery_id, message.urgent, rid,
+                                  bulk and not reply.edit_message_id)
 
     async def receive(self, events: list[Inbound], wait: bool = False) -> None:
         """Store inbound events in the inbox and commit: only after this returns may the
@@ -575,7 +581,7 @@ class Runtime:
         for job in scheduler.jobs():
             try:
                 async with self.db.transaction() as tx:
-                    await self.write(tx, await job.run(tx, self.config, now), now)
+                    await self.write(tx, await job.run(tx, self.config, now), now, bulk=True)
                     await scheduler.succeeded(tx, job)
             except Exception:
                 log.exception("clock job %s failed", job.key)

@@ -65,7 +65,8 @@ class PendingWrites:
         if self.outbox:
             conn.executemany(
                 "INSERT INTO outbox (channel, chat_id, contact_id, payload, not_before, "
-                "created_at, delivery_id, urgent, asks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, delivery_id, urgent, asks, bulk) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.outbox)
         if self.received:
             conn.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
@@ -232,24 +233,25 @@ def _outbox_row(r: Any) -> OutboxRow:
 def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int,
                skip: Container[int] = ()) -> list[OutboxRow]:
     """Rows that may be sent now, at most `limit` of each class: urgent rows, then the head
-    of each chat's queue (its oldest pending row: a chat gets its messages in order, so a
-    row waiting to be retried holds back the ones after it), replies to people before
-    notices, so a broadcast to thousands never holds up the answer to someone's message.
-    Each class is read in id order from an index of the queues' heads (kept by triggers,
-    see migration 0019) and stops at `limit`: the cost follows what is sent, not how much
-    is waiting, nor how long one chat's queue is. Rows whose id is in `skip` (being sent) are
-    left out before they are read into messages."""
+    of each chat's queue of replies (its oldest pending row: a chat gets its messages in
+    order, so a row waiting to be retried holds back the ones after it), then the head of each
+    chat's queue of messages to many (notices, reminders, digests: migration 0028), so that a
+    broadcast to thousands or the morning's reminders never hold up the answer to someone's
+    message. Each class is read in id order from an index of the queues' heads (kept by
+    triggers, see migrations 0019 and 0028) and stops at `limit`: the cost follows what is
+    sent, not how much is waiting, nor how long one chat's queue is. Rows whose id is in
+    `skip` (being sent) are left out before they are read into messages."""
     rows = conn.execute(
         f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox WHERE channel = :channel "
         "AND status = 'pending' AND urgent = 1 AND not_before <= :now ORDER BY id "
         "LIMIT :limit) UNION ALL "
         f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
         "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-        "AND (delivery_id IS NOT NULL) = 0 AND not_before <= :now ORDER BY id "
+        "AND bulk = 0 AND not_before <= :now ORDER BY id "
         "LIMIT :limit) UNION ALL "
         f"SELECT * FROM (SELECT {_ROW_COLUMNS} FROM outbox INDEXED BY outbox_heads "
         "WHERE channel = :channel AND status = 'pending' AND head = 1 "
-        "AND (delivery_id IS NOT NULL) = 1 AND not_before <= :now ORDER BY id "
+        "AND bulk = 1 AND not_before <= :now ORDER BY id "
         "LIMIT :limit)",
         {"channel": channel, "now": now, "limit": limit}).fetchall()
     return [_outbox_row(r) for r in rows if r[0] not in skip]
@@ -306,12 +308,15 @@ class OutboxRepo:
 
     def add(self, channel: str, chat_id: str, contact_id: int | None, message: Message,
             now: datetime, delivery_id: int | None = None, urgent: bool = False,
-            rid: str | None = None) -> None:
+            rid: str | None = None, bulk: bool = False) -> None:
         """Queue a message; it is written with the transaction that caused it. An urgent one
-        goes ahead of what is already queued for the chat. `rid`: the request that caused it."""
+        goes ahead of what is already queued for the chat; a bulk one (a notice's delivery
+        always is) goes in the chat's lane of messages to many, after the replies to people
+        (migration 0028). `rid`: the request that caused it."""
         at = iso(now)
         self.pending.outbox.append((channel, chat_id, contact_id, messages.dump(message, rid), at,
-                                    at, delivery_id, int(urgent), getattr(message, "asks", None)))
+                                    at, delivery_id, int(urgent), getattr(message, "asks", None),
+                                    int(bulk or delivery_id is not None)))
 
     async def add_status(self, channel: str, chat_id: str, contact_id: int | None,
                          message: Message, now: datetime, broadcast_id: int,

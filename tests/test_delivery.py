@@ -169,6 +169,27 @@ async def test_limits_per_chat_and_overall_keep_order(db):
     assert everything[-1] - everything[0] >= (50 - 1) / 200 * 0.8  # nor the overall one
 
 
+async def test_a_reply_overtakes_the_reminders_queued_before_it_even_in_its_own_chat(db):
+    """The morning's reminders to many chats (bulk) are queued, then a person who is filling a
+    form gets the next question: it goes out first, not after the reminders (in id order at
+    30 a second), nor after the reminder waiting in the person's own chat. Each lane keeps its
+    order."""
+    sender = TimedSender(ChannelLimits(per_second=200))
+    worker = DeliveryWorker(db, sender, now=lambda: START)
+    async with db.transaction() as tx:
+        for chat_id in ["5", *(str(100 + n) for n in range(40))]:
+            tx.outbox.add("telegram", chat_id, None, Text(f"nhắc hạn {chat_id}"), START,
+                          bulk=True)
+        tx.outbox.add("telegram", "5", None, Text("nhắc lần hai 5"), START, bulk=True)
+        tx.outbox.add("telegram", "5", None, Text("Câu hỏi 2"), START)
+    await worker.drain()
+    texts = [text for _s, _chat, text in sender.log]
+    assert texts[0] == "Câu hỏi 2"
+    assert [t for _s, chat, t in sender.log if chat == "5"] == [
+        "Câu hỏi 2", "nhắc hạn 5", "nhắc lần hai 5"]
+    assert len(texts) == 43
+
+
 async def test_group_chats_have_their_own_limit(db):
     sender = TimedSender(ChannelLimits(per_second=1000, group_per_minute=600, group_burst=1,
                                        chat_per_second=1000, chat_burst=1000))

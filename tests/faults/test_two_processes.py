@@ -142,15 +142,18 @@ def _trace_unanswered(url: str, fake: FakeTelegram, officers: list, killed_at: f
             inbox = query(url, "SELECT attempts FROM inbox WHERE update_id = ?", (key,))
             done = query(url, "SELECT processed_at FROM processed_updates WHERE update_id = ?",
                          (key,))
-            outbox = query(url, "SELECT id, status, attempts, created_at FROM outbox WHERE "
-                                "chat_id = ? ORDER BY id DESC LIMIT 2", (str(officer.user_id),))
+            # The chat's rows up to the reply after this update's: when each was queued and
+            # sent, and whether it headed its chat's queue.
+            outbox = query(url, "SELECT id, status, head, attempts, substr(created_at, 12, 12), "
+                                "substr(sent_at, 12, 12), substr(payload, 1, 40) FROM outbox "
+                                "WHERE chat_id = ? ORDER BY id LIMIT 6", (str(officer.user_id),))
             handed = fake.handed_at.get(update_id)
             notes.append(
                 f"unanswered {update_id} (chat {officer.user_id}): pushed "
                 f"{fake.pushed_at.get(update_id, 0) - killed_at:+.1f} s from the kill, handed "
                 f"{fake.handouts[update_id]}× (first {handed - killed_at if handed else 0:+.1f} "
                 f"s), confirmed {bool(fake.confirmed_at.get(update_id))}, inbox {inbox}, "
-                f"processed {done}, last outbox rows {outbox}")
+                f"processed {done}, the chat's first outbox rows {outbox}")
     return notes
 
 
