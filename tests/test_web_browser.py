@@ -16,10 +16,10 @@ import tornado.httpserver
 import tornado.netutil
 
 from bot import health
-from handlers import broadcasts
-from storage.models import Role
 from bot.units_file import CURRENT_UNITS, import_units
+from handlers import broadcasts
 from locales.i18n import translator
+from storage.models import Role
 from tests.telegram_fakes import register
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
