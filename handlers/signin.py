@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from handlers.context import Ctx
 from handlers.core import ALL_ROLES, Action, action
+from handlers.reminders import DESK
 from handlers.types import Choice
 from locales.i18n import N_
-from storage.models import Role
 
 SIGNIN_PATH = "/desk/signin"
 APP_PATH = "/desk/app"
@@ -45,5 +45,5 @@ async def _web(ctx: Ctx, _args: str) -> None:
 action(Action("web", N_("Web desk"), N_("a sign-in link to the web desk (tables, charts, "
                                         "downloads)"), ALL_ROLES, _web, aliases=("bantlv",),
               private_only=True, menu_rank=8,
-              menu_roles=frozenset({Role.COORDINATOR, Role.LEADER, Role.ADMIN}),
+              menu_roles=DESK,
               offered=lambda config: config.web_url is not None))
