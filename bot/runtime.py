@@ -121,6 +121,8 @@ def config_from(settings: Settings, bot_username: str | None = None) -> Config:
                   letterhead=letterhead_from(settings),
                   web_url=settings.web_url if settings.web_port else None,
                   web_link_minutes=settings.web_link_minutes,
+                  web_public_url=(settings.web_url if settings.web_port and
+                                  settings.web_public_url else None),
                   bot_username=bot_username or settings.telegram_bot_username)
 
 

@@ -29,6 +29,8 @@ CHANNEL = "zalo"
 # as Telegram's, longer texts going as a message of their own.
 MAX_TEXT = 2000
 MAX_CAPTION = 1024
+# The largest file the web desk fetches from Zalo (a photo; Telegram's getFile stops at 20 MB).
+MAX_DOWNLOAD = 20 * 1024 * 1024
 _TAG = re.compile(r"</?(b|i|code)>")
 
 
@@ -60,6 +62,20 @@ class ZaloClient:
             raise ZaloApiError(response.status_code, body.get("error_code"),
                                str(body.get("description", "")))
         return body.get("result")
+
+    async def download(self, url: str, limit: int = MAX_DOWNLOAD) -> bytes:
+        """A file Zalo keeps at `url` (a photo people sent: Zalo gives photos as URLs, not
+        ids to look up), at most `limit` bytes."""
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("not a file address")
+        async with self._http.stream("GET", url, follow_redirects=True) as response:
+            response.raise_for_status()
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise ValueError(f"larger than {limit} bytes")
+        return bytes(data)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -102,6 +118,10 @@ class ZaloSender:
         self.client = client
         self.limits = ChannelLimits(per_second=per_second, max_text=MAX_TEXT,
                                     max_caption=MAX_CAPTION)
+
+    async def fetch(self, file_id: str) -> bytes:
+        """A file people sent (evidence), for the web desk to show: its id is its address."""
+        return await self.client.download(file_id)
 
     def is_group(self, chat_id: str) -> bool:
         return False  # Zalo bots talk to people one to one

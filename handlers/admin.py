@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from handlers import forms
@@ -23,6 +24,22 @@ def unit_kind_label(t: Translator, kind: str, names: dict[str, dict[str, str]]) 
     (`names` is tx.units.kinds()); a kind nobody named is shown as is."""
     found = names.get(kind) or {}
     return found.get(t.language) or found.get("vi") or kind
+
+
+def kind_counts(t: Translator, counts: Mapping[str, int],
+                names: dict[str, dict[str, str]]) -> str:
+    """Units counted per kind, "{kind}: {n}" joined with "; " (kinds such as "Xã, phường" hold
+    commas), in the order the units file names the kinds (city, departments, ... press)."""
+    return "; ".join(f"{esc(unit_kind_label(t, kind, names))}: {t.number(n)}"
+                     for kind, n in sorted(counts.items(),
+                                           key=lambda item: kind_rank(names, item[0])))
+
+
+def kind_rank(names: dict[str, dict[str, str]], kind: str) -> tuple[int, str]:
+    """A kind's place in the order the units file names the kinds (`names` is
+    tx.units.kinds()); a kind it does not name comes last."""
+    order = list(names)
+    return (order.index(kind) if kind in order else len(order), kind)
 
 
 async def _submit_invites(ctx: Ctx, answers: dict, _params: dict) -> None:

@@ -75,6 +75,8 @@ class Config:
     # sign-in link works.
     web_url: str | None = None
     web_link_minutes: int = 10
+    # The desk's address when it is published (WEB_PUBLIC_URL): messages may point people to it.
+    web_public_url: str | None = None
 
     def body(self, t: Translator) -> str:
         """The coordinating body's name for a message in t's language."""

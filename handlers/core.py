@@ -53,6 +53,20 @@ class Action:
     private_data: bool = False
     in_menu: bool = True
     menu_rank: int = 0  # the menu lists lower ranks first: the role's own work, then the rest
+    # Who finds it among the menu's buttons, if not every role it is for.
+    menu_roles: frozenset[Role] | None = None
+    # Whether the settings let it work (e.g. /web needs the web server); menus and /help list
+    # it only then. None: always.
+    offered: Callable[[Config], bool] | None = None
+
+    def listed_for(self, ctx: Ctx) -> bool:
+        """Whether /help lists it for the person."""
+        return ctx.role in self.roles and (self.offered is None or self.offered(ctx.config))
+
+    def in_menu_for(self, ctx: Ctx) -> bool:
+        """Whether the main menu shows it to the person."""
+        return self.in_menu and self.listed_for(ctx) and ctx.role in (
+            self.menu_roles or self.roles)
 
 
 @dataclass(frozen=True)
@@ -514,8 +528,7 @@ async def _confirm_redeem(ctx: Ctx, code: str) -> None:
 def menu_choices(ctx: Ctx) -> list[Choice]:
     t = ctx.t
     ordered = sorted(ACTIONS.values(), key=lambda a: a.menu_rank)
-    return [Choice(f"m:{a.name}", t._(a.label)) for a in ordered
-            if a.in_menu and ctx.role in a.roles]
+    return [Choice(f"m:{a.name}", t._(a.label)) for a in ordered if a.in_menu_for(ctx)]
 
 
 async def show_menu(ctx: Ctx, greeting: bool = False) -> None:
@@ -533,7 +546,7 @@ async def _help(ctx: Ctx, _args: str) -> None:
     t = ctx.t
     lines = [t._("<b>Commands for your role ({role})</b>").format(role=t._(ROLE_NAMES[ctx.role]))]
     for found in ACTIONS.values():
-        if ctx.role in found.roles:
+        if found.listed_for(ctx):
             lines.append(f"/{found.name} — {t._(found.description)}")
     lines.append("/cancel — " + t._("leave the current form"))
     lines.append(t._("You can also tap the buttons, or type an option's number."))

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from handlers import charts
-from handlers.admin import unit_kind_label
+from handlers.admin import kind_counts, kind_rank, unit_kind_label
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.kinds import KINDS, Dated
 from handlers.periods import Period
 from handlers.programme import Obligation
-from handlers.reminders import COORDINATING, current_obligations, in_view, owed
+from handlers.reminders import COORDINATING, current_obligations, in_view, missing_choice, owed
 from handlers.reports import period_figures
 from handlers.text import esc, parse_id
 from handlers.types import Attachment, Choice, Outgoing, Reply
@@ -181,12 +181,6 @@ def _apart_line(t: Translator, found: Completeness | Counted, roll_up: bool) -> 
     return t._("Also sent by units that no longer exist: {list}").format(list=names + more)
 
 
-def _kind_order(names: dict, kind: str) -> tuple[int, str]:
-    """Kinds in the order the units file names them (city, departments, ... press)."""
-    order = list(names)
-    return (order.index(kind) if kind in order else len(order), kind)
-
-
 def _rates(t: Translator, statuses: list[UnitStatus]) -> str:
     return _rate_line(t, len(statuses), sum(1 for s in statuses if s.first_at),
                       sum(1 for s in statuses if s.on_time))
@@ -241,14 +235,8 @@ async def show_status(ctx: Ctx, year: int | None, roll_up: bool = False) -> None
         if apart:
             lines.append(apart)
         if missing:
-            # Kinds such as "Xã, phường" hold commas: "{kind}: {n}", joined with "; ".
-            lines.append(t._("Missing: {list}").format(list="; ".join(
-                f"{esc(unit_kind_label(t, kind, names))}: {t.number(n)}"
-                for kind, n in sorted(missing.items(), key=lambda item: _kind_order(
-                    names, item[0])))))
-            choices.append(Choice(f"st:{r}miss:{ctx.config.programme.ref(obligation, period)}",
-                                  t._("Missing: {name}").format(
-                                      name=obligation.label(t.language))))
+            lines.append(t._("Missing: {list}").format(list=kind_counts(t, missing, names)))
+            choices.append(missing_choice(ctx.config, t, obligation, period, roll_up))
     ages = await ctx.tx.difficulties.waiting_ages(ctx.now)
     lines.append("\n" + t._("<b>Difficulties waiting for an answer</b>: under a week {a}, 1-4 "
                             "weeks {b}, over 4 weeks {c}").format(a=ages[0], b=ages[1],
@@ -291,7 +279,8 @@ async def _status_button(ctx: Ctx, rest: str) -> None:
         if not status.first_at and not status.ended_before(ctx.today):
             by_kind[status.kind].append(status)
     names = await ctx.tx.units.kinds()
-    for kind, items in sorted(by_kind.items()):
+    # In the order of the units file's kinds, as the counts of /status and the escalations.
+    for kind, items in sorted(by_kind.items(), key=lambda item: kind_rank(names, item[0])):
         lines.append(f"\n<b>{esc(unit_kind_label(t, kind, names))}</b>")
         lines += [f"{esc(s.code)} — {esc(s.name)}" + (t._(" (given until {day})").format(
             day=t.date(s.extended_to)) if s.extended_to else "") for s in items]

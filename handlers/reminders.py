@@ -6,7 +6,7 @@ latest stage that is due and sends it once (every notification is recorded under
 ```mermaid
 flowchart LR
     B7[7 days before] --> B3[3 days] --> B1[1 day] --> D[on the day] --> O[day after: officers]
-    O --> C[day after: coordinators, one message per tick] --> L[N days after: leaders]
+    O --> C[day after: coordinators, one message per period] --> L[N days after: leaders]
 ```
 
 Only the latest due stage of each track is sent, so after downtime nobody gets a backlog; nothing
@@ -15,9 +15,12 @@ goes out outside working hours, it waits for the next working morning.
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from handlers import forms, periods
+from handlers.admin import kind_counts, kind_rank
 from handlers.context import Config, Ctx
 from handlers.core import Action, action, callback
 from handlers.forms import Form, Kind, Question
@@ -120,6 +123,27 @@ def _officer_text(t: Translator, stage: str, obligation: Obligation, period: Per
         name=name, period=label, n=t.number(days), deadline=t.date(deadline))
 
 
+@dataclass(frozen=True)
+class Overdue:
+    """The units that became overdue in one tick for one obligation's period."""
+
+    obligation: Obligation
+    period: Period
+    deadline: date  # the common one: a unit given more time is late by its own
+    units: list[tuple[int, str, int]]  # (unit id, name, days late)
+
+
+LISTED_LATE = 10  # units named in an escalation; the others are counted, and listed by a button
+
+
+def missing_choice(config: Config, t: Translator, obligation: Obligation, period: Period,
+                   roll_up: bool = False) -> Choice:
+    """The button that lists every unit that has not sent an obligation's period (the missing
+    view of /status, handlers.desk)."""
+    return Choice(f"st:{'r' if roll_up else ''}miss:{config.programme.ref(obligation, period)}",
+                  t._("Missing: {name}").format(name=obligation.label(t.language)))
+
+
 async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     """Everything the deadlines call for at `now`, each sent once."""
     programme = config.programme
@@ -128,13 +152,15 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
         return []
     today = local.date()
     out: list[Outgoing] = []
-    late_for_coordinators: list[tuple[str, Obligation, Period, int]] = []
-    late_for_leaders: list[tuple[str, Obligation, Period, int]] = []
+    late_for_coordinators: list[Overdue] = []
+    late_for_leaders: list[Overdue] = []
     ahead = max(programme.reminders.days_before, default=0)
     for obligation, period, common_deadline in await current_obligations(tx, programme, today):
         extended = await tx.tracking.extensions(obligation.id, period.key)
         if today < min([common_deadline, *extended.values()]) - timedelta(days=ahead):
             continue
+        for_coordinators = Overdue(obligation, period, common_deadline, [])
+        for_leaders = Overdue(obligation, period, common_deadline, [])
         # A unit that no longer exists is never reminded (its successor owes what comes next).
         for unit_id, _code, unit_name in await tx.tracking.missing(
                 owed(config, obligation, period, common_deadline), still_on=today):
@@ -155,10 +181,12 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
                         text, (_open_form_choice(t, obligation, period),)), contact.id))
             if days_late >= 1 and await tx.tracking.first_notification(
                     f"{key}:coordinators", "escalation", now):
-                late_for_coordinators.append((unit_name, obligation, period, days_late))
+                for_coordinators.units.append((unit_id, unit_name, days_late))
             if days_late >= programme.reminders.leaders_after_days and \
                     await tx.tracking.first_notification(f"{key}:leaders", "escalation", now):
-                late_for_leaders.append((unit_name, obligation, period, days_late))
+                for_leaders.units.append((unit_id, unit_name, days_late))
+        late_for_coordinators += [for_coordinators] if for_coordinators.units else []
+        late_for_leaders += [for_leaders] if for_leaders.units else []
     out += await _gathered(tx, config, [Role.COORDINATOR], late_for_coordinators,
                            N_("⚠️ <b>Overdue reports</b>"), to_group=True)
     out += await _gathered(tx, config, [Role.LEADER], late_for_leaders,
@@ -167,10 +195,9 @@ async def tick(tx: Tx, config: Config, now: datetime) -> list[Outgoing]:
     return out
 
 
-async def _gathered(tx: Tx, config: Config, roles: list[Role],
-                    late: list[tuple[str, Obligation, Period, int]], title: str,
+async def _gathered(tx: Tx, config: Config, roles: list[Role], late: list[Overdue], title: str,
                     to_group: bool) -> list[Outgoing]:
-    """One message for all the units that became overdue in this tick."""
+    """One message per obligation's period for the units that became overdue in this tick."""
     if not late:
         return []
     targets: list[tuple[str, str, int | None, str]] = [
@@ -178,18 +205,40 @@ async def _gathered(tx: Tx, config: Config, roles: list[Role],
         for contact, identity in await tx.contacts.reachable_identities(roles=roles)]
     if to_group and config.coordinator_chat_id:
         targets.append(("telegram", config.coordinator_chat_id, None, config.default_locale))
-    out = []
-    for channel, chat_id, contact_id, language in targets:
-        t = config.translator(language)
-        lines = [t._(title)]
-        for unit_name, obligation, period, days in late:
-            lines.append("• " + t.ngettext(
-                "{unit}: “{name}” for {period}, {n} day late",
-                "{unit}: “{name}” for {period}, {n} days late", days).format(
-                unit=esc(unit_name), name=esc(obligation.label(t.language)),
-                period=esc(period.label(t)), n=t.number(days)))
-        out.append(Outgoing(channel, chat_id, Reply("\n".join(lines)), contact_id))
-    return out
+    if not targets:
+        return []
+    names = await tx.units.kinds()
+    kind_of = {unit.id: unit.kind for unit in await tx.units.list()}
+    return [Outgoing(channel, chat_id, _overdue_reply(
+                config, config.translator(language), title, overdue, kind_of, names), contact_id)
+            for channel, chat_id, contact_id, language in targets for overdue in late]
+
+
+def _overdue_reply(config: Config, t: Translator, title: str, overdue: Overdue,
+                   kind_of: dict[int, str], names: dict[str, dict[str, str]]) -> Reply:
+    """How many units are late, how many of each kind, the longest late named (all of them
+    when few), and a button for the full list."""
+    obligation, units = overdue.obligation, overdue.units
+    # The longest late first; among equals, in the order of the units file's kinds, then codes.
+    ranked = sorted(units, key=lambda u: (-u[2], kind_rank(names, kind_of.get(u[0], ""))))
+    lines = [t._(title),
+             f"<b>{esc(obligation.label(t.language))}</b> · {esc(overdue.period.label(t))} · "
+             + t._("deadline {day}").format(day=t.date(overdue.deadline)),
+             t.ngettext("<b>{n} unit</b> has not sent it by the deadline.",
+                        "<b>{n} units</b> have not sent it by the deadline.", len(units)).format(
+                 n=t.number(len(units))),
+             t._("By kind of unit: {list}").format(list=kind_counts(
+                 t, Counter(kind_of.get(unit_id, "") for unit_id, _n, _d in units), names))]
+    lines += [f"• {esc(name)}: " + t.ngettext("{n} day late", "{n} days late", days).format(
+        n=t.number(days)) for _id, name, days in ranked[:LISTED_LATE]]
+    if len(units) > LISTED_LATE:
+        more = len(units) - LISTED_LATE
+        lines.append(t.ngettext("… and {n} more unit", "… and {n} more units", more).format(
+            n=t.number(more)))
+    lines.append(t._("The full list: the button below, or the web desk {url} (sign in with "
+                     "/web).").format(url=f"{config.web_public_url}/desk/")
+                 if config.web_public_url else t._("The full list: the button below."))
+    return Reply("\n".join(lines), (missing_choice(config, t, obligation, overdue.period),))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from handlers.context import Ctx
 from handlers.core import ALL_ROLES, Action, action
+from handlers.reminders import DESK
 from handlers.types import Choice
 from locales.i18n import N_
 
@@ -39,6 +40,10 @@ async def _web(ctx: Ctx, _args: str) -> None:
     ctx.reply(text, choices)
 
 
+# Every role may sign in (an officer sees their unit); the menu offers it to the desk's roles,
+# who work there, and only when the web server runs.
 action(Action("web", N_("Web desk"), N_("a sign-in link to the web desk (tables, charts, "
                                         "downloads)"), ALL_ROLES, _web, aliases=("bantlv",),
-              private_only=True, in_menu=False))
+              private_only=True, menu_rank=8,
+              menu_roles=DESK,
+              offered=lambda config: config.web_url is not None))

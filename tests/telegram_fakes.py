@@ -314,6 +314,24 @@ class Chat:
             "message": message}}, drain)
 
 
+def escalation(chat: Chat) -> Sent:
+    """The last escalation of overdue reports sent to a chat (coordinators' or leaders')."""
+    return next(s for s in reversed(chat.h.request.sent(chat.chat_id))
+                if s.text.startswith(("⚠️", "🔺")))
+
+
+async def listed(chat: Chat, message: Sent | None = None) -> set[str]:
+    """The codes of the units listed by the button of an escalation (by default the last one
+    sent to the chat)."""
+    message = message or escalation(chat)
+    (_label, data), = message.buttons
+    before = len(chat.texts())
+    await chat.press_data(data, message)
+    # (Not just the last message: a digest's chart, drawn by a job, may come after the list.)
+    return {line.split(" — ")[0] for text in chat.texts()[before:] for line in text.splitlines()
+            if " — " in line}
+
+
 async def invite(h: Harness, role: Role = Role.OFFICER, unit: str | None = "Q-LECHAN",
                  days: int = 7) -> str:
     """A fresh invite code, as an admin would issue it."""

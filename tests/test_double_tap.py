@@ -319,7 +319,7 @@ MAKERS = {Role.OFFICER: officer, Role.COORDINATOR: coordinator, Role.LEADER: lea
           Role.ADMIN: admin}
 for _name, _action in ACTIONS.items():
     if _action.in_menu:
-        _role = next(r for r in MAKERS if r in _action.roles)
+        _role = next(r for r in MAKERS if r in (_action.menu_roles or _action.roles))
         TAPS[f"m:{_name}"] = shown(MAKERS[_role], f"m:{_name}")
 
 

@@ -15,7 +15,7 @@ from handlers.programme import load_programme
 from handlers.reminders import owed
 from locales.i18n import translator
 from storage.models import Role
-from tests.telegram_fakes import FakeClock, Harness, invite, register
+from tests.telegram_fakes import FakeClock, Harness, escalation, invite, listed, register
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # Quarter I/2026 runs 15/12/2025 - 14/03/2026; its report is due six days later, Friday 20/03.
@@ -60,6 +60,10 @@ def reminders(chat) -> list[str]:
     return [t for t in chat.texts() if t.startswith(("⏰", "⚠️", "🔺"))]
 
 
+DISTRICTS = {unit.code for unit in read_units_file(SAMPLE_UNITS, translator("vi"), set())
+             if unit.kind == "district"}
+
+
 async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(desk):
     officer = desk.officer
     await desk.tick_at(hanoi(13, 7, 30))  # 7 days before, but before office hours
@@ -87,11 +91,19 @@ async def test_reminders_at_each_offset_only_in_working_hours_and_never_twice(de
     # The obligation and its period in one name, and the days overdue apart from it.
     assert "“Báo cáo quý quý I/2026” của đơn vị đã quá hạn 3 ngày" in reminders(officer)[-1]
 
-    # Coordinators get one message for every overdue district, and so does their group.
+    # Coordinators get one message for the quarter's overdue districts, and so does their
+    # group: how many, how many of each kind, ten of them named, and a button for the list.
     for chat in (desk.coordinator, desk.chat(-100900)):
         gathered = reminders(chat)
         assert len(gathered) == 1
-        assert gathered[0].count("•") == 15 and "Ủy ban nhân dân quận Lê Chân" in gathered[0]
+        assert "<b>15 đơn vị</b> đã quá hạn nhưng chưa gửi báo cáo." in gathered[0]
+        assert "Theo loại đơn vị: Quận, huyện: 15" in gathered[0]
+        assert "Báo cáo quý</b> · quý I/2026 · hạn gửi báo cáo 20/03/2026" in gathered[0]
+        assert gathered[0].count("•") == 10 and "… và 5 đơn vị khác" in gathered[0]
+        assert gathered[0].count("quá hạn 3 ngày") == 10
+        (label, data), = escalation(chat).buttons
+        assert label == "Chưa gửi: Báo cáo quý" and data.startswith("st:miss:")
+    assert await listed(desk.coordinator) == DISTRICTS
     assert reminders(desk.leader) == []
     await desk.tick_at(hanoi(25, 9))
     assert len(reminders(desk.leader)) == 1 and "quá hạn 5 ngày" in reminders(desk.leader)[0]
@@ -119,7 +131,9 @@ async def test_no_reminder_after_submission_and_escalation_stops(desk):
         await desk.tick_at(hanoi(day, 9))
     assert len(reminders(officer)) == count
     gathered = reminders(desk.coordinator)[0]
-    assert "Lê Chân" not in gathered and gathered.count("•") == 14
+    assert "<b>14 đơn vị</b>" in gathered and "Lê Chân" not in gathered
+    assert gathered.count("•") == 10 and "… và 4 đơn vị khác" in gathered
+    assert await listed(desk.coordinator) == DISTRICTS - {"Q-LECHAN"}
 
 
 async def test_catch_up_after_ten_days_down_sends_one_message_per_track(desk):
@@ -129,6 +143,49 @@ async def test_catch_up_after_ten_days_down_sends_one_message_per_track(desk):
     assert len(reminders(desk.officer)) == 1
     assert "quá hạn" in reminders(desk.officer)[0]
     assert len(reminders(desk.coordinator)) == 1 and len(reminders(desk.leader)) == 1
+
+
+async def test_few_overdue_units_are_all_named_in_each_language_with_the_web_desk(tmp_path):
+    # Organisations and the press (8 units) owe a yearly report due Friday 20/03/2026.
+    (tmp_path / "programme.yaml").write_text(
+        PROGRAMME.replace("[district]", "[organisation, press]"), encoding="utf-8")
+    settings = load_settings(database_path=tmp_path / "bot.db", admin_ids=[1],
+                             telegram_bot_token="123:TEST", coordinator_chat_id=-100900,
+                             programme_file=tmp_path / "programme.yaml",
+                             web_public_url="https://baocao.example.vn/")
+    h = await Harness(settings, FakeClock(hanoi(2, 9))).start()
+    try:
+        async with h.runtime.db.transaction() as tx:
+            await tx.units.upsert_many(read_units_file(SAMPLE_UNITS, translator("vi"), set()),
+                                       h.clock())
+        english = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, unit="SO-TTTT")
+        await english.say("/language")
+        await english.press("English")
+        leader = await register(h, 401, "Lê Văn Lãnh", Role.LEADER, unit=None)
+        h.think_seconds = 0
+        await h.tick_at(hanoi(23, 9))
+        text = escalation(english).text
+        assert text.startswith("⚠️ <b>Overdue reports</b>")
+        assert "<b>8 units</b> have not sent it by the deadline." in text
+        # Kinds in the order and the language the units file gives them.
+        assert "By kind of unit: Mass organisations: 6; Press: 2" in text
+        assert text.count("• ") == 8 and "3 days late" in text and "more unit" not in text
+        assert "Hội Nông dân thành phố" in text and "Báo Hải Phòng" in text
+        assert "the web desk https://baocao.example.vn/desk/ (sign in with /web)" in text
+        assert [label for label, _data in escalation(english).buttons] == [
+            "Missing: Quarterly report"]
+        group = escalation(h.chat(-100900)).text  # the group reads the default language
+        assert "<b>8 đơn vị</b>" in group and "Theo loại đơn vị: Đoàn thể" in group
+        assert "bàn làm việc trên web https://baocao.example.vn/desk/" in group
+        assert len(await listed(english)) == 8
+
+        await h.tick_at(hanoi(27, 9))  # five days late: the leaders' version
+        text = escalation(leader).text
+        assert text.startswith("🔺 <b>Các đơn vị quá hạn báo cáo nhiều ngày</b>")
+        assert "<b>8 đơn vị</b>" in text and text.count("quá hạn 7 ngày") == 8
+        assert len(await listed(leader)) == 8
+    finally:
+        await h.stop()
 
 
 async def test_moved_deadline_moves_the_reminders(desk):

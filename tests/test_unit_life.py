@@ -25,7 +25,7 @@ from locales.i18n import translator
 from storage.db import Database
 from storage.models import Role, UnitIn
 from tests.dbquery import query
-from tests.telegram_fakes import FakeClock, Harness, register
+from tests.telegram_fakes import FakeClock, Harness, listed, register
 from tests.test_compile import report, status_figures
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -96,7 +96,8 @@ async def test_a_merger_between_two_quarters(city):
     assert len(late(le_chan)) == 1 and len(late(ngo_quyen)) == 1
     await h.tick_at(at(3, 23))  # overdue: both, and the coordinators hear of both
     assert len(late(ngo_quyen)) == 2
-    assert "quận Ngô Quyền" in late(coordinator)[-1]
+    assert "<b>15 đơn vị</b>" in late(coordinator)[-1]
+    assert {"Q-NGOQUYEN", "Q-LECHAN"} <= await listed(coordinator)
 
     # On 1 April both districts are merged into a new ward (a day between the two quarters).
     async with h.runtime.db.transaction() as tx:
@@ -127,8 +128,10 @@ async def test_a_merger_between_two_quarters(city):
         assert "quý II/2026" in late(officer)[-1]
     await h.tick_at(at(6, 22))
     escalated = late(coordinator)[-1]
-    assert "phường Lê Chân" in escalated
+    assert "<b>14 đơn vị</b>" in escalated and "quý II/2026" in escalated
     assert "quận Lê Chân" not in escalated and "quận Ngô Quyền" not in escalated
+    units = await listed(coordinator)
+    assert "P-LECHAN" in units and not {"Q-LECHAN", "Q-NGOQUYEN"} & units
 
     await coordinator.say("/status")
     status = coordinator.last().text

@@ -317,6 +317,36 @@ async def test_menu_button_and_miniapp_button_need_https(harness, web):
                                            "https://desk.example.gov.vn/desk/app")]
 
 
+async def test_web_is_in_the_menu_and_help_of_the_desk_roles(harness, web):
+    h = harness
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    leader = await register(h, 401, "Lê Văn Lãnh", Role.LEADER, unit=None)
+    officer = await register(h, 501, "Trần Thị Bình", unit="Q-LECHAN")
+    admin = h.chat(1, "Quản trị")
+    await admin.say("/start")
+    for chat in (coordinator, leader, admin):
+        await chat.say("/menu")
+        assert ("Bàn làm việc trên web", "m:web") in chat.last().buttons, chat.name
+        await chat.say("/help")
+        assert ("/web — đường dẫn đăng nhập bàn làm việc trên web (bảng, biểu đồ, tải về)"
+                in chat.last().text)
+    await officer.say("/menu")  # an officer may sign in (to their unit), but works in the chat
+    assert "m:web" not in [data for _label, data in officer.last().buttons]
+    await coordinator.press("Bàn làm việc trên web")
+    assert "/desk/signin?code=" in coordinator.last().text
+    await coordinator.say("/language")
+    await coordinator.press("English")
+    assert ("Web desk", "m:web") in coordinator.last().buttons
+    await coordinator.say("/help")
+    assert ("/web — a sign-in link to the web desk (tables, charts, downloads)"
+            in coordinator.last().text)
+    # Without the web server (WEB_PORT=0) neither the menu nor /help offer it.
+    h.runtime.config = replace(h.runtime.config, web_url=None)
+    await coordinator.say("/help")
+    assert "/web" not in coordinator.last().text
+    assert "m:web" not in [data for _label, data in coordinator.last().buttons]
+
+
 def test_web_settings_and_their_older_names(monkeypatch):
     from bot.settings import SettingsError, load_settings
 

@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
+from bot import health
 from bot.console import render as console_render
 from bot.delivery import RejectedError, TransientSendError, UnreachableError
 from bot.run import StartError, ZaloChannel, _run_zalo_only
@@ -28,6 +31,7 @@ from storage.messages import Text
 from storage.models import Role
 from tests.loopback import eventually, free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, invite, register
+from tests.test_web import Web
 
 TOKEN = "12345:ZALO-TEST"
 
@@ -40,9 +44,17 @@ class FakeZalo:
         self.sent: list[dict] = []
         self.calls: list[str] = []
         self.ids = itertools.count(1)
+        self.files: dict[str, bytes] = {}  # photos people sent, as Zalo keeps them (by URL)
 
     def app(self) -> tornado.web.Application:
         fake = self
+
+        class File(tornado.web.RequestHandler):
+            def get(self, name: str) -> None:
+                if name not in fake.files:
+                    raise tornado.web.HTTPError(404)
+                self.set_header("Content-Type", "image/jpeg")
+                self.write(fake.files[name])
 
         class Api(tornado.web.RequestHandler):
             async def post(self, token: str, method: str) -> None:
@@ -66,7 +78,7 @@ class FakeZalo:
                     self.write({"ok": True, "result": True})
 
         # Its access log (the platform's, not the program's) would show the token in URLs.
-        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api)],
+        return tornado.web.Application([(r"/bot([^/]+)/(\w+)", Api), (r"/files/([\w.-]+)", File)],
                                        log_function=lambda _handler: None)
 
     def to(self, chat_id: str) -> list[str]:
@@ -90,7 +102,17 @@ class ZaloUser:
 
     async def say(self, text: str) -> None:
         """Send a message and wait until the bot has handled it and sent every answer."""
-        update = self.update(text)
+        await self.send(self.update(text))
+
+    async def send_photo(self, url: str) -> None:
+        """Send a photo (Zalo hands the bot its URL)."""
+        update = self.update("")
+        update["event_name"] = "message.image.received"
+        del update["message"]["text"]
+        update["message"]["photo"] = url
+        await self.send(update)
+
+    async def send(self, update: dict) -> None:
         self.fake.updates.append(update)
         for _ in range(1000):
             await asyncio.sleep(0.01)
@@ -108,11 +130,12 @@ async def both(tmp_path):
     fake = FakeZalo()
     port = free_port()
     server = fake.app().listen(port, address="127.0.0.1")
+    h_port = port
     settings = load_settings(database_path=tmp_path / "bot.db", telegram_bot_token="123:TEST",
                              admin_ids=[1], zalo_bot_token=TOKEN,
                              zalo_base_url=f"http://127.0.0.1:{port}")
     h = Harness(settings, FakeClock(datetime(2026, 3, 10, 2, 0, tzinfo=UTC)))
-    h.fake = fake
+    h.fake, h.zalo_url = fake, f"http://127.0.0.1:{h_port}"
     # Zalo's sender starts with the runtime; its poller needs the runtime to hand events to.
     h.zalo = ZaloChannel(settings, runtime=None)
     h.extra_senders = [h.zalo.sender]
@@ -171,6 +194,42 @@ async def test_registration_report_difficulty_and_broadcast_across_channels(both
     async with h.runtime.db.read() as tx:
         figures = await tx.broadcasts.figures(1)
     assert figures.sent == 2 and figures.acknowledged == 1
+
+
+async def test_evidence_sent_on_zalo_opens_on_the_web_desk(both):
+    h, fake = both, both.fake
+    fake.files["z-photo-1.jpg"] = b"\xff\xd8\xff\xe0zalo evidence"
+    officer = ZaloUser(h, fake, "z-501", "Trần Văn Zalo")
+    await officer.say(f"/start {await invite(h)}")
+    for step in ("/report", "2", "1", "hôm qua", "Nhân dân", "1.500", "Hội nghị quán triệt"):
+        await officer.say(step)
+    await officer.send_photo(f"{h.zalo_url}/files/z-photo-1.jpg")
+    await officer.send_photo(f"{h.zalo_url}/files/gone.jpg")  # Zalo no longer keeps it
+    await officer.say("xong")
+    await officer.say("1")
+    assert "Đã tiếp nhận báo cáo BC-2026-0001" in officer.last()
+    coordinator = await register(h, 301, "Phạm Văn Điều", Role.COORDINATOR, "SO-TTTT")
+    async with h.runtime.db.read() as tx:
+        report = (await tx.reports.search(limit=1))[0]
+        files = await tx.reports.attachments(report.id)
+    assert [f["file_id"] for f in files] == [f"{h.zalo_url}/files/z-photo-1.jpg",
+                                              f"{h.zalo_url}/files/gone.jpg"]
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(health.health_app(h.runtime))
+    server.add_sockets(sockets)
+    web = Web(h, f"http://127.0.0.1:{sockets[0].getsockname()[1]}")
+    try:
+        async with web.client() as client:
+            await web.sign_in(client, coordinator)
+            page = (await client.get(f"/desk/reports/{report.id}")).text
+            assert f'src="/desk/files/{files[0]["id"]}"' in page
+            shown = await client.get(f"/desk/files/{files[0]['id']}")
+            assert shown.status_code == 200
+            assert shown.content == b"\xff\xd8\xff\xe0zalo evidence"
+            assert shown.headers["Content-Type"] == "image/jpeg"
+            assert (await client.get(f"/desk/files/{files[1]['id']}")).status_code == 404
+    finally:
+        server.stop()
 
 
 async def test_one_person_on_both_channels(both):
