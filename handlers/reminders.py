@@ -235,9 +235,9 @@ def _overdue_reply(config: Config, t: Translator, title: str, overdue: Overdue,
         more = len(units) - LISTED_LATE
         lines.append(t.ngettext("… and {n} more unit", "… and {n} more units", more).format(
             n=t.number(more)))
-    lines.append(t._("The full list: the button below, or the web desk {url} (sign in with "
+    lines.append(t._("The full list: the option below, or the web desk {url} (sign in with "
                      "/web).").format(url=f"{config.web_public_url}/desk/")
-                 if config.web_public_url else t._("The full list: the button below."))
+                 if config.web_public_url else t._("The full list: the option below."))
     return Reply("\n".join(lines), (missing_choice(config, t, obligation, overdue.period),))
 
 
