@@ -213,6 +213,15 @@ async def test_updates_delivered_again_do_not_count_as_a_flood(harness):
 
 # --- steps processed together ------------------------------------------------------------------
 
+async def help_in_one_batch(h, chats) -> list[Inbound]:
+    """/help from each chat, received together (so processed as one batch), and answered."""
+    events = [Inbound("telegram", f"u{c.user_id}", str(c.user_id), str(c.user_id), text="/help",
+                      message_id=9000 + n) for n, c in enumerate(chats)]
+    await h.runtime.receive(events)
+    await h.drain()
+    return events
+
+
 async def test_a_failing_step_is_undone_alone_and_the_others_of_its_batch_commit(harness,
                                                                                   monkeypatch):
     h = harness
@@ -226,10 +235,7 @@ async def test_a_failing_step_is_undone_alone_and_the_others_of_its_batch_commit
         return await real_handle(event, tx, config, now)
 
     monkeypatch.setattr(core, "handle", handle_failing_for_502)
-    events = [Inbound("telegram", f"u{c.user_id}", str(c.user_id), str(c.user_id), text="/help",
-                      message_id=9000 + n) for n, c in enumerate(chats)]
-    await h.runtime.receive(events)  # one batch: three chats
-    await h.drain()
+    events = await help_in_one_batch(h, chats)
     assert "Các lệnh dành cho vai trò" in chats[0].last().text
     assert "hệ thống gặp sự cố" in chats[1].last().text
     assert "Các lệnh dành cho vai trò" in chats[2].last().text
@@ -258,10 +264,7 @@ async def test_a_step_ended_by_another_transaction_is_tried_again_without_an_apo
         return await real_handle(event, tx, config, now)
 
     monkeypatch.setattr(core, "handle", handle_ended_once_for_502)
-    events = [Inbound("telegram", f"u{c.user_id}", str(c.user_id), str(c.user_id), text="/help",
-                      message_id=9000 + n) for n, c in enumerate(chats)]
-    await h.runtime.receive(events)  # one batch: two chats
-    await h.drain()
+    await help_in_one_batch(h, chats)
     assert ended == ["u502"]
     for chat in chats:
         assert [t for t in chat.texts() if "hệ thống gặp sự cố" in t] == []
