@@ -204,7 +204,11 @@ class DeliveryWorker:
         self._recording = False  # a send is committing the outcomes (see _finish)
         self._pump_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        # A send holds a slot until its outcome is committed, not just until the platform
+        # answers: so at most `concurrency` messages are ever sent and not yet recorded, which
+        # bounds what a crash can make the next process send again, however slow the commits.
         self._slots = asyncio.Semaphore(self.limits.concurrency)
+        self._holding: set[int] = set()  # rows whose send holds a slot
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._stopped = False
@@ -301,6 +305,7 @@ class DeliveryWorker:
             self._overall.take(time.monotonic())
             self._chat_bucket(row.chat_id).take()
             budget -= 1
+            self._holding.add(row.id)
             await self._start(row, answered=self._window.start())
         if held and not waits:
             waits.append(0.05)
@@ -333,7 +338,6 @@ class DeliveryWorker:
         finally:
             self._sending.pop(row.id, None)
             answered[0] = time.monotonic()
-            self._slots.release()
         await self._finish(row, outcome)
 
     async def _finish(self, row: OutboxRow, outcome: Outcome) -> None:
@@ -382,6 +386,9 @@ class DeliveryWorker:
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
+        for row_id in self._holding.intersection(ids):
+            self._holding.discard(row_id)
+            self._slots.release()
         for row, _o in batch:
             self._inflight_chats.discard(row.chat_id)
         if await self._more_to_send(batch):

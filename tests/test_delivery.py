@@ -190,6 +190,33 @@ async def test_a_reply_overtakes_the_reminders_queued_before_it_even_in_its_own_
     assert len(texts) == 43
 
 
+async def test_slow_commits_never_leave_more_than_a_few_sends_unrecorded(db, monkeypatch):
+    """However slow the commits of outcomes, at most `concurrency` messages are sent and not
+    yet recorded at any moment: all that a crash could make the next process send again."""
+    limits = ChannelLimits(per_second=1000, concurrency=4)
+    sender = TimedSender(limits)
+    worker = DeliveryWorker(db, sender, now=lambda: START)
+    record, recorded, most = OutboxRepo.record, [0], [0]
+
+    async def slow_record(self, sent, retries, given_up, now):
+        await asyncio.sleep(0.05)
+        await record(self, sent, retries, given_up, now)
+        recorded[0] += len(sent)
+
+    monkeypatch.setattr(OutboxRepo, "record", slow_record)
+    real_send = sender.send
+
+    async def counting_send(chat_id, message):
+        most[0] = max(most[0], len(sender.log) + 1 - recorded[0])
+        return await real_send(chat_id, message)
+
+    sender.send = counting_send
+    await fill(db, [(str(100 + n), "x") for n in range(40)])
+    await worker.drain()
+    assert len(sender.log) == 40 and recorded[0] == 40
+    assert most[0] <= limits.concurrency, most[0]
+
+
 async def test_group_chats_have_their_own_limit(db):
     sender = TimedSender(ChannelLimits(per_second=1000, group_per_minute=600, group_burst=1,
                                        chat_per_second=1000, chat_burst=1000))
