@@ -25,6 +25,8 @@ FREE_DISK_MIN = 1 << 30  # 1 GiB: room for a few backups and exports
 # Seconds a PostgreSQL server has to answer (connect and sign in, then each read): one that does
 # not is reported, not waited for.
 PG_TIMEOUT = 3.0
+# The PostgreSQL migration that indexes the desk's word search (pg/0026_word_search_index.sql).
+WORD_INDEX_VERSION = 26
 
 
 @dataclass
@@ -230,6 +232,13 @@ def _postgres(url: str, settings: Settings, t: Translator, ok, bad) -> set[str] 
                                                    version=found.version))
     ok(t._("The database takes {mb} MB on the server: its free disk is watched there, not "
            "from here.").format(mb=t.number(server.size >> 20)))
+    if found.version >= WORD_INDEX_VERSION and not server.word_index:
+        # Migration 0026 makes it only where the pg_trgm extension could be created.
+        bad(t._("The web desk's word search has no index on this server (the pg_trgm "
+                "extension could not be created), so each search reads every report: as the "
+                "database's owner or a superuser, run in it \u201cCREATE EXTENSION pg_trgm; "
+                "CREATE INDEX report_words_trgm ON report_words USING gin (fts_spaced(words) "
+                "gin_trgm_ops);\u201d (pg_trgm is one of PostgreSQL's contrib modules)."))
     if found.version == 0:
         return None  # nothing to read before the first migration
     _units(found, settings, t, bad)

@@ -376,7 +376,13 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path, monkeypatch, 
     # Kinds are data: one that no units file named is shown as its code, and doctor says so.
     assert "✗ Units have kinds with no name to show (ward)" in done.stdout
     assert "ADMIN_IDS" not in done.stdout
+    assert "word search has no index" not in done.stdout
     if on_postgres:
+        # Where pg_trgm could not be created, the word search has no index: doctor says how
+        # to make it.
+        execute(db_path, "DROP INDEX report_words_trgm")
+        assert "✗ The web desk's word search has no index on this server" in \
+            doctor(ADMIN_IDS="1").stdout
         return  # no database file: its permissions are the server's
     assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
     db_path.chmod(0o600)
