@@ -499,3 +499,45 @@ async def test_word_search_reads_the_trigram_index_and_is_planned_with_its_words
         assert to_postgres("SELECT 1 FROM report_words w WHERE w.report_words MATCH ?").replan
     finally:
         await pg.close()
+
+
+async def test_without_pg_trgm_the_migrations_apply_and_the_search_reads_the_table(tmp_path):
+    """A user that may not create extensions (not the database's owner): migration 0026 goes
+    through without the index, the word search finds the same rows, and doctor says how to add
+    the index."""
+    import asyncpg
+
+    from bot.doctor import check
+    from bot.settings import load_settings
+    from locales.i18n import translator
+
+    name = f"baocao_pg_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(SERVER + "/postgres")
+    await admin.execute(f'CREATE ROLE "{name}" LOGIN')
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')  # owned by the server's user
+        owner = await asyncpg.connect(f"{SERVER}/{name}")
+        await owner.execute(f'GRANT CREATE ON SCHEMA public TO "{name}"')
+        await owner.close()
+        host = SERVER.split("@")[-1]
+        url = f"postgresql://{name}@{host}/{name}"
+        pg = await Database(url).open()
+        try:
+            assert await pg.raw.fetchval("SELECT to_regclass('report_words_trgm')") is None
+            await pg.raw.executemany("INSERT INTO report_words (rowid, words) VALUES ($1, $2)",
+                                     list(enumerate(WORDS, 1)))
+            sql = to_postgres("SELECT w.rowid FROM report_words w "
+                              "WHERE w.report_words MATCH ? ORDER BY w.rowid").sql
+            assert [r[0] for r in await pg.raw.fetch(sql, '"le"* AND "phat"*')] == [1]
+        finally:
+            await pg.close()
+        settings = load_settings(database_url=url, admin_ids=[1])
+        lines = await asyncio.to_thread(check, settings, translator("en"),
+                                        datetime.now(UTC).date())
+        assert any(not ok and "word search has no index" in line for ok, line in lines), lines
+        latest = migrations()[-1][0]
+        assert any(ok and f"at schema version {latest}" in line for ok, line in lines), lines
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await admin.close()
