@@ -215,7 +215,7 @@ def _postgres(url: str, settings: Settings, t: Translator, ok, bad) -> set[str] 
     except OSError as exc:
         bad(t._("The PostgreSQL server at {server} cannot be reached ({detail}): start it, or "
                 "correct the host and port in DATABASE_URL.").format(
-                    server=where, detail=_scrub(exc.strerror or type(exc).__name__, url)))
+                    server=where, detail=type(exc).__name__))
         return None
     except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
         bad(t._("The database {name} on the PostgreSQL server at {server} cannot be read "

@@ -405,7 +405,8 @@ def test_doctor_names_a_postgresql_server_that_does_not_answer(monkeypatch, caps
     began = time.monotonic()
     assert main(["doctor"]) == 1
     out, err = capsys.readouterr()
-    assert f"✗ The PostgreSQL server at 127.0.0.1:{closed} cannot be reached (" in out
+    assert f"✗ The PostgreSQL server at 127.0.0.1:{closed} cannot be reached " \
+        "(ConnectionRefusedError)" in out
     assert "correct the host and port in DATABASE_URL" in out
     assert "Backups: on PostgreSQL the bot makes none; back the database up with pg_dump" in out
     assert "GB free on the disk" not in out and "✓ Database" not in out
