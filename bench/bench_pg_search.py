@@ -1,6 +1,6 @@
 """The web desk's word search on PostgreSQL, as it was (fts_match on each row read, the statement
 prepared once: pg/0025) beside as it is (the trigram index's predicates, planned with the words
-at each run: pg/0026), alternating on one database so that a busy machine slows both alike.
+at each run: pg/0027), alternating on one database so that a busy machine slows both alike.
 
     python bench/bench_pg_search.py [--server postgresql://postgres@127.0.0.1:5432]
                                     [--units 200] [--per-unit-year 100]

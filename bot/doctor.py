@@ -25,7 +25,7 @@ FREE_DISK_MIN = 1 << 30  # 1 GiB: room for a few backups and exports
 # Seconds a PostgreSQL server has to answer (connect and sign in, then each read): one that does
 # not is reported, not waited for.
 PG_TIMEOUT = 3.0
-# The PostgreSQL migration that indexes the desk's word search (pg/0026_word_search_index.sql).
+# The PostgreSQL migration that indexes the desk's word search (pg/0027_word_search_index.sql).
 WORD_INDEX_VERSION = 26
 
 
@@ -162,7 +162,7 @@ class _Server:
     release: str
     size: int  # bytes the database takes on the server
     found: _Found
-    word_index: bool  # the desk's word search has its trigram index (migration 0026)
+    word_index: bool  # the desk's word search has its trigram index (migration 0027)
 
 
 async def _read_postgres(url: str, coordinating_unit: str) -> _Server:
@@ -233,7 +233,7 @@ def _postgres(url: str, settings: Settings, t: Translator, ok, bad) -> set[str] 
     ok(t._("The database takes {mb} MB on the server: its free disk is watched there, not "
            "from here.").format(mb=t.number(server.size >> 20)))
     if found.version >= WORD_INDEX_VERSION and not server.word_index:
-        # Migration 0026 makes it only where the pg_trgm extension could be created.
+        # Migration 0027 makes it only where the pg_trgm extension could be created.
         bad(t._("The web desk's word search has no index on this server (the pg_trgm "
                 "extension could not be created), so each search reads every report: as the "
                 "database's owner or a superuser, run in it \u201cCREATE EXTENSION pg_trgm; "

@@ -30,7 +30,7 @@ _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I)
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.I)
 # FTS5's `table MATCH query`: the twin table's words through fts_match (pg/0025_web_desk.sql).
 _MATCH = re.compile(r"\b(\w+)\.report_words\s+MATCH\s+(\?\d*|:\w+)", re.I)
-# ... which, once its parameter is numbered, the trigram index can serve (pg/0026): the query's
+# ... which, once its parameter is numbered, the trigram index can serve (pg/0027): the query's
 # FTS_INDEXED longest words each a LIKE on fts_spaced(words), and fts_match only past them.
 _FTS_MATCH = re.compile(r"\bfts_match\((\w+)\.words, (\$\d+)\)")
 FTS_INDEXED = 3
@@ -168,7 +168,7 @@ def to_postgres(sql: str) -> Translated:
 
 def _fts_indexed(match: re.Match) -> str:
     """fts_match(t.words, $n) as predicates the trigram index on fts_spaced(words) serves
-    (pg/0026_word_search_index.sql), with the same rows: each of the query's longest words
+    (pg/0027_word_search_index.sql), with the same rows: each of the query's longest words
     starts a word of the report (fts_part: `% word%` on the words, each after a space, as
     fts_match reads them), and fts_match decides only for a query of more words than that.
     Which plan is best depends on the words (a word most reports hold: the newest rows, read

@@ -233,7 +233,7 @@ async def test_postgresql_schema_equals_sqlite_schema(tmp_path, pg_url):
         await pg.close()
     lite, post = _sqlite_schema(path), await _pg_schema(pg_url)
     # PostgreSQL's one index of its own: the word search's trigram index on report_words
-    # (pg/0026), which stands for what FTS5 is on SQLite, where the full-text table is its own
+    # (pg/0027), which stands for what FTS5 is on SQLite, where the full-text table is its own
     # index and so has none to compare with. (It is made only where pg_trgm can be created,
     # which this test server allows.)
     assert post["tables"]["report_words"]["indexes"].pop("report_words_trgm") == (
@@ -437,7 +437,7 @@ WORDS = [
     "tuyen-phap", "summary reached", "khongcotu", "-", '"quoted" q"1', "a b c d e",
 ])
 async def test_word_search_predicates_find_what_fts_match_finds(pg_url, text):
-    """The dialect's indexable form of `MATCH` (pg/0026: LIKEs on fts_spaced for the longest
+    """The dialect's indexable form of `MATCH` (pg/0027: LIKEs on fts_spaced for the longest
     three words, fts_match past them) finds exactly the rows fts_match finds, for queries as
     ReportsRepo.search writes them."""
     from storage.text import fold
@@ -502,7 +502,7 @@ async def test_word_search_reads_the_trigram_index_and_is_planned_with_its_words
 
 
 async def test_without_pg_trgm_the_migrations_apply_and_the_search_reads_the_table(tmp_path):
-    """A user that may not create extensions (not the database's owner): migration 0026 goes
+    """A user that may not create extensions (not the database's owner): migration 0027 goes
     through without the index, the word search finds the same rows, and doctor says how to add
     the index."""
     import asyncpg

@@ -438,7 +438,7 @@ async def test_english_miniapp_posts_and_foreign_origins(harness, web):
 async def test_word_search_finds_words_by_their_start_and_pages(harness, web):
     """The list's words (q): folded (no case, no diacritics), each the start of a word of the
     number, the unit's name or the answers, all of them in one report; newest first, a page at
-    a time. On either backend (PostgreSQL: the trigram index's predicates, pg/0026)."""
+    a time. On either backend (PostgreSQL: the trigram index's predicates, pg/0027)."""
     from tests.test_search import seed_reports
 
     await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")  # who sends them
