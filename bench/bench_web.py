@@ -2,17 +2,23 @@
 1,000,000 reports, through the real web server (tornado, a signed-in session), p50/p95 printed.
 
     python bench/bench_web.py [--units 1000] [--per-unit-year 200] [--rounds 20]
+                              [--server postgresql://postgres@127.0.0.1:5432]
+
+With --server, the data set (built in SQLite) is copied (`db copy`) into a fresh PostgreSQL
+database of that server, analysed, measured there and dropped after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +51,8 @@ PAGES = {
                             "&status=received",
     "reports, words": "/desk/reports?q=preliminary",
     "reports, words (none match)": "/desk/reports?q=khongcotu",
+    "reports, words (one report)": "/desk/reports?q=0000007",
+    "reports, words (all, none)": "/desk/reports?q=preliminary+khongcotu",
     "reports, older page": "/desk/reports?kind=study&before=500000",
 }
 
@@ -65,12 +73,64 @@ async def measure(base: str, token: str, rounds: int) -> dict[str, list[float]]:
     return times
 
 
+@contextlib.asynccontextmanager
+async def on_server(path: Path, server: str | None) -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database holding the data set at `path` (None: measure `path`)."""
+    if server is None:
+        yield None
+        return
+    import asyncpg
+
+    from storage.copy import copy_database
+    server = server.rstrip("/")
+    name = f"baocao_bench_{secrets.token_hex(5)}"
+    admin = await asyncpg.connect(f"{server}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{server}/{name}"
+    try:
+        began = time.perf_counter()
+        await copy_database(f"sqlite:///{path}", url)
+        conn = await asyncpg.connect(url)
+        await conn.execute("ANALYZE")
+        indexed = await conn.fetchval("SELECT to_regclass('report_words_trgm') IS NOT NULL")
+        await conn.close()
+        print(f"copied to PostgreSQL in {time.perf_counter() - began:.1f} s "
+              f"(word search index: {'yes' if indexed else 'no'})")
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(path: Path, url: str | None, rounds: int) -> dict[str, list[float]]:
+    settings = load_settings(database_path=path, web_port=0, **(
+        {"database_url": url} if url else {}))
+    runtime = Runtime(settings, clock=lambda: NOW)
+    await runtime.open()
+    token = secrets.token_urlsafe(16)
+    async with runtime.db.transaction() as tx:  # a coordinator, signed in
+        contact = await tx.contacts.create(unit_id=None, role=Role.COORDINATOR,
+                                           name="Bench", language="vi", now=NOW)
+        await tx.web.open_session(token, contact.id, "coordinator", None, "csrf",
+                                  NOW, NOW + timedelta(hours=12))
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(health.health_app(runtime))
+    server.add_sockets(sockets)
+    try:
+        return await measure(f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
+                             token, rounds)
+    finally:
+        server.stop()
+        await runtime.stop()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--per-unit-year", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="build the data set here once, reuse it then")
+    parser.add_argument("--server", help="measure on this PostgreSQL server (a fresh database)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = args.keep or Path(folder) / "bench.db"
@@ -80,23 +140,8 @@ async def main() -> None:
             count = build(path, args.units, args.per_unit_year)
             print(f"built {count:,} reports for {args.units:,} units in "
                   f"{time.perf_counter() - began:.1f} s")
-        runtime = Runtime(load_settings(database_path=path, web_port=0), clock=lambda: NOW)
-        await runtime.open()
-        token = secrets.token_urlsafe(16)
-        async with runtime.db.transaction() as tx:  # a coordinator, signed in
-            contact = await tx.contacts.create(unit_id=None, role=Role.COORDINATOR,
-                                               name="Bench", language="vi", now=NOW)
-            await tx.web.open_session(token, contact.id, "coordinator", None, "csrf",
-                                      NOW, NOW + timedelta(hours=12))
-        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-        server = tornado.httpserver.HTTPServer(health.health_app(runtime))
-        server.add_sockets(sockets)
-        try:
-            times = await measure(f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
-                                  token, args.rounds)
-        finally:
-            server.stop()
-            await runtime.stop()
+        async with on_server(path, args.server) as url:
+            times = await run(path, url, args.rounds)
     worst = 0.0
     print(f"{'page':34} {'p50 ms':>8} {'p95 ms':>8}")
     for name, found in times.items():

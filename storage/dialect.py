@@ -30,6 +30,10 @@ _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.I)
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.I)
 # FTS5's `table MATCH query`: the twin table's words through fts_match (pg/0025_web_desk.sql).
 _MATCH = re.compile(r"\b(\w+)\.report_words\s+MATCH\s+(\?\d*|:\w+)", re.I)
+# ... which, once its parameter is numbered, the trigram index can serve (pg/0027): the query's
+# FTS_INDEXED longest words each a LIKE on fts_spaced(words), and fts_match only past them.
+_FTS_MATCH = re.compile(r"\bfts_match\((\w+)\.words, (\$\d+)\)")
+FTS_INDEXED = 3
 # SQLite groups by a contact and reads its unit's columns too; PostgreSQL wants the unit's key
 # in the GROUP BY to know they are one per group.
 _GROUP_BY_CONTACT = re.compile(r"GROUP BY c\.id\b(?!,)")
@@ -48,13 +52,16 @@ _SELF_REFERENCE = re.compile(r"(\w+) = (\w+)(\s*[-+*/|])")
 class Translated:
     """A statement in PostgreSQL's dialect and how to order its parameters."""
 
-    __slots__ = ("sql", "names", "count", "again")
+    __slots__ = ("sql", "names", "count", "again", "replan")
 
-    def __init__(self, sql: str, names: list[str] | None, count: int, again: list[int]):
+    def __init__(self, sql: str, names: list[str] | None, count: int, again: list[int],
+                 replan: bool = False):
         self.sql = sql
         self.names = names  # the :named parameters in $n order; None: positional
         self.count = count
         self.again = again  # the parameters given a second time (see _NULL_TEST), by index
+        # Planned anew at each run, not prepared once (see _fts_indexed).
+        self.replan = replan
 
     def args(self, params: object) -> list:
         """The parameters as asyncpg takes them ($1, $2 …)."""
@@ -155,7 +162,23 @@ def to_postgres(sql: str) -> Translated:
         again.append(int(match.group(1)) - 1)
         return f"${count + len(again)}::text IS {match.group(2) or ''}NULL"
     text = _NULL_TEST.sub(null_test, text)
-    return Translated(text, names if names else None, count, again)
+    text, searches = _FTS_MATCH.subn(_fts_indexed, text)
+    return Translated(text, names if names else None, count, again, replan=searches > 0)
+
+
+def _fts_indexed(match: re.Match) -> str:
+    """fts_match(t.words, $n) as predicates the trigram index on fts_spaced(words) serves
+    (pg/0027_word_search_index.sql), with the same rows: each of the query's longest words
+    starts a word of the report (fts_part: `% word%` on the words, each after a space, as
+    fts_match reads them), and fts_match decides only for a query of more words than that.
+    Which plan is best depends on the words (a word most reports hold: the newest rows, read
+    backwards; a rare one: the index), which PostgreSQL sees only when it plans with their
+    values: such a statement is planned at each run (Translated.replan), never generically."""
+    table, param = match.group(1), match.group(2)
+    spaced = f"fts_spaced({table}.words)"
+    likes = [f"{spaced} LIKE fts_part({param}, {n})" for n in range(1, FTS_INDEXED + 1)]
+    rest = f"(fts_count({param}) <= {FTS_INDEXED} OR fts_match({table}.words, {param}))"
+    return "(" + " AND ".join([*likes, rest]) + ")"
 
 
 # Words that may follow a subquery's closing parenthesis where an alias would otherwise be.

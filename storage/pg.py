@@ -284,6 +284,11 @@ class PgConnection:
                 returns_id = True
         stmt = await self._prepare_text(text)
         found = _Statement(stmt, translated, returns_id, sets_id)
+        if translated.replan:
+            # Prepared for this run only: PostgreSQL plans it with the values given (the first
+            # runs of a prepared statement get such plans; later ones may get a generic plan).
+            # asyncpg closes it on the server once it is let go.
+            return found
         self._statements[sql] = found
         if len(self._statements) > STATEMENTS_KEPT:
             self._statements.popitem(last=False)

@@ -12,12 +12,26 @@ from storage.db import Database
 def query(path: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
     """The rows of `sql` on the database at `path` (SQLite, or its PostgreSQL stand-in when
     the suite runs there), read on a connection of its own, like another program would."""
+    return _run(path, sql, params, write=False)
+
+
+def execute(path: Path | str, sql: str, params: tuple = ()) -> None:
+    """`sql` written and committed on the database at `path`, like another program would."""
+    _run(path, sql, params, write=True)
+
+
+def _run(path: Path | str, sql: str, params: tuple, write: bool) -> list[tuple]:
     found: list[tuple] = []
     failed: list[BaseException] = []
 
     async def read() -> None:
-        async with Database(path) as db, db.read() as tx:
-            found.extend(tuple(r) for r in await tx.conn.execute_fetchall(sql, params))
+        async with Database(path) as db:
+            if write:
+                async with db.transaction() as tx:
+                    await tx.conn.execute(sql, params)
+                return
+            async with db.read() as tx:
+                found.extend(tuple(r) for r in await tx.conn.execute_fetchall(sql, params))
 
     def run() -> None:
         try:

@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -25,7 +26,9 @@ from bot import backups, health, logs, metrics
 from bot.cli import main
 from bot.lockfile import LockedError, hold
 from handlers.types import Outgoing, Reply
+from storage.backend import postgres_url
 from storage.db import migrations
+from tests.dbquery import execute
 from tests.loopback import free_port
 from tests.telegram_fakes import register
 from tests.test_broadcasts import OFFICERS, people, write_notice  # noqa: F401  (fixture)
@@ -314,10 +317,11 @@ async def test_json_logs_follow_one_update_from_handler_to_send(harness):
         assert secret not in text
 
 
-@pytest.mark.sqlite_only("doctor reads the SQLite file (not yet the PostgreSQL server)")
 def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path, monkeypatch, capsys):
     """In this process (so it counts in the coverage of bot/), through the CLI's entry point:
-    `python -m bot` only calls it."""
+    `python -m bot` only calls it. On either backend: when the suite runs on PostgreSQL,
+    DATABASE_PATH stands for a database of that server, and doctor reads it there."""
+    on_postgres = postgres_url(db_path) is not None
     env = {"DATABASE_PATH": str(db_path), "DEFAULT_LOCALE": "en",
            "TELEGRAM_BOT_TOKEN": "4242:SECRET-TOKEN",
            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot"}
@@ -338,22 +342,18 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path, monkeypatch, 
 
     done = doctor()
     assert done.returncode == 1
-    assert "✗ No database at" in done.stdout
+    assert ("✗ No database baocao_t_" if on_postgres else "✗ No database at") in done.stdout
     assert "✗ ADMIN_IDS is empty" in done.stdout
     assert "✗ Telegram cannot be reached (ConnectError)" in done.stdout
     assert "SECRET-TOKEN" not in done.stdout + done.stderr
 
     # A database with units of one kind; a programme whose holidays end soon and which owes
     # reports from a kind no unit has.
-    conn = sqlite3.connect(db_path)
-    conn.close()
     assert run(["db", "migrate"]).returncode == 0
-    conn = sqlite3.connect(db_path)
-    conn.execute("INSERT INTO units (code, name, kind, created_at, updated_at) "
-                 "VALUES ('P1', 'Phường 1', 'ward', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    db_path.chmod(0o644)
+    execute(db_path, "INSERT INTO units (code, name, kind, created_at, updated_at) "
+            "VALUES ('P1', 'Phường 1', 'ward', 'x', 'x')")
+    if not on_postgres:
+        db_path.chmod(0o644)
     shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "bot/data/programme.yaml")
                              .read_text(encoding="utf-8"))
     shipped["holidays"] = [date.today()]  # the last listed holiday is today
@@ -361,6 +361,12 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path, monkeypatch, 
     programme.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
     done = doctor(ADMIN_IDS="1", PROGRAMME_FILE=str(programme))
     assert "✓ Database" in done.stdout and "at schema version" in done.stdout
+    if on_postgres:  # the server, its disk and the backups are named for what they are there
+        host = urlsplit(postgres_url(db_path)).hostname
+        assert f"on the PostgreSQL server at {host}:" in done.stdout and "(PostgreSQL " in \
+            done.stdout
+        assert "MB on the server" in done.stdout and "pg_dump" in done.stdout
+        assert "GB free on the disk" not in done.stdout
     assert "✗ The programme lists holidays only until" in done.stdout
     # The coordinating department's record: a code no unit has (say, one from before a merger).
     assert "✗ The coordinating unit SO-VHTTDL (COORDINATING_UNIT) is not in the units" in \
@@ -369,7 +375,51 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, db_path, monkeypatch, 
     assert "✗ The programme asks units of kind district for reports (plan, annual" in done.stdout
     # Kinds are data: one that no units file named is shown as its code, and doctor says so.
     assert "✗ Units have kinds with no name to show (ward)" in done.stdout
-    assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
     assert "ADMIN_IDS" not in done.stdout
+    assert "word search has no index" not in done.stdout
+    if on_postgres:
+        # Where pg_trgm could not be created, the word search has no index: doctor says how
+        # to make it.
+        execute(db_path, "DROP INDEX report_words_trgm")
+        assert "✗ The web desk's word search has no index on this server" in \
+            doctor(ADMIN_IDS="1").stdout
+        return  # no database file: its permissions are the server's
+    assert f"✗ {db_path} can be read by other users of this computer: chmod 600" in done.stdout
     db_path.chmod(0o600)
     assert "can be read by other users" not in doctor(ADMIN_IDS="1").stdout
+
+
+def test_doctor_names_a_postgresql_server_that_does_not_answer(monkeypatch, capsys):
+    """DATABASE_URL names a server that refuses the connection (a loopback port nobody listens
+    on), then one that takes it and never answers (a listening socket nobody accepts from):
+    doctor says which server, host and port, within its short timeout, and never the
+    password."""
+    import socket
+
+    from bot import doctor
+
+    monkeypatch.setenv("ADMIN_IDS", "1")
+    monkeypatch.setenv("DEFAULT_LOCALE", "en")
+    closed = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://baocao:pa55-w0rd@127.0.0.1:{closed}/baocao")
+    began = time.monotonic()
+    assert main(["doctor"]) == 1
+    out, err = capsys.readouterr()
+    assert f"✗ The PostgreSQL server at 127.0.0.1:{closed} cannot be reached " \
+        "(ConnectionRefusedError)" in out
+    assert "correct the host and port in DATABASE_URL" in out
+    assert "Backups: on PostgreSQL the bot makes none; back the database up with pg_dump" in out
+    assert "GB free on the disk" not in out and "✓ Database" not in out
+
+    monkeypatch.setattr(doctor, "PG_TIMEOUT", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the handshake; nobody reads or answers
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("DATABASE_URL", f"postgresql://baocao:pa55-w0rd@127.0.0.1:{port}/db")
+        assert main(["doctor"]) == 1
+    silent_out, silent_err = capsys.readouterr()
+    assert f"✗ The PostgreSQL server at 127.0.0.1:{port} did not answer within 0.5 s" in \
+        silent_out
+    assert time.monotonic() - began < 5
+    assert "pa55-w0rd" not in out + err + silent_out + silent_err

@@ -232,6 +232,12 @@ async def test_postgresql_schema_equals_sqlite_schema(tmp_path, pg_url):
     finally:
         await pg.close()
     lite, post = _sqlite_schema(path), await _pg_schema(pg_url)
+    # PostgreSQL's one index of its own: the word search's trigram index on report_words
+    # (pg/0027), which stands for what FTS5 is on SQLite, where the full-text table is its own
+    # index and so has none to compare with. (It is made only where pg_trgm can be created,
+    # which this test server allows.)
+    assert post["tables"]["report_words"]["indexes"].pop("report_words_trgm") == (
+        ("<expr>",), False, False)
     assert set(lite["tables"]) == set(post["tables"])
     for table, expected in lite["tables"].items():
         assert post["tables"][table] == expected, table
@@ -454,3 +460,123 @@ async def test_a_chat_keeps_its_queue_head_when_a_reply_is_queued_as_its_last_on
     finally:
         await worker.close()
         await step.close()
+# Texts as ReportsRepo writes them into report_words (folded: no case, no diacritics).
+WORDS = [
+    "bc-2026-0001 ubnd phuong le chan phat thanh tren dai truyen thanh",
+    "bc-2026-0002 ubnd quan ngo quyen treo bang ron, khau hieu",
+    "bc-2026-0003 xa an hong {\"summary\": \"tuyen truyen-phap luat\", \"reached\": 120}",
+    "bc-2026-0012 ubnd phuong le chan hoi nghi q1/2026 (truc tuyen)",
+    "bc-2026-0020 thanh tra so; ket qua: 17 don vi",
+]
+
+
+@pytest.mark.parametrize("text", [
+    "phat thanh", "thanh phat", "than", "hanh", "le chan phat", "bc-2026-0001", "0002",
+    "truyen thanh phuong dai khau", "tren dai truyen thanh phuong", "q1", "2026", "17 don",
+    "tuyen-phap", "summary reached", "khongcotu", "-", '"quoted" q"1', "a b c d e",
+])
+async def test_word_search_predicates_find_what_fts_match_finds(pg_url, text):
+    """The dialect's indexable form of `MATCH` (pg/0027: LIKEs on fts_spaced for the longest
+    three words, fts_match past them) finds exactly the rows fts_match finds, for queries as
+    ReportsRepo.search writes them."""
+    from storage.text import fold
+
+    query = " AND ".join('"' + word.replace('"', '""') + '"*' for word in fold(text).split())
+    pg = await Database(pg_url).open()
+    try:
+        raw = pg.raw
+        await raw.executemany("INSERT INTO report_words (rowid, words) VALUES ($1, $2)",
+                              list(enumerate(WORDS, 1)))
+        expected = [r[0] for r in await raw.fetch(
+            "SELECT rowid FROM report_words WHERE fts_match(words, $1) ORDER BY rowid", query)]
+        translated = to_postgres("SELECT w.rowid FROM report_words w "
+                                 "WHERE w.report_words MATCH ? ORDER BY w.rowid")
+        assert "fts_spaced(w.words) LIKE fts_part($1, 1)" in translated.sql
+        found = [r[0] for r in await raw.fetch(translated.sql, query)]
+        assert found == expected, (text, query)
+    finally:
+        await pg.close()
+
+
+async def test_word_search_reads_the_trigram_index_and_is_planned_with_its_words(pg_url):
+    """The word search's predicates are ones the trigram index answers; the search is planned
+    with its words at each run (never a generic plan: a word every report holds wants the
+    newest rows read backwards, a rare one the index), and its statements are let go."""
+    pg = await Database(pg_url).open()
+    try:
+        raw = pg.raw
+        await raw.executemany("INSERT INTO report_words (rowid, words) VALUES ($1, $2)",
+                              [(n, f"bc-2026-{n:07d} don vi {n % 50} preliminary")
+                               for n in range(1, 3001)])
+        await raw.execute("ANALYZE report_words")
+        sql = to_postgres("SELECT w.rowid FROM report_words w WHERE w.report_words MATCH ? "
+                          "ORDER BY w.rowid DESC LIMIT ?").sql
+        async with raw.transaction():
+            await raw.execute("SET LOCAL enable_seqscan = off")
+            await raw.execute("SET LOCAL enable_indexscan = off")
+            plan = "\n".join(r[0] for r in await raw.fetch("EXPLAIN " + sql, '"0000777"*', 10))
+        assert "Bitmap Index Scan on report_words_trgm" in plan, plan
+        # (Whether the planner takes it depends on the table's size: bench_web --server
+        # measures it at scale.)
+        common = "\n".join(r[0] for r in await raw.fetch("EXPLAIN " + sql, '"preliminary"*',
+                                                           10))
+        assert "Index Scan Backward using report_words_pkey" in common, common
+
+        async def search(words: str) -> list[int]:
+            async with pg.read() as tx:
+                return [r.id for r in await tx.reports.search(text=words)]
+
+        before = await raw.fetchval("SELECT count(*) FROM pg_prepared_statements")
+        for _ in range(12):  # past the five runs after which a generic plan may be taken
+            assert await search("khongcotu") == []
+        await raw.fetchval("SELECT 1")  # asyncpg closes statements let go before its next
+        after = await raw.fetchval("SELECT count(*) FROM pg_prepared_statements")
+        assert after - before <= 2, (before, after)
+        # Each run prepared its own (a prepared statement's first runs are planned with their
+        # values); none is kept for the next.
+        assert not [s for s in pg._pg._statements.values() if "fts_part" in s.translated.sql]
+        assert to_postgres("SELECT 1 FROM report_words w WHERE w.report_words MATCH ?").replan
+    finally:
+        await pg.close()
+
+
+async def test_without_pg_trgm_the_migrations_apply_and_the_search_reads_the_table(tmp_path):
+    """A user that may not create extensions (not the database's owner): migration 0027 goes
+    through without the index, the word search finds the same rows, and doctor says how to add
+    the index."""
+    import asyncpg
+
+    from bot.doctor import check
+    from bot.settings import load_settings
+    from locales.i18n import translator
+
+    name = f"baocao_pg_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(SERVER + "/postgres")
+    await admin.execute(f'CREATE ROLE "{name}" LOGIN')
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')  # owned by the server's user
+        owner = await asyncpg.connect(f"{SERVER}/{name}")
+        await owner.execute(f'GRANT CREATE ON SCHEMA public TO "{name}"')
+        await owner.close()
+        host = SERVER.split("@")[-1]
+        url = f"postgresql://{name}@{host}/{name}"
+        pg = await Database(url).open()
+        try:
+            assert await pg.raw.fetchval("SELECT to_regclass('report_words_trgm')") is None
+            await pg.raw.executemany("INSERT INTO report_words (rowid, words) VALUES ($1, $2)",
+                                     list(enumerate(WORDS, 1)))
+            sql = to_postgres("SELECT w.rowid FROM report_words w "
+                              "WHERE w.report_words MATCH ? ORDER BY w.rowid").sql
+            assert [r[0] for r in await pg.raw.fetch(sql, '"le"* AND "phat"*')] == [1]
+        finally:
+            await pg.close()
+        settings = load_settings(database_url=url, admin_ids=[1])
+        lines = await asyncio.to_thread(check, settings, translator("en"),
+                                        datetime.now(UTC).date())
+        assert any(not ok and "word search has no index" in line for ok, line in lines), lines
+        latest = migrations()[-1][0]
+        assert any(ok and f"at schema version {latest}" in line for ok, line in lines), lines
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await admin.close()

@@ -463,3 +463,44 @@ async def test_english_miniapp_posts_and_foreign_origins(harness, web):
         assert forged.status_code == 403 and "baocao_session" not in forged.headers.get(
             "Set-Cookie", "")
         assert (await client.post("/desk/signin", data={"code": code})).status_code == 302
+
+
+async def test_word_search_finds_words_by_their_start_and_pages(harness, web):
+    """The list's words (q): folded (no case, no diacritics), each the start of a word of the
+    number, the unit's name or the answers, all of them in one report; newest first, a page at
+    a time. On either backend (PostgreSQL: the trigram index's predicates, pg/0027)."""
+    from tests.test_search import seed_reports
+
+    await register(harness, 501, "Trần Thị Bình", unit="Q-LECHAN")  # who sends them
+    coordinator = await register(harness, 301, "Phạm Văn Điều", Role.COORDINATOR, unit="SO-TTTT")
+    await seed_reports(harness, 60)  # every third about the radio, the others about banners
+    radio = [n for n in range(60, 0, -1) if (n - 1) % 3 == 0]
+    odd = [n for n in range(60, 0, -1) if n % 2]  # Lê Chân's
+
+    async with web.client() as client:
+        await web.sign_in(client, coordinator)
+
+        async def numbers(words: str, before: int | None = None) -> list[int]:
+            params = {"q": words, **({"before": str(before)} if before else {})}
+            page = await client.get("/desk/reports", params=params)
+            assert page.status_code == 200
+            return [int(n) for n in re.findall(r'/desk/reports/\d+">BC-2026-(\d{4})<', page.text)]
+
+        assert await numbers("phát THANH") == radio
+        assert await numbers("phat thanh") == radio
+        assert await numbers("thanh phát") == radio  # in any order
+        assert await numbers("than phuo") == radio  # the start of a word: a prefix
+        assert await numbers("hanh") == []  # inside a word only ("thanh"): not found
+        banners = [n for n in range(60, 0, -1) if (n - 1) % 3]
+        assert await numbers("khau hieu") == banners[:25]  # a page
+        assert await numbers("phat khau") == []  # never in one report together
+        both = [n for n in radio if n in odd]
+        assert await numbers("le chan phat") == both  # the unit's name and the answers
+        assert await numbers("BC-2026-0007") == [7]
+        # More than three words: the shorter ones past the longest three are checked too.
+        assert await numbers("tren dai truyen thanh phuong") == radio
+        assert await numbers("truyen thanh phuong dai khau") == []
+        # Paged: 25 at a time, the next page older than the last shown.
+        first = await numbers("treo")
+        assert first == banners[:25]
+        assert await numbers("treo", before=first[-1]) == banners[25:]
