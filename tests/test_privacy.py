@@ -174,8 +174,11 @@ async def test_invite_codes_are_stored_as_hashes_and_old_ones_still_work(harness
             "INSERT INTO invites (code, role, created_by, created_at, expires_at) "
             "VALUES ('ABCDEFGH2345', 'officer', 'test', '2026-03-01T00:00:00+00:00', "
             "'2099-01-01T00:00:00+00:00')")
-        for text in ("first", "second"):  # a chat's queue waiting at the upgrade
-            tx.outbox.add("telegram", "42", None, Text(text), START)
+        for text in ("first", "second"):  # a chat's queue waiting at the upgrade, as then
+            await tx.conn.execute(
+                "INSERT INTO outbox (channel, chat_id, payload, not_before, created_at) "
+                "VALUES ('telegram', '42', ?, ?, ?)",
+                (json.dumps({"text": text}), START.isoformat(), START.isoformat()))
     await old.close()
     async with Database(tmp_path / "old.db") as new, new.transaction() as tx:
         assert (await tx.conn.execute_fetchall("SELECT code FROM invites"))[0][0] == \
