@@ -580,3 +580,19 @@ async def test_without_pg_trgm_the_migrations_apply_and_the_search_reads_the_tab
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
         await admin.close()
+
+
+def test_a_deadlock_or_serialization_failure_is_contention_not_a_failed_step():
+    """PostgreSQL ending a statement because of another transaction reaches the runtime as
+    Contention (the batch is tried again, no apology); other errors stay what they were."""
+    import asyncpg
+
+    from storage.db import Contention
+    from storage.pg import _sqlite_error
+
+    for ended in (asyncpg.DeadlockDetectedError("deadlock detected"),
+                  asyncpg.SerializationError("could not serialize access")):
+        assert isinstance(_sqlite_error(ended), Contention)
+    assert not isinstance(_sqlite_error(asyncpg.UniqueViolationError("duplicate key")),
+                          Contention)
+    assert not isinstance(_sqlite_error(asyncpg.SyntaxOrAccessError("syntax")), Contention)
