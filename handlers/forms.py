@@ -133,7 +133,7 @@ class _Run:
 
     def __init__(self, form: Form, session: Session, env: Env, preview: str = ""):
         self.form, self.env, self.preview = with_options(form, env), env, preview
-        self.session = session.model_copy(deep=True)
+        self.session = session.copy_state()
         self.replies: list[Reply] = []
         self.submission: Submission | None = None
 

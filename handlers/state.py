@@ -11,6 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from handlers.types import Choice
 
 
+def _copied(value: Any) -> Any:
+    """A copy of JSON-like data (dicts and lists of str, numbers, None and tuples of them):
+    containers are copied, the rest is immutable and shared."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    return value
+
+
 class Mode(StrEnum):
     ASK = "ask"
     SUMMARY = "summary"
@@ -34,6 +45,11 @@ class FormState(BaseModel):
     multi: list[str] = Field(default_factory=list)
     files: list[dict[str, Any]] = Field(default_factory=list)
     drawn: str | None = None
+
+    def copy_state(self) -> FormState:
+        return self.model_copy(update={
+            "answers": _copied(self.answers), "params": _copied(self.params),
+            "multi": list(self.multi), "files": _copied(self.files)})
 
     def new_question(self) -> None:
         """What the previous question gathered is dropped when another is shown."""
@@ -76,6 +92,14 @@ class Session(BaseModel):
         elif self.step:
             data["seq"] = self.step
         return data
+
+    def copy_state(self) -> Session:
+        """A copy a step may change freely (a step is pure: the caller's session is left as
+        it was). Much cheaper than pydantic's deep copy, which walks every value generically."""
+        return self.model_copy(update={
+            "form": self.form.copy_state() if self.form is not None else None,
+            "offered": list(self.offered), "pressed": list(self.pressed),
+            "reports_query": _copied(self.reports_query)})
 
     def offer(self, choices: tuple[Choice, ...] | list[Choice]) -> None:
         """Remember the choices just sent to the person (the one writer of `offered`)."""
