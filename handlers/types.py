@@ -5,9 +5,9 @@ messages the outbox holds (storage/messages.py) to fit each channel's limits."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 
+from storage import jsontext
 from storage.messages import Attachment
 
 __all__ = ["Attachment", "Choice", "Inbound", "Outgoing", "Reply"]
@@ -47,11 +47,11 @@ class Inbound:
         data = {f.name: getattr(self, f.name) for f in _INBOUND_FIELDS}
         if self.attachment is not None:
             data["attachment"] = vars(self.attachment).copy()
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return jsontext.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Inbound:
-        data = json.loads(text)
+        data = jsontext.loads(text)
         if data.get("attachment"):
             data["attachment"] = Attachment(**data["attachment"])
         return cls(**data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Container
 from datetime import datetime
@@ -10,14 +9,14 @@ from typing import Any
 
 import aiosqlite
 
-from storage import messages
+from storage import jsontext, messages
 from storage.messages import Message
 from storage.models import OutboxRow
 from storage.units import first, iso, one, run_inline, session_state
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(value)
 
 
 class PendingWrites:
@@ -158,7 +157,7 @@ class SessionsRepo:
             (contact_id, flow),
         )
         row = first(rows)
-        return json.loads(row[0]) if row else None
+        return jsontext.loads(row[0]) if row else None
 
     async def has_draft(self, contact_id: int, flow: str) -> bool:
         rows = await self.conn.execute_fetchall(
@@ -429,7 +428,7 @@ class JobsRepo:
         rows = await self.conn.execute_fetchall(
             "SELECT id, kind, params, contact_id, channel, chat_id FROM jobs "
             "WHERE status = 'pending' ORDER BY id")
-        return [dict(r) | {"params": json.loads(r["params"])} for r in rows]
+        return [dict(r) | {"params": jsontext.loads(r["params"])} for r in rows]
 
     async def finish(self, job_id: int, status: str, now: datetime) -> None:
         await self.conn.execute("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?",

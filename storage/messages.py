@@ -7,9 +7,10 @@ fields at their defaults left out. Rows written before the tag existed are rewri
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from typing import Any, Literal
+
+from storage import jsontext
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def dump(message: Message, rid: str | None = None) -> str:
     body = {"kind": message.kind, **_fields(message)}
     if rid:
         body["rid"] = rid
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(body)
 
 
 def _choices(body: dict[str, Any]) -> tuple[Option, ...]:
@@ -89,7 +90,7 @@ def _choices(body: dict[str, Any]) -> tuple[Option, ...]:
 
 def load(text: str) -> tuple[Message, str | None]:
     """(message, request id) from a row's JSON; ValueError if it holds no message."""
-    body = json.loads(text)
+    body = jsontext.loads(text)
     try:
         kind = body["kind"]
         message: Message

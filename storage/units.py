@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
 
+from storage import jsontext
 from storage.models import Contact, Identity, Invite, Role, Unit, UnitIn
 from storage.text import fold
 
@@ -69,9 +70,9 @@ def _iso_utc(moment: datetime) -> str:
 
 def session_state(state: str, offered: str | None) -> dict:
     """The state as handlers see it: the offered choices are part of it."""
-    loaded = json.loads(state)
+    loaded = jsontext.loads(state)
     if offered is not None:
-        loaded["offered"] = json.loads(offered)
+        loaded["offered"] = jsontext.loads(offered)
     return loaded
 
 
