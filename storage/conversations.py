@@ -167,6 +167,11 @@ class SessionsRepo:
         return first(rows) is not None
 
 
+def processed(conn: sqlite3.Connection, channel: str, update_id: str) -> bool:
+    return bool(conn.execute("SELECT 1 FROM processed_updates WHERE channel = ? "
+                             "AND update_id = ?", (channel, update_id)).fetchall())
+
+
 class UpdatesRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -175,10 +180,7 @@ class UpdatesRepo:
     async def seen(self, channel: str, update_id: str) -> bool:
         if (channel, update_id) in {(c, u) for c, u, _at in self.pending.updates}:
             return True
-        rows = await self.conn.execute_fetchall(
-            "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?",
-            (channel, update_id))
-        return bool(rows)
+        return await run_inline(self.conn, processed, channel, update_id)
 
     def record(self, channel: str, update_id: str, now: datetime) -> None:
         """Remember the update as processed when the transaction commits."""

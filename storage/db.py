@@ -18,7 +18,7 @@ from typing import TypeVar
 import aiosqlite
 
 from storage.backend import postgres_url, sqlite_path
-from storage.conversations import PendingWrites
+from storage.conversations import PendingWrites, processed
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
@@ -166,6 +166,10 @@ class Batch:
             raise
         if opened:
             self._ahead = (then, ahead)
+
+    async def processed(self, channel: str, update_id: str) -> bool:
+        """Whether the update was processed already (committed before this batch)."""
+        return await run_inline(self.conn, processed, channel, update_id)
 
     async def close(self) -> None:
         """Release a savepoint opened ahead for a step that did not come."""
