@@ -241,7 +241,7 @@ class Runtime:
                 tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
                                   now)
             if reply.asks:
-                metrics.FORM_STEPS.labels(metrics.form_of(reply.asks)).inc()
+                metrics.child(metrics.FORM_STEPS, metrics.form_of(reply.asks)).inc()
             parts = compose(reply, worker.limits if worker else ChannelLimits())
             for index, part in enumerate(parts):
                 if message.status_of is not None and index == len(parts) - 1:
@@ -267,7 +267,7 @@ class Runtime:
         # nothing else must yield itself (the fetch loops do).
         if events:
             for event in events:
-                metrics.UPDATES.labels(event.channel).inc()
+                metrics.child(metrics.UPDATES, event.channel).inc()
             if not await self._step_at_once(events):
                 await self._store(events)
         if self.background and not wait:
@@ -474,7 +474,7 @@ class Runtime:
             log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
-        metrics.HANDLED.labels(form).observe(time.perf_counter() - started)
+        metrics.child(metrics.HANDLED, form).observe(time.perf_counter() - started)
         return jobs
 
     async def _handle(self, batch: Batch, event: Inbound, key: SpeakerKey,
