@@ -482,10 +482,12 @@ class Runtime:
         """_step(); returns the form the event's replies ask in ('none' if none) and whether
         a job was queued."""
         form = "none"
-        if not stored and await batch.processed(event.channel, event.update_id):
-            # Delivered again, and not stopped at the inbox's door (see store_inbox): dropped
-            # here, before it counts against the sender's flood limit.
-            return form, False
+        if not stored:
+            speaker = await batch.speaker(key)
+            if speaker is not None and speaker.duplicate:
+                # Delivered again, and not stopped at the inbox's door (see store_inbox):
+                # dropped here, before it counts against the sender's flood limit.
+                return form, False
         now = self.clock()
         last = then is None
         text = event.text or ""

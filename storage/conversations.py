@@ -15,9 +15,8 @@ from storage.messages import Message
 from storage.models import OutboxRow
 from storage.units import first, iso, one, run_inline, session_state
 
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# json.dumps builds an encoder at each call when given options: built once here.
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class PendingWrites:
@@ -167,11 +166,6 @@ class SessionsRepo:
         return first(rows) is not None
 
 
-def processed(conn: sqlite3.Connection, channel: str, update_id: str) -> bool:
-    return bool(conn.execute("SELECT 1 FROM processed_updates WHERE channel = ? "
-                             "AND update_id = ?", (channel, update_id)).fetchall())
-
-
 class UpdatesRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -180,7 +174,10 @@ class UpdatesRepo:
     async def seen(self, channel: str, update_id: str) -> bool:
         if (channel, update_id) in {(c, u) for c, u, _at in self.pending.updates}:
             return True
-        return await run_inline(self.conn, processed, channel, update_id)
+        rows = await self.conn.execute_fetchall(
+            "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?",
+            (channel, update_id))
+        return bool(rows)
 
     def record(self, channel: str, update_id: str, now: datetime) -> None:
         """Remember the update as processed when the transaction commits."""

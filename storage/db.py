@@ -18,7 +18,7 @@ from typing import TypeVar
 import aiosqlite
 
 from storage.backend import postgres_url, sqlite_path
-from storage.conversations import PendingWrites, processed
+from storage.conversations import PendingWrites
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
@@ -167,9 +167,14 @@ class Batch:
         if opened:
             self._ahead = (then, ahead)
 
-    async def processed(self, channel: str, update_id: str) -> bool:
-        """Whether the update was processed already (committed before this batch)."""
-        return await run_inline(self.conn, processed, channel, update_id)
+    async def speaker(self, load: SpeakerKey) -> Speaker | None:
+        """Open the next step's savepoint now, with its loads, as a step does for the step
+        that follows it (`then`): the speaker, for a look before the step (None if the step
+        that opened it ahead loaded someone else's)."""
+        if self._ahead is None:
+            self._ahead = (load, await run_inline(self.conn, _open_step, load))
+        key, speaker = self._ahead
+        return speaker if key == load else None
 
     async def close(self) -> None:
         """Release a savepoint opened ahead for a step that did not come."""
