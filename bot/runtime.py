@@ -442,7 +442,14 @@ class Runtime:
             for event in events:
                 await self._process([event])
             return
-        await asyncio.gather(*(self._acknowledge(e) for e in events))
+        # Only button presses are acknowledged: no task for each of the others.
+        presses = [e for e in events if e.ack]
+        if presses:
+            await asyncio.gather(*(self._acknowledge(e) for e in presses))
+        else:
+            # Still a turn of the loop between batches, as the acknowledgements give: the
+            # receipts and the deliveries waiting go on (a step on SQLite never yields).
+            await asyncio.sleep(0)
         self.wake()
         if jobs:
             self.start_jobs()
