@@ -262,7 +262,7 @@ class Runtime:
         before returning with `wait` (and always when the runtime runs no background tasks).
         A lone update arriving while nothing else is waiting is processed at once instead, in
         the commit that receives it (_step_at_once)."""
-        # Nothing below waits (the hot path makes no thread hop), so the update is committed
+        # The commit makes no thread hop (nor do most steps), so the update may be committed
         # without a turn of the event loop in between: a loop that calls this and waits for
         # nothing else must yield itself (the fetch loops do).
         if events:
@@ -279,9 +279,9 @@ class Runtime:
     async def _step_at_once(self, events: list[Inbound]) -> bool:
         """Process a lone update at once, its receipt and step in one transaction, when nothing
         is waiting nor under way: it then never goes through the inbox (no row written, then
-        deleted: two commits and several turns of the event loop saved). Whether it was taken
-        care of (processed, or stored in the inbox after failing); if not, it is to be stored
-        in the inbox as usual.
+        deleted: one commit of two and several turns of the event loop saved). Whether it was
+        taken care of (processed, or stored in the inbox after failing); if not, it is to be
+        stored in the inbox as usual.
 
         Safe because the receipt is this commit: until it is in, the platform has not been
         told the update arrived and delivers it again after a crash; the processed_updates key
@@ -472,8 +472,9 @@ class Runtime:
     async def _step(self, batch: Batch, event: Inbound, key: SpeakerKey,
                     then: SpeakerKey | None, stored: bool) -> bool:
         """One event's step: its state changes and replies, with the removal of the event from
-        the inbox, in a savepoint of `batch`. Raises only if not even an apology could be
-        written (the event then stays in the inbox). Returns whether it queued a job."""
+        the inbox (if `stored` there), in a savepoint of `batch`. Raises only if not even an
+        apology could be written (the event then stays in, or goes to, the inbox). Returns
+        whether it queued a job."""
         logs.new_request(event.channel, event.update_id)
         started = time.perf_counter()
         try:
