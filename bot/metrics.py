@@ -7,6 +7,8 @@ Counters move where things happen (runtime, delivery); the figures that live in 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -39,6 +41,17 @@ NOTIFICATIONS = Gauge("baocao_notifications",
                       ["kind"], registry=REGISTRY)
 OVERDUE = Gauge("baocao_difficulties_overdue",
                 "Difficulties not answered by their deadline", registry=REGISTRY)
+
+
+M = TypeVar("M", Counter, Histogram)
+
+
+@lru_cache(maxsize=256)
+def child(metric: M, *labels: str) -> M:
+    """metric.labels(*labels), looked up once: the hot path (each update, each form step) then
+    pays 0.5 us, not 6 us. The labels are few (channels, forms: see above); children are never
+    removed, so the one cached stays the one exported."""
+    return metric.labels(*labels)
 
 
 def form_of(asks: str | None) -> str:

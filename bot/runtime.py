@@ -157,6 +157,7 @@ class Runtime:
         self._reread = True
         self._arriving: list[tuple[list[Inbound], asyncio.Future[None]]] = []
         self._committing = False  # a receipt commit is under way (see _store)
+        self._stepped_this_turn = False  # see _step_at_once
         # Polled channels: when their last poll was answered (time.monotonic), for /readyz.
         self.polled: dict[str, float] = {}
         # Set once the clock loop's first tick (which catches up what fell due while the
@@ -240,7 +241,7 @@ class Runtime:
                 tx.sessions.offer(message.contact_id, [[c.id, c.label] for c in reply.choices],
                                   now)
             if reply.asks:
-                metrics.FORM_STEPS.labels(metrics.form_of(reply.asks)).inc()
+                metrics.child(metrics.FORM_STEPS, metrics.form_of(reply.asks)).inc()
             parts = compose(reply, worker.limits if worker else ChannelLimits())
             for index, part in enumerate(parts):
                 if message.status_of is not None and index == len(parts) - 1:
@@ -258,18 +259,64 @@ class Runtime:
     async def receive(self, events: list[Inbound], wait: bool = False) -> None:
         """Store inbound events in the inbox and commit: only after this returns may the
         platform be told they were received. Then have them processed: in the background, or
-        before returning with `wait` (and always when the runtime runs no background tasks)."""
-        # Nothing below waits (the hot path makes no thread hop), so the update is committed
+        before returning with `wait` (and always when the runtime runs no background tasks).
+        A lone update arriving while nothing else is waiting is processed at once instead, in
+        the commit that receives it (_step_at_once)."""
+        # The commit makes no thread hop (nor do most steps), so the update may be committed
         # without a turn of the event loop in between: a loop that calls this and waits for
         # nothing else must yield itself (the fetch loops do).
         if events:
             for event in events:
-                metrics.UPDATES.labels(event.channel).inc()
-            await self._store(events)
+                metrics.child(metrics.UPDATES, event.channel).inc()
+            if not await self._step_at_once(events):
+                await self._store(events)
         if self.background and not wait:
-            self._inbox_wake.set()
+            if self._queues or self._reread:  # not for an update already processed
+                self._inbox_wake.set()
         else:
             await self.process_inbox()
+
+    async def _step_at_once(self, events: list[Inbound]) -> bool:
+        """Process a lone update at once, its receipt and step in one transaction, when nothing
+        is waiting nor under way: it then never goes through the inbox (no row written, then
+        deleted: one commit of two and several turns of the event loop saved). Whether it was
+        taken care of (processed, or stored in the inbox after failing); if not, it is to be
+        stored in the inbox as usual.
+
+        Safe because the receipt is this commit: until it is in, the platform has not been
+        told the update arrived and delivers it again after a crash; the processed_updates key
+        stops a second processing. Nothing of the chat can be ahead of it: no queue, no
+        receipt being committed, no inbox left to read, no batch under way. Only on a
+        database no other process shares (another's inbox may hold the chat's earlier
+        updates)."""
+        if (len(events) != 1 or self.db.shared or self._reread or self._queues
+                or self._committing or self._inbox_lock.locked() or self._stepped_this_turn):
+            return False
+        event = events[0]
+        if event.ack:  # its acknowledgement, a call to the platform, must not hold the receipt
+            return False
+        # One a turn of the event loop: updates arriving together (many people at once) go
+        # through the inbox, whose batches share one commit, and so the pages it writes.
+        self._stepped_this_turn = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        async with self._inbox_lock:
+            try:
+                jobs = await self._steps(events, stored=False)
+            except Exception:
+                # Stored and counted as a failed attempt, as in the inbox (see _process).
+                log.exception("update %s on %s could not be processed", event.update_id,
+                              event.channel)
+                await self._store(events)
+                async with self.db.transaction() as tx:
+                    await tx.inbox.failed(event.channel, event.update_id)
+                return True
+        self.wake()
+        if jobs:
+            self.start_jobs()
+        return True
+
+    def _next_turn(self) -> None:
+        self._stepped_this_turn = False
 
     async def _store(self, events: list[Inbound]) -> None:
         """Commit `events` to the inbox and queue those stored (not already waiting nor
@@ -395,19 +442,27 @@ class Runtime:
             for event in events:
                 await self._process([event])
             return
-        await asyncio.gather(*(self._acknowledge(e) for e in events))
+        # Only button presses are acknowledged: no task for each of the others.
+        presses = [e for e in events if e.ack]
+        if presses:
+            await asyncio.gather(*(self._acknowledge(e) for e in presses))
+        else:
+            # Still a turn of the loop between batches, as the acknowledgements give: the
+            # receipts and the deliveries waiting go on (a step on SQLite never yields).
+            await asyncio.sleep(0)
         self.wake()
         if jobs:
             self.start_jobs()
 
-    async def _steps(self, events: list[Inbound]) -> bool:
-        """Run the steps of `events` in one batch; whether any queued a background job."""
+    async def _steps(self, events: list[Inbound], stored: bool = True) -> bool:
+        """Run the steps of `events` in one batch; whether any queued a background job.
+        `stored`: whether they are in the inbox (each step then removes its own)."""
         keys = [(e.channel, e.user_id, e.update_id) for e in events]
         jobs = False
         async with self.db.batch() as batch:
             for index, event in enumerate(events):
                 then = keys[index + 1] if index + 1 < len(keys) else None
-                jobs |= await self._step(batch, event, keys[index], then)
+                jobs |= await self._step(batch, event, keys[index], then, stored)
         return jobs
 
     async def handle(self, event: Inbound) -> None:
@@ -415,25 +470,32 @@ class Runtime:
         await self._process([event])
 
     async def _step(self, batch: Batch, event: Inbound, key: SpeakerKey,
-                    then: SpeakerKey | None) -> bool:
+                    then: SpeakerKey | None, stored: bool) -> bool:
         """One event's step: its state changes and replies, with the removal of the event from
-        the inbox, in a savepoint of `batch`. Raises only if not even an apology could be
-        written (the event then stays in the inbox). Returns whether it queued a job."""
+        the inbox (if `stored` there), in a savepoint of `batch`. Raises only if not even an
+        apology could be written (the event then stays in, or goes to, the inbox). Returns
+        whether it queued a job."""
         logs.new_request(event.channel, event.update_id)
         started = time.perf_counter()
         try:
-            form, jobs = await self._handle(batch, event, key, then)
+            form, jobs = await self._handle(batch, event, key, then, stored)
             log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
-        metrics.HANDLED.labels(form).observe(time.perf_counter() - started)
+        metrics.child(metrics.HANDLED, form).observe(time.perf_counter() - started)
         return jobs
 
     async def _handle(self, batch: Batch, event: Inbound, key: SpeakerKey,
-                      then: SpeakerKey | None) -> tuple[str, bool]:
+                      then: SpeakerKey | None, stored: bool) -> tuple[str, bool]:
         """_step(); returns the form the event's replies ask in ('none' if none) and whether
         a job was queued."""
         form = "none"
+        if not stored:
+            speaker = await batch.speaker(key)
+            if speaker is not None and speaker.duplicate:
+                # Delivered again, and not stopped at the inbox's door (see store_inbox):
+                # dropped here, before it counts against the sender's flood limit.
+                return form, False
         now = self.clock()
         last = then is None
         text = event.text or ""
@@ -441,8 +503,9 @@ class Runtime:
                    if self.flood else "ok")
         refusal = None
         if verdict == "drop":
-            async with batch.step(None, then, commit=last) as tx:
-                tx.inbox.done(event.channel, event.update_id, now)
+            if stored:
+                async with batch.step(None, then, commit=last) as tx:
+                    tx.inbox.done(event.channel, event.update_id, now)
             return form, False
         t = self.config.translator(event.language_code)
         if verdict == "warn":
@@ -455,7 +518,8 @@ class Runtime:
                                                            self.settings.max_message_chars))
         try:
             async with batch.step(key if refusal is None else None, then, commit=last) as tx:
-                tx.inbox.done(event.channel, event.update_id, now)
+                if stored:
+                    tx.inbox.done(event.channel, event.update_id, now)
                 if refusal is not None:
                     # Ahead of the replies already queued: they would make it wait a minute.
                     messages = [Outgoing(event.channel, event.chat_id, Reply(refusal),
@@ -473,7 +537,7 @@ class Runtime:
             raise
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
-            await self._apologise(batch, event, now, last)
+            await self._apologise(batch, event, now, last, stored)
         return form, False
 
     async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
@@ -501,12 +565,14 @@ class Runtime:
             except Exception as exc:  # the spinner stops by itself; nothing else depends on it
                 log.info("could not acknowledge update %s: %s", event.update_id, exc)
 
-    async def _apologise(self, batch: Batch, event: Inbound, now: datetime, last: bool) -> None:
+    async def _apologise(self, batch: Batch, event: Inbound, now: datetime, last: bool,
+                         stored: bool) -> None:
         t = self.config.translator(event.language_code)
         text = t._("Sorry, something went wrong on our side and your last message was not "
                    "processed. Please try again; what you entered before is kept.")
         async with batch.step(commit=last) as tx:
-            tx.inbox.done(event.channel, event.update_id, now)
+            if stored:
+                tx.inbox.done(event.channel, event.update_id, now)
             if not await tx.updates.seen(event.channel, event.update_id):
                 tx.updates.record(event.channel, event.update_id, now)
             await self.write(tx, [Outgoing(event.channel, event.chat_id, Reply(text))], now)

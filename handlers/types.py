@@ -5,7 +5,7 @@ messages the outbox holds (storage/messages.py) to fit each channel's limits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from storage import jsontext
 from storage.messages import Attachment
@@ -43,8 +43,9 @@ class Inbound:
 
     def to_json(self) -> str:
         # Every field, as asdict() would give them, without its deep copy of each value (the
-        # inbox stores every update: this is on the hot path).
-        data = {f.name: getattr(self, f.name) for f in _INBOUND_FIELDS}
+        # inbox stores every update: this is on the hot path). A dataclass's instance dict
+        # holds its fields, in their order.
+        data = vars(self).copy()
         if self.attachment is not None:
             data["attachment"] = vars(self.attachment).copy()
         return jsontext.dumps(data)
@@ -63,9 +64,6 @@ class Inbound:
             return None
         head, _, rest = self.text[1:].partition(" ")
         return head.split("@")[0].lower(), rest.strip()
-
-
-_INBOUND_FIELDS = fields(Inbound)
 
 
 @dataclass(frozen=True)

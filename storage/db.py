@@ -167,6 +167,15 @@ class Batch:
         if opened:
             self._ahead = (then, ahead)
 
+    async def speaker(self, load: SpeakerKey) -> Speaker | None:
+        """Open the next step's savepoint now, with its loads, as a step does for the step
+        that follows it (`then`): the speaker, for a look before the step (None if the step
+        that opened it ahead loaded someone else's)."""
+        if self._ahead is None:
+            self._ahead = (load, await run_inline(self.conn, _open_step, load))
+        key, speaker = self._ahead
+        return speaker if key == load else None
+
     async def close(self) -> None:
         """Release a savepoint opened ahead for a step that did not come."""
         if self._ahead is not None:

@@ -36,7 +36,8 @@ async def running(tmp_path, monkeypatch):
 async def test_what_arrives_is_answered_by_the_loops_alone(running):
     runtime, sender = running
     await runtime.start([sender], background=True)
-    # A stranger writes; receive() returns once the update is stored, before it is handled.
+    # A stranger writes; receive() returns once the update is committed (a lone one is
+    # handled in that commit), and the delivery loop sends the answer.
     await runtime.receive([Inbound(CHANNEL, "1", "guest:1", "guest:1", text="xin chào")])
     await eventually(lambda: runtime.printed, "an answer printed")
     assert "mã mời" in runtime.printed[0]  # the invite code is asked for

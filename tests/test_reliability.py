@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import pytest
+
 from bot.telegram import fetch_updates
 from handlers import core
 from handlers.types import Attachment, Inbound, Outgoing, Reply
@@ -34,6 +36,75 @@ async def test_an_update_received_before_a_crash_is_processed_after_the_restart(
     await h.restart()
     await h.drain()
     assert "Đồng chí báo cáo nội dung nào?" in chat.last().text
+    async with h.runtime.db.read() as tx:
+        assert await tx.inbox.waiting() == []
+
+
+# The step taken at once is for a database that one process owns (on PostgreSQL, shared, every
+# update goes through the inbox); the statements are traced with SQLite's own callback.
+AT_ONCE = pytest.mark.sqlite_only("updates are processed at receipt on SQLite only")
+
+
+def traced(h) -> list[str]:
+    """The statements the runtime's connection runs from now on."""
+    statements: list[str] = []
+    h.runtime.db.conn._conn.set_trace_callback(statements.append)
+    return statements
+
+
+@AT_ONCE
+async def test_a_lone_update_is_processed_in_the_commit_that_receives_it(harness):
+    """Nothing else waiting: the update's step runs in its receipt's transaction, and the
+    inbox row (written, then deleted) is saved."""
+    h = harness
+    chat = await register(h, 501)
+    statements = traced(h)
+    await h.runtime.receive([Inbound("telegram", "9001", "501", "501", text="/help",
+                                     message_id=5000)])
+    assert not [s for s in statements if "inbox" in s]
+    assert statements.count("COMMIT") == 1
+    async with h.runtime.db.read() as tx:
+        assert await tx.updates.seen("telegram", "9001")
+    await h.drain()
+    assert "Các lệnh dành cho vai trò" in chat.last().text
+    # Delivered again: dropped, not answered twice.
+    await h.runtime.receive([Inbound("telegram", "9001", "501", "501", text="/help",
+                                     message_id=5000)])
+    await h.drain()
+    assert sum("Các lệnh dành cho vai trò" in t for t in chat.texts()) == 1
+
+
+@AT_ONCE
+async def test_a_lone_update_whose_step_cannot_be_written_waits_in_the_inbox(harness,
+                                                                            monkeypatch):
+    """Not even the apology could be written: the update is stored in the inbox, with the
+    failed attempt counted, and processed from there."""
+    h = harness
+    chat = await register(h, 501)
+    real_handle, real_apologise, failed = core.handle, h.runtime._apologise, []
+
+    async def handle_failing_once(event, tx, config, now):
+        if not failed:
+            failed.append(event.update_id)
+            raise RuntimeError("a bug in this step")
+        return await real_handle(event, tx, config, now)
+
+    async def apologise_failing(*args):
+        if len(failed) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        await real_apologise(*args)
+
+    monkeypatch.setattr(core, "handle", handle_failing_once)
+    monkeypatch.setattr(h.runtime, "_apologise", apologise_failing)
+    statements = traced(h)
+    await h.runtime.receive([Inbound("telegram", "9001", "501", "501", text="/help",
+                                     message_id=5000)])
+    assert failed == ["9001"]
+    assert any(s.startswith("INSERT INTO inbox") for s in statements)
+    assert any(s.startswith("UPDATE inbox SET attempts") for s in statements)
+    await h.drain()
+    assert "Các lệnh dành cho vai trò" in chat.last().text
+    assert [t for t in chat.texts() if "hệ thống gặp sự cố" in t] == []
     async with h.runtime.db.read() as tx:
         assert await tx.inbox.waiting() == []
 
