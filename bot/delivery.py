@@ -198,7 +198,7 @@ class DeliveryWorker:
         self._recorded: set[int] = set()
         self._inflight_chats: set[str] = set()
         # Chats whose rows the current (or last) pass left waiting: when a send to one of
-        # them ends, another pass may send the next (see _more_to_send).
+        # them ends, another pass may send the next (see _record).
         self._waiting_chats: set[str] = set()
         self._outcomes: list[tuple[OutboxRow, Outcome]] = []
         self._recording = False  # a send is committing the outcomes (see _finish)
@@ -367,6 +367,14 @@ class DeliveryWorker:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
         retries = [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"]
         given_up = [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")]
+        # Whether a pass may now send something it could not before: a retry changes when the
+        # next row falls due, and a chat freed may have its next row waiting (a chat's later
+        # rows are not read while its head is in flight). Not a whole pass for every reply,
+        # most of which leave their chat with nothing waiting: the outbox is asked which of
+        # these chats have rows waiting, in the transaction that records the outcomes.
+        chats = sorted({row.chat_id for row, _o in batch})
+        more = bool(retries or given_up) or any(c in self._waiting_chats for c in chats)
+        ask = [] if more else chats
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as tx:
@@ -374,6 +382,8 @@ class DeliveryWorker:
                     for row, outcome in batch:
                         if outcome[0] == "unreachable":
                             await tx.contacts.set_reachable(row.channel, row.chat_id, False)
+                    if ask:
+                        more = bool(await tx.outbox.chats_waiting(self.sender.channel, ask))
                 break
             except Exception:
                 # Not recorded: the rows stay pending, and unclaimed they would be sent again.
@@ -383,6 +393,8 @@ class DeliveryWorker:
                 log.exception("could not record the outcome of %s outbox rows (try %s of %s)",
                               len(batch), attempt, RECORD_ATTEMPTS)
                 await asyncio.sleep(RECORD_PAUSE)
+        else:
+            more = True  # the rows are still pending: a pass sends them again
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
@@ -391,7 +403,7 @@ class DeliveryWorker:
             self._slots.release()
         for row, _o in batch:
             self._inflight_chats.discard(row.chat_id)
-        if await self._more_to_send(batch):
+        if more or any(chat in self._waiting_chats for chat in chats):
             self.wake()
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
         if failed and self.on_failed is not None:
@@ -399,23 +411,6 @@ class DeliveryWorker:
                 await self.on_failed(failed)
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
-
-    async def _more_to_send(self, batch: list[tuple[OutboxRow, Outcome]]) -> bool:
-        """Whether a pass may now send something it could not before: the next row of a chat
-        freed (a chat's later rows are not read while its head waits, so the outbox is asked
-        which of them have any), or a retry that changes when the next row falls due. Not a
-        whole pass for every reply, most of which leave their chat with nothing waiting."""
-        if any(outcome[0] != "sent" for _row, outcome in batch):
-            return True
-        chats = sorted({row.chat_id for row, _o in batch})
-        if any(chat in self._waiting_chats for chat in chats):
-            return True
-        try:
-            async with self.db.read() as tx:
-                return bool(await tx.outbox.chats_waiting(self.sender.channel, chats))
-        except Exception:  # a pass will tell
-            log.exception("could not read which chats have messages waiting")
-            return True
 
     def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
         """`why`: the metrics' outcome, "retried" or "429"."""

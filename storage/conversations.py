@@ -300,6 +300,13 @@ def _chats_waiting(conn: sqlite3.Connection, channel: str, chat_ids: list[str]) 
         (channel, *chat_ids)).fetchall()}
 
 
+def _write_then_chats_waiting(conn: sqlite3.Connection, pending: PendingWrites, channel: str,
+                              chat_ids: list[str]) -> set[str]:
+    if pending:
+        pending.write(conn)
+    return _chats_waiting(conn, channel, chat_ids)
+
+
 class OutboxRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
         self.conn = conn
@@ -348,8 +355,11 @@ class OutboxRepo:
         return await run_inline(self.conn, _due_and_next, channel, iso(now), limit, skip)
 
     async def chats_waiting(self, channel: str, chat_ids: list[str]) -> set[str]:
-        """Those of these chats that have messages waiting to go."""
-        return await run_inline(self.conn, _chats_waiting, channel, chat_ids)
+        """Those of these chats that have messages waiting to go, counting what this
+        transaction wrote (written first, in the same call: a delivery worker asks right after
+        recording outcomes, before the commit)."""
+        return await run_inline(self.conn, _write_then_chats_waiting, self.pending, channel,
+                                chat_ids)
 
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
