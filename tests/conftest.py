@@ -14,7 +14,7 @@ import pytest
 from bot.settings import Settings, load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from locales.i18n import translator
-from storage.backend import TEST_RUN_ENV, TEST_SERVER_ENV
+from storage.backend import TEST_RUN_ENV, TEST_SERVER_ENV, TEST_TEMPLATE_ENV
 from storage.db import Database
 from tests.telegram_fakes import FakeClock, Harness
 
@@ -33,6 +33,7 @@ SETTING_NAMES = [name.upper() for name, field in Settings.model_fields.items()
 # The whole suite on PostgreSQL: BAOCAO_TEST_DATABASE=postgresql://postgres@127.0.0.1:5432/
 # makes every database a test opens (by its SQLite path) a fresh PostgreSQL database, dropped
 # after the test (storage/backend.py). Tests marked sqlite_only say why they cannot apply.
+# The migrations run once per session, into a template each fresh database is copied from.
 PG_SERVER = os.environ.get("BAOCAO_TEST_DATABASE", "").rstrip("/")
 
 
@@ -46,7 +47,16 @@ def pytest_configure(config):
         pytest.exit(f"BAOCAO_TEST_DATABASE: no PostgreSQL server answers at "
                     f"{PG_SERVER.split('@')[-1]} ({exc})", returncode=2)
     os.environ[TEST_SERVER_ENV] = PG_SERVER
-    os.environ[TEST_RUN_ENV] = secrets.token_hex(4)
+    # Each process of the run (each pytest-xdist worker) its own: the databases dropped after
+    # a test are those of its own process only.
+    run = os.environ[TEST_RUN_ENV] = secrets.token_hex(4)
+    os.environ[TEST_TEMPLATE_ENV] = f"baocao_template_{run}"
+    asyncio.run(_make_template())
+
+
+def pytest_unconfigure(config):
+    if PG_SERVER and TEST_TEMPLATE_ENV in os.environ:
+        asyncio.run(_drop_template())
 
 
 def pytest_report_header(config):
@@ -68,6 +78,29 @@ def pytest_collection_modifyitems(config, items):
 async def _probe_server() -> None:
     import asyncpg
     await (await asyncpg.connect(PG_SERVER + "/postgres", timeout=5)).close()
+
+
+async def _make_template() -> None:
+    """The database every fresh test database at the latest version is copied from."""
+    import asyncpg
+    name = os.environ[TEST_TEMPLATE_ENV]
+    admin = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    # Closed before use: PostgreSQL copies a template only while nobody is connected to it.
+    await (await Database(f"{PG_SERVER}/{name}").open()).close()
+
+
+async def _drop_template() -> None:
+    import asyncpg
+    admin = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{os.environ.pop(TEST_TEMPLATE_ENV)}" '
+                            "WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 async def _drop_test_databases() -> None:
