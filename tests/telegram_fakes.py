@@ -173,6 +173,11 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
+# Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
+UNPACED = {"per_second": 10_000, "chat_per_second": 10_000, "chat_burst": 10_000,
+           "group_per_minute": 600_000, "group_burst": 10_000}
+
+
 @dataclass
 class Harness:
     """The real Application and Runtime on a real SQLite file, driven offline."""
@@ -185,10 +190,7 @@ class Harness:
     think_seconds: float = 2.0
     # Other channels' senders (Zalo), started with the Telegram one.
     extra_senders: list = field(default_factory=list)
-    # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
-    limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
-        per_second=10_000, chat_per_second=10_000, chat_burst=10_000, group_per_minute=600_000,
-        group_burst=10_000))
+    limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(**UNPACED))
 
     async def start(self) -> Harness:
         self.runtime = Runtime(self.settings, self.clock)
