@@ -218,10 +218,13 @@ class Harness:
         await self.drain()
 
     async def tick_at(self, moment: datetime) -> None:
-        """Set the clock, run the clock tick, and let what it sent go out."""
+        """Set the clock, run the clock tick, and let what it sent go out, the background jobs
+        it started included (a digest's chart): a chart still being drawn when the test goes on
+        would arrive after later answers, or find its file gone at the next tick's clean-up."""
         self.clock.now = moment
         await self.runtime.tick()
-        await self.drain()
+        await self.drain()  # first what the tick wrote, as the running bot sends it at once
+        await self.jobs_done()
 
     async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)
