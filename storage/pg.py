@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import asyncpg
 from greenlet import getcurrent, greenlet
 
-from storage.backend import is_postgres, postgres_url
+from storage.backend import TEST_TEMPLATE_ENV, is_postgres, postgres_url
 from storage.db import Contention, Database, SchemaTooNewError, now_iso
 from storage.dialect import Translated, to_postgres
 
@@ -480,7 +480,7 @@ def _pool(url: str) -> Any:
         "application_name": f"baocao pid {os.getpid()}"})
 
 
-async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
+async def _connect_or_create(url: str, create: bool, template: str | None) -> asyncpg.Pool:
     try:
         return await _pool(url)
     except asyncpg.InvalidCatalogNameError:
@@ -489,7 +489,8 @@ async def _connect_or_create(url: str, create: bool) -> asyncpg.Pool:
     base, name = url.rsplit("/", 1)
     admin = await asyncpg.connect(base + "/postgres")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"'
+                            + (f' TEMPLATE "{template}"' if template else ""))
     except asyncpg.DuplicateDatabaseError:
         pass  # another process of the same test made it first
     finally:
@@ -526,7 +527,10 @@ class PgDatabase(Database):
         return self._raw
 
     async def open(self, migrate_to: int | None = None) -> PgDatabase:
-        self.pool = await _connect_or_create(self.url, self._create)
+        # A test database wanted at the latest version starts as the test session's migrated
+        # copy (storage.backend); one wanted at an older version is migrated from empty.
+        template = os.environ.get(TEST_TEMPLATE_ENV) if migrate_to is None else None
+        self.pool = await _connect_or_create(self.url, self._create, template)
         try:
             self._raw = await self.pool.acquire()
             await self.migrate(migrate_to)

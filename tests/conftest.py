@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ import pytest
 from bot.settings import Settings, load_settings
 from bot.units_file import SAMPLE_UNITS, read_units_file
 from locales.i18n import translator
-from storage.backend import TEST_RUN_ENV, TEST_SERVER_ENV
+from storage.backend import TEST_RUN_ENV, TEST_SERVER_ENV, TEST_TEMPLATE_ENV
 from storage.db import Database
 from tests.telegram_fakes import FakeClock, Harness
 
@@ -33,11 +34,13 @@ SETTING_NAMES = [name.upper() for name, field in Settings.model_fields.items()
 # The whole suite on PostgreSQL: BAOCAO_TEST_DATABASE=postgresql://postgres@127.0.0.1:5432/
 # makes every database a test opens (by its SQLite path) a fresh PostgreSQL database, dropped
 # after the test (storage/backend.py). Tests marked sqlite_only say why they cannot apply.
+# The migrations run once per session, into a template each fresh database is copied from.
 PG_SERVER = os.environ.get("BAOCAO_TEST_DATABASE", "").rstrip("/")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason): the test checks SQLite itself")
+    config.addinivalue_line("markers", "alone(reason): no other test runs alongside (xdist)")
     if not PG_SERVER:
         return
     try:
@@ -46,6 +49,8 @@ def pytest_configure(config):
         pytest.exit(f"BAOCAO_TEST_DATABASE: no PostgreSQL server answers at "
                     f"{PG_SERVER.split('@')[-1]} ({exc})", returncode=2)
     os.environ[TEST_SERVER_ENV] = PG_SERVER
+    # Each process of the run (each pytest-xdist worker) has its own: the databases dropped
+    # after a test are those of its own process only.
     os.environ[TEST_RUN_ENV] = secrets.token_hex(4)
 
 
@@ -70,24 +75,69 @@ async def _probe_server() -> None:
     await (await asyncpg.connect(PG_SERVER + "/postgres", timeout=5)).close()
 
 
-async def _drop_test_databases() -> None:
+async def _make_template(name: str) -> None:
+    import asyncpg
+    admin = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    # Closed before use: PostgreSQL copies a template only while nobody is connected to it.
+    await (await Database(f"{PG_SERVER}/{name}").open()).close()
+
+
+async def _drop_databases(pattern: str) -> None:
     import asyncpg
     admin = await asyncpg.connect(PG_SERVER + "/postgres")
     try:
         names = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                  f"baocao_t_{os.environ[TEST_RUN_ENV]}_%")
+                                  pattern)
         for (name,) in names:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pg_template():
+    """On PostgreSQL, the database every fresh test database at the latest version is copied
+    from, migrated once per session (per process: made where tests run, not in the
+    pytest-xdist controller)."""
+    if not PG_SERVER:
+        yield
+        return
+    name = os.environ[TEST_TEMPLATE_ENV] = f"baocao_template_{os.environ[TEST_RUN_ENV]}"
+    asyncio.run(_make_template(name))
+    yield
+    del os.environ[TEST_TEMPLATE_ENV]
+    asyncio.run(_drop_databases(name))
+
+
 @pytest.fixture(autouse=True)
-def pg_databases():
+def pg_databases(pg_template):
     """On PostgreSQL, drop the databases the test made."""
     yield
     if PG_SERVER:
-        asyncio.run(_drop_test_databases())
+        asyncio.run(_drop_databases(f"baocao_t_{os.environ[TEST_RUN_ENV]}_%"))
+
+
+@pytest.fixture(autouse=True)
+def alone_when_marked(request, tmp_path_factory):
+    """With pytest-xdist (`-n 2`: two tests at a time), a test marked alone runs while no other
+    test does: it holds the room's lock exclusively, every other test holds it shared. Such a
+    test times real processes against each other and is sized for a 2-core machine of its own.
+    The gate keeps the next shared tests from overtaking an alone test that waits."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
+    with open(shared / "alone.gate", "a") as gate, open(shared / "alone.room", "a") as room:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # the locks go with the files when they close
 
 
 @pytest.fixture(autouse=True)

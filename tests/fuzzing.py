@@ -663,11 +663,11 @@ def _option_towards(form: Form, current: dict, target: int) -> str:
 # Running it
 
 def _fuzz_state(loop: asyncio.AbstractEventLoop, world: World, state: State, stats: Stats,
-                per_state: int, max_inputs: int, base_seed: int) -> None:
+                per_state: int, inputs: st.SearchStrategy[list[Event]], base_seed: int) -> None:
     @seed(base_seed + zlib.crc32(state.label.encode()))
     @settings(max_examples=per_state, deadline=None, database=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
-    @given(st.lists(events(), min_size=1, max_size=max_inputs))
+    @given(inputs)
     def fuzz_state(inputs: list[Event]) -> None:
         loop.run_until_complete(world.example(state, inputs, stats))
 
@@ -681,12 +681,14 @@ def run(folder: Path, per_state: int, max_inputs: int = 3, base_seed: int = 0,
     Reproducible: each state's examples come from a seed of its own name and `base_seed`."""
     loop = asyncio.new_event_loop()
     stats = Stats()
+    # One strategy for every state: Hypothesis validates a strategy on its first use only.
+    inputs = st.lists(events(), min_size=1, max_size=max_inputs)
     world = loop.run_until_complete(World.create(folder))
     try:
         for state in build_states():
             if state.role not in roles:
                 continue
-            _fuzz_state(loop, world, state, stats, per_state, max_inputs, base_seed)
+            _fuzz_state(loop, world, state, stats, per_state, inputs, base_seed)
             if progress is not None:
                 progress(state, stats)
     finally:

@@ -173,6 +173,11 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
+# Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
+UNPACED = {"per_second": 10_000, "chat_per_second": 10_000, "chat_burst": 10_000,
+           "group_per_minute": 600_000, "group_burst": 10_000}
+
+
 @dataclass
 class Harness:
     """The real Application and Runtime on a real SQLite file, driven offline."""
@@ -185,10 +190,7 @@ class Harness:
     think_seconds: float = 2.0
     # Other channels' senders (Zalo), started with the Telegram one.
     extra_senders: list = field(default_factory=list)
-    # Conversation tests are not about rate limits (tests/test_delivery.py is): let them run fast.
-    limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(
-        per_second=10_000, chat_per_second=10_000, chat_burst=10_000, group_per_minute=600_000,
-        group_burst=10_000))
+    limits: ChannelLimits = field(default_factory=lambda: ChannelLimits(**UNPACED))
 
     async def start(self) -> Harness:
         self.runtime = Runtime(self.settings, self.clock)
@@ -216,10 +218,13 @@ class Harness:
         await self.drain()
 
     async def tick_at(self, moment: datetime) -> None:
-        """Set the clock, run the clock tick, and let what it sent go out."""
+        """Set the clock, run the clock tick, and let what it sent go out, the background jobs
+        it started included (a digest's chart): a chart still being drawn when the test goes on
+        would arrive after later answers, or find its file gone at the next tick's clean-up."""
         self.clock.now = moment
         await self.runtime.tick()
-        await self.drain()
+        await self.drain()  # first what the tick wrote, as the running bot sends it at once
+        await self.jobs_done()
 
     async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)

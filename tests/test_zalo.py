@@ -8,6 +8,7 @@ import json
 import signal
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -30,7 +31,7 @@ from locales.i18n import translator
 from storage.messages import Text
 from storage.models import Role
 from tests.loopback import eventually, free_port, post_json
-from tests.telegram_fakes import FakeClock, Harness, invite, register
+from tests.telegram_fakes import UNPACED, FakeClock, Harness, invite, register
 from tests.test_web import Web
 
 TOKEN = "12345:ZALO-TEST"
@@ -138,6 +139,8 @@ async def both(tmp_path):
     h.fake, h.zalo_url = fake, f"http://127.0.0.1:{h_port}"
     # Zalo's sender starts with the runtime; its poller needs the runtime to hand events to.
     h.zalo = ZaloChannel(settings, runtime=None)
+    # Zalo's sizes, without its pace (a second between messages to one chat), as on Telegram.
+    h.zalo.sender.limits = replace(h.zalo.sender.limits, **UNPACED)
     h.extra_senders = [h.zalo.sender]
     await h.start()
     h.zalo.runtime = h.runtime

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.faults.scenario import (
     Profile,
     broadcast_under_kills,
@@ -21,6 +23,7 @@ SIGTERM = Profile(officers=0, recipients=60, broadcast_kills=1, patience=12.0, s
                   graceful=True)
 
 
+@pytest.mark.alone("real bot processes killed on a timetable, sized for two cores")
 async def test_nothing_lost_nothing_twice_nothing_in_the_wrong_field(tmp_path):
     folders = [tmp_path / name for name in ("forms", "broadcast", "replay", "sigterm")]
     for folder in folders:

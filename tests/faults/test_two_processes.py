@@ -157,6 +157,7 @@ def _trace_unanswered(url: str, fake: FakeTelegram, officers: list, killed_at: f
     return notes
 
 
+@pytest.mark.alone("real bot processes killed on a timetable, sized for two cores")
 async def test_two_processes_share_one_postgresql_database_through_a_kill(tmp_path):
     profile = Profile(officers=PEOPLE, patience=25.0, seed=19)
     url = await _database()
