@@ -554,6 +554,11 @@ class PgDatabase(Database):
             self._duties = {}
             if self._raw is not None:
                 raw, self._raw = self._raw, None
+                if raw.is_in_transaction():
+                    # A task stopped in the middle of a transaction (Ctrl-C during a clock
+                    # tick) left it open: dropping the connection has PostgreSQL roll it
+                    # back, where releasing it would print asyncpg's warning to stderr.
+                    raw.terminate()
                 await pool.release(raw)
             await pool.close()
 
