@@ -134,7 +134,7 @@ async def main() -> None:
                                  telegram_bot_token="1:BENCH",
                                  telegram_base_url=f"http://127.0.0.1:{port}/bot")
         runtime = Runtime(settings)
-        app = build_application(settings, runtime)
+        app = build_application(settings)
         await start_channel(app, runtime, background=False)
         now = datetime.now(UTC)
         async with runtime.db.transaction() as tx:

@@ -39,7 +39,7 @@ from telegram.ext import (  # noqa: E402
 from bot.delivery import ChannelLimits  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.telegram import build_application, start_channel, to_inbound  # noqa: E402
+from bot.telegram import build_application, receive, start_channel  # noqa: E402
 from handlers import core, forms  # noqa: E402
 from handlers.forms import Form, Kind, Question  # noqa: E402
 from locales.i18n import N_  # noqa: E402
@@ -74,7 +74,7 @@ core.action(core.Action("bench", N_("Help"), N_("Help"), frozenset({Role.OFFICER
 
 
 def raw_update(update_id: int, user_id: int, text: str) -> dict:
-    """The JSON Telegram would post, parsed below exactly as in production."""
+    """The JSON Telegram would post; each side reads it as its own production path does."""
     message = {"message_id": update_id, "date": 1_773_000_000,
                "chat": {"id": user_id, "type": "private", "first_name": "Cán bộ"},
                "from": {"id": user_id, "is_bot": False, "first_name": "Cán bộ",
@@ -113,20 +113,27 @@ class Replies(RecordingRequest):
             queue.put_nowait(None)
 
 
-Feed = Callable[[Update], Awaitable[object]]
+# Takes an update as Telegram posts it (JSON) and returns once the update is received.
+Feed = Callable[[dict], Awaitable[object]]
 
 
-def production_feed(runtime: Runtime) -> Feed:
+def production_feed(app: Application, runtime: Runtime) -> Feed:
     """How our fetch loop and webhook hand an update over (bot/telegram.py): read it, commit it
     to the inbox; processing and delivery run in the background."""
-    async def feed(update: Update) -> None:
-        event = to_inbound(update)
-        if event is not None:
-            await runtime.receive([event])
+    async def feed(update: dict) -> None:
+        await receive(app, runtime, [update])
     return feed
 
 
-async def run_users(app: Application, request: Replies, feed: Feed, users: int, forms_each: int,
+def in_memory_feed(app: Application) -> Feed:
+    """How python-telegram-bot's own webhook and updater hand an update over: build its
+    `Update`, which its handlers need, and process it."""
+    async def feed(update: dict) -> None:
+        await app.process_update(Update.de_json(update, app.bot))
+    return feed
+
+
+async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
                     wait_for_reply: bool) -> tuple[int, float, list[float], list[float]]:
     """`users` people at once, each filling the form `forms_each` times and reading each answer
     before typing the next: (steps, seconds, receipt latencies, reply latencies). The receipt is
@@ -140,7 +147,7 @@ async def run_users(app: Application, request: Replies, feed: Feed, users: int, 
         arrived = request.arrived.setdefault(user_id, asyncio.Queue())
         for _ in range(forms_each):
             for text in STEPS:
-                update = Update.de_json(raw_update(next(ids), user_id, text), app.bot)
+                update = raw_update(next(ids), user_id, text)
                 began = time.perf_counter()
                 await feed(update)
                 receipts.append(time.perf_counter() - began)
@@ -189,7 +196,7 @@ async def bench_durable(folder: Path, users: int, forms_each: int) -> Result:
     settings = durable_settings(folder, "bench.db")
     runtime = Runtime(settings, FakeClock(NOW))
     request = Replies()
-    app = build_application(settings, runtime, request)
+    app = build_application(settings, request)
     await start_channel(app, runtime, limits=UNLIMITED, background=True)
     # People write once the program has started: its first clock tick (tens of milliseconds
     # of clock jobs holding the database, which the receipts queue behind) comes once at
@@ -197,7 +204,7 @@ async def bench_durable(folder: Path, users: int, forms_each: int) -> Result:
     await runtime.ticked.wait()
     async with runtime.db.transaction() as tx:
         await register(tx, users)
-    steps, seconds, receipts, replies = await run_users(app, request, production_feed(runtime),
+    steps, seconds, receipts, replies = await run_users(request, production_feed(app, runtime),
                                                         users, forms_each, True)
     sent = len(request.sent())
     await runtime.stop()
@@ -250,7 +257,7 @@ async def bench_conversation_handler(users: int, forms_each: int) -> Result:
         fallbacks=[]))
     await app.initialize()
     # The reply is sent inside process_update: its receipt is its reply.
-    steps, seconds, receipts, replies = await run_users(app, request, app.process_update, users,
+    steps, seconds, receipts, replies = await run_users(request, in_memory_feed(app), users,
                                                         forms_each, False)
     sent = len(request.sent())
     await app.shutdown()
@@ -259,11 +266,11 @@ async def bench_conversation_handler(users: int, forms_each: int) -> Result:
 
 async def leave_half_way(h: Harness, count: int, first_user: int) -> None:
     """`count` people start the form and answer its first question, then go quiet."""
-    feed = production_feed(h.runtime)
+    feed = production_feed(h.app, h.runtime)
     ids = itertools.count(first_user * 10)
     for text in STEPS[:2]:
         for user in range(count):
-            await feed(Update.de_json(raw_update(next(ids), first_user + user, text), h.app.bot))
+            await feed(raw_update(next(ids), first_user + user, text))
     await h.drain()
 
 

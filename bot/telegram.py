@@ -21,9 +21,9 @@ from telegram import (
     InputMediaDocument,
     InputMediaPhoto,
     MenuButtonWebApp,
-    Update,
     WebAppInfo,
 )
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -34,7 +34,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 from telegram.request import BaseRequest
 
 from bot import health
@@ -58,46 +58,54 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
+# A long poll's read may take this much longer than the poll itself before it is given up.
+POLL_READ_MARGIN_SECONDS = 10
 # What stops the channel from starting: a wrong token, or Telegram out of reach.
 START_ERRORS: tuple[type[Exception], ...] = (InvalidToken, NetworkError)
 
 
-def to_inbound(update: Update) -> Inbound | None:
-    """The channel-neutral event for a Telegram update, or None for updates we do not handle."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
+def to_inbound(update: dict, bot: Bot) -> Inbound | None:
+    """The channel-neutral event for an update as Telegram posts it (JSON), or None for updates
+    we do not handle. Read from the JSON itself, not through python-telegram-bot's `Update`:
+    building its objects cost more than the rest of a receipt (and than a form step's SQL),
+    and every update pays it; only a pressed message's text is rendered by python-telegram-bot
+    (its entities as HTML)."""
+    query = update.get("callback_query")
+    message = update.get("message") if query is None else query.get("message")
+    if query is None and message is None:
+        return None  # an update kind we do not ask for (ALLOWED_UPDATES)
+    user = (query or message).get("from")
+    chat = message.get("chat") if message is not None else None
+    if user is None or chat is None or user.get("is_bot"):
         return None
-    common = {"channel": CHANNEL, "update_id": str(update.update_id), "user_id": str(user.id),
-              "chat_id": str(chat.id), "is_group": chat.type in ("group", "supergroup"),
-              "language_code": user.language_code, "name": user.full_name}
-    query = update.callback_query
+    name = " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
+    common = {"channel": CHANNEL, "update_id": str(update["update_id"]),
+              "user_id": str(user["id"]), "chat_id": str(chat["id"]),
+              "is_group": chat.get("type") in ("group", "supergroup"),
+              "language_code": user.get("language_code"), "name": name}
     if query is not None:
-        message = query.message
-        label = None
-        if message is not None and getattr(message, "reply_markup", None):
-            for row in message.reply_markup.inline_keyboard:
-                for button in row:
-                    if button.callback_data == query.data:
-                        label = button.text
-        return Inbound(**common, choice=query.data or "",
-                       pressed_message_id=str(message.message_id) if message else None,
-                       pressed_message_text=getattr(message, "text_html", None),
-                       pressed_label=label, ack=query.id)
-    message = update.message
-    if message is None:
-        return None
-    common["message_id"] = message.message_id
-    if message.reply_to_message is not None:
-        common["reply_to"] = message.reply_to_message.message_id
-    if message.text is not None:
-        return Inbound(**common, text=message.text)
-    if message.photo:
-        return Inbound(**common, attachment=Attachment("photo", message.photo[-1].file_id))
-    if message.document is not None:
-        return Inbound(**common, attachment=Attachment("document", message.document.file_id,
-                                                       message.document.file_name))
-    if message.new_chat_members or message.left_chat_member or message.group_chat_created:
+        data = query.get("data") or ""
+        buttons = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        label = next((button.get("text") for row in buttons for button in row
+                      if button.get("callback_data") == data), None)
+        # An inaccessible message (date 0: too old for the bot to read) has no text.
+        text = (TelegramMessage.de_json(message, bot).text_html
+                if message.get("date") and message.get("text") is not None else None)
+        return Inbound(**common, choice=data, pressed_message_id=str(message["message_id"]),
+                       pressed_message_text=text, pressed_label=label, ack=str(query["id"]))
+    common["message_id"] = message["message_id"]
+    if message.get("reply_to_message") is not None:
+        common["reply_to"] = message["reply_to_message"]["message_id"]
+    if message.get("text") is not None:
+        return Inbound(**common, text=message["text"])
+    if message.get("photo"):
+        return Inbound(**common, attachment=Attachment("photo", message["photo"][-1]["file_id"]))
+    document = message.get("document")
+    if document is not None:
+        return Inbound(**common, attachment=Attachment("document", document["file_id"],
+                                                       document.get("file_name")))
+    if (message.get("new_chat_members") or message.get("left_chat_member")
+            or message.get("group_chat_created")):
         return None  # service messages in groups
     return Inbound(**common, unsupported=True)
 
@@ -225,24 +233,32 @@ class TelegramSender:
         return last
 
 
-def build_application(settings: Settings, runtime: Runtime,
-                      request: BaseRequest | None = None) -> Application:
-    """The python-telegram-bot Application wired to our runtime: no ConversationHandler, no
-    persistence (conversation state lives in our database) and no Updater: updates come from
-    our own fetch loop or webhook, which confirm them only once they are in the inbox."""
+def build_application(settings: Settings, request: BaseRequest | None = None) -> Application:
+    """The python-telegram-bot Application: its Bot and request layer only. No handlers, no
+    ConversationHandler, no persistence (conversation state lives in our database) and no
+    Updater: updates come from our own fetch loop or webhook (receive()), which confirm them
+    only once they are in the inbox."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     builder = Application.builder().token(token).base_url(settings.telegram_base_url).updater(None)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    app = builder.build()
+    return builder.build()
 
-    async def on_update(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        event = to_inbound(update)
+
+async def receive(app: Application, runtime: Runtime, updates: list[dict]) -> None:
+    """Hand updates as Telegram posts them (the fetch loop's, the webhook's) to the runtime,
+    which commits them to the inbox before this returns. An update that cannot be read is
+    left out with a warning: asking Telegram for it again would bring the same bytes."""
+    events = []
+    for update in updates:
+        try:
+            event = to_inbound(update, app.bot)
+        except (AttributeError, KeyError, LookupError, TypeError, ValueError):
+            log.warning("an update that could not be read was ignored")
+            continue
         if event is not None:
-            await runtime.receive([event])
-
-    app.add_handler(TypeHandler(Update, on_update))
-    return app
+            events.append(event)
+    await runtime.receive(events)
 
 
 async def start_channel(app: Application, runtime: Runtime, others: list[Sender] | None = None,
@@ -267,10 +283,14 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
         # loop would wait (receive() commits without a thread hop).
         await asyncio.sleep(0)
         try:
-            updates = await app.bot.get_updates(offset=offset, timeout=poll_seconds,
-                                                allowed_updates=ALLOWED_UPDATES)
+            # Bot._post, as the sender's calls: the updates as JSON, not python-telegram-bot's
+            # objects (see to_inbound); the read waits out the long poll.
+            updates = await app.bot._post(
+                "getUpdates", {"offset": offset, "timeout": poll_seconds,
+                               "allowed_updates": ALLOWED_UPDATES},
+                read_timeout=poll_seconds + POLL_READ_MARGIN_SECONDS)
             runtime.alive(CHANNEL)
-            await runtime.receive([e for e in map(to_inbound, updates) if e is not None])
+            await receive(app, runtime, updates)
         except (InvalidToken, Forbidden):
             raise
         except Exception as exc:  # the network, Telegram or the database: try again shortly
@@ -280,7 +300,7 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
             continue
         failures = 0
         if updates:
-            offset = updates[-1].update_id + 1
+            offset = updates[-1]["update_id"] + 1
 
 
 def webhook_app(app: Application, runtime: Runtime, path: str,
@@ -295,13 +315,13 @@ def webhook_app(app: Application, runtime: Runtime, path: str,
                 self.set_status(403)
                 return
             try:
-                update = Update.de_json(json.loads(self.request.body), app.bot)
-            except Exception:  # well signed but unreadable: nothing to retry
+                update = json.loads(self.request.body)
+            except ValueError:  # well signed but unreadable: nothing to retry
+                update = None
+            if not isinstance(update, dict):
                 log.warning("webhook: an update that could not be read was ignored")
                 return
-            event = to_inbound(update) if update is not None else None
-            if event is not None:
-                await runtime.receive([event])  # an error here answers 500: Telegram retries
+            await receive(app, runtime, [update])  # an error here answers 500: Telegram retries
 
     return tornado.web.Application([(f"/{path.strip('/')}", Webhook)])
 
@@ -310,7 +330,7 @@ async def serve(settings: Settings, runtime: Runtime, also=None,
                 request: BaseRequest | None = None, stop: asyncio.Event | None = None) -> None:
     """Run the bot on Telegram until SIGINT or SIGTERM (or `stop`): long polling, or a webhook
     when configured (`also`: another channel started and stopped with it)."""
-    app = build_application(settings, runtime, request)
+    app = build_application(settings, request)
     await start_channel(app, runtime, [also.sender] if also else None)
     if also is not None:
         await also.start()

@@ -16,7 +16,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def post_json(url: str, body: dict, headers: dict[str, str]) -> int:
+def post_json(url: str, body: object, headers: dict[str, str]) -> int:
     """POST a JSON body; return the HTTP status (errors included)."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", **headers})

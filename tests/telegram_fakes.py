@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.delivery import ChannelLimits
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.telegram import build_application, start_channel
+from bot.telegram import build_application, receive, start_channel
 from storage.models import Role
 from tests.telegram_html import refusal
 
@@ -194,7 +193,7 @@ class Harness:
 
     async def start(self) -> Harness:
         self.runtime = Runtime(self.settings, self.clock)
-        self.app = build_application(self.settings, self.runtime, self.request)
+        self.app = build_application(self.settings, self.request)
         await start_channel(self.app, self.runtime, self.extra_senders, self.limits,
                             background=False)
         return self
@@ -228,8 +227,7 @@ class Harness:
 
     async def feed(self, data: dict, drain: bool = True) -> None:
         self.clock.advance(seconds=self.think_seconds)
-        update = Update.de_json(data, self.app.bot)
-        await self.app.process_update(update)
+        await receive(self.app, self.runtime, [data])  # as the fetch loop and webhook do
         if drain:
             await self.drain()
 

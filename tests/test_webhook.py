@@ -16,7 +16,7 @@ from tests.loopback import free_port, post_json
 from tests.telegram_fakes import FakeClock, Harness, RecordingRequest
 
 
-def post(url: str, body: dict, secret: str | None) -> int:
+def post(url: str, body: object, secret: str | None) -> int:
     header = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
     return post_json(url, body, header)
 
@@ -41,6 +41,8 @@ async def test_webhook_refuses_a_wrong_secret(tmp_path):
         update = Harness(settings, clock).chat(77).message(text="xin chào")
         assert await asyncio.to_thread(post, url, update, "wrong") == 403
         assert await asyncio.to_thread(post, url, update, None) == 403
+        # Well signed but not an update: confirmed (sending it again would not help), ignored.
+        assert await asyncio.to_thread(post, url, ["not", "an update"], "s3cret") == 200
         assert await asyncio.to_thread(post, url, update, "s3cret") == 200
         # The 200 came after the commit: the update is in the database already.
         stored = query(tmp_path / "bot.db", "SELECT (SELECT COUNT(*) FROM inbox) + "
