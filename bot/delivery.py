@@ -344,9 +344,9 @@ class DeliveryWorker:
         """Commit the outcome at once (group commit: a send that finds no commit under way
         writes every outcome waiting, again until none is left; the others leave theirs to
         it), then free the rows and their chats."""
-        metrics.SENDS.labels(self.sender.channel, {"sent": "sent", "unreachable": "blocked",
-                                                   "failed": "failed"}.get(outcome[0])
-                             or outcome[3]).inc()
+        metrics.child(metrics.SENDS, self.sender.channel,
+                      {"sent": "sent", "unreachable": "blocked", "failed": "failed"}.get(outcome[0])
+                      or outcome[3]).inc()
         self._outcomes.append((row, outcome))
         # Not a lock: its waiters would be woken one by one, a turn of the event loop each,
         # their chats held meanwhile though their rows were recorded long before.

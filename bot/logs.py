@@ -12,6 +12,10 @@ import logging
 import os
 from datetime import UTC, datetime
 
+# httpx logs every request's URL at INFO, and the Bot API's URLs (Telegram's, Zalo's) contain
+# the token: kept at WARNING from the moment a channel can send, whether or not setup() runs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
 # (request id, channel, update id) of the update this code is working for, if any.
 CURRENT: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
     "baocao_request", default=None)
@@ -68,9 +72,8 @@ def setup(level: str, fmt: str = "text", stream=None) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    # httpx logs every request URL, and Bot API URLs contain the token; aiosqlite logs every
-    # statement with its parameters (names, answers) and python-telegram-bot every call with its
-    # message text, at DEBUG: those stay at INFO whatever LOG_LEVEL says.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (names, answers) and python-telegram-
+    # bot every call with its message text, at DEBUG: those stay at INFO whatever LOG_LEVEL
+    # says. (httpx: see above.)
     for name in ("aiosqlite", "telegram"):
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))

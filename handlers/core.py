@@ -124,22 +124,25 @@ async def handle(event: Inbound, tx: Tx, config: Config, now: datetime) -> list[
         if not speaker.reachable and not event.is_group:
             # (A word in a group does not show the person unblocked the bot in private.)
             await tx.contacts.seen(event.channel, event.user_id)
-        tx.contacts.touch(event.channel, event.user_id, now)
+        tx.contacts.touch(event.channel, event.user_id, now, speaker.last_seen)
         contact, notices = await access.follow_admin_ids(tx, config, contact, event, now)
         if not contact.active:
             return notices or _withdrawn(event, config, contact)
     ctx = Ctx(tx, event, contact, config.translator(contact.language), now, config, flow, state,
               notices)
-    before = (flow, state.dump())
+    # A step in a form, or ending in one, is always saved (its time keeps the form alive); only
+    # a conversation staying at the menu is left alone when nothing changed, so only there is
+    # the state before needed.
+    before = state.dump() if flow == MENU_FLOW else None
     press = _press(event)
     if press is not None and press in ctx.state.pressed:
         await _pressed_again(ctx)
     else:
         await _route(ctx)
         _mark_pressed(ctx, event, press)
-    after = (ctx.flow, ctx.state.dump())
-    if after != before or ctx.flow != MENU_FLOW:
-        tx.sessions.save(contact.id, ctx.flow, after[1], now)
+    after = ctx.state.dump()
+    if ctx.flow != MENU_FLOW or flow != MENU_FLOW or after != before:
+        tx.sessions.save(contact.id, ctx.flow, after, now)
     return ctx.out
 
 

@@ -225,8 +225,11 @@ _ROW_COLUMNS = "id, channel, chat_id, contact_id, payload, attempts, created_at"
 
 def _outbox_row(r: Any) -> OutboxRow:
     message, rid = messages.load(r[4])
-    return OutboxRow(id=r[0], channel=r[1], chat_id=r[2], contact_id=r[3], message=message,
-                     attempts=r[5], created_at=datetime.fromisoformat(r[6]), rid=rid)
+    # Built without validation: every value is typed already (a row of ours, its message read
+    # by messages.load), and the delivery pass reads one per message sent.
+    return OutboxRow.model_construct(id=r[0], channel=r[1], chat_id=r[2], contact_id=r[3],
+                                     message=message, attempts=r[5],
+                                     created_at=datetime.fromisoformat(r[6]), rid=rid)
 
 
 def outbox_due(conn: sqlite3.Connection, channel: str, now: str, limit: int,

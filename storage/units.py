@@ -83,6 +83,7 @@ class Speaker:
     reachable: bool
     flow: str | None
     state: dict
+    last_seen: str | None = None  # contact_channels.last_seen_at as stored
 
 
 @dataclass(frozen=True)
@@ -269,14 +270,16 @@ def load_speaker(conn: sqlite3.Connection, channel: str, external_id: str,
     savepoint, see Database.batch)."""
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM processed_updates WHERE channel = :channel "
-        f"AND update_id = :update) AS duplicate, {_CONTACT_COLUMNS}, i.reachable, s.flow, "
+        f"AND update_id = :update) AS duplicate, {_CONTACT_COLUMNS}, i.reachable, "
+        "i.last_seen_at, s.flow, "
         "s.state, s.offered FROM (SELECT 1) LEFT JOIN contact_channels i "
         "ON i.channel = :channel AND i.external_id = :user "
         "LEFT JOIN contacts c ON c.id = i.contact_id LEFT JOIN sessions s ON s.contact_id = c.id",
         {"channel": channel, "user": external_id, "update": update_id}).fetchall()[0]
     contact = Contact.model_validate(dict(row)) if row["id"] is not None else None
     state = session_state(row["state"], row["offered"]) if row["state"] else {}
-    return Speaker(bool(row["duplicate"]), contact, bool(row["reachable"]), row["flow"], state)
+    return Speaker(bool(row["duplicate"]), contact, bool(row["reachable"]), row["flow"], state,
+                   row["last_seen_at"])
 
 
 def _digests_by_default(role: Role) -> int:
@@ -379,10 +382,15 @@ class ContactsRepo:
         row = first(rows)
         return Role(row[0]) if row and row[0] else None
 
-    def touch(self, channel: str, external_id: str, now: datetime) -> None:
-        """Note when the person last wrote, with the step's other writes."""
+    def touch(self, channel: str, external_id: str, now: datetime,
+              seen_before: str | None) -> None:
+        """Note when the person last wrote, with the step's other writes; `seen_before`: the
+        time stored now. Written once a minute at most: it is shown to the minute, and a person
+        filling a form writes several times a minute."""
         assert self.pending is not None
-        self.pending.seen.append((iso(now), channel, external_id))
+        at = iso(now)
+        if seen_before is None or seen_before[:16] != at[:16]:  # "YYYY-MM-DDTHH:MM", UTC
+            self.pending.seen.append((at, channel, external_id))
 
     async def unbind(self, channel: str, external_id: str) -> None:
         await self.conn.execute(

@@ -154,6 +154,20 @@ async def test_last_seen_is_noted_with_each_update(harness):
     assert seen[0][0].startswith("2026-03-13")
 
 
+async def test_last_seen_is_written_once_a_minute_as_it_is_shown(harness):
+    h = harness
+    officer = await register(h, 501)
+    h.clock.now = datetime(2026, 3, 13, 2, 0, 10, tzinfo=UTC)
+    h.think_seconds = 20
+    sql = "SELECT last_seen_at FROM contact_channels WHERE external_id = '501'"
+    await officer.say("/help")  # 02:00:30
+    assert (await rows(h, sql))[0][0].startswith("2026-03-13T02:00:30")
+    await officer.say("/help")  # 02:00:50: the same minute, nothing written
+    assert (await rows(h, sql))[0][0].startswith("2026-03-13T02:00:30")
+    await officer.say("/help")  # 02:01:10: a new minute
+    assert (await rows(h, sql))[0][0].startswith("2026-03-13T02:01:10")
+
+
 async def test_removing_an_admin_from_admin_ids_demotes_at_once(harness):
     h = harness
     admin = await admin_chat(h)
