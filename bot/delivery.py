@@ -21,6 +21,7 @@ from typing import Protocol
 from bot import logs, metrics
 from handlers.text import split_message
 from handlers.types import Reply
+from storage.conversations import record_outcomes
 from storage.db import Database
 from storage.messages import Edit, Files, Message, Text
 from storage.models import OutboxRow
@@ -367,6 +368,7 @@ class DeliveryWorker:
         sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
         retries = [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"]
         given_up = [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")]
+        unreachable = [row.chat_id for row, o in batch if o[0] == "unreachable"]
         # Whether a pass may now send something it could not before: a retry changes when the
         # next row falls due, and a chat freed may have its next row waiting (a chat's later
         # rows are not read while its head is in flight). Not a whole pass for every reply,
@@ -377,13 +379,10 @@ class DeliveryWorker:
         ask = [] if more else chats
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                async with self.db.transaction() as tx:
-                    await tx.outbox.record(sent, retries, given_up, self.now())
-                    for row, outcome in batch:
-                        if outcome[0] == "unreachable":
-                            await tx.contacts.set_reachable(row.channel, row.chat_id, False)
-                    if ask:
-                        more = bool(await tx.outbox.chats_waiting(self.sender.channel, ask))
+                waiting = await self.db.commit_with(
+                    record_outcomes, self.sender.channel, sent, retries, given_up, unreachable,
+                    self.now(), ask)
+                more = more or bool(waiting)
                 break
             except Exception:
                 # Not recorded: the rows stay pending, and unclaimed they would be sent again.

@@ -303,11 +303,33 @@ def _chats_waiting(conn: sqlite3.Connection, channel: str, chat_ids: list[str]) 
         (channel, *chat_ids)).fetchall()}
 
 
-def _write_then_chats_waiting(conn: sqlite3.Connection, pending: PendingWrites, channel: str,
-                              chat_ids: list[str]) -> set[str]:
-    if pending:
-        pending.write(conn)
-    return _chats_waiting(conn, channel, chat_ids)
+def record_outcomes(conn: sqlite3.Connection, channel: str, sent: list[tuple[int, str | None]],
+                    retries: list[tuple[int, datetime, str]],
+                    given_up: list[tuple[int, str, str]], unreachable: list[str],
+                    now: datetime, ask: list[str]) -> set[str]:
+    """Record delivery outcomes on `channel`: (id, platform message id) sent; (id, not before,
+    error) to try again; (id, 'failed' or 'unreachable', error) given up; the chats found
+    unreachable. Returns those of the chats in `ask` that still have messages waiting to go.
+    Statements only, for one call to the database with the commit (Database.commit_with: the
+    delivery worker records every send)."""
+    if sent:
+        conn.executemany(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            [(iso(now), message_id, row_id) for row_id, message_id in sent])
+    if retries:
+        conn.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
+            "WHERE id = ?",
+            [(iso(when), error[:500], row_id) for row_id, when, error in retries])
+    if given_up:
+        conn.executemany(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+            [(status, error[:500], row_id) for row_id, status, error in given_up])
+    if unreachable:
+        conn.executemany("UPDATE contact_channels SET reachable = 0 WHERE channel = ? "
+                         "AND chat_id = ?", [(channel, chat_id) for chat_id in unreachable])
+    return _chats_waiting(conn, channel, ask) if ask else set()
 
 
 class OutboxRepo:
@@ -357,13 +379,6 @@ class OutboxRepo:
         pass)."""
         return await run_inline(self.conn, _due_and_next, channel, iso(now), limit, skip)
 
-    async def chats_waiting(self, channel: str, chat_ids: list[str]) -> set[str]:
-        """Those of these chats that have messages waiting to go, counting what this
-        transaction wrote (written first, in the same call: a delivery worker asks right after
-        recording outcomes, before the commit)."""
-        return await run_inline(self.conn, _write_then_chats_waiting, self.pending, channel,
-                                chat_ids)
-
     async def has_pending(self, channel: str, chat_id: str, message: Message) -> bool:
         """Whether the very same message is already waiting to go to this chat."""
         return await run_inline(self.conn, _has_pending, channel, chat_id, messages.dump(message))
@@ -375,28 +390,6 @@ class OutboxRepo:
         messages in one sequence; None if it cannot be told."""
         return await run_inline(self.conn, _question_before, channel, chat_id, message_id,
                                  reply_to)
-
-    async def record(self, sent: list[tuple[int, str | None]],
-                     retries: list[tuple[int, datetime, str]],
-                     given_up: list[tuple[int, str, str]], now: datetime) -> None:
-        """Record delivery outcomes: (id, platform message id) sent; (id, not before, error) to
-        try again; (id, 'failed' or 'unreachable', error) given up."""
-        # Held for the commit's call to the database thread (one hop for all of them).
-        if sent:
-            self.pending.statements.append((
-                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
-                "attempts = attempts + 1 WHERE id = ?",
-                [(iso(now), message_id, row_id) for row_id, message_id in sent]))
-        if retries:
-            self.pending.statements.append((
-                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
-                "WHERE id = ?",
-                [(iso(when), error[:500], row_id) for row_id, when, error in retries]))
-        if given_up:
-            self.pending.statements.append((
-                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? "
-                "WHERE id = ?",
-                [(status, error[:500], row_id) for row_id, status, error in given_up]))
 
     async def cancel(self, chats: list[tuple[str, str]], contact_id: int | None = None) -> int:
         """Drop what is still waiting to go to these (channel, chat) and to this contact."""

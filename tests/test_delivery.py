@@ -13,7 +13,7 @@ from telegram import Message
 from bot import delivery
 from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from storage.conversations import OutboxRepo
+from storage.conversations import record_outcomes
 from storage.db import Database
 from storage.messages import Edit, Files, Text
 
@@ -103,16 +103,16 @@ async def test_an_outcome_that_cannot_be_recorded_at_once_is_recorded_later_not_
     server restarting) keeps its row claimed and commits the outcome again: the message is not
     sent a second time."""
     monkeypatch.setattr(delivery, "RECORD_PAUSE", 0.01)
-    record = OutboxRepo.record
+    record = delivery.record_outcomes
     failures = iter([sqlite3.OperationalError("deadlock detected")])
 
-    async def flaky_record(self, *args, **kwargs):
+    def flaky_record(*args):
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return await record(self, *args, **kwargs)
+        return record(*args)
 
-    monkeypatch.setattr(OutboxRepo, "record", flaky_record)
+    monkeypatch.setattr(delivery, "record_outcomes", flaky_record)
     await queue(harness, "9", "một")
     await harness.drain()
     await harness.drain()
@@ -196,14 +196,16 @@ async def test_slow_commits_never_leave_more_than_a_few_sends_unrecorded(db, mon
     limits = ChannelLimits(per_second=1000, concurrency=4)
     sender = TimedSender(limits)
     worker = DeliveryWorker(db, sender, now=lambda: START)
-    record, recorded, most = OutboxRepo.record, [0], [0]
+    commit_with, recorded, most = db.commit_with, [0], [0]
 
-    async def slow_record(self, sent, retries, given_up, now):
+    async def slow_commit_with(fn, *args):
         await asyncio.sleep(0.05)
-        await record(self, sent, retries, given_up, now)
-        recorded[0] += len(sent)
+        result = await commit_with(fn, *args)
+        if fn is record_outcomes:
+            recorded[0] += len(args[1])  # (channel, sent, ...)
+        return result
 
-    monkeypatch.setattr(OutboxRepo, "record", slow_record)
+    monkeypatch.setattr(db, "commit_with", slow_commit_with)
     real_send = sender.send
 
     async def counting_send(chat_id, message):
