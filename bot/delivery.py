@@ -475,12 +475,15 @@ class DeliveryWorker:
                 wait = 5.0
             if wait == 0:
                 continue
+            # The wait ends by the timer setting the event itself: no task (wait_for) nor
+            # Timeout object (asyncio.timeout) made for each wait, one per reply; a timer that
+            # fires late only makes one pass more.
+            timer = asyncio.get_running_loop().call_later(
+                30.0 if wait is None else min(wait, 30.0), self._wake.set)
             try:
-                # asyncio.timeout, not wait_for: no task made for each wait (one per reply).
-                async with asyncio.timeout(30.0 if wait is None else min(wait, 30.0)):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     async def stop(self) -> None:
         """Let the sends in flight finish and their outcomes be recorded."""
