@@ -755,6 +755,20 @@ class Download(Page):
         self.write(await asyncio.to_thread(path.read_bytes))
 
 
+def image_type(data: bytes) -> str | None:
+    """The type of a photo from its first bytes: platforms do not say (Telegram's photos are
+    JPEG; Zalo passes on what the person sent), and the desk serves files with nosniff."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 class File(Page):
     """Evidence sent with a report or a difficulty, fetched from the channel it came on."""
 
@@ -776,9 +790,9 @@ class File(Page):
             log.info("desk: file %s not fetched (%s)", attachment_id, type(exc).__name__)
             self.refuse()
             return
-        photo = found["kind"] == "photo"
-        self.set_header("Content-Type", "image/jpeg" if photo else "application/octet-stream")
-        if not photo:
+        image = image_type(data) if found["kind"] == "photo" else None
+        self.set_header("Content-Type", image or "application/octet-stream")
+        if image is None:  # a document, or a "photo" that is no image we know: downloaded
             name = re.sub(r"[^\w.-]", "_", found["name"] or "file")
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
         self.write(data)

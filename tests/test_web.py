@@ -17,7 +17,7 @@ import tornado.httpserver
 import tornado.netutil
 
 from bot import health
-from bot.web import check_init_data
+from bot.web import check_init_data, image_type
 from storage.models import Role
 from tests.telegram_fakes import invite, register
 
@@ -386,6 +386,7 @@ async def test_evidence_shown_to_whom_may_read_the_report(harness, web):
             f"/desk/reports/{report.id}")).text
         shown = await client.get(f"/desk/files/{file_id}")
         assert shown.status_code == 200 and shown.content == b"\x89PNG\r\n\x1a\nevidence"
+        assert shown.headers["Content-Type"] == "image/png"  # what its bytes are
         assert shown.headers["Cache-Control"] == "no-store"
     async with web.client() as client:
         await web.sign_in(client, le_chan)  # another unit's officer
@@ -504,3 +505,11 @@ async def test_word_search_finds_words_by_their_start_and_pages(harness, web):
         first = await numbers("treo")
         assert first == banners[:25]
         assert await numbers("treo", before=first[-1]) == banners[25:]
+
+
+@pytest.mark.parametrize(("data", "served"), [
+    (b"\xff\xd8\xff\xe0JFIF", "image/jpeg"), (b"\x89PNG\r\n\x1a\n...", "image/png"),
+    (b"GIF89a...", "image/gif"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    (b"<svg onload=alert(1)>", None), (b"", None)])
+def test_a_photo_is_served_as_the_image_its_bytes_are_or_as_a_download(data, served):
+    assert image_type(data) == served
