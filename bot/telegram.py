@@ -253,7 +253,7 @@ async def receive(app: Application, runtime: Runtime, updates: list[dict]) -> No
     for update in updates:
         try:
             event = to_inbound(update, app.bot)
-        except (AttributeError, KeyError, LookupError, TypeError, ValueError):
+        except (AttributeError, LookupError, TypeError, ValueError):
             log.warning("an update that could not be read was ignored")
             continue
         if event is not None:
@@ -291,6 +291,8 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
                 read_timeout=poll_seconds + POLL_READ_MARGIN_SECONDS)
             runtime.alive(CHANNEL)
             await receive(app, runtime, updates)
+            if updates:
+                offset = updates[-1]["update_id"] + 1
         except (InvalidToken, Forbidden):
             raise
         except Exception as exc:  # the network, Telegram or the database: try again shortly
@@ -299,8 +301,6 @@ async def fetch_updates(app: Application, runtime: Runtime, stop: asyncio.Event,
             await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
             continue
         failures = 0
-        if updates:
-            offset = updates[-1]["update_id"] + 1
 
 
 def webhook_app(app: Application, runtime: Runtime, path: str,
