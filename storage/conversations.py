@@ -33,11 +33,9 @@ class PendingWrites:
         self.outbox: list[tuple] = []
         self.received: list[tuple[str, str]] = []  # inbox rows processed
         self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
-        self.statements: list[tuple[str, list[tuple]]] = []  # other (sql, rows), in order
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen
-                    or self.statements)
+        return bool(self.updates or self.sessions or self.outbox or self.received or self.seen)
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Write everything held, on the database thread (see Database.run)."""
@@ -73,13 +71,10 @@ class PendingWrites:
         if self.seen:
             conn.executemany("UPDATE contact_channels SET last_seen_at = ? "
                              "WHERE channel = ? AND external_id = ?", self.seen)
-        for sql, rows in self.statements:
-            conn.executemany(sql, rows)
         self.clear()
 
     def clear(self) -> None:
         self.updates, self.sessions, self.outbox, self.received, self.seen = [], {}, [], [], []
-        self.statements = []
 
 
 def store_inbox(conn: sqlite3.Connection, rows: list[tuple[str, str, str]],

@@ -434,12 +434,6 @@ class ContactsRepo:
             (channel, external_id),
         )
 
-    async def set_reachable(self, channel: str, chat_id: str, reachable: bool) -> None:
-        await self.conn.execute(
-            "UPDATE contact_channels SET reachable = ? WHERE channel = ? AND chat_id = ?",
-            (int(reachable), channel, chat_id),
-        )
-
     async def identities(self, contact_id: int) -> list[Identity]:
         rows = await self.conn.execute_fetchall(
             "SELECT channel, external_id, contact_id, chat_id, reachable, last_seen_at "
