@@ -73,9 +73,11 @@ core.action(core.Action("bench", N_("Help"), N_("Help"), frozenset({Role.OFFICER
                         in_menu=False))
 
 
-def raw_update(update_id: int, user_id: int, text: str) -> dict:
-    """The JSON Telegram would post; each side reads it as its own production path does."""
-    message = {"message_id": update_id, "date": 1_773_000_000,
+def raw_update(update_id: int, user_id: int, text: str, message_id: int | None = None) -> dict:
+    """The JSON Telegram would post; each side reads it as its own production path does. As in
+    Telegram, a chat's messages, the person's and the bot's, are numbered in one sequence
+    (`message_id`, from the offline Bot API's count)."""
+    message = {"message_id": message_id or update_id, "date": 1_773_000_000,
                "chat": {"id": user_id, "type": "private", "first_name": "Cán bộ"},
                "from": {"id": user_id, "is_bot": False, "first_name": "Cán bộ",
                         "language_code": "vi"}, "text": text}
@@ -151,7 +153,7 @@ async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
         arrived = request.arrived.setdefault(user_id, asyncio.Queue())
         for _ in range(forms_each):
             for text in STEPS:
-                update = raw_update(next(ids), user_id, text)
+                update = raw_update(next(ids), user_id, text, request.next_message_id())
                 began = time.perf_counter()
                 await feed(update)
                 receipts.append(time.perf_counter() - began)
@@ -274,7 +276,7 @@ async def leave_half_way(h: Harness, count: int, first_user: int) -> None:
     ids = itertools.count(first_user * 10)
     for text in STEPS[:2]:
         for user in range(count):
-            await feed(raw_update(next(ids), first_user + user, text))
+            await feed(raw_update(next(ids), first_user + user, text, h.request.next_message_id()))
     await h.drain()
 
 

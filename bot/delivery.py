@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -178,6 +179,34 @@ def utcnow() -> datetime:
 Outcome = tuple
 
 
+class Recording:
+    """Send outcomes on their way to the database: written by the worker's own commit, or by
+    a batch of steps that commits first (DeliveryWorker.take_outcomes)."""
+
+    def __init__(self, channel: str, batch: list[tuple[OutboxRow, Outcome]],
+                 waiting_chats: set[str], now: Callable[[], datetime]):
+        self.channel, self.batch, self.now = channel, batch, now
+        self.chats = sorted({row.chat_id for row, _o in batch})
+        # Whether a pass may send something it could not before: a retry changes when the
+        # next row falls due, and a chat freed may have its next row waiting (a chat's later
+        # rows are not read while its head is in flight). Not a whole pass for every reply,
+        # most of which leave their chat with nothing waiting: the outbox is asked which of
+        # these chats have rows waiting, in the transaction that records the outcomes.
+        self.waiting = (any(o[0] != "sent" for _r, o in batch)
+                        or any(chat in waiting_chats for chat in self.chats))
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """The outcomes' statements, in the caller's transaction."""
+        batch = self.batch
+        found = record_outcomes(
+            conn, self.channel, [(row.id, o[1]) for row, o in batch if o[0] == "sent"],
+            [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"],
+            [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")],
+            [row.chat_id for row, o in batch if o[0] == "unreachable"], self.now(),
+            [] if self.waiting else self.chats)
+        self.waiting = self.waiting or bool(found)
+
+
 class DeliveryWorker:
     """Sends one channel's outbox rows; `wake()` after a commit makes replies go out at once.
 
@@ -212,6 +241,13 @@ class DeliveryWorker:
         self._holding: set[int] = set()  # rows whose send holds a slot
         self._paused_until = 0.0
         self._wake = asyncio.Event()
+        # Whether the next pass must read the outbox (see offer), what was offered to it, and
+        # whether the last pass left nothing behind but rows waiting for their time, the
+        # next of which is due at _next_due.
+        self._read = True
+        self._offered: list[OutboxRow] = []
+        self._idle = False
+        self._next_due: datetime | None = None
         self._stopped = False
         self._passes = 0
         # For /readyz: when the delivery loop last came round, and when each send in flight
@@ -220,6 +256,8 @@ class DeliveryWorker:
         self._sending: dict[int, float] = {}
 
     def wake(self) -> None:
+        """Something may be due that only a read of the outbox finds."""
+        self._read = True
         self._wake.set()
 
     def stuck_for(self, now: float) -> float:
@@ -265,13 +303,20 @@ class DeliveryWorker:
         # held behind its chat's message in flight is not left waiting for a long pass.
         budget = max(1, min(self.limits.concurrency, int(self.limits.per_second / 4)))
         now = self.now()
-        async with self.db.read() as tx:
-            # Rows being sent are still pending there: they are read past (the limit leaves
-            # room for them) but not into messages; their chats are in flight, which holds
-            # their other rows back below.
-            rows, next_due = await tx.outbox.due_and_next(
-                self.sender.channel, now, limit=budget + 8 + len(self._claimed),
-                skip=self._claimed)
+        offered, self._offered = self._offered, []
+        if offered and self._idle and not self._read:
+            # Nothing else can be due: the rows offered are all there is to read.
+            rows, next_due = offered, self._next_due
+        else:
+            self._read = False  # a wake from now on asks for another read
+            async with self.db.read() as tx:
+                # Rows being sent are still pending there: they are read past (the limit
+                # leaves room for them) but not into messages; their chats are in flight,
+                # which holds their other rows back below.
+                rows, next_due = await tx.outbox.due_and_next(
+                    self.sender.channel, now, limit=budget + 8 + len(self._claimed),
+                    skip=self._claimed)
+            self._next_due = next_due
         waits: list[float] = []
         held = self._waiting_chats = set()
         for row in rows:
@@ -285,7 +330,7 @@ class DeliveryWorker:
                 held.add(row.chat_id)  # keep each chat's messages in order
                 continue
             if self._too_old(row, now):
-                await self._start(row, give_up=True)
+                self._start(row, give_up=True)
                 continue
             chat_wait = self._chat_bucket(row.chat_id).wait(time.monotonic())
             if chat_wait > 0:
@@ -307,7 +352,8 @@ class DeliveryWorker:
             self._chat_bucket(row.chat_id).take()
             budget -= 1
             self._holding.add(row.id)
-            await self._start(row, answered=self._window.start())
+            self._start(row, answered=self._window.start())
+        self._idle = not held and not waits
         if held and not waits:
             waits.append(0.05)
         if next_due is not None:
@@ -317,8 +363,8 @@ class DeliveryWorker:
     def _too_old(self, row: OutboxRow, now: datetime) -> bool:
         return now - row.created_at > self.limits.max_age
 
-    async def _start(self, row: OutboxRow, give_up: bool = False,
-                     answered: list[float | None] | None = None) -> None:
+    def _start(self, row: OutboxRow, give_up: bool = False,
+               answered: list[float | None] | None = None) -> None:
         self._claimed.add(row.id)
         self._inflight_chats.add(row.chat_id)
         if give_up:
@@ -351,38 +397,47 @@ class DeliveryWorker:
         self._outcomes.append((row, outcome))
         # Not a lock: its waiters would be woken one by one, a turn of the event loop each,
         # their chats held meanwhile though their rows were recorded long before.
-        if self._recording:
-            return
+        if not self._recording:
+            await self._flush()
+
+    async def _flush(self) -> None:
         self._recording = True
         try:
             # One turn of the event loop first: the sends answered in the same turn (a pass
-            # starts up to 16 at once) share the commit.
+            # starts up to 16 at once) share the commit, and a batch of steps committing
+            # meanwhile takes them along (take_outcomes).
             await asyncio.sleep(0)
             while self._outcomes:
                 batch, self._outcomes = self._outcomes, []
-                await self._record(batch)
+                await self._record(self._recording_of(batch))
         finally:
             self._recording = False
 
-    async def _record(self, batch: list[tuple[OutboxRow, Outcome]]) -> None:
-        sent = [(row.id, o[1]) for row, o in batch if o[0] == "sent"]
-        retries = [(row.id, o[2], o[1]) for row, o in batch if o[0] == "retry"]
-        given_up = [(row.id, o[0], o[1]) for row, o in batch if o[0] in ("failed", "unreachable")]
-        unreachable = [row.chat_id for row, o in batch if o[0] == "unreachable"]
-        # Whether a pass may now send something it could not before: a retry changes when the
-        # next row falls due, and a chat freed may have its next row waiting (a chat's later
-        # rows are not read while its head is in flight). Not a whole pass for every reply,
-        # most of which leave their chat with nothing waiting: the outbox is asked which of
-        # these chats have rows waiting, in the transaction that records the outcomes.
-        chats = sorted({row.chat_id for row, _o in batch})
-        more = bool(retries or given_up) or any(c in self._waiting_chats for c in chats)
-        ask = [] if more else chats
+    def take_outcomes(self) -> Recording | None:
+        """The outcomes waiting to be committed, for a transaction about to commit to write
+        (Recording.write) ahead of its own writes: one commit less, and the steps of that
+        transaction read their chats' last messages as sent. The taker then calls settle()
+        once committed, or give_back() if not."""
+        if not self._outcomes:
+            return None
+        batch, self._outcomes = self._outcomes, []
+        return self._recording_of(batch)
+
+    def _recording_of(self, batch: list[tuple[OutboxRow, Outcome]]) -> Recording:
+        return Recording(self.sender.channel, batch, self._waiting_chats, self.now)
+
+    def give_back(self, recording: Recording) -> None:
+        """The transaction that took these outcomes did not commit: record them here."""
+        self._outcomes[:0] = recording.batch
+        if not self._recording:
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, recording: Recording) -> None:
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                waiting = await self.db.commit_with(
-                    record_outcomes, self.sender.channel, sent, retries, given_up, unreachable,
-                    self.now(), ask)
-                more = more or bool(waiting)
+                await self.db.commit_with(recording.write)
                 break
             except Exception:
                 # Not recorded: the rows stay pending, and unclaimed they would be sent again.
@@ -390,10 +445,16 @@ class DeliveryWorker:
                 # server restarts), so the same outcomes are tried again, claimed meanwhile;
                 # only when the database stays unusable are they left to be sent again.
                 log.exception("could not record the outcome of %s outbox rows (try %s of %s)",
-                              len(batch), attempt, RECORD_ATTEMPTS)
+                              len(recording.batch), attempt, RECORD_ATTEMPTS)
                 await asyncio.sleep(RECORD_PAUSE)
         else:
-            more = True  # the rows are still pending: a pass sends them again
+            recording.waiting = True  # the rows are still pending: a pass sends them again
+        await self.settle(recording)
+
+    async def settle(self, recording: Recording) -> None:
+        """Free the rows and chats of outcomes committed (or given up on), and wake a pass if
+        that may send something it could not before."""
+        batch = recording.batch
         ids = [row.id for row, _o in batch]
         self._recorded.update(ids)
         self._claimed.difference_update(ids)
@@ -402,7 +463,7 @@ class DeliveryWorker:
             self._slots.release()
         for row, _o in batch:
             self._inflight_chats.discard(row.chat_id)
-        if more or any(chat in self._waiting_chats for chat in chats):
+        if recording.waiting or any(chat in self._waiting_chats for chat in recording.chats):
             self.wake()
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
         if failed and self.on_failed is not None:
@@ -410,6 +471,14 @@ class DeliveryWorker:
                 await self.on_failed(failed)
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
+
+    def offer(self, rows: list[OutboxRow]) -> None:
+        """Rows just committed that head their chat's queue, for the next pass to take without
+        reading the outbox, if nothing else may be waiting: the last pass left nothing behind
+        and nothing else woke the worker since (see _pass). Only when this process alone
+        sends (a database not shared)."""
+        self._offered.extend(rows)
+        self._wake.set()
 
     def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
         """`why`: the metrics' outcome, "retried" or "429"."""

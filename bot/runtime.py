@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -242,6 +243,8 @@ class Runtime:
                                   now)
             if reply.asks:
                 metrics.child(metrics.FORM_STEPS, metrics.form_of(reply.asks)).inc()
+            if message.urgent:  # ahead of its chat's queue, where only a read finds it
+                tx.signals.add("delivery")
             parts = compose(reply, worker.limits if worker else ChannelLimits())
             for index, part in enumerate(parts):
                 if message.status_of is not None and index == len(parts) - 1:
@@ -310,7 +313,6 @@ class Runtime:
                 async with self.db.transaction() as tx:
                     await tx.inbox.failed(event.channel, event.update_id)
                 return True
-        self.wake()
         if jobs:
             self.start_jobs()
         return True
@@ -450,52 +452,84 @@ class Runtime:
             # Still a turn of the loop between batches, as the acknowledgements give: the
             # receipts and the deliveries waiting go on (a step on SQLite never yields).
             await asyncio.sleep(0)
-        self.wake()
         if jobs:
             self.start_jobs()
 
     async def _steps(self, events: list[Inbound], stored: bool = True) -> bool:
-        """Run the steps of `events` in one batch; whether any queued a background job.
-        `stored`: whether they are in the inbox (each step then removes its own)."""
+        """Run the steps of `events` in one batch, then have their replies delivered; whether
+        any queued a background job. `stored`: whether they are in the inbox (each step then
+        removes its own).
+
+        When this process alone sends (a database no other shares), the batch also commits
+        the outcomes of the sends waiting to be recorded (one commit for both, and the steps
+        read their chats' last messages as sent), and the rows it queues at the head of their
+        chat's queue are handed straight to the delivery workers: no pass has to find them."""
         keys = [(e.channel, e.user_id, e.update_id) for e in events]
-        jobs = False
-        async with self.db.batch() as batch:
-            for index, event in enumerate(events):
-                then = keys[index + 1] if index + 1 < len(keys) else None
-                jobs |= await self._step(batch, event, keys[index], then, stored)
-        return jobs
+        signals: set[str] = set()
+        alone = not self.db.shared
+        taken = [(worker, recording) for worker in self.workers.values()
+                 if alone and (recording := worker.take_outcomes()) is not None]
+
+        def record(conn: sqlite3.Connection) -> None:
+            for _worker, recording in taken:
+                recording.write(conn)
+
+        try:
+            async with self.db.batch(record if taken else None, heads=alone) as batch:
+                for index, event in enumerate(events):
+                    then = keys[index + 1] if index + 1 < len(keys) else None
+                    signals |= await self._step(batch, event, keys[index], then, stored)
+        except BaseException:
+            for worker, recording in taken:
+                worker.give_back(recording)
+            raise
+        for worker, recording in taken:
+            await worker.settle(recording)
+        self._hand_over(batch.heads, "delivery" in signals)
+        return "jobs" in signals
+
+    def _hand_over(self, heads: list[OutboxRow] | None, read: bool) -> None:
+        """Offer the rows a batch queued at the head of their chats' queues to their workers,
+        unless the batch changed the outbox in a way only a read of it shows (`read`)."""
+        if heads is None or read:
+            self.wake()
+            return
+        for row in heads:
+            worker = self.workers.get(row.channel)
+            if worker is not None:
+                worker.offer([row])
 
     async def handle(self, event: Inbound) -> None:
         """Handle one inbound event on its own (a batch of one)."""
         await self._process([event])
 
     async def _step(self, batch: Batch, event: Inbound, key: SpeakerKey,
-                    then: SpeakerKey | None, stored: bool) -> bool:
+                    then: SpeakerKey | None, stored: bool) -> set[str]:
         """One event's step: its state changes and replies, with the removal of the event from
         the inbox (if `stored` there), in a savepoint of `batch`. Raises only if not even an
         apology could be written (the event then stays in, or goes to, the inbox). Returns
-        whether it queued a job."""
+        its transaction's signals (Tx.signals)."""
         logs.new_request(event.channel, event.update_id)
         started = time.perf_counter()
         try:
-            form, jobs = await self._handle(batch, event, key, then, stored)
+            form, signals = await self._handle(batch, event, key, then, stored)
             log.debug("update handled")
         finally:
             logs.CURRENT.set(None)
         metrics.child(metrics.HANDLED, form).observe(time.perf_counter() - started)
-        return jobs
+        return signals
 
     async def _handle(self, batch: Batch, event: Inbound, key: SpeakerKey,
-                      then: SpeakerKey | None, stored: bool) -> tuple[str, bool]:
-        """_step(); returns the form the event's replies ask in ('none' if none) and whether
-        a job was queued."""
+                      then: SpeakerKey | None, stored: bool) -> tuple[str, set[str]]:
+        """_step(); returns the form the event's replies ask in ('none' if none) and the
+        step's signals."""
         form = "none"
         if not stored:
             speaker = await batch.speaker(key)
             if speaker is not None and speaker.duplicate:
                 # Delivered again, and not stopped at the inbox's door (see store_inbox):
                 # dropped here, before it counts against the sender's flood limit.
-                return form, False
+                return form, set()
         now = self.clock()
         last = then is None
         text = event.text or ""
@@ -506,7 +540,7 @@ class Runtime:
             if stored:
                 async with batch.step(None, then, commit=last) as tx:
                     tx.inbox.done(event.channel, event.update_id, now)
-            return form, False
+            return form, set()
         t = self.config.translator(event.language_code)
         if verdict == "warn":
             refusal = t._("You are sending messages too quickly. Please wait a minute and try "
@@ -530,7 +564,7 @@ class Runtime:
                 form = next((metrics.form_of(m.reply.asks) for m in messages if m.reply.asks),
                             form)
                 await self.write(tx, messages, now)
-            return form, "jobs" in tx.signals
+            return form, tx.signals
         except (BatchCommitError, Contention):
             # Not the step's fault: the batch is rolled back and its updates tried again
             # (see _process), with no apology to the person.
@@ -538,7 +572,7 @@ class Runtime:
         except Exception:
             log.exception("update %s on %s failed", event.update_id, event.channel)
             await self._apologise(batch, event, now, last, stored)
-        return form, False
+        return form, set()
 
     async def _collapse_repeats(self, tx: Tx, messages: list[Outgoing]) -> list[Outgoing]:
         """A burst of messages the bot cannot use gets one "not understood" and one menu, not

@@ -43,8 +43,9 @@ def _broadcast(row: aiosqlite.Row) -> Broadcast:
 
 
 class BroadcastsRepo:
-    def __init__(self, conn: aiosqlite.Connection):
+    def __init__(self, conn: aiosqlite.Connection, signals: set[str]):
         self.conn = conn
+        self.signals = signals
 
     async def create(self, *, created_by: int, text: str, audience: dict,
                      attachment: dict | None, scheduled_at: datetime | None,
@@ -194,6 +195,7 @@ class BroadcastsRepo:
         cur = await self.conn.execute(
             "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND delivery_id IN "
             "(SELECT id FROM deliveries WHERE broadcast_id = ?)", (broadcast_id,))
+        self.signals.add("delivery")
         return cur.rowcount
 
     async def pending_count(self, broadcast_id: int) -> int:

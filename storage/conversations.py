@@ -33,6 +33,9 @@ class PendingWrites:
         self.outbox: list[tuple] = []
         self.received: list[tuple[str, str]] = []  # inbox rows processed
         self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
+        # Kept when a batch of steps asks for them (see Batch): the rows written that head
+        # their chat's queue, read back for the delivery worker to send at once.
+        self.heads: list[OutboxRow] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.updates or self.sessions or self.outbox or self.received or self.seen)
@@ -65,6 +68,11 @@ class PendingWrites:
                 "created_at, delivery_id, urgent, asks, bulk) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.outbox)
+            if self.heads is not None:
+                # The rows just inserted have the last ids (one writer holds the database).
+                self.heads.extend(_outbox_row(r) for r in conn.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id > last_insert_rowid() - ? "
+                    "AND status = 'pending' AND head = 1 ORDER BY id", (len(self.outbox),)))
         if self.received:
             conn.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
                              self.received)
@@ -328,9 +336,10 @@ def record_outcomes(conn: sqlite3.Connection, channel: str, sent: list[tuple[int
 
 
 class OutboxRepo:
-    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites):
+    def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites, signals: set[str]):
         self.conn = conn
         self.pending = pending
+        self.signals = signals
 
     def add(self, channel: str, chat_id: str, contact_id: int | None, message: Message,
             now: datetime, delivery_id: int | None = None, urgent: bool = False,
@@ -358,6 +367,7 @@ class OutboxRepo:
             (channel, chat_id, contact_id, messages.dump(message, rid), iso(now), iso(now)))
         await self.conn.execute("UPDATE broadcasts SET status_outbox_id = ? WHERE id = ?",
                                 (one(rows)[0], broadcast_id))
+        self.signals.add("delivery")
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutboxRow]:
         """Rows that may be sent now (see outbox_due)."""
@@ -392,6 +402,7 @@ class OutboxRepo:
         cur = await self.conn.execute(
             f"UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND ({where})",
             [contact_id, *(part for chat in chats for part in chat)])
+        self.signals.add("delivery")
         return cur.rowcount
 
     async def forget_texts(self, before: datetime, limit: int = 5000) -> int:

@@ -19,6 +19,7 @@ import aiosqlite
 
 from storage.backend import postgres_url, sqlite_path
 from storage.conversations import PendingWrites
+from storage.models import OutboxRow
 from storage.private import FILE_MODE, private_file
 from storage.repos import Tx
 from storage.text import fold
@@ -81,9 +82,12 @@ def _commit(conn: sqlite3.Connection, pending: PendingWrites) -> None:
 SpeakerKey = tuple[str, str, str]
 
 
-def _open_step(conn: sqlite3.Connection, load: SpeakerKey | None) -> Speaker | None:
+def _open_step(conn: sqlite3.Connection, load: SpeakerKey | None,
+               first: Callable[[sqlite3.Connection], object] | None = None) -> Speaker | None:
     if not conn.in_transaction:
         conn.execute("BEGIN IMMEDIATE")
+    if first is not None:
+        first(conn)  # the batch's own writes, outside any step's savepoint
     conn.execute("SAVEPOINT step")
     if load is None:
         return None
@@ -133,12 +137,24 @@ class Batch:
     """Steps that commit together, each in a savepoint of its own. A step costs one call to the
     database thread when the runtime names the next step's speaker beforehand (`then`): its
     writes, its release and the next step's savepoint and loads go in one call, and the last
-    step's call commits the batch."""
+    step's call commits the batch.
 
-    def __init__(self, conn: aiosqlite.Connection):
+    `first`: writes of the batch's own, made before the first step (and kept if it fails).
+    `heads`: the outbox rows the steps queue that head their chat's queue, read back for the
+    delivery worker (None: not read; only SQLite's ids tell which rows a step inserted)."""
+
+    def __init__(self, conn: aiosqlite.Connection,
+                 first: Callable[[sqlite3.Connection], object] | None = None,
+                 heads: bool = False):
         self.conn = conn
+        self._first = first
+        self.heads: list[OutboxRow] | None = [] if heads else None
         # The savepoint opened ahead for the next step, and what it loaded (key, speaker).
         self._ahead: tuple[SpeakerKey | None, Speaker | None] | None = None
+
+    async def _open(self, load: SpeakerKey | None) -> Speaker | None:
+        first, self._first = self._first, None
+        return await run_inline(self.conn, _open_step, load, first)
 
     @asynccontextmanager
     async def step(self, load: SpeakerKey | None = None, then: SpeakerKey | None = None,
@@ -147,8 +163,10 @@ class Batch:
         raises. `load`: the speaker to load with its savepoint; `then`: the next step's;
         `commit`: the batch ends with this step."""
         tx = Tx(self.conn)
+        if self.heads is not None:
+            tx.pending.heads = []  # the batch's once the step is in
         if self._ahead is None:
-            speaker = await run_inline(self.conn, _open_step, load)
+            speaker = await self._open(load)
         else:
             key, speaker = self._ahead
             self._ahead = None
@@ -166,13 +184,15 @@ class Batch:
             raise
         if opened:
             self._ahead = (then, ahead)
+        if self.heads is not None and tx.pending.heads:
+            self.heads.extend(tx.pending.heads)
 
     async def speaker(self, load: SpeakerKey) -> Speaker | None:
         """Open the next step's savepoint now, with its loads, as a step does for the step
         that follows it (`then`): the speaker, for a look before the step (None if the step
         that opened it ahead loaded someone else's)."""
         if self._ahead is None:
-            self._ahead = (load, await run_inline(self.conn, _open_step, load))
+            self._ahead = (load, await self._open(load))
         key, speaker = self._ahead
         return speaker if key == load else None
 
@@ -397,12 +417,14 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[Batch]:
+    async def batch(self, first: Callable[[sqlite3.Connection], object] | None = None,
+                    heads: bool = False) -> AsyncIterator[Batch]:
         """Steps committed together (group commit): one transaction, each step in a savepoint
         of its own (Batch.step), so a failing step rolls back alone. Committed by the step
-        marked last, else on leaving; rolled back whole if that commit fails."""
+        marked last, else on leaving; rolled back whole if that commit fails. `first` and
+        `heads`: see Batch."""
         async with self._lock:
-            batch = Batch(self.conn)
+            batch = Batch(self.conn, first, heads)
             try:
                 yield batch
                 await batch.close()

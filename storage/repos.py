@@ -30,7 +30,10 @@ class Tx:
         self.pending = PendingWrites()
         # Loaded ahead by the transaction's first call to the database (see Database.batch).
         self.loaded: dict[tuple, object] = {}
-        # What this transaction set going that the program should act on after it commits.
+        # What this transaction set going that the program should act on after it commits:
+        # "jobs" queued; "delivery": the outbox changed otherwise than by the rows queued
+        # through PendingWrites (a row cancelled, an urgent one), which only a read of it
+        # shows the delivery worker (see Runtime._steps).
         self.signals: set[str] = set()
 
     @cached_property
@@ -39,7 +42,7 @@ class Tx:
 
     @cached_property
     def contacts(self) -> ContactsRepo:
-        return ContactsRepo(self.conn, self.pending, self.loaded)
+        return ContactsRepo(self.conn, self.pending, self.loaded, self.signals)
 
     @cached_property
     def invites(self) -> InvitesRepo:
@@ -67,7 +70,7 @@ class Tx:
 
     @cached_property
     def outbox(self) -> OutboxRepo:
-        return OutboxRepo(self.conn, self.pending)
+        return OutboxRepo(self.conn, self.pending, self.signals)
 
     @cached_property
     def reports(self) -> ReportsRepo:
@@ -87,7 +90,7 @@ class Tx:
 
     @cached_property
     def broadcasts(self) -> BroadcastsRepo:
-        return BroadcastsRepo(self.conn)
+        return BroadcastsRepo(self.conn, self.signals)
 
     @cached_property
     def web(self) -> WebRepo:

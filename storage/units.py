@@ -289,9 +289,10 @@ def _digests_by_default(role: Role) -> int:
 
 class ContactsRepo:
     def __init__(self, conn: aiosqlite.Connection, pending: PendingWrites | None = None,
-                 loaded: dict[tuple, object] | None = None):
+                 loaded: dict[tuple, object] | None = None, signals: set[str] | None = None):
         self.conn = conn
         self.pending = pending
+        self.signals = signals if signals is not None else set()
         # What the transaction's first call to the database loaded ahead (see load_speaker).
         self.loaded = loaded if loaded is not None else {}
 
@@ -526,6 +527,7 @@ class ContactsRepo:
             "THEN 'cancelled' ELSE status END WHERE contact_id = ? OR (channel, chat_id) IN "
             "(SELECT channel, chat_id FROM contact_channels WHERE contact_id = ?)",
             (contact_id, contact_id))
+        self.signals.add("delivery")
         if len(name) >= 3:  # messages to others that named them ("new difficulty from ...")
             await self.conn.execute(
                 "UPDATE outbox SET payload = '{}' WHERE status <> 'pending' "

@@ -11,11 +11,12 @@ import pytest
 from telegram import Message
 
 from bot import delivery
-from bot.delivery import ChannelLimits, DeliveryWorker, TransientSendError, compose
+from bot.delivery import ChannelLimits, DeliveryWorker, Recording, TransientSendError, compose
 from handlers.types import Attachment, Choice, Outgoing, Reply
-from storage.conversations import record_outcomes
-from storage.db import Database
+from storage.conversations import OutboxRepo
+from storage.db import BatchCommitError, Database
 from storage.messages import Edit, Files, Text
+from tests.telegram_fakes import register
 
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
@@ -201,8 +202,9 @@ async def test_slow_commits_never_leave_more_than_a_few_sends_unrecorded(db, mon
     async def slow_commit_with(fn, *args):
         await asyncio.sleep(0.05)
         result = await commit_with(fn, *args)
-        if fn is record_outcomes:
-            recorded[0] += len(args[1])  # (channel, sent, ...)
+        recording = getattr(fn, "__self__", None)  # Recording.write
+        if isinstance(recording, Recording):
+            recorded[0] += sum(outcome[0] == "sent" for _row, outcome in recording.batch)
         return result
 
     monkeypatch.setattr(db, "commit_with", slow_commit_with)
@@ -335,3 +337,79 @@ async def test_sends_read_only_the_message_id_without_building_telegram_objects(
         "sendMessage", "sendMessage", "sendMediaGroup", "editMessageText"]
     assert built == []
     assert (await statuses(harness)) == {"sent": 4}
+
+
+# --- rows handed over by the steps that queue them ------------------------------------------------
+
+async def test_rows_offered_go_without_a_read_unless_something_else_woke_the_worker(
+        db, monkeypatch):
+    """A batch of steps offers the rows it queued at the head of their chat's queue; the worker
+    sends them without reading the outbox when nothing else may be waiting. Anything else that
+    wakes it (here a row cancelled by another transaction) makes it read, and what the read
+    no longer finds pending is not sent."""
+    sender = TimedSender(ChannelLimits(per_second=1000))
+    worker = DeliveryWorker(db, sender, now=lambda: START)
+    reads = []
+    real_read = OutboxRepo.due_and_next
+
+    async def counted_read(self, *args, **kwargs):
+        reads.append(1)
+        return await real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutboxRepo, "due_and_next", counted_read)
+    await fill(db, [("5", "một")])
+    await worker.drain()  # read: the worker has nothing left behind
+
+    async def offered(text: str) -> None:
+        await fill(db, [("5", text)])
+        async with db.read() as tx:
+            worker.offer(await tx.outbox.due("telegram", START))
+
+    await offered("hai")
+    before = len(reads)
+    await worker.pump()
+    assert len(reads) == before  # sent as offered
+    await worker.drain()
+    await offered("ba")
+    async with db.transaction() as tx:
+        await tx.outbox.cancel([("telegram", "5")])
+    worker.wake()  # as Runtime._hand_over does for a batch whose steps cancelled rows
+    await worker.drain()
+    assert [text for _s, _chat, text in sender.log] == ["một", "hai"]
+    async with db.transaction() as tx:
+        assert await tx.outbox.counts() == {"sent": 2, "cancelled": 1}
+
+
+async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
+        harness, monkeypatch):
+    """A step takes the send outcomes waiting, to commit them with its own writes; when the
+    step's batch fails they go back to the worker, which records them: the message that went
+    out is not sent a second time, and the failed message is answered when tried again."""
+    h = harness
+    chat = await register(h, 501)
+    worker = h.runtime.workers["telegram"]
+    sends = len(h.request.sent(chat.chat_id))
+    real_step = h.runtime._step
+    failures = [BatchCommitError("disk I/O error")]
+
+    async def failing_step(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return await real_step(*args, **kwargs)
+
+    monkeypatch.setattr(h.runtime, "_step", failing_step)
+    async with h.runtime.db.transaction() as tx:
+        await h.runtime.write(tx, [Outgoing("telegram", str(chat.chat_id), Reply("Thông báo"))],
+                              h.clock())
+    sent = asyncio.Event()
+    h.request.before_call = lambda _api, _params: sent.set()
+    await worker.pump()
+    await sent.wait()  # sent, its outcome not yet recorded
+    await h.feed(chat.message(text="/help"), drain=False)
+    assert not failures  # the step took the outcome, then failed
+    await h.drain()
+    texts = [s.text for s in h.request.sent(chat.chat_id)[sends:]]
+    assert texts.count("Thông báo") == 1
+    assert any("Các lệnh" in text for text in texts[1:])
+    async with h.runtime.db.transaction() as tx:
+        assert (await tx.outbox.counts()).get("pending", 0) == 0
