@@ -125,6 +125,10 @@ class TokenBucket:
     def take(self) -> None:
         self.tokens -= 1
 
+    def give_back(self) -> None:
+        """A token taken for a send that did not start."""
+        self.tokens = min(self.capacity, self.tokens + 1)
+
     def full(self, now: float) -> bool:
         return self.tokens + (now - self.stamp) * self.rate >= self.capacity
 
@@ -245,6 +249,7 @@ class DeliveryWorker:
         # whether the last pass left nothing behind but rows waiting for their time, the
         # next of which is due at _next_due.
         self._read = True
+        self._wakes = 0  # wake() calls so far (see offer)
         self._offered: list[OutboxRow] = []
         self._idle = False
         self._next_due: datetime | None = None
@@ -258,6 +263,7 @@ class DeliveryWorker:
     def wake(self) -> None:
         """Something may be due that only a read of the outbox finds."""
         self._read = True
+        self._wakes += 1
         self._wake.set()
 
     def stuck_for(self, now: float) -> float:
@@ -364,17 +370,26 @@ class DeliveryWorker:
         return now - row.created_at > self.limits.max_age
 
     def _start(self, row: OutboxRow, give_up: bool = False,
-               answered: list[float | None] | None = None) -> None:
+               answered: list[float | None] | None = None, wakes: int | None = None) -> None:
+        """`wakes`: the count of wake() calls when a row offered was started (see offer)."""
         self._claimed.add(row.id)
         self._inflight_chats.add(row.chat_id)
         if give_up:
             task = asyncio.create_task(self._finish(row, ("failed", "too old to send")))
         else:
-            task = asyncio.create_task(self._deliver(row, answered or [None]))
+            task = asyncio.create_task(self._deliver(row, answered or [None], wakes))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, row: OutboxRow, answered: list[float | None]) -> None:
+    async def _deliver(self, row: OutboxRow, answered: list[float | None],
+                       wakes: int | None = None) -> None:
+        if wakes is not None and wakes != self._wakes:
+            # Offered and started at once, but something woke the worker since: the pass
+            # that reads the outbox decides what goes first.
+            answered[0] = time.monotonic()
+            self._chat_bucket(row.chat_id).give_back()
+            self._release([row])
+            return
         logs.resume(row.rid, row.channel)
         self._sending[row.id] = time.monotonic()
         try:
@@ -455,14 +470,8 @@ class DeliveryWorker:
         """Free the rows and chats of outcomes committed (or given up on), and wake a pass if
         that may send something it could not before."""
         batch = recording.batch
-        ids = [row.id for row, _o in batch]
-        self._recorded.update(ids)
-        self._claimed.difference_update(ids)
-        for row_id in self._holding.intersection(ids):
-            self._holding.discard(row_id)
-            self._slots.release()
-        for row, _o in batch:
-            self._inflight_chats.discard(row.chat_id)
+        self._recorded.update(row.id for row, _o in batch)
+        self._release([row for row, _o in batch])
         if recording.waiting or any(chat in self._waiting_chats for chat in recording.chats):
             self.wake()
         failed = [(row, o[1]) for row, o in batch if o[0] == "failed"]
@@ -472,13 +481,41 @@ class DeliveryWorker:
             except Exception:
                 log.exception("could not report %s failed messages", len(failed))
 
-    def offer(self, rows: list[OutboxRow]) -> None:
-        """Rows just committed that head their chat's queue, for the next pass to take without
-        reading the outbox, if nothing else may be waiting: the last pass left nothing behind
-        and nothing else woke the worker since (see _pass). Only when this process alone
+    def _release(self, rows: list[OutboxRow]) -> None:
+        """Free the claims, slots and chats of rows no longer in flight."""
+        ids = [row.id for row in rows]
+        self._claimed.difference_update(ids)
+        for row_id in self._holding.intersection(ids):
+            self._holding.discard(row_id)
+            self._slots.release()
+        for row in rows:
+            self._inflight_chats.discard(row.chat_id)
+
+    async def offer(self, rows: list[OutboxRow], at_once: bool = True) -> None:
+        """Rows just committed that head their chat's queue, handed over by the batch of steps
+        that queued them. With `at_once` (the worker runs in the background), where the worker
+        is idle (its last pass left nothing behind, and nothing woke it since) and no limit
+        asks to wait, a row is sent at once; a send so started first looks whether something
+        woke the worker meanwhile (an urgent row, a cancel), and then leaves the row to the
+        pass that reads the outbox. Other rows go to the next pass, which takes them without
+        reading the outbox if nothing else woke the worker. Only when this process alone
         sends (a database not shared)."""
-        self._offered.extend(rows)
-        self._wake.set()
+        for row in rows:
+            moment = time.monotonic()
+            if (at_once and self._idle and not self._read and not self._stopped
+                    and not self._pump_lock.locked() and not self._slots.locked()
+                    and row.chat_id not in self._inflight_chats
+                    and self._chat_bucket(row.chat_id).wait(moment) <= 0
+                    and max(self._overall.wait(moment), self._window.wait(moment),
+                            self._paused_until - moment) <= 0):
+                await self._slots.acquire()  # not locked: no turn of the event loop
+                self._overall.take(moment)
+                self._chat_bucket(row.chat_id).take()
+                self._holding.add(row.id)
+                self._start(row, answered=self._window.start(), wakes=self._wakes)
+            else:
+                self._offered.append(row)
+                self._wake.set()
 
     def _retry(self, row: OutboxRow, error: str, delay: float, why: str = "retried") -> Outcome:
         """`why`: the metrics' outcome, "retried" or "429"."""

@@ -485,10 +485,10 @@ class Runtime:
             raise
         for worker, recording in taken:
             await worker.settle(recording)
-        self._hand_over(batch.heads, "delivery" in signals)
+        await self._hand_over(batch.heads, "delivery" in signals)
         return "jobs" in signals
 
-    def _hand_over(self, heads: list[OutboxRow] | None, read: bool) -> None:
+    async def _hand_over(self, heads: list[OutboxRow] | None, read: bool) -> None:
         """Offer the rows a batch queued at the head of their chats' queues to their workers,
         unless the batch changed the outbox in a way only a read of it shows (`read`)."""
         if heads is None or read:
@@ -497,7 +497,9 @@ class Runtime:
         for row in heads:
             worker = self.workers.get(row.channel)
             if worker is not None:
-                worker.offer([row])
+                # Without background delivery, sends go when the caller drains (tests, the
+                # console): none is started here.
+                await worker.offer([row], at_once=self.background)
 
     async def handle(self, event: Inbound) -> None:
         """Handle one inbound event on its own (a batch of one)."""

@@ -344,10 +344,11 @@ async def test_sends_read_only_the_message_id_without_building_telegram_objects(
 async def test_rows_offered_go_without_a_read_unless_something_else_woke_the_worker(
         db, monkeypatch):
     """A batch of steps offers the rows it queued at the head of their chat's queue; the worker
-    sends them without reading the outbox when nothing else may be waiting. Anything else that
-    wakes it (here a row cancelled by another transaction) makes it read, and what the read
-    no longer finds pending is not sent."""
-    sender = TimedSender(ChannelLimits(per_second=1000))
+    sends them without reading the outbox when nothing else may be waiting: at once when it
+    runs in the background, else at its next pass. Anything else that wakes it (here a row
+    cancelled by another transaction) makes it read, and what the read no longer finds
+    pending is not sent, even by a send already started."""
+    sender = TimedSender(ChannelLimits(per_second=1e6, chat_per_second=1e6, chat_burst=1000))
     worker = DeliveryWorker(db, sender, now=lambda: START)
     reads = []
     real_read = OutboxRepo.due_and_next
@@ -357,27 +358,37 @@ async def test_rows_offered_go_without_a_read_unless_something_else_woke_the_wor
         return await real_read(self, *args, **kwargs)
 
     monkeypatch.setattr(OutboxRepo, "due_and_next", counted_read)
+    real_send, reads_at_send = sender.send, {}
+
+    async def send(chat_id, message):
+        reads_at_send[message.text] = len(reads)
+        return await real_send(chat_id, message)
+
+    sender.send = send
     await fill(db, [("5", "một")])
     await worker.drain()  # read: the worker has nothing left behind
 
-    async def offered(text: str) -> None:
+    async def offered(text: str, at_once: bool) -> int:
         await fill(db, [("5", text)])
         async with db.read() as tx:
-            worker.offer(await tx.outbox.due("telegram", START))
+            await worker.offer(await tx.outbox.due("telegram", START), at_once)
+        return len(reads)
 
-    await offered("hai")
-    before = len(reads)
-    await worker.pump()
-    assert len(reads) == before  # sent as offered
+    before = await offered("hai", at_once=False)
     await worker.drain()
-    await offered("ba")
+    before_at_once = await offered("ba", at_once=True)
+    await asyncio.sleep(0)
+    assert "ba" in reads_at_send  # begun without a pass
+    await worker.drain()
+    await offered("bốn", at_once=True)  # started at once, and before it begins...
+    worker.wake()  # ...a batch that cancels the row wakes the worker (Runtime._hand_over)
     async with db.transaction() as tx:
         await tx.outbox.cancel([("telegram", "5")])
-    worker.wake()  # as Runtime._hand_over does for a batch whose steps cancelled rows
     await worker.drain()
-    assert [text for _s, _chat, text in sender.log] == ["một", "hai"]
+    assert [text for _s, _chat, text in sender.log] == ["một", "hai", "ba"]
+    assert reads_at_send["hai"] == before and reads_at_send["ba"] == before_at_once
     async with db.transaction() as tx:
-        assert await tx.outbox.counts() == {"sent": 2, "cancelled": 1}
+        assert await tx.outbox.counts() == {"sent": 3, "cancelled": 1}
 
 
 async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
