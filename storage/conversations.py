@@ -31,6 +31,9 @@ class PendingWrites:
         # leaves the state and updated_at alone.
         self.sessions: dict[int, tuple[str | None, str | None, str | None, str]] = {}
         self.outbox: list[tuple] = []
+        # With heads kept: each outbox row's message, request id and time, to make the heads
+        # of (without reading back the JSON written).
+        self.messages: list[tuple[Message, str | None, datetime]] = []
         self.received: list[tuple[str, str]] = []  # inbox rows processed
         self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
         # Kept when a batch of steps asks for them (see Batch): the rows written that head
@@ -69,10 +72,7 @@ class PendingWrites:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.outbox)
             if self.heads is not None:
-                # The rows just inserted have the last ids (one writer holds the database).
-                self.heads.extend(_outbox_row(r) for r in conn.execute(
-                    f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id > last_insert_rowid() - ? "
-                    "AND status = 'pending' AND head = 1 ORDER BY id", (len(self.outbox),)))
+                self._read_heads(conn, self.heads)
         if self.received:
             conn.executemany("DELETE FROM inbox WHERE channel = ? AND update_id = ?",
                              self.received)
@@ -81,8 +81,24 @@ class PendingWrites:
                              "WHERE channel = ? AND external_id = ?", self.seen)
         self.clear()
 
+    def _read_heads(self, conn: sqlite3.Connection, heads: list[OutboxRow]) -> None:
+        """Keep the rows just inserted that head their chat's queue (still pending: a row to
+        someone deactivated is cancelled as it is inserted). They have the last ids, in order:
+        one writer holds the database."""
+        count = len(self.outbox)
+        for row_id, last in conn.execute(
+                "SELECT id, last_insert_rowid() FROM outbox WHERE id > last_insert_rowid() - ? "
+                "AND status = 'pending' AND head = 1 ORDER BY id", (count,)):
+            index = count - 1 - (last - row_id)
+            channel, chat_id, contact_id = self.outbox[index][:3]
+            message, rid, at = self.messages[index]
+            heads.append(OutboxRow.model_construct(  # typed already, as in _outbox_row
+                id=row_id, channel=channel, chat_id=chat_id, contact_id=contact_id,
+                message=message, attempts=0, created_at=at, rid=rid))
+
     def clear(self) -> None:
         self.updates, self.sessions, self.outbox, self.received, self.seen = [], {}, [], [], []
+        self.messages = []
 
 
 def store_inbox(conn: sqlite3.Connection, rows: list[tuple[str, str, str]],
@@ -352,6 +368,8 @@ class OutboxRepo:
         self.pending.outbox.append((channel, chat_id, contact_id, messages.dump(message, rid), at,
                                     at, delivery_id, int(urgent), getattr(message, "asks", None),
                                     int(bulk or delivery_id is not None)))
+        if self.pending.heads is not None:
+            self.pending.messages.append((message, rid, now))
 
     async def add_status(self, channel: str, chat_id: str, contact_id: int | None,
                          message: Message, now: datetime, broadcast_id: int,

@@ -424,3 +424,21 @@ async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
     assert any("Các lệnh" in text for text in texts[1:])
     async with h.runtime.db.transaction() as tx:
         assert (await tx.outbox.counts()).get("pending", 0) == 0
+
+
+async def test_a_batch_reads_back_the_rows_it_queued_at_the_head_of_their_chat(db):
+    """Of the rows a batch of steps queues, those at the head of their chat's queue come back
+    with their ids and messages, for the delivery worker; a row behind another of its chat's
+    does not, nor one to a chat whose earlier row is still waiting."""
+    await fill(db, [("7", "chờ")])
+    async with db.batch(heads=True) as batch:
+        async with batch.step() as tx:
+            for chat_id, text in [("5", "một"), ("5", "hai"), ("6", "ba"), ("7", "bốn")]:
+                tx.outbox.add("telegram", chat_id, None, Text(text), START, rid=f"r-{text}")
+    heads = batch.heads
+    assert heads is not None
+    assert [(row.chat_id, row.message, row.rid) for row in heads] == [
+        ("5", Text("một"), "r-một"), ("6", Text("ba"), "r-ba")]
+    async with db.read() as tx:
+        due = {row.id: row.message for row in await tx.outbox.due("telegram", START)}
+    assert {row.id: row.message for row in heads}.items() <= due.items()
