@@ -389,6 +389,8 @@ class DeliveryWorker:
             answered[0] = time.monotonic()
             self._chat_bucket(row.chat_id).give_back()
             self._release([row])
+            self._read = True  # in case that pass has read already, and held the row's chat
+            self._wake.set()
             return
         logs.resume(row.rid, row.channel)
         self._sending[row.id] = time.monotonic()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import handlers.all  # noqa: F401  (registers every action, callback and form)
 from bot import backups, logs, metrics, redact
-from bot.delivery import ChannelLimits, DeliveryWorker, Sender, compose
+from bot.delivery import ChannelLimits, DeliveryWorker, Recording, Sender, compose
 from bot.settings import Settings
 from handlers import admin, compile, core, desk, export, scheduler
 from handlers.context import Config, Letterhead
@@ -467,15 +467,18 @@ class Runtime:
         keys = [(e.channel, e.user_id, e.update_id) for e in events]
         signals: set[str] = set()
         alone = not self.db.shared
-        taken = [(worker, recording) for worker in self.workers.values()
-                 if alone and (recording := worker.take_outcomes()) is not None]
+        taken: list[tuple[DeliveryWorker, Recording]] = []
 
         def record(conn: sqlite3.Connection) -> None:
-            for _worker, recording in taken:
-                recording.write(conn)
+            # Taken once the batch holds the database, not while it waits for it.
+            for worker in self.workers.values():
+                recording = worker.take_outcomes()
+                if recording is not None:
+                    taken.append((worker, recording))
+                    recording.write(conn)
 
         try:
-            async with self.db.batch(record if taken else None, heads=alone) as batch:
+            async with self.db.batch(record if alone else None, heads=alone) as batch:
                 for index, event in enumerate(events):
                     then = keys[index + 1] if index + 1 < len(keys) else None
                     signals |= await self._step(batch, event, keys[index], then, stored)

@@ -12,6 +12,7 @@ from telegram import Message
 
 from bot import delivery
 from bot.delivery import ChannelLimits, DeliveryWorker, Recording, TransientSendError, compose
+from handlers import core
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.conversations import OutboxRepo
 from storage.db import BatchCommitError, Database
@@ -400,15 +401,21 @@ async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
     chat = await register(h, 501)
     worker = h.runtime.workers["telegram"]
     sends = len(h.request.sent(chat.chat_id))
-    real_step = h.runtime._step
+    real_handle = core.handle
     failures = [BatchCommitError("disk I/O error")]
 
-    async def failing_step(*args, **kwargs):
+    async def failing_handle(*args, **kwargs):
+        # Inside the step's batch, which has taken the outcomes by then.
         if failures:
             raise failures.pop()
-        return await real_step(*args, **kwargs)
+        return await real_handle(*args, **kwargs)
 
-    monkeypatch.setattr(h.runtime, "_step", failing_step)
+    monkeypatch.setattr(core, "handle", failing_handle)
+    given_back = []
+    real_give_back = worker.give_back
+    monkeypatch.setattr(worker, "give_back",
+                        lambda recording: (given_back.append(recording.batch),
+                                           real_give_back(recording)))
     async with h.runtime.db.transaction() as tx:
         await h.runtime.write(tx, [Outgoing("telegram", str(chat.chat_id), Reply("Thông báo"))],
                               h.clock())
@@ -417,7 +424,7 @@ async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
     await worker.pump()
     await sent.wait()  # sent, its outcome not yet recorded
     await h.feed(chat.message(text="/help"), drain=False)
-    assert not failures  # the step took the outcome, then failed
+    assert not failures and len(given_back) == 1  # the step took the outcome, then failed
     await h.drain()
     texts = [s.text for s in h.request.sent(chat.chat_id)[sends:]]
     assert texts.count("Thông báo") == 1
