@@ -392,6 +392,8 @@ async def test_rows_offered_go_without_a_read_unless_something_else_woke_the_wor
         assert await tx.outbox.counts() == {"sent": 3, "cancelled": 1}
 
 
+@pytest.mark.sqlite_only("steps commit send outcomes only where one process alone sends; on "
+                         "PostgreSQL the elected sender records its own")
 async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
         harness, monkeypatch):
     """A step takes the send outcomes waiting, to commit them with its own writes; when the
@@ -433,6 +435,8 @@ async def test_outcomes_taken_by_a_step_that_fails_are_recorded_not_sent_again(
         assert (await tx.outbox.counts()).get("pending", 0) == 0
 
 
+@pytest.mark.sqlite_only("the rows a step inserted are told by SQLite's last_insert_rowid(); "
+                         "on PostgreSQL the elected sender reads the outbox")
 async def test_a_batch_reads_back_the_rows_it_queued_at_the_head_of_their_chat(db):
     """Of the rows a batch of steps queues, those at the head of their chat's queue come back
     with their ids and messages, for the delivery worker; a row behind another of its chat's
