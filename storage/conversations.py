@@ -31,8 +31,8 @@ class PendingWrites:
         # leaves the state and updated_at alone.
         self.sessions: dict[int, tuple[str | None, str | None, str | None, str]] = {}
         self.outbox: list[tuple] = []
-        # With heads kept: each outbox row's message, request id and time, to make the heads
-        # of (without reading back the JSON written).
+        # With heads kept: each outbox row's message, request id and time, from which the
+        # heads are built (the JSON written is not read back).
         self.messages: list[tuple[Message, str | None, datetime]] = []
         self.received: list[tuple[str, str]] = []  # inbox rows processed
         self.seen: list[tuple[str, str, str]] = []  # contact_channels.last_seen_at
