@@ -7,6 +7,7 @@ What is logged is ids and outcomes only: never tokens, secrets, invite codes or 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import os
@@ -21,9 +22,15 @@ CURRENT: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.Conte
     "baocao_request", default=None)
 
 
+# Request ids: this process's random prefix, then a count. Unique across processes and
+# restarts as random ids are, without a call for randomness on each update.
+_PROCESS = os.urandom(4).hex()
+_COUNT = itertools.count(1)
+
+
 def new_request(channel: str, update_id: str) -> str:
     """Start working for an update: later log lines in this task carry it."""
-    request_id = os.urandom(6).hex()  # as random as uuid4's first 12 digits, 6 times cheaper
+    request_id = f"{_PROCESS}{next(_COUNT):x}"
     CURRENT.set((request_id, channel, update_id))
     return request_id
 
