@@ -343,12 +343,15 @@ async def main() -> None:
             forms_each = max(1, round(args.steps / len(STEPS) / users))
             ours: Result | None = None
             theirs: Result | None = None
+            # Each round's ratio, of two runs side by side: how far a busy machine moves it.
+            paired_ratios = []
             for round_ in range(args.rounds):
-                result = await bench_durable(Path(folder) / f"{users}-{round_}", users,
-                                             forms_each)
-                ours = result if ours is None or result.rate > ours.rate else ours
+                durable = await bench_durable(Path(folder) / f"{users}-{round_}", users,
+                                              forms_each)
+                ours = durable if ours is None or durable.rate > ours.rate else ours
                 result = await bench_conversation_handler(users, forms_each)
                 theirs = result if theirs is None or result.rate > theirs.rate else theirs
+                paired_ratios.append(durable.rate / result.rate)
             assert ours is not None and theirs is not None
             print(f"\n{users} concurrent users, {users * forms_each * len(STEPS)} steps")
             print(f"  durable:   {ours.rate:7.0f} steps/s  receipt p50 "
@@ -360,6 +363,9 @@ async def main() -> None:
                   f"messages {theirs.sent}")
             print(f"  ratio durable / in-memory: {ours.rate / theirs.rate:.2f}  (target >= 0.5, "
                   f"aim 0.75); receipt p99 {pct(ours.receipts, 99):.2f} ms (target < 5 ms)")
+            print(f"  ratio of each round's two runs: median "
+                  f"{statistics.median(paired_ratios):.2f}, from {min(paired_ratios):.2f} to "
+                  f"{max(paired_ratios):.2f}")
         peak = rss_mb()
         idle_kb, idle_disk_kb = await bench_idle_sessions(Path(folder), args.idle)
     print(f"\nidle stored sessions: {args.idle}; memory {idle_kb * 1024:.0f} bytes each, "
