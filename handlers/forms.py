@@ -384,8 +384,8 @@ def _on_pick(run: _Run, inp: Input) -> None:
 def begin(form: Form, session: Session, env: Env, params: dict[str, Any] | None = None,
           answers: dict[str, Any] | None = None, intro: str = "", preview: str = "") -> Result:
     """A new form in the session (answers already known are not asked but summarised)."""
-    started = session.model_copy(update={"form": FormState(
-        id=form.id, answers=dict(answers or {}), params=params or {})})
+    started = replace(session, form=FormState(id=form.id, answers=dict(answers or {}),
+                                              params=params or {}))
     run = _Run(form, started, env, preview)
     first = run.next_index(-1)
     if first is None:
@@ -400,10 +400,10 @@ def begin(form: Form, session: Session, env: Env, params: dict[str, Any] | None 
 def reopen(form: Form, session: Session, draft: dict[str, Any], env: Env,
            preview: str = "") -> Result:
     """A saved form continued where it stopped."""
-    state = FormState.model_validate(draft)
+    state = FormState.load(draft)
     # The counter never goes back: a draft's buttons (and older ones) stay stale.
-    run = _Run(form, session.model_copy(update={
-        "form": state, "step": max(session.step, draft.get("step", 0))}), env, preview)
+    run = _Run(form, replace(session, form=state, step=max(session.step, draft.get("step", 0))),
+               env, preview)
     prefix = env.t._("Continuing where you stopped.")
     if state.mode in (Mode.SUMMARY, Mode.PICK):
         run.summary(prefix)

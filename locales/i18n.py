@@ -5,7 +5,7 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,8 @@ class Translator:
         return self._translations.ngettext(singular, plural, n)
 
     def number(self, value: int | float) -> str:
+        if type(value) is int:
+            return _whole_number(value, self.language)
         return format_decimal(value, locale=self.locale)
 
     def date(self, value: date) -> str:
@@ -78,6 +80,13 @@ def translator(language: str | None, zone: ZoneInfo | str = "Asia/Ho_Chi_Minh",
 def _translator(code: str, zone: str) -> Translator:
     # Translators are immutable, so one per (language, zone) serves every message.
     return Translator(code, _load(code), ZoneInfo(zone))
+
+
+@lru_cache(maxsize=4096)
+def _whole_number(value: int, language: str) -> str:
+    # Form steps show the same few counts again and again (summaries, limits): babel takes
+    # several microseconds a number, a look-up a fraction of one.
+    return format_decimal(value, locale=language)
 
 
 def pick_language(language_code: str | None, default: str) -> str:

@@ -216,7 +216,7 @@ def test_a_button_of_an_earlier_step_changes_nothing(kind):
     stale = Input(choice=f"f:{first.step}:ok", pressed_message_id="old")
     session, _replies, _ = run(form, first, valid)
     for where in (first, session):  # while asking, and at the summary
-        later = where.model_copy(update={"step": where.step + 1})
+        later = replace(where, step=where.step + 1)
         after, replies, submission = step(form, later, stale, ENV)
         assert submission is None and after.dump() == later.dump()
         assert "belongs to an earlier step" in replies[-1].text
