@@ -43,6 +43,7 @@ from bot.telegram import build_application, receive, start_channel  # noqa: E402
 from handlers import core, forms  # noqa: E402
 from handlers.forms import Form, Kind, Question  # noqa: E402
 from locales.i18n import N_  # noqa: E402
+from storage.db import CHECKPOINT_SECONDS  # noqa: E402
 from storage.models import Role, UnitIn  # noqa: E402
 from storage.repos import Tx  # noqa: E402
 from tests.telegram_fakes import FakeClock, Harness, RecordingRequest  # noqa: E402
@@ -140,12 +141,18 @@ def in_memory_feed(app: Application) -> Feed:
 
 
 async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
-                    wait_for_reply: bool) -> tuple[int, float, list[float], list[float]]:
-    """`users` people at once, each filling the form `forms_each` times and reading each answer
-    before typing the next: (steps, seconds, receipt latencies, reply latencies). The receipt is
-    what the platform waits for (the update handled in memory, or committed to our inbox); the
-    reply is when the person sees the answer."""
-    ids = itertools.count(1)
+                    wait_for_reply: bool, first_user: int = 0,
+                    ) -> tuple[int, float, list[float], list[float]]:
+    """`users` people at once (ids from `first_user`, FIRST_USER by default), each filling the
+    form `forms_each` times and reading each answer before typing the next: (steps, seconds,
+    receipt latencies, reply latencies). The receipt is what the platform waits for (the update
+    handled in memory, or committed to our inbox); the reply is when the person sees the
+    answer."""
+    first_user = first_user or FIRST_USER
+    # Update ids as Telegram numbers them, one sequence for the bot: a second run on the same
+    # program (after the warm-up) goes on from the first's, or its updates would be dropped as
+    # delivered twice.
+    ids = itertools.count(first_user * 1000 + 1)
     receipts: list[float] = []
     replies: list[float] = []
 
@@ -162,11 +169,27 @@ async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
                 replies.append(time.perf_counter() - began)
 
     began = time.perf_counter()
-    await asyncio.gather(*(person(FIRST_USER + n) for n in range(users)))
+    await asyncio.gather(*(person(first_user + n) for n in range(users)))
     return users * forms_each * len(STEPS), time.perf_counter() - began, receipts, replies
 
 
 FIRST_USER = 10_000
+# The people of the warm-up (see warm_up), others than those measured.
+WARM_UP_USER = 20_000
+
+
+async def warm_up(request: Replies, feed: Feed, users: int, forms_each: int,
+                  wait_for_reply: bool, pause: float = 0.0) -> None:
+    """The same load once, not measured, before the measure, on each side: both are measured
+    as a service that has been running is, not in their first second. For ours this matters
+    more: SQLite appends each commit's pages to the WAL file, and a new database's WAL grows
+    for the whole first measure (the checkpoints never catch up under a steady load, so it is
+    never restarted), each write extending the file, which costs the file system a good part
+    of a commit more than writing over the WAL a running service has long grown to (SQLite
+    keeps the file and writes it from the start again once a checkpoint has caught up).
+    `pause`: time for that checkpoint, before the measure."""
+    await run_users(request, feed, users, forms_each, wait_for_reply, WARM_UP_USER)
+    await asyncio.sleep(pause)
 
 
 async def register(tx: Tx, users: int, first_user: int = FIRST_USER) -> None:
@@ -210,8 +233,11 @@ async def bench_durable(folder: Path, users: int, forms_each: int) -> Result:
     await runtime.ticked.wait()
     async with runtime.db.transaction() as tx:
         await register(tx, users)
-    steps, seconds, receipts, replies = await run_users(request, production_feed(app, runtime),
-                                                        users, forms_each, True)
+        await register(tx, users, first_user=WARM_UP_USER)
+    feed = production_feed(app, runtime)
+    await warm_up(request, feed, users, forms_each, True, pause=2 * CHECKPOINT_SECONDS)
+    request.calls.clear()
+    steps, seconds, receipts, replies = await run_users(request, feed, users, forms_each, True)
     sent = len(request.sent())
     await runtime.stop()
     await app.shutdown()
@@ -262,6 +288,8 @@ async def bench_conversation_handler(users: int, forms_each: int) -> Result:
                 kind: [MessageHandler(text, on_kind)], confirm: [MessageHandler(text, on_confirm)]},
         fallbacks=[]))
     await app.initialize()
+    await warm_up(request, in_memory_feed(app), users, forms_each, False)
+    request.calls.clear()
     # The reply is sent inside process_update: its receipt is its reply.
     steps, seconds, receipts, replies = await run_users(request, in_memory_feed(app), users,
                                                         forms_each, False)
