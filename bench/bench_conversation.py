@@ -140,15 +140,18 @@ def in_memory_feed(app: Application) -> Feed:
     return feed
 
 
+FIRST_USER = 10_000
+# The people of the warm-up (see warm_up), others than those measured.
+WARM_UP_USER = 20_000
+
+
 async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
-                    wait_for_reply: bool, first_user: int = 0,
+                    wait_for_reply: bool, first_user: int = FIRST_USER,
                     ) -> tuple[int, float, list[float], list[float]]:
-    """`users` people at once (ids from `first_user`, FIRST_USER by default), each filling the
-    form `forms_each` times and reading each answer before typing the next: (steps, seconds,
-    receipt latencies, reply latencies). The receipt is what the platform waits for (the update
-    handled in memory, or committed to our inbox); the reply is when the person sees the
-    answer."""
-    first_user = first_user or FIRST_USER
+    """`users` people at once (ids from `first_user`), each filling the form `forms_each` times
+    and reading each answer before typing the next: (steps, seconds, receipt latencies, reply
+    latencies). The receipt is what the platform waits for (the update handled in memory, or
+    committed to our inbox); the reply is when the person sees the answer."""
     # Update ids as Telegram numbers them, one sequence for the bot: a second run on the same
     # program (after the warm-up) goes on from the first's, or its updates would be dropped as
     # delivered twice.
@@ -173,15 +176,10 @@ async def run_users(request: Replies, feed: Feed, users: int, forms_each: int,
     return users * forms_each * len(STEPS), time.perf_counter() - began, receipts, replies
 
 
-FIRST_USER = 10_000
-# The people of the warm-up (see warm_up), others than those measured.
-WARM_UP_USER = 20_000
-
-
 async def warm_up(request: Replies, feed: Feed, users: int, forms_each: int,
                   wait_for_reply: bool, pause: float = 0.0) -> None:
-    """The same load once, not measured, before the measure, on each side: both are measured
-    as a service that has been running is, not in their first second. For ours this matters
+    """The same load once, not measured, before the measure, on each side: each is measured in
+    the state a running service is in, not in its first second. For ours this matters
     more: SQLite appends each commit's pages to the WAL file, and a new database's WAL grows
     for the whole first measure (the checkpoints never catch up under a steady load, so it is
     never restarted), each write extending the file, which costs the file system a good part
