@@ -1,5 +1,6 @@
 """Conversation throughput: our durable form engine against python-telegram-bot's in-memory
-ConversationHandler, both on the real Application with an offline request layer.
+ConversationHandler, both on the real Application with an offline request layer, each measured
+after serving the same load once unmeasured (see warm_up).
 
 Prints form steps/s with 1, 10 and 100 people at once, p50/p99 latencies, the ratio of the two,
 peak RSS, and the memory and disk cost of idle stored sessions.
@@ -359,8 +360,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"Each user fills the bench form ({len(STEPS)} steps) and reads each answer before "
-          f"typing the next; about {args.steps} steps per measure, best of {args.rounds} "
-          "alternating rounds (a noisy neighbour on a shared machine does not decide a ratio).")
+          f"typing the next; about {args.steps} steps per measure, each side first warmed up "
+          f"with the same load unmeasured, best of {args.rounds} alternating rounds (a noisy "
+          "neighbour on a shared machine does not decide a ratio).")
     print("durable: SQLite WAL, inbox, outbox, delivery worker; in-memory: python-telegram-bot's "
           "ConversationHandler. Receipt: until the update is committed to the inbox (what "
           "Telegram's webhook waits for); reply: until the answer reaches the person.")
