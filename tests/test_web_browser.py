@@ -147,6 +147,13 @@ async def test_coordinator_at_the_desk_in_chromium(harness, site, tmp_path):
         assert "Phát thanh về chuyển đổi số" in await page.locator("ul.answers").inner_text()
         photo = page.locator(".files img")
         await photo.wait_for()
+        # The element is on the page before its picture has arrived (the desk fetches it from
+        # the platform): wait for the load to end, then check it loaded whole (a broken picture
+        # also ends "complete", with no width).
+        await photo.evaluate("""img => img.complete || new Promise(done => {
+            img.addEventListener("load", done, {once: true});
+            img.addEventListener("error", done, {once: true});
+        })""")
         assert await photo.evaluate("img => img.complete && img.naturalWidth") == 320
         await shot("report")
         await page.locator("#approve").click()
