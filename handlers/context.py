@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -102,7 +103,7 @@ class Ctx:
     # is then left as it is (see core._mark_pressed).
     refused: bool = False
 
-    @property
+    @cached_property  # the zone's conversion, once a step
     def today(self) -> date:
         return self.now.astimezone(self.config.zone).date()
 

@@ -8,7 +8,7 @@ converts types rather than validating them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -58,8 +58,11 @@ class FormState:
                    files=list(data.get("files") or ()), drawn=data.get("drawn"))
 
     def copy_state(self) -> FormState:
-        return replace(self, answers=_copied(self.answers), params=_copied(self.params),
-                       multi=list(self.multi), files=_copied(self.files))
+        # Built field by field, not by dataclasses.replace, which looks the fields up on each
+        # call: every form step makes a copy.
+        return FormState(id=self.id, mode=self.mode, pos=self.pos,
+                         answers=_copied(self.answers), params=_copied(self.params),
+                         multi=list(self.multi), files=_copied(self.files), drawn=self.drawn)
 
     def new_question(self) -> None:
         """What the previous question gathered is dropped when another is shown."""
@@ -124,7 +127,8 @@ class Session:
     def copy_state(self) -> Session:
         """A copy a step may change freely (a step is pure: the caller's session is left as
         it was)."""
-        return replace(self, form=self.form.copy_state() if self.form is not None else None,
+        return Session(step=self.step,
+                       form=self.form.copy_state() if self.form is not None else None,
                        offered=list(self.offered), pressed=list(self.pressed),
                        reports_query=_copied(self.reports_query))
 
