@@ -49,9 +49,9 @@ def sent(name: str) -> Make:
     return lambda _session: Input(attachment=Attachment("photo", f"file-{name}", name))
 
 
-# kind: (question, inputs giving a valid answer, the answer stored, an invalid input, what the
-# error says)
-CASES: dict[Kind, tuple[Question, list[Make], object, Make, str]] = {
+# A question type's kind (a Kind, or any new type's own string): (question, inputs giving a
+# valid answer, the answer stored, an invalid input, what the error says)
+CASES: dict[str, tuple[Question, list[Make], object, Make, str]] = {
     Kind.TEXT: (Question("q", Kind.TEXT, "Label", "Prompt?", max_length=10),
                 [typed("Hello")], "Hello", typed("x" * 11), "under 10 characters"),
     Kind.INTEGER: (Question("q", Kind.INTEGER, "Label", "Prompt?", max_value=5000),
@@ -105,10 +105,11 @@ def started(form: Form) -> Session:
 
 
 def test_every_question_type_has_a_case():
-    assert set(CASES) == set(Kind) == set(TYPES)
+    assert set(Kind) <= set(TYPES)  # every shipped name has its class
+    assert set(CASES) == set(TYPES)  # a new type's class needs its case here, not a Kind
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 def test_valid_answer_reaches_the_summary_and_confirm_submits_it(kind):
     question, valid, value, _invalid, _error = CASES[kind]
     form = form_of(question)
@@ -125,7 +126,7 @@ def test_valid_answer_reaches_the_summary_and_confirm_submits_it(kind):
     assert Session.load(kept).dump() == kept  # the step never changed what it was given
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 def test_a_step_leaves_the_session_it_was_given_as_it_was(kind):
     """Every input of the valid answer, fed to the same session: options ticked and files
     gathered go into the step's copy only (the copy is cheaper than a deep copy; this is
@@ -143,7 +144,7 @@ def test_a_step_leaves_the_session_it_was_given_as_it_was(kind):
         assert session.dump() == kept
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 def test_invalid_answer_says_why_and_asks_again_keeping_the_answers(kind):
     question, _valid, _value, invalid, error = CASES[kind]
     form = form_of(question)
@@ -157,7 +158,7 @@ def test_invalid_answer_says_why_and_asks_again_keeping_the_answers(kind):
     assert after.form.answers == {"kept": "earlier"}
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 @pytest.mark.parametrize("how", ["button", "word", "number"])
 def test_skip_leaves_an_optional_question_empty(kind, how):
     question, *_rest = CASES[kind]
@@ -182,7 +183,7 @@ def replies_choices(form: Form, session: Session) -> list[str]:
     return [c.label for c in replies[-1].choices]
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 def test_change_an_answer_from_the_summary(kind):
     question, valid, value, invalid, error = CASES[kind]
     form = form_of(question)
@@ -197,7 +198,7 @@ def test_change_an_answer_from_the_summary(kind):
     assert session.form.mode is Mode.SUMMARY and session.form.answers == {"q": value}
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 @pytest.mark.parametrize("how", [press("cxl"), typed("Cancel")])
 def test_cancel_drops_the_answers(kind, how):
     question, valid, *_rest = CASES[kind]
@@ -208,7 +209,7 @@ def test_cancel_drops_the_answers(kind, how):
     assert replies[-1].text == "Cancelled. Nothing was saved."
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", list(TYPES))
 def test_a_button_of_an_earlier_step_changes_nothing(kind):
     question, valid, *_rest = CASES[kind]
     form = form_of(question)
