@@ -92,7 +92,8 @@ def compose(reply: Reply, limits: ChannelLimits) -> list[Message]:
     files = reply.attachments
     if len(files) == 1 and not choices and len(reply.text) <= limits.max_caption:
         return [Files(files, reply.text)]
-    # Channels without buttons print the choices under the text: leave them room.
+    # Channels may print the choices under the text (numbered, or in full where a button cuts
+    # them): leave them room.
     room = sum(len(label) + 6 for _id, label in choices)
     parts = (split_message(reply.text, max(limits.max_text - room, limits.max_text // 2))
              if reply.text else [])

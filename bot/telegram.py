@@ -48,6 +48,7 @@ from bot.delivery import (
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.signin import APP_PATH
+from handlers.text import esc
 from handlers.types import Attachment, Inbound
 from locales.i18n import translator
 from storage.messages import Edit, Files, Message, Option
@@ -116,6 +117,33 @@ CAPTION_LIMIT = 1024
 # Telegram's albums hold 2 to 10 items, photos with photos and documents with documents.
 ALBUM_SIZE = 10
 HTML = ParseMode.HTML.value
+
+
+# A button a row wide shows about this many characters on a phone; past it, the app cuts the
+# label itself, mid-word.
+BUTTON_WIDTH = 40
+# A list with a label past that width is one of descriptions (a form's questions), not of names:
+# its buttons carry their first words, up to this many characters, and the text says each in full.
+BUTTON_CUT = 30
+
+
+def _fit_button(label: str) -> str:
+    if len(label) <= BUTTON_CUT:
+        return label
+    cut = label[:BUTTON_CUT - 1]
+    cut = cut[:cut.rindex(" ")] if " " in cut else cut
+    return cut.rstrip(" ,;") + "…"
+
+
+def _with_buttons(text: str, choices: tuple[Option, ...]) -> tuple[str, dict[str, object] | None]:
+    """A message's text, and its choices as buttons: the engine gives their labels in full (as
+    the channels without buttons number them), and long ones are cut here to fit a button, with
+    the whole list said under the text (the outbox left room for it: see delivery.compose)."""
+    if all(len(label) <= BUTTON_WIDTH for _cid, label in choices):
+        return text, _keyboard(choices)
+    listed = "\n".join(f"{n}. {esc(label)}" for n, (_cid, label) in enumerate(choices, start=1))
+    return f"{text}\n{listed}", _keyboard(tuple((cid, _fit_button(label))
+                                                for cid, label in choices))
 
 
 def _keyboard(choices: tuple[Option, ...]) -> dict[str, object] | None:
@@ -200,14 +228,14 @@ class TelegramSender:
                 return await self._send_album(chat_id, message.files)
             return _message_id(await self._send_file(chat_id, message.files[0],
                                                      message.caption or None))
+        text, keyboard = _with_buttons(message.text, message.choices)
         if isinstance(message, Edit):
             await self._call("editMessageText", chat_id=chat_id,
-                             message_id=int(message.message_id), text=message.text,
-                             parse_mode=HTML, reply_markup=_keyboard(message.choices))
+                             message_id=int(message.message_id), text=text, parse_mode=HTML,
+                             reply_markup=keyboard)
             return message.message_id
-        return _message_id(await self._call("sendMessage", chat_id=chat_id, text=message.text,
-                                            parse_mode=HTML,
-                                            reply_markup=_keyboard(message.choices)))
+        return _message_id(await self._call("sendMessage", chat_id=chat_id, text=text,
+                                            parse_mode=HTML, reply_markup=keyboard))
 
     async def _send_file(self, chat_id: str, file: Attachment, caption: str | None) -> object:
         method, field = ("sendPhoto", "photo") if file.kind == "photo" else (

@@ -47,7 +47,7 @@ from handlers.questions import (
     show_value,
 )
 from handlers.state import FormState, Mode, Session
-from handlers.text import esc, fit_button, match_option
+from handlers.text import match_option
 from handlers.types import Attachment, Choice, Reply
 from storage.models import Role
 from storage.text import fold
@@ -236,10 +236,9 @@ class _Run:
     def show_pick(self, prefix: str = "") -> None:
         lines = ([prefix] if prefix else []) + [self.env.t._("Which answer do you want to "
                                                              "change?")]
-        pickable = self.pickable()
-        if any(fit_button(label) != label for _v, label in pickable):  # say in full what was cut
-            lines += [f"{n}. {esc(label)}" for n, (_v, label) in enumerate(pickable, start=1)]
-        self.say("\n".join(lines), [(v, fit_button(label)) for v, label in pickable])
+        # The labels in full, however long: each channel shows them as it can (numbered, or
+        # as buttons cut to fit with the full list in the text).
+        self.say("\n".join(lines), self.pickable())
 
     def show_current(self, prefix: str = "") -> None:
         """Where the form is (question, summary or the answers to change), changing nothing:

@@ -102,19 +102,6 @@ def parse_id(text: str, low: int = 1, high: int = SQL_MAX) -> int | None:
     return number if low <= number <= high else None
 
 
-BUTTON_CHARS = 30  # what a phone shows on a button without cutting it
-
-
-def fit_button(label: str) -> str:
-    """A label that may be long (a question's, written in a form declaration), cut at a word to
-    fit a button; the full label goes in the message text."""
-    if len(label) <= BUTTON_CHARS:
-        return label
-    cut = label[:BUTTON_CHARS - 1]
-    cut = cut[:cut.rindex(" ")] if " " in cut else cut
-    return cut.rstrip(" ,;") + "…"
-
-
 def is_blank(text: str) -> bool:
     """Nothing a person would see: spaces, line breaks, zero-width and other invisible marks
     (Telegram refuses to send such a text)."""

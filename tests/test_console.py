@@ -169,6 +169,20 @@ async def test_demo_in_process_switching_people_and_the_clock(monkeypatch, capsy
     assert "/difficulties" in out.split(VI._("You are now {who}.").split("{")[0])[-1]
 
 
+
+async def test_demo_lists_the_answers_to_change_once_and_in_full(monkeypatch, capsys):
+    """A channel without buttons numbers the choices with their labels in full: the periodic
+    report's long figure labels are neither cut to a button's width nor listed a second time
+    (the engine used to do both, for Telegram's buttons)."""
+    out = await demo(monkeypatch, capsys, [
+        "/report", "7", "1", "Hoàn thành", "Không có", "1", "1", "2", "15"])
+    models = VI._("Creative models and exemplary cases reported in the period")
+    shown = [block.strip() for block in out.split("🤖")[1:]]
+    pick = next(block for block in shown
+                if block.startswith(VI._("Which answer do you want to change?")))
+    assert f"15. {models}" in pick and pick.count(models) == 1 and "…" not in pick
+    assert VI._("Changing “{label}”, now: {value}").format(label=models, value=0) in out
+
 async def test_demo_in_process_refuses_a_person_it_cannot_be(monkeypatch, capsys):
     out = await demo(monkeypatch, capsys, ["/help"], role="officer", unit="NO-SUCH-UNIT")
     assert out.strip().endswith(

@@ -18,6 +18,11 @@ async def test_changing_a_periodic_figure_names_it_and_its_value(harness):
     await officer.press("Bỏ qua")
     await officer.press("Bỏ qua")
     await officer.press("Sửa một câu trả lời")
+    # Telegram's buttons carry the first words of each long label, and the text says them all
+    # in full, numbered as the buttons run.
+    pick = officer.last()
+    assert "\n2. Số hoạt động tuyên truyền tổ chức trong kỳ\n" in pick.text
+    assert [label for label, _data in pick.buttons][1] == "Số hoạt động tuyên truyền tổ…"
     await officer.press("Số hoạt động tuyên truyền tổ…")  # cut to fit a phone
     asked = officer.last().text
     assert "Sửa “Số hoạt động tuyên truyền tổ chức trong kỳ”, hiện là: 0" in asked
