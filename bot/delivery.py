@@ -54,10 +54,10 @@ class RejectedError(Exception):
 
 @dataclass(frozen=True)
 class ChannelLimits:
-    """A channel's pace and message sizes; each channel module sets its own. The default pace
-    is Telegram's (about 30 messages a second overall, 1 a second in a chat, 20 a minute in a
-    group), the strictest of ours; the default sizes fit every channel, for messages written
-    for a channel this process does not run."""
+    """A channel's pace and message sizes: each channel module declares its own (bot/telegram.py,
+    bot/zalo.py, bot/console.py). The defaults are a cautious pace and sizes that fit every
+    channel: they cut a message written for a channel this process does not run, and pace the
+    test senders that set only what they measure."""
 
     per_second: float = 29.7
     chat_per_second: float = 1.0

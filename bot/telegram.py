@@ -114,6 +114,11 @@ def to_inbound(update: dict, bot: Bot) -> Inbound | None:
 # Telegram's longest message and longest caption (a file's text).
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# Telegram's pace (its Bots FAQ): about 30 messages a second in all, 1 a second in a chat (a few
+# at once are let through), 20 a minute in a group.
+LIMITS = ChannelLimits(per_second=29.7, chat_per_second=1.0, chat_burst=3,
+                       group_per_minute=20.0, group_burst=3, max_text=TEXT_LIMIT,
+                       max_caption=CAPTION_LIMIT)
 # Telegram's albums hold 2 to 10 items, photos with photos and documents with documents.
 ALBUM_SIZE = 10
 HTML = ParseMode.HTML.value
@@ -187,8 +192,7 @@ class TelegramSender:
     def __init__(self, bot: Bot, limits: ChannelLimits | None = None):
         self.bot = bot
         # The pace may be tuned (tests run faster); the sizes are Telegram's.
-        self.limits = replace(limits or ChannelLimits(), max_text=TEXT_LIMIT,
-                              max_caption=CAPTION_LIMIT)
+        self.limits = replace(limits or LIMITS, max_text=TEXT_LIMIT, max_caption=CAPTION_LIMIT)
 
     async def fetch(self, file_id: str) -> bytes:
         """A file people sent (evidence), for the web desk to show."""

@@ -116,8 +116,10 @@ class ZaloSender:
 
     def __init__(self, client: ZaloClient, per_second: float = 10.0):
         self.client = client
-        self.limits = ChannelLimits(per_second=per_second, max_text=MAX_TEXT,
-                                    max_caption=MAX_CAPTION)
+        # Zalo publishes no per-chat pace: one message a second to a person (a few at once let
+        # through), as people read. Its bots talk one to one: no group pace applies.
+        self.limits = ChannelLimits(per_second=per_second, chat_per_second=1.0, chat_burst=3,
+                                    max_text=MAX_TEXT, max_caption=MAX_CAPTION)
 
     async def fetch(self, file_id: str) -> bytes:
         """A file people sent (evidence), for the web desk to show: its id is its address."""

@@ -8,10 +8,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from telegram import Message
+from telegram import Bot, Message
 
 from bot import delivery
 from bot.delivery import ChannelLimits, DeliveryWorker, Recording, TransientSendError, compose
+from bot.telegram import TelegramSender
+from bot.zalo import ZaloClient, ZaloSender
 from handlers import core
 from handlers.types import Attachment, Choice, Outgoing, Reply
 from storage.conversations import OutboxRepo
@@ -315,6 +317,17 @@ def test_a_long_reply_goes_in_parts_with_its_buttons_and_question_under_the_last
     assert all(len(p.text) <= 60 - len("Đồng ý") - 6 for p in parts)
     assert " ".join(p.text for p in parts).split() == text.split()
 
+
+
+def test_each_channel_declares_its_own_pace_and_sizes():
+    telegram = TelegramSender(Bot("1:B")).limits
+    assert (telegram.per_second, telegram.chat_per_second, telegram.group_per_minute) == (
+        29.7, 1.0, 20.0)  # Telegram's Bots FAQ: 30 a second, 1 a second in a chat, 20 a minute
+    assert (telegram.max_text, telegram.max_caption) == (4096, 1024)
+    # A pace tuned for a test keeps Telegram's sizes.
+    assert TelegramSender(Bot("1:B"), ChannelLimits(per_second=5)).limits.max_text == 4096
+    zalo = ZaloSender(ZaloClient("http://127.0.0.1:9", "1:Z"), per_second=7).limits
+    assert (zalo.per_second, zalo.max_text) == (7, 2000)  # ZALO_PER_SECOND, Zalo's longest text
 
 async def test_sends_read_only_the_message_id_without_building_telegram_objects(
         harness, monkeypatch):
