@@ -24,6 +24,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
+from handlers.kinds import KINDS
 from locales.i18n import Translator, translator
 
 FONT = "Times New Roman"
@@ -170,7 +171,10 @@ def build(t: Translator, path: Path) -> None:
         line(f"{{{{ {field} }}}}")
         _para(document, "{%p endif %}")
 
+    listed: set[str] = set()  # the loops written so far
+
     def each(loop: str, text: str) -> None:
+        listed.add(loop)
         _para(document, f"{{%p for item in {loop} %}}")
         line(text)
         _para(document, "{%p endfor %}")
@@ -204,12 +208,28 @@ def build(t: Translator, path: Path) -> None:
     line(_("Reported in the period: {n}.").format(n="{{ f.count_model }}"))
     each("models", "- {{ item.text }} ({{ item.unit }})")
     line_if("models_more")
+    # A kind listed in the report (kinds.Listing) that no section above was written for gets a
+    # section of its own, numbered on: a new kind needs no edit here, only this script run again
+    # (tests/test_kinds.py checks that the shipped templates list every listed kind).
+    number = 7
+    for kind in KINDS.values():
+        if kind.listing is None or kind.listing.key in listed:
+            continue
+        heading(f"{number}. {_(kind.title)}")
+        each(kind.listing.key,
+             "- {{ item.unit }}{% if item.date %} ({{ item.date }}){% endif %}: {{ item.text }}")
+        line_if(f"{kind.listing.key}_more")
+        if kind.listing.missing:
+            line(_("Units that have not yet sent it: {n}.").format(
+                n=f"{{{{ {kind.listing.missing}_count }}}}"))
+            line_if(kind.listing.missing)
+        number += 1
     # Every figure the reports give, whatever kind adds it: a kind added later shows here
     # before anyone writes a section for it.
     line(_("All the figures of the period, from the reports:"))
     each("figures", "- {{ item.label }}: {{ item.value }}")
     _para(document, "{%p if years %}")
-    heading(_("7. Year by year"))
+    heading(_("{n}. Year by year").format(n=number))
     _table(document, [_("Year"), _("Plans"), _("Dissemination"), _("People reached"),
                       _("Sessions"), _("Participants"), _("Inspections"), _("Reviews"),
                       _("Models")],

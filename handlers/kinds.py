@@ -2,7 +2,9 @@
 in the spreadsheet, the figures it adds to the periodic report, the day it counts on and so
 which obligations it satisfies, how the compiled report and the digest name its reports).
 Adding a kind is adding a declaration (above PERIODIC, whose questions are the figures of the
-kinds before it) and its translations: nothing else in the code names a kind."""
+kinds before it) and its translations: nothing else in the code names a kind. A kind listed in
+the compiled report (Listing) gets its section there once the Word templates are made again
+(`python -m handlers.compile_template`)."""
 
 from __future__ import annotations
 

@@ -9,13 +9,14 @@ from datetime import date
 import docx
 import openpyxl
 import pytest
+from docxtpl import DocxTemplate
 
 from handlers import periods
 from handlers.compile import gather
-from handlers.compile_template import shipped
+from handlers.compile_template import build, shipped
 from handlers.export import write_workbook
 from handlers.forms import FORMS
-from handlers.kinds import FIGURES, KINDS, PERIODIC, Dated
+from handlers.kinds import FIGURES, KINDS, PERIODIC, Dated, Listing, ReportKind, text_question
 from handlers.programme import Obligation, load_programme
 from handlers.questions import Kind
 from handlers.reminders import owed
@@ -145,8 +146,35 @@ def test_the_shipped_templates_show_every_listed_kind(language):
     for kind in KINDS.values():
         if kind.listing is None:
             continue
-        assert f"{{%p for item in {kind.listing.key} %}}" in text, kind.id
+        assert f"{{%p for item in {kind.listing.key} %}}" in text, (
+            f"{kind.id}: make the templates again: python -m handlers.compile_template")
         if kind.listing.missing:
             assert f"{{{{ {kind.listing.missing} }}}}" in text, kind.id
         if kind.listing.digest:
             assert VI._(kind.listing.digest) != kind.listing.digest
+
+
+def test_a_listed_kind_without_a_written_section_gets_one_of_its_own(tmp_path, monkeypatch):
+    """The template script gives a new listed kind a numbered section after the written ones
+    (and the year-by-year section moves down one): adding it needs no edit to the script."""
+    kind = ReportKind("training", "Training course", "Training courses",
+                      (text_question("topic", "Topic", "Topic?"),),
+                      listing=Listing("trainings", lambda t, a: a.get("topic", ""),
+                                      missing="no_training"))
+    monkeypatch.setitem(KINDS, kind.id, kind)
+    path = tmp_path / "report.docx"
+    build(EN, path)
+    document = DocxTemplate(str(path))
+    document.render({"trainings": [{"unit": "Department of Home Affairs", "date": "",
+                                    "text": "Digital skills"},
+                                   {"unit": "Le Chan ward", "date": "05/03/2026",
+                                    "text": "Records"}],
+                     "no_training_count": "1", "no_training": "Ngo Quyen ward",
+                     "years": [{"year": "2026"}], "f": {}, "by_option": {}})
+    document.save(str(tmp_path / "filled.docx"))
+    text = [p.text for p in docx.Document(str(tmp_path / "filled.docx")).paragraphs]
+    at = text.index("7. Training course")
+    assert text[at + 1:at + 5] == [
+        "- Department of Home Affairs: Digital skills", "- Le Chan ward (05/03/2026): Records",
+        "Units that have not yet sent it: 1.", "Ngo Quyen ward"]
+    assert "8. Year by year" in text[at:]
