@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
-from storage.units import first, iso, one
+from storage.units import (
+    add_attachments,
+    fetch_inline,
+    first,
+    iso,
+    next_number,
+    one,
+    run_inline,
+)
 
 
 class DifficultyStatus(StrEnum):
@@ -54,6 +64,36 @@ _SELECT = ("SELECT d.id, d.number, d.unit_id, d.contact_id, d.field, d.urgency, 
            "u.code AS unit_code FROM difficulties d JOIN units u ON u.id = d.unit_id")
 
 
+# A difficulty's writes and its read by id, each one call run at once on the loop's thread
+# (storage.units.run_inline): they are steps of a conversation (reported, taken up, answered).
+
+def _create(conn: sqlite3.Connection, difficulty: dict[str, Any], attachments: list[dict],
+            channel: str) -> Difficulty:
+    difficulty_id = one(conn.execute(
+        "INSERT INTO difficulties (number, unit_id, contact_id, field, urgency, text, proposal, "
+        "created_at, updated_at, opened_at) VALUES (:number, :unit_id, :contact_id, :field, "
+        ":urgency, :text, :proposal, :at, :at, :at) RETURNING id",
+        {**difficulty, "number": next_number(conn, "KK", difficulty["year"])}).fetchall())[0]
+    add_attachments(conn, "difficulty", difficulty_id, attachments, channel, difficulty["at"])
+    _add_event(conn, difficulty_id, "opened", difficulty["contact_id"], difficulty["text"],
+               difficulty["at"])
+    return Difficulty.model_validate(dict(one(conn.execute(
+        _SELECT + " WHERE d.id = ?", (difficulty_id,)).fetchall())))
+
+
+def _set_status(conn: sqlite3.Connection, difficulty_id: int, status: str, at: str,
+                reopened: bool) -> None:
+    opened = ", opened_at = ?" if reopened else ""
+    conn.execute(f"UPDATE difficulties SET status = ?, updated_at = ?{opened} WHERE id = ?",
+                 (status, at, *((at,) if reopened else ()), difficulty_id))
+
+
+def _add_event(conn: sqlite3.Connection, difficulty_id: int, kind: str, contact_id: int | None,
+               text: str | None, at: str) -> None:
+    conn.execute("INSERT INTO difficulty_events (difficulty_id, kind, contact_id, text, at) "
+                 "VALUES (?, ?, ?, ?, ?)", (difficulty_id, kind, contact_id, text, at))
+
+
 class DifficultiesRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
@@ -61,30 +101,13 @@ class DifficultiesRepo:
     async def create(self, *, unit_id: int, contact_id: int, field: str, urgency: str, text: str,
                      proposal: str | None, attachments: list[dict], channel: str,
                      now: datetime, local_year: int) -> Difficulty:
-        rows = await self.conn.execute_fetchall(
-            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
-            "SET value = value + 1 RETURNING value", (f"KK-{local_year}",))
-        number = f"KK-{local_year}-{one(rows)[0]:04d}"
-        rows = await self.conn.execute_fetchall(
-            "INSERT INTO difficulties (number, unit_id, contact_id, field, urgency, text, "
-            "proposal, created_at, updated_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "RETURNING id",
-            (number, unit_id, contact_id, field, urgency, text, proposal, iso(now), iso(now),
-             iso(now)))
-        difficulty_id = one(rows)[0]
-        await self.conn.executemany(
-            "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
-            "created_at) VALUES ('difficulty', ?, ?, ?, ?, ?, ?)",
-            [(difficulty_id, channel, a["kind"], a["file_id"], a.get("name"), iso(now))
-             for a in attachments])
-        await self.add_event(difficulty_id, "opened", contact_id, text, now)
-        difficulty = await self.get(difficulty_id)
-        assert difficulty is not None  # written just above, in this transaction
-        return difficulty
+        return await run_inline(self.conn, _create, {
+            "unit_id": unit_id, "contact_id": contact_id, "field": field, "urgency": urgency,
+            "text": text, "proposal": proposal, "at": iso(now), "year": local_year},
+            attachments, channel)
 
     async def get(self, difficulty_id: int) -> Difficulty | None:
-        row = first(await self.conn.execute_fetchall(_SELECT + " WHERE d.id = ?",
-                                                     (difficulty_id,)))
+        row = first(await fetch_inline(self.conn, _SELECT + " WHERE d.id = ?", (difficulty_id,)))
         return Difficulty.model_validate(dict(row)) if row else None
 
     async def attachments(self, difficulty_id: int) -> list[dict]:
@@ -110,16 +133,11 @@ class DifficultiesRepo:
 
     async def set_status(self, difficulty_id: int, status: DifficultyStatus, now: datetime,
                          reopened: bool = False) -> None:
-        opened = ", opened_at = ?" if reopened else ""
-        args = (status.value, iso(now), *((iso(now),) if reopened else ()), difficulty_id)
-        await self.conn.execute(
-            f"UPDATE difficulties SET status = ?, updated_at = ?{opened} WHERE id = ?", args)
+        await run_inline(self.conn, _set_status, difficulty_id, status.value, iso(now), reopened)
 
     async def add_event(self, difficulty_id: int, kind: str, contact_id: int | None,
                         text: str | None, now: datetime) -> None:
-        await self.conn.execute(
-            "INSERT INTO difficulty_events (difficulty_id, kind, contact_id, text, at) "
-            "VALUES (?, ?, ?, ?, ?)", (difficulty_id, kind, contact_id, text, iso(now)))
+        await run_inline(self.conn, _add_event, difficulty_id, kind, contact_id, text, iso(now))
 
     async def events(self, difficulty_id: int) -> list[DifficultyEvent]:
         rows = await self.conn.execute_fetchall(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,7 +14,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.text import fold
-from storage.units import first, iso, one
+from storage.units import add_attachments, first, iso, next_number, one, run_inline
 
 
 class ReportStatus(StrEnum):
@@ -83,63 +84,82 @@ def _report(row: aiosqlite.Row) -> Report:
     return Report.model_validate(dict(row) | {"answers": json.loads(row["answers"])})
 
 
+# A report's writes, each one call run at once on the loop's thread (storage.units.run_inline):
+# a submission or a correction is a form's last step, and a hop to the database thread for each
+# of its statements cost more than their SQL.
+
+def _create(conn: sqlite3.Connection, report: dict[str, Any], attachments: list[dict],
+            channel: str) -> Report:
+    report_id = one(conn.execute(
+        "INSERT INTO reports (number, unit_id, contact_id, kind, period_key, activity_date, "
+        "answers, created_at, updated_at) VALUES (:number, :unit_id, :contact_id, :kind, "
+        ":period_key, :activity_date, :answers, :at, :at) RETURNING id",
+        {**report, "number": next_number(conn, "BC", report["year"])}).fetchall())[0]
+    return _written(conn, report_id, attachments, channel, report["at"], "submitted",
+                    report["contact_id"])
+
+
+def _update(conn: sqlite3.Connection, change: dict[str, Any], attachments: list[dict],
+            channel: str) -> Report:
+    conn.execute(
+        "INSERT INTO report_versions (report_id, version, answers, changed_by, changed_at) "
+        "VALUES (:id, :version, :previous, :contact_id, :at)", change)
+    conn.execute(
+        "UPDATE reports SET answers = :answers, version = version + 1, status = 'received', "
+        "activity_date = :activity_date, period_key = :period_key, updated_at = :at "
+        "WHERE id = :id", change)
+    return _written(conn, change["id"], attachments, channel, change["at"], "edited",
+                    change["contact_id"])
+
+
+def _written(conn: sqlite3.Connection, report_id: int, attachments: list[dict], channel: str,
+             at: str, event: str, contact_id: int) -> Report:
+    """What goes with every version of a report (its words in the search index, migration
+    0025; its evidence; the event), then the report as written."""
+    conn.execute("DELETE FROM report_words WHERE rowid = ?", (report_id,))
+    conn.execute(
+        "INSERT INTO report_words (rowid, words) SELECT r.id, "
+        "fold(r.number || ' ' || u.name || ' ' || r.answers) FROM reports r "
+        "JOIN units u ON u.id = r.unit_id WHERE r.id = ?", (report_id,))
+    conn.execute("DELETE FROM attachments WHERE owner_kind = 'report' AND owner_id = ?",
+                 (report_id,))
+    add_attachments(conn, "report", report_id, attachments, channel, at)
+    _add_event(conn, report_id, event, contact_id, None, at)
+    return _report(one(conn.execute(_SELECT + " WHERE r.id = ?", (report_id,)).fetchall()))
+
+
+def _set_status(conn: sqlite3.Connection, report_id: int, status: str, contact_id: int,
+                note: str | None, at: str) -> None:
+    conn.execute("UPDATE reports SET status = ?, updated_at = ? WHERE id = ?",
+                 (status, at, report_id))
+    _add_event(conn, report_id, status, contact_id, note, at)
+
+
+def _add_event(conn: sqlite3.Connection, report_id: int, kind: str, contact_id: int | None,
+               note: str | None, at: str) -> None:
+    conn.execute("INSERT INTO report_events (report_id, kind, contact_id, note, at) "
+                 "VALUES (?, ?, ?, ?, ?)", (report_id, kind, contact_id, note, at))
+
+
 class ReportsRepo:
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
-
-    async def _next_number(self, prefix: str, year: int) -> str:
-        name = f"{prefix}-{year}"
-        rows = await self.conn.execute_fetchall(
-            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
-            "SET value = value + 1 RETURNING value", (name,))
-        return f"{name}-{one(rows)[0]:04d}"
 
     async def create(self, *, unit_id: int, contact_id: int, kind: str, period_key: str | None,
                      activity_date: date | None, answers: dict, attachments: list[dict],
                      channel: str, now: datetime, local_year: int) -> Report:
         """Store a new report with its evidence; it gets the next number of the year."""
-        number = await self._next_number("BC", local_year)
-        rows = await self.conn.execute_fetchall(
-            "INSERT INTO reports (number, unit_id, contact_id, kind, period_key, activity_date, "
-            "answers, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (number, unit_id, contact_id, kind, period_key,
-             activity_date.isoformat() if activity_date else None,
-             json.dumps(answers, ensure_ascii=False), iso(now), iso(now)))
-        report_id = one(rows)[0]
-        await self._index_words(report_id)
-        await self._replace_attachments(report_id, attachments, channel, now)
-        await self.add_event(report_id, "submitted", contact_id, None, now)
-        return await self._written(report_id)
-
-    async def _index_words(self, report_id: int) -> None:
-        """The report's words in the search index (migration 0025), as they are now."""
-        await self.conn.execute("DELETE FROM report_words WHERE rowid = ?", (report_id,))
-        await self.conn.execute(
-            "INSERT INTO report_words (rowid, words) SELECT r.id, "
-            "fold(r.number || ' ' || u.name || ' ' || r.answers) FROM reports r "
-            "JOIN units u ON u.id = r.unit_id WHERE r.id = ?", (report_id,))
-
-    async def _replace_attachments(self, report_id: int, attachments: list[dict], channel: str,
-                                   now: datetime) -> None:
-        await self.conn.execute(
-            "DELETE FROM attachments WHERE owner_kind = 'report' AND owner_id = ?", (report_id,))
-        await self.conn.executemany(
-            "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
-            "created_at) VALUES ('report', ?, ?, ?, ?, ?, ?)",
-            [(report_id, a.get("channel", channel), a["kind"], a["file_id"], a.get("name"),
-              iso(now)) for a in attachments])
+        return await run_inline(self.conn, _create, {
+            "unit_id": unit_id, "contact_id": contact_id, "kind": kind, "period_key": period_key,
+            "activity_date": activity_date.isoformat() if activity_date else None,
+            "answers": json.dumps(answers, ensure_ascii=False), "at": iso(now),
+            "year": local_year}, attachments, channel)
 
     async def attachments(self, report_id: int) -> list[dict]:
         rows = await self.conn.execute_fetchall(
             "SELECT channel, kind, file_id, file_name AS name, id FROM attachments "
             "WHERE owner_kind = 'report' AND owner_id = ? ORDER BY id", (report_id,))
         return [dict(r) for r in rows]
-
-    async def _written(self, report_id: int) -> Report:
-        """A report this transaction has just written."""
-        report = await self.get(report_id)
-        assert report is not None
-        return report
 
     async def get(self, report_id: int) -> Report | None:
         row = first(await self.conn.execute_fetchall(_SELECT + " WHERE r.id = ?", (report_id,)))
@@ -194,21 +214,12 @@ class ReportsRepo:
                              contact_id: int, channel: str, now: datetime,
                              activity_date: date | None, period_key: str | None) -> Report:
         """Change a report, keeping the previous version; a corrected report is received again."""
-        await self.conn.execute(
-            "INSERT INTO report_versions (report_id, version, answers, changed_by, changed_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (report.id, report.version, json.dumps(report.answers, ensure_ascii=False),
-             contact_id, iso(now)))
-        await self.conn.execute(
-            "UPDATE reports SET answers = ?, version = version + 1, status = 'received', "
-            "activity_date = ?, period_key = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(answers, ensure_ascii=False),
-             activity_date.isoformat() if activity_date else None, period_key, iso(now),
-             report.id))
-        await self._index_words(report.id)
-        await self._replace_attachments(report.id, attachments, channel, now)
-        await self.add_event(report.id, "edited", contact_id, None, now)
-        return await self._written(report.id)
+        return await run_inline(self.conn, _update, {
+            "id": report.id, "version": report.version,
+            "previous": json.dumps(report.answers, ensure_ascii=False),
+            "answers": json.dumps(answers, ensure_ascii=False), "contact_id": contact_id,
+            "activity_date": activity_date.isoformat() if activity_date else None,
+            "period_key": period_key, "at": iso(now)}, attachments, channel)
 
     async def versions(self, report_id: int) -> list[ReportVersion]:
         """Earlier versions, oldest first, with who replaced each one and when."""
@@ -223,15 +234,8 @@ class ReportsRepo:
 
     async def set_status(self, report_id: int, status: ReportStatus, contact_id: int,
                          note: str | None, now: datetime) -> None:
-        await self.conn.execute("UPDATE reports SET status = ?, updated_at = ? WHERE id = ?",
-                                (status.value, iso(now), report_id))
-        await self.add_event(report_id, status.value, contact_id, note, now)
-
-    async def add_event(self, report_id: int, kind: str, contact_id: int | None,
-                        note: str | None, now: datetime) -> None:
-        await self.conn.execute(
-            "INSERT INTO report_events (report_id, kind, contact_id, note, at) "
-            "VALUES (?, ?, ?, ?, ?)", (report_id, kind, contact_id, note, iso(now)))
+        await run_inline(self.conn, _set_status, report_id, status.value, contact_id, note,
+                         iso(now))
 
     async def events(self, report_id: int) -> list[ReportEvent]:
         rows = await self.conn.execute_fetchall(

@@ -7,12 +7,12 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
@@ -53,6 +53,36 @@ async def run_inline(conn: aiosqlite.Connection, fn: Callable[..., T], *args: ob
     if inline is not None:
         return await inline(fn, *args)
     return fn(conn._conn, *args)
+
+
+async def fetch_inline(conn: aiosqlite.Connection, sql: str, args: Sequence[object] = ()
+                       ) -> list:
+    """A small read of a step's (a row by its id, the people to tell), run at once as the
+    step's own statements are (see run_inline)."""
+    return await run_inline(conn, _fetch, sql, args)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list:
+    return conn.execute(sql, args).fetchall()
+
+
+def next_number(conn: sqlite3.Connection, prefix: str, year: int) -> str:
+    """The next number of a year's series (BC-2026-0001, KK-2026-0001)."""
+    name = f"{prefix}-{year}"
+    value = one(conn.execute(
+        "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
+        "SET value = value + 1 RETURNING value", (name,)).fetchall())[0]
+    return f"{name}-{value:04d}"
+
+
+def add_attachments(conn: sqlite3.Connection, owner_kind: str, owner_id: int,
+                    attachments: list[dict], channel: str, at: str) -> None:
+    """A report's or a difficulty's files, as the platform that holds them names them."""
+    conn.executemany(
+        "INSERT INTO attachments (owner_kind, owner_id, channel, kind, file_id, file_name, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(owner_kind, owner_id, a.get("channel", channel), a["kind"], a["file_id"],
+          a.get("name"), at) for a in attachments])
 
 
 def iso(moment: datetime) -> str:
@@ -460,7 +490,7 @@ class ContactsRepo:
             args.append(unit_id)
         if each_report:
             sql += " AND c.notify_each_report = 1"
-        rows = await self.conn.execute_fetchall(sql + " ORDER BY c.id, i.channel", args)
+        rows = await fetch_inline(self.conn, sql + " ORDER BY c.id, i.channel", args)
         return [
             (
                 Contact.model_validate(dict(r)),

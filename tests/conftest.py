@@ -10,6 +10,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+import aiosqlite
 import pytest
 
 from bot.settings import Settings, load_settings
@@ -172,6 +173,34 @@ async def harness(tmp_path):
     yield h
     await h.stop()
 
+
+
+class ThreadHops:
+    """Calls handed to aiosqlite's database thread (each a hop there and back), counted."""
+
+    count = 0
+
+    async def each(self, acts) -> list[int]:
+        """The hops each act (a coroutine function: a message, a press) took."""
+        counts = []
+        for act in acts:
+            self.count = 0
+            await act()
+            counts.append(self.count)
+        return counts
+
+
+@pytest.fixture
+def thread_hops(monkeypatch) -> ThreadHops:
+    hops = ThreadHops()
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        hops.count += 1
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return hops
 
 # Secrets the tests give the program; none may reach a log record (issue 13).
 TEST_SECRETS = ("123:TEST", "12345:ZALO-TEST", "s3cret", "zalo-secret")

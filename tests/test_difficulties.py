@@ -46,6 +46,25 @@ async def report_difficulty(chat, urgent=False):
     return "KK-2026-0001"
 
 
+
+async def test_a_difficulty_and_its_handling_take_at_most_one_hop_to_the_database_thread(
+        people, thread_hops):
+    """Reporting it, taking it up and answering it: each step's SQL runs on the loop's own
+    thread (see test_reports: one hop costs more than the statements)."""
+    h, chat = people, people.officer
+    hops = await thread_hops.each([
+        lambda: chat.say("/difficulty"), lambda: chat.say("Thiếu kinh phí in tài liệu"),
+        lambda: chat.press("Kinh phí"), lambda: chat.press("Bình thường"),
+        lambda: chat.say("Đề nghị hỗ trợ"), lambda: chat.press("Bỏ qua"),
+        lambda: chat.press("Xác nhận")])
+    assert "KK-2026-0001" in chat.last().text
+    coordinator = h.coordinators[0]
+    hops += await thread_hops.each([
+        lambda: coordinator.press("Tiếp nhận"), lambda: coordinator.press("Trả lời"),
+        lambda: coordinator.say("Sở sẽ đề xuất bổ sung kinh phí")])
+    assert "Sở sẽ đề xuất bổ sung kinh phí" in chat.last().text
+    assert max(hops) <= 1, hops
+
 def texts(chat, needle):
     return [t for t in chat.texts() if needle in t]
 

@@ -32,6 +32,25 @@ def number_in(text):
                 if word.startswith("BC-"))
 
 
+
+async def test_each_step_of_a_report_takes_at_most_one_hop_to_the_database_thread(
+        harness, thread_hops):
+    """A step's SQL runs on the event loop's thread (storage.units.run_inline); a hop to
+    aiosqlite's thread costs more than the statements themselves. The submission, which writes
+    the report, its words, its evidence and its event, is one more step like the others."""
+    await coordinator(harness)
+    officer = await register(harness, 501)
+    await officer.say("/report")
+    hops = await thread_hops.each([
+        lambda: officer.press("Hoạt động tuyên truyền"),
+        lambda: officer.press("Loa truyền thanh cơ sở"), lambda: officer.say("5/3"),
+        lambda: officer.say("Nhân dân phường Trại Cau"), lambda: officer.say("2.400"),
+        lambda: officer.say("Phát 30 tin bài"), lambda: officer.press("Bỏ qua"),
+        lambda: officer.press("Xác nhận")])
+    assert "BC-2026-0001" in officer.last().text
+    assert max(hops) <= 1, hops
+
+
 async def test_dissemination_with_bad_answers_then_submit_and_coordinators_told(harness):
     coord = await coordinator(harness)
     officer = await register(harness, 501)
