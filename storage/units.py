@@ -40,7 +40,8 @@ def one(rows: Iterable[aiosqlite.Row]) -> aiosqlite.Row:
 
 async def run_inline(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
     """Run `fn(sqlite3 connection, *args)`: the hot path's few small statements at once
-    (a step's loads, its writes and commit, an inbox receipt, a delivery pass's read).
+    (a step's loads, its writes and commit, an inbox receipt, a delivery pass's read, a report
+    or a difficulty written, the people to tell).
 
     They run on the event loop's own thread, not aiosqlite's: each hop to that thread costs
     0.05 ms on an idle machine and whole milliseconds on a busy one (the thread must be
