@@ -47,6 +47,7 @@ async def report_difficulty(chat, urgent=False):
 
 
 
+@pytest.mark.sqlite_only("counts hops to aiosqlite's thread; asyncpg has none")
 async def test_a_difficulty_and_its_handling_take_at_most_one_hop_to_the_database_thread(
         people, thread_hops):
     """Reporting it, taking it up and answering it: each step's SQL runs on the loop's own

@@ -33,6 +33,7 @@ def number_in(text):
 
 
 
+@pytest.mark.sqlite_only("counts hops to aiosqlite's thread; asyncpg has none")
 async def test_each_step_of_a_report_takes_at_most_one_hop_to_the_database_thread(
         harness, thread_hops):
     """A step's SQL runs on the event loop's thread (storage.units.run_inline); a hop to
